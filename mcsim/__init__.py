@@ -1,0 +1,17 @@
+"""mcsim: event-level Monte Carlo for long-lived dark states seen through a single photon.
+
+Units of the public API: GeV (masses, energies), GeV^-1 (dipole coefficient d), metres.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .models import DarkDipole, NeutrinoDipole, model_from_options
+
+try:
+    __version__ = version("mcsim")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+__all__ = ["DarkDipole", "NeutrinoDipole", "model_from_options", "__version__"]

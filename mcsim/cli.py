@@ -1,0 +1,39 @@
+"""The ``mcsim`` command line.
+
+Each sub-command lives next to the code it drives; this module only assembles them and turns a
+``ValueError`` (bad input) into a one-line message with exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """Click group that reports bad physics input as one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as err:
+            click.echo(f"mcsim: error: {err}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="mcsim")
+def main() -> None:
+    """Long-lived dark states from meson decays, seen through a single photon."""
+
+
+def _register() -> None:
+    from .info_cli import info
+
+    main.add_command(info)
+
+
+_register()

@@ -1,0 +1,33 @@
+"""Physical constants and the meson inputs of the paper's Appendix A.
+
+SM masses and widths come from `particle` (see :mod:`mcsim.mesons`); the decay constants and
+CKM elements live in ``mcsim/data/constants.toml``.  Units: GeV, metres.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from importlib import resources
+
+from hepunits import GeV, m
+from hepunits.constants import hbarc as _hbarc
+from scipy.constants import fine_structure
+
+__all__ = ["ALPHA", "E_CHARGE_SQ", "HBARC_GEV_M", "G_F", "INPUTS"]
+
+ALPHA: float = fine_structure  #: fine-structure constant at q^2 = 0
+E_CHARGE_SQ: float = 4.0 * math.pi * ALPHA  #: e^2 in natural units
+HBARC_GEV_M: float = _hbarc / (GeV * m)  #: hbar c [GeV m]
+
+
+def _load() -> dict:
+    text = resources.files("mcsim.data").joinpath("constants.toml").read_text()
+    raw = tomllib.loads(text)
+    for table in ("pseudoscalar_two_photon", "vector_mesons", "charged_pseudoscalars"):
+        raw[table] = {int(k): v for k, v in raw[table].items()}
+    return raw
+
+
+INPUTS: dict = _load()
+G_F: float = INPUTS["G_F"]

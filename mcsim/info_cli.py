@@ -1,0 +1,53 @@
+"""``mcsim info``: width, c*tau and the production channels of one model point."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .models import FLAVOURS, model_from_options
+from .production import channels
+
+__all__ = ["info", "model_options"]
+
+
+def model_options(func):
+    """Attach the model options shared by every command that takes a model point."""
+    opts = [
+        click.option("--model", "model", required=True,
+                     type=click.Choice(["dark-dipole", "neutrino-dipole"]),
+                     help="dark-dipole (chi2 -> chi1 gamma) or neutrino-dipole (N -> nu gamma)"),
+        click.option("--m1", type=float, help="chi1 mass [GeV] (dark-dipole)"),
+        click.option("--delta", type=float, help="relative splitting (M2 - M1)/M1 (dark-dipole)"),
+        click.option("--m-n", "m_n", type=float, help="N mass [GeV] (neutrino-dipole)"),
+        click.option("--flavour", type=click.Choice(FLAVOURS), help="active flavour (neutrino-dipole)"),
+        click.option("--d", "d", type=float, required=True, help="dipole coefficient [GeV^-1]"),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+@click.command()
+@model_options
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def info(model, m1, delta, m_n, flavour, d, as_json):
+    """Width and c*tau of the long-lived state and the BR of every production channel."""
+    point = model_from_options(model, d=d, m1=m1, delta=delta, m_n=m_n, flavour=flavour)
+    chans = channels(point)
+    if as_json:
+        out = {
+            "ctau_m": point.ctau,
+            "width_gev": point.width,
+            "channels": {str(c.mother): {"name": c.name, "br": c.br, "open": c.is_open}
+                         for c in chans},
+        }
+        click.echo(json.dumps(out))
+        return
+    params = ", ".join(f"{k} = {v}" for k, v in point.describe().items())
+    click.echo(params)
+    click.echo(f"width = {point.width:.6g} GeV   c*tau = {point.ctau:.6g} m")
+    for c in chans:
+        status = f"BR = {c.br:.4e}" if c.is_open else "closed"
+        click.echo(f"  {c.mother:>6d}  {c.name:<40s} {status}")

@@ -1,0 +1,50 @@
+"""SM particle properties from the `particle` package, in GeV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from particle import Particle
+
+__all__ = ["SMParticle", "sm", "MESON_NAMES", "pdgid_of", "LEPTON_PDGID"]
+
+#: The mesons of the paper (Table 1, Sec. 4.1) by short name -> PDG ID.
+MESON_NAMES: dict[str, int] = {
+    "pi0": 111, "eta": 221, "etap": 331,
+    "rho": 113, "omega": 223, "phi": 333, "jpsi": 443, "upsilon": 553,
+    "K+": 321, "K-": -321, "D+": 411, "D-": -411, "Ds+": 431, "Ds-": -431, "B+": 521, "B-": -521,
+}
+
+#: Charged-lepton PDG ID (l-) by flavour.
+LEPTON_PDGID: dict[str, int] = {"e": 11, "mu": 13, "tau": 15}
+
+
+@dataclass(frozen=True)
+class SMParticle:
+    """Mass and total width [GeV] of an SM particle."""
+
+    pdgid: int
+    name: str
+    mass: float
+    width: float
+
+
+@lru_cache(maxsize=None)
+def sm(pdgid: int) -> SMParticle:
+    """Look up an SM particle by PDG ID (masses and widths converted MeV -> GeV)."""
+    p = Particle.from_pdgid(int(pdgid))
+    width = p.width if p.width is not None else 0.0
+    return SMParticle(int(pdgid), p.name, p.mass * 1e-3, width * 1e-3)
+
+
+def pdgid_of(name: str) -> int:
+    """PDG ID of a meson given by short name ('pi0', 'jpsi', 'Ds+', ...) or by PDG ID string."""
+    if name in MESON_NAMES:
+        return MESON_NAMES[name]
+    try:
+        return int(name)
+    except ValueError:
+        raise ValueError(
+            f"unknown meson {name!r}: use one of {', '.join(MESON_NAMES)} or a PDG ID"
+        ) from None
