@@ -1,0 +1,279 @@
+"""The numba propagator: LLP path through the decay volume, exact decay weights, photon to the
+calorimeter.
+
+The long-lived particle (LLP) starts at the interaction point (the origin) and flies along its
+unit direction u; s [m] is the distance along the path.  For each LLP, in one pass:
+
+1. the path [s_in, s_out] inside the decay volume;
+2. the decay chi2 -> chi1 gamma (N -> nu gamma), isotropic in the rest frame.  The photon
+   4-momentum does not depend on where the LLP decays, so it is drawn once per event;
+3. the accepted set: the decay positions s in [s_in, s_out] from which the photon (direction t)
+   hits the calorimeter face, at most two intervals (a1, b1, a2, b2) (see
+   :func:`mcsim.geometry.calo_intervals`);
+4. exact probabilities for the decay length lambda = beta*gamma*c*tau:
+   P([a, b]) = exp(-a/lambda) - exp(-b/lambda), for the whole path (``p_decay_volume``) and the
+   accepted set (``p_decay_accepted``).  Nothing here is sampled, so re-weighting to another
+   c*tau is exact: recompute with :func:`decay_probability`;
+5. a decay vertex drawn from the exponential truncated to the accepted set (or to [s_in, s_out]
+   when the set is empty, or to [0, inf) when the path misses the volume), and the photon's
+   impact point on the calorimeter plane (NaN if it does not reach the plane).
+
+Modes: ``full`` uses the card's decay volume and calorimeter face; ``cone`` is the paper's
+selection as written (Sec. 3, Eq. 4.3): polar angle of the LLP below theta_max, decay between
+L_i and L_f, no photon geometry (accepted set = [L_i, L_f]).  Both apply the photon energy window.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from .geometry import calo_intervals, plane_crossing, volume_path
+from .kinematics import isotropic_direction, two_body_momentum
+
+__all__ = ["MODES", "decay_probability", "interval_probability", "propagate",
+           "propagate_kernel", "remap_vertices"]
+
+MODES = ("full", "cone")
+
+
+@nb.njit(cache=True)
+def interval_probability(a: float, b: float, lam: float) -> float:
+    """exp(-a/lam) - exp(-b/lam) for a <= b (0 for an empty interval), without cancellation:
+    exp(-a/lam) * (-expm1(-(b - a)/lam)); b may be inf."""
+    if b <= a:
+        return 0.0
+    return math.exp(-a / lam) * -math.expm1(-(b - a) / lam)
+
+
+@nb.njit(cache=True)
+def _decay_probability(intervals, beta_gamma, ctau):
+    n, width = intervals.shape
+    out = np.empty(n)
+    for i in range(n):
+        lam = beta_gamma[i] * ctau
+        p = 0.0
+        for k in range(0, width, 2):
+            p += interval_probability(intervals[i, k], intervals[i, k + 1], lam)
+        out[i] = p
+    return out
+
+
+def decay_probability(intervals: np.ndarray, beta_gamma: np.ndarray, ctau: float) -> np.ndarray:
+    """Probability (n,) to decay inside the intervals (n, 2k) [m], e.g. (a1, b1, a2, b2) or
+    (s_in, s_out), for decay length beta_gamma * ctau [m]."""
+    if not (ctau > 0.0 and math.isfinite(ctau)):
+        raise ValueError(f"ctau must be a finite length > 0 m, got {ctau!r}")
+    intervals = np.ascontiguousarray(intervals, dtype=np.float64)
+    if intervals.ndim != 2 or intervals.shape[1] % 2:
+        raise ValueError(f"intervals must have shape (n, 2k), got {intervals.shape}")
+    return _decay_probability(intervals, np.ascontiguousarray(beta_gamma, dtype=np.float64),
+                              float(ctau))
+
+
+# ------------------------------------------------------------------ vertex sampling (inverse CDF)
+
+
+@nb.njit(cache=True)
+def _vertex_intervals(a1, b1, a2, b2, s_in, s_out):
+    """Where the vertex is drawn: the accepted set, else the volume path, else [0, inf)."""
+    if b1 > a1:
+        return a1, b1, a2, b2
+    if s_out > s_in:
+        return s_in, s_out, 0.0, 0.0
+    return 0.0, math.inf, 0.0, 0.0
+
+
+@nb.njit(cache=True)
+def _weights(a1, b1, a2, b2, lam):
+    """Probabilities of the two intervals relative to exp(-a1/lam) (no underflow), and the
+    factor exp(-(a2 - a1)/lam)."""
+    q1 = -math.expm1(-(b1 - a1) / lam)
+    if b2 <= a2:
+        return q1, 0.0, 0.0
+    f2 = math.exp(-(a2 - a1) / lam)
+    return q1, f2 * -math.expm1(-(b2 - a2) / lam), f2
+
+
+@nb.njit(cache=True)
+def _quantile(u, a1, b1, a2, b2, lam):
+    """The s whose truncated-exponential CDF on [a1, b1] U [a2, b2] (a1 < b1 <= a2) is u."""
+    q1, q2, f2 = _weights(a1, b1, a2, b2, lam)
+    t = u * (q1 + q2)
+    if t <= q1 or q2 == 0.0:
+        return min(max(a1 - lam * math.log1p(-t), a1), b1)
+    return min(max(a2 - lam * math.log1p(-(t - q1) / f2), a2), b2)
+
+
+@nb.njit(cache=True)
+def _cdf(s, a1, b1, a2, b2, lam):
+    """Inverse of :func:`_quantile`."""
+    q1, q2, f2 = _weights(a1, b1, a2, b2, lam)
+    if s <= b1 or q2 == 0.0:
+        t = -math.expm1(-(min(s, b1) - a1) / lam)
+    else:
+        t = q1 + f2 * -math.expm1(-(s - a2) / lam)
+    return t / (q1 + q2)
+
+
+@nb.njit(cache=True)
+def _impact(vx, vy, vz, tx, ty, tz, z_face):
+    """Photon impact (x, y) on the plane z = z_face from (vx, vy, vz) along t; NaN if the
+    photon does not get there."""
+    hit, x, y = plane_crossing(vx, vy, vz, tx, ty, tz, z_face)
+    return x, y
+
+
+@nb.njit(cache=True)
+def _boost(q0, q1, q2, q3, e, px, py, pz, m):
+    """Scalar version of :func:`mcsim.kinematics.boost_into` (same formula): boost the rest-frame
+    4-vector q to the frame where the parent (mass m) has 4-momentum (e, px, py, pz).  Scalars
+    only: passing array views to a helper costs more than the whole propagation in this loop."""
+    g = e / m
+    bx, by, bz = px / e, py / e, pz / e
+    bq = bx * q1 + by * q2 + bz * q3
+    k = g * g / (g + 1.0) * bq + g * q0
+    return g * (q0 + bq), q1 + k * bx, q2 + k * by, q3 + k * bz
+
+
+@nb.njit(cache=True)
+def _decay_to_photon(e, px, py, pz, m, m_inv, rng):
+    """Isotropic rest-frame decay LLP -> invisible + photon, boosted to the lab: the same draws
+    and formulas as :func:`mcsim.kinematics.decay_two_body_into` (photon = second daughter).
+    Returns the invisible and photon 4-momenta as two 4-tuples."""
+    p = two_body_momentum(m, m_inv, 0.0)
+    ux, uy, uz = isotropic_direction(rng)
+    inv = _boost(math.sqrt(p * p + m_inv * m_inv), p * ux, p * uy, p * uz, e, px, py, pz, m)
+    gam = _boost(p, -p * ux, -p * uy, -p * uz, e, px, py, pz, m)
+    return inv, gam
+
+
+# ------------------------------------------------------------------------------------- kernel
+
+
+@nb.njit(cache=True)
+def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_params, use_calo,
+                     e_min, e_max, ctau, rng):
+    """Propagate LLPs llp (n, 4) [GeV] of mass m_llp decaying to (m_inv, photon).
+
+    vol_code/vol_params: decay volume (or the cone); calo_code/calo_params: calorimeter face;
+    use_calo False gives the cone mode (accepted set = path in the volume).
+    Returns (p_invisible, p_photon, vertex, impact, path (s_in, s_out), acc_intervals,
+    beta_gamma, p_decay_volume, p_decay_accepted, in_volume, photon_hits_calo, above_threshold).
+    """
+    n = llp.shape[0]
+    p_inv = np.empty((n, 4))
+    p_gam = np.empty((n, 4))
+    vertex = np.empty((n, 3))
+    impact = np.empty((n, 2))
+    path = np.empty((n, 2))
+    acc = np.empty((n, 4))
+    beta_gamma = np.empty(n)
+    p_vol = np.empty(n)
+    p_acc = np.empty(n)
+    in_vol = np.empty(n, dtype=np.bool_)
+    hits = np.empty(n, dtype=np.bool_)
+    above = np.empty(n, dtype=np.bool_)
+    z_face = calo_params[0]
+    for i in range(n):
+        e, px, py, pz = llp[i, 0], llp[i, 1], llp[i, 2], llp[i, 3]
+        pabs = math.sqrt(px * px + py * py + pz * pz)
+        ux, uy, uz = px / pabs, py / pabs, pz / pabs
+        s_in, s_out = volume_path(vol_code, vol_params, 0.0, 0.0, 0.0, ux, uy, uz)
+        inv, gam = _decay_to_photon(e, px, py, pz, m_llp, m_inv, rng)
+        tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
+        if use_calo:
+            a1, b1, a2, b2 = calo_intervals(calo_code, calo_params, 0.0, 0.0, 0.0, ux, uy, uz,
+                                            tx, ty, tz, s_in, s_out)
+        else:
+            a1, b1, a2, b2 = s_in, s_out, 0.0, 0.0
+        bg = pabs / m_llp
+        lam = bg * ctau
+        c1, d1, c2, d2 = _vertex_intervals(a1, b1, a2, b2, s_in, s_out)
+        s = _quantile(rng.random(), c1, d1, c2, d2, lam)
+        x, y = _impact(s * ux, s * uy, s * uz, tx, ty, tz, z_face)
+        p_inv[i, 0], p_inv[i, 1], p_inv[i, 2], p_inv[i, 3] = inv
+        p_gam[i, 0], p_gam[i, 1], p_gam[i, 2], p_gam[i, 3] = gam
+        vertex[i, 0] = s * ux
+        vertex[i, 1] = s * uy
+        vertex[i, 2] = s * uz
+        impact[i, 0] = x
+        impact[i, 1] = y
+        path[i, 0] = s_in
+        path[i, 1] = s_out
+        acc[i, 0] = a1
+        acc[i, 1] = b1
+        acc[i, 2] = a2
+        acc[i, 3] = b2
+        beta_gamma[i] = bg
+        p_vol[i] = interval_probability(s_in, s_out, lam)
+        p_acc[i] = interval_probability(a1, b1, lam) + interval_probability(a2, b2, lam)
+        in_vol[i] = s_out > s_in
+        hits[i] = b1 > a1
+        above[i] = e_min < gam[0] < e_max
+    return (p_inv, p_gam, vertex, impact, path, acc, beta_gamma, p_vol, p_acc, in_vol, hits,
+            above)
+
+
+@nb.njit(cache=True)
+def _remap(llp, photon, vertex_old, path, acc, beta_gamma, ctau_old, ctau_new, z_face):
+    n = llp.shape[0]
+    vertex = np.empty((n, 3))
+    impact = np.empty((n, 2))
+    for i in range(n):
+        px, py, pz = llp[i, 1], llp[i, 2], llp[i, 3]
+        pabs = math.sqrt(px * px + py * py + pz * pz)
+        ux, uy, uz = px / pabs, py / pabs, pz / pabs
+        c1, d1, c2, d2 = _vertex_intervals(acc[i, 0], acc[i, 1], acc[i, 2], acc[i, 3],
+                                           path[i, 0], path[i, 1])
+        vx, vy, vz = vertex_old[i, 0], vertex_old[i, 1], vertex_old[i, 2]
+        u = _cdf(math.sqrt(vx * vx + vy * vy + vz * vz), c1, d1, c2, d2,
+                 beta_gamma[i] * ctau_old)
+        s = _quantile(u, c1, d1, c2, d2, beta_gamma[i] * ctau_new)
+        e = photon[i, 0]
+        x, y = _impact(s * ux, s * uy, s * uz, photon[i, 1] / e, photon[i, 2] / e,
+                       photon[i, 3] / e, z_face)
+        vertex[i, 0] = s * ux
+        vertex[i, 1] = s * uy
+        vertex[i, 2] = s * uz
+        impact[i, 0] = x
+        impact[i, 1] = y
+    return vertex, impact
+
+
+def remap_vertices(arrays: dict, ctau_old: float, ctau_new: float, z_face: float):
+    """Move the decay vertices of a propagated sample from c*tau_old to c*tau_new [m] by the
+    quantile map s -> F_new^-1(F_old(s)) on each event's sampling intervals: if the old vertices
+    follow the truncated exponential at c*tau_old, the new ones follow it at c*tau_new (exactly,
+    up to rounding).  Returns (vertex (n, 3), impact (n, 2)) [m]."""
+    return _remap(arrays["p4_llp"], arrays["p4_photon"], arrays["vertex"],
+                  np.column_stack([arrays["s_in"], arrays["s_out"]]), arrays["acc_intervals"],
+                  arrays["beta_gamma"], float(ctau_old), float(ctau_new), float(z_face))
+
+
+def propagate(llp: np.ndarray, *, m_llp: float, m_invisible: float, detector, mode: str,
+              ctau: float, rng: np.random.Generator, threshold: float | None = None) -> dict:
+    """Run :func:`propagate_kernel` for LLPs llp (n, 4) [GeV] in ``detector`` ('full' or
+    'cone' ``mode``) at proper decay length ``ctau`` [m].  ``threshold`` [GeV] replaces the
+    card's minimum photon energy.  Returns the per-event arrays under the names of
+    :class:`mcsim.chain.EventBatch`."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if not (ctau > 0.0 and math.isfinite(ctau)):
+        raise ValueError(f"ctau must be a finite length > 0 m, got {ctau!r}")
+    e_min = detector.photon_energy_min if threshold is None else float(threshold)
+    volume = detector.decay_volume if mode == "full" else detector.cone
+    calo = detector.calorimeter
+    out = propagate_kernel(np.ascontiguousarray(llp, dtype=np.float64), float(m_llp),
+                           float(m_invisible), volume.code, volume.params, calo.code, calo.params,
+                           mode == "full", e_min, detector.photon_energy_max, float(ctau), rng)
+    names = ("p4_decay_invisible", "p4_photon", "vertex", "impact", "path", "acc_intervals",
+             "beta_gamma", "p_decay_volume", "p_decay_accepted", "in_volume",
+             "photon_hits_calo", "above_threshold")
+    arrays = dict(zip(names, out))
+    path = arrays.pop("path")
+    arrays["s_in"] = np.ascontiguousarray(path[:, 0])
+    arrays["s_out"] = np.ascontiguousarray(path[:, 1])
+    return arrays
