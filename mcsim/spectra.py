@@ -1,0 +1,358 @@
+"""Meson spectrum tables: load a shipped table, sample meson 4-momenta, normalise to N_POT.
+
+A table is the lab-frame spectrum of one meson species for one beam, as counts in bins of
+log10(p / GeV) x log10(theta / rad), with theta the polar angle to the beam (+z).  Tables are
+built by :mod:`mcsim.spectra_generate` from the PYTHIA8 cards in ``generators/`` and read here
+through ``importlib.resources``; charged mesons have one table per species with both charges
+combined, keyed by the positive PDG ID.
+
+The number of mesons per proton on target, f_M of the paper (Eq. 4.2), comes from
+``generators/normalisation.toml`` (see :func:`mesons_per_pot`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from .mesons import MESON_NAMES, pdgid_of, sm
+
+__all__ = [
+    "BEAMS",
+    "TABLE_MESONS",
+    "CHARGED_MESONS",
+    "SpectrumTable",
+    "table_key",
+    "table_name",
+    "table_path",
+    "load_table",
+    "available_tables",
+    "sample_momenta",
+    "mesons_per_pot",
+    "positive_fraction",
+]
+
+#: Beam name -> description (beam energy in GeV, target at rest unless stated).
+BEAMS: dict[str, str] = {
+    "sps400": "SPS 400 GeV protons on a fixed target (NA62, HIKE, SHiP, BEBC)",
+    "sps450": "SPS 450 GeV protons on a fixed target (CHARM-II)",
+    "u70": "70 GeV protons on a fixed target (NuCal)",
+    "lhc14": "LHC pp collisions at sqrt(s) = 14 TeV (FASER 2)",
+}
+
+#: The table keys (positive PDG IDs) of the paper's mesons, in Table 1 order.
+TABLE_MESONS: tuple[int, ...] = (111, 221, 331, 113, 223, 333, 443, 553, 321, 411, 431, 521)
+
+#: Table keys of the charged species (both charges in one table).
+CHARGED_MESONS: tuple[int, ...] = (321, 411, 431, 521)
+
+_TABLE_FILE_KEYS = ("log10p_edges", "log10theta_edges", "counts", "n_positive", "meta")
+
+
+@dataclass(frozen=True)
+class SpectrumTable:
+    """Lab-frame spectrum of one meson species for one beam.
+
+    ``counts[i, j]`` is the number of mesons generated with log10(p/GeV) in bin i and
+    log10(theta/rad) in bin j (under/overflows are put into the edge bins and counted in
+    ``meta``).  ``multiplicity`` = counts.sum() / n_events is the number of mesons (both charges)
+    per generated collision, as PYTHIA8 produced it: physical for SoftQCD cards, only a shape
+    for hard-process cards (``meta["kind"]`` says which).
+    """
+
+    pdgid: int
+    beam: str
+    log10p_edges: np.ndarray
+    log10theta_edges: np.ndarray
+    counts: np.ndarray
+    n_positive: int
+    multiplicity: float
+    meta: dict
+
+    @property
+    def name(self) -> str:
+        """Short name of the meson ('pi0', 'K+', ...)."""
+        return table_name(self.pdgid)
+
+    @property
+    def n_entries(self) -> int:
+        """Number of mesons in the table (both charges)."""
+        return int(self.counts.sum())
+
+    def fraction(self, *, theta_max: float) -> float:
+        """Fraction of the table's mesons with theta < theta_max [rad] (bins cut at their
+        centres in log10 theta, i.e. to half a bin width of 0.05 decades by default)."""
+        centres = 0.5 * (self.log10theta_edges[1:] + self.log10theta_edges[:-1])
+        return float(self.counts[:, centres < np.log10(theta_max)].sum() / self.counts.sum())
+
+
+def table_key(meson: str | int) -> int:
+    """Table key (positive PDG ID) of a meson given by short name or PDG ID; K- -> 321 etc."""
+    pdgid = abs(pdgid_of(meson) if isinstance(meson, str) else int(meson))
+    if pdgid not in TABLE_MESONS:
+        names = ", ".join(table_name(k) for k in TABLE_MESONS)
+        raise ValueError(f"no spectrum table for meson {meson!r}: tables exist for {names}")
+    return pdgid
+
+
+def table_name(pdgid: int) -> str:
+    """Short name used for the table file of a table key ('pi0', 'K+', 'Ds+', ...)."""
+    return next(name for name, code in MESON_NAMES.items() if code == pdgid)
+
+
+def _check_beam(beam: str) -> str:
+    if beam not in BEAMS:
+        raise ValueError(f"unknown beam {beam!r}: use one of {', '.join(BEAMS)}")
+    return beam
+
+
+def _tables_root():
+    return resources.files("mcsim.generators").joinpath("tables")
+
+
+def table_path(meson: str | int, beam: str, *, directory: str | Path | None = None):
+    """Where the table of ``meson`` for ``beam`` lives: ``<directory>/<beam>/<name>.npz``,
+    by default inside the package (``generators/tables``)."""
+    root = _tables_root() if directory is None else Path(directory)
+    return root.joinpath(_check_beam(beam), f"{table_name(table_key(meson))}.npz")
+
+
+def load_table(
+    meson: str | int, beam: str, *, directory: str | Path | None = None
+) -> SpectrumTable:
+    """Load the spectrum table of ``meson`` (short name or PDG ID) for ``beam``.
+
+    ``directory`` reads a table tree written by ``mcsim spectra generate --out`` instead of the
+    shipped one.  Raises ``ValueError`` naming the file for a missing or corrupt table.
+    """
+    pdgid = table_key(meson)
+    path = table_path(pdgid, beam, directory=directory)
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ValueError(
+            f"no spectrum table for {table_name(pdgid)} with beam {beam!r}: {path} does not "
+            f"exist (see `mcsim spectra list`)"
+        ) from None
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            missing = [k for k in _TABLE_FILE_KEYS if k not in npz.files]
+            if missing:
+                raise ValueError(f"missing arrays {missing}")
+            data = {k: npz[k] for k in _TABLE_FILE_KEYS}
+        meta = json.loads(str(data["meta"]))
+        counts = np.asarray(data["counts"], dtype=np.int64)
+        p_edges = np.asarray(data["log10p_edges"], dtype=np.float64)
+        t_edges = np.asarray(data["log10theta_edges"], dtype=np.float64)
+        if counts.shape != (p_edges.size - 1, t_edges.size - 1):
+            raise ValueError(f"counts shape {counts.shape} does not match the bin edges")
+        if (counts < 0).any():
+            raise ValueError("negative counts")
+        if meta.get("pdgid") != pdgid or meta.get("beam") != beam:
+            raise ValueError(f"it holds pdgid {meta.get('pdgid')}, beam {meta.get('beam')!r}")
+        n_events = int(meta["events"])
+    except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"corrupt spectrum table {path}: {err}") from None
+    return SpectrumTable(
+        pdgid=pdgid,
+        beam=beam,
+        log10p_edges=p_edges,
+        log10theta_edges=t_edges,
+        counts=counts,
+        n_positive=int(data["n_positive"]),
+        multiplicity=float(counts.sum()) / n_events,
+        meta=meta,
+    )
+
+
+def available_tables(*, directory: str | Path | None = None) -> list[tuple[str, int]]:
+    """(beam, pdgid) of every table present, shipped ones by default."""
+    root = _tables_root() if directory is None else Path(directory)
+    found = []
+    for beam in BEAMS:
+        for pdgid in TABLE_MESONS:
+            if root.joinpath(beam, f"{table_name(pdgid)}.npz").is_file():
+                found.append((beam, pdgid))
+    return found
+
+
+# ---------------------------------------------------------------------------------- sampling
+
+
+@numba.njit(cache=True)
+def _alias_table(weights):
+    """Walker/Vose alias table of a discrete distribution: bin k is kept with probability
+    prob[k], else replaced by alias[k]; one uniform number then picks a bin in O(1)."""
+    n = weights.size
+    prob = weights / weights.sum() * n
+    alias = np.arange(n)
+    small = np.empty(n, np.int64)
+    large = np.empty(n, np.int64)
+    n_small = 0
+    n_large = 0
+    for k in range(n):
+        if prob[k] < 1.0:
+            small[n_small] = k
+            n_small += 1
+        else:
+            large[n_large] = k
+            n_large += 1
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        s = small[n_small]
+        g = large[n_large - 1]
+        alias[s] = g
+        prob[g] += prob[s] - 1.0
+        if prob[g] < 1.0:  # g becomes small
+            n_large -= 1
+            small[n_small] = g
+            n_small += 1
+    prob[large[:n_large]] = 1.0  # leftovers are 1 up to rounding
+    prob[small[:n_small]] = 1.0
+    return prob, alias
+
+
+_LN10 = np.log(10.0)
+_TWO26 = 2.0**26
+
+
+@numba.njit(cache=True)
+def _sample_kernel(prob, alias, p_lo, p_width, t_lo, t_width, n_theta, mass, n, rng):
+    """Draw n 4-momenta (E, px, py, pz) [GeV]: a (p, theta) bin from the alias table (flattened
+    p-major), then log10 p and log10 theta uniform inside the bin, phi uniform in [0, 2 pi).
+    Three uniforms per meson: bin + alias test; the p and theta positions (26 bits each);
+    phi."""
+    out = np.empty((n, 4))
+    n_bins = prob.size
+    for k in range(n):
+        x = rng.random() * n_bins
+        b = min(int(x), n_bins - 1)
+        if x - b >= prob[b]:
+            b = alias[b]
+        i = b // n_theta
+        j = b - i * n_theta
+        y = rng.random() * _TWO26
+        y_int = np.floor(y)
+        p = np.exp(_LN10 * (p_lo + (i + y_int / _TWO26) * p_width))
+        theta = np.exp(_LN10 * (t_lo + (j + (y - y_int)) * t_width))
+        sin_t = np.sin(theta)
+        cos_t = np.sqrt(1.0 - sin_t * sin_t)  # exact at small theta, where it matters
+        if theta > 0.5 * np.pi:
+            cos_t = -cos_t
+        phi = 2.0 * np.pi * rng.random()
+        cos_f = np.cos(phi)
+        sin_f = np.sqrt(1.0 - cos_f * cos_f)
+        if phi > np.pi:
+            sin_f = -sin_f
+        pt = p * sin_t
+        out[k, 0] = np.sqrt(p * p + mass * mass)
+        out[k, 1] = pt * cos_f
+        out[k, 2] = pt * sin_f
+        out[k, 3] = p * cos_t
+    return out
+
+
+def sample_momenta(table: SpectrumTable, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``n`` lab-frame meson 4-momenta from ``table``: array (n, 4) of (E, px, py, pz) in
+    GeV, beam along +z, mass from `particle`.  Within a bin, log10 p and log10 theta are
+    uniform; the azimuth is uniform.  The same ``rng`` state gives the same output."""
+    if n < 0:
+        raise ValueError(f"number of samples must be >= 0, got {n}")
+    if table.n_entries == 0:
+        raise ValueError(f"the {table.name} table for beam {table.beam} is empty")
+    prob, alias = _alias_table(table.counts.ravel().astype(np.float64))
+    p_e, t_e = table.log10p_edges, table.log10theta_edges
+    return _sample_kernel(
+        prob,
+        alias,
+        p_e[0],
+        (p_e[-1] - p_e[0]) / (p_e.size - 1),
+        t_e[0],
+        (t_e[-1] - t_e[0]) / (t_e.size - 1),
+        t_e.size - 1,
+        sm(table.pdgid).mass,
+        int(n),
+        rng,
+    )
+
+
+# ---------------------------------------------------------------------------- normalisation
+
+
+def _normalisation() -> dict:
+    path = resources.files("mcsim.generators").joinpath("normalisation.toml")
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ValueError(f"cannot read the meson normalisation {path}: {err}") from None
+
+
+def _entry(meson: str | int, beam: str) -> tuple[int, dict, dict]:
+    pdgid = table_key(meson)
+    beam_data = _normalisation().get(_check_beam(beam), {})
+    entry = beam_data.get(table_name(pdgid))
+    if entry is None:
+        raise ValueError(f"no normalisation for {table_name(pdgid)} with beam {beam!r} in "
+                         f"generators/normalisation.toml (not produced there)")
+    return pdgid, beam_data, entry
+
+
+def _pythia_yield(pdgid: int, beam: str, beam_data: dict) -> float:
+    """PYTHIA8's own mesons per collision: the multiplicity of a SoftQCD ('physical') table, or
+    for a hard-process ('shape') table its multiplicity x the hard cross section / the beam's
+    reference cross section (``sigma_inel_mb`` of the beam in normalisation.toml, else the
+    SoftQCD cross section recorded in the beam's pi0 table)."""
+    table = load_table(pdgid, beam)
+    if table.meta["kind"] == "physical":
+        return table.multiplicity
+    sigma_ref = beam_data.get("sigma_inel_mb") or load_table(111, beam).meta["sigma_gen_mb"]
+    return table.multiplicity * table.meta["sigma_gen_mb"] / sigma_ref
+
+
+def mesons_per_pot(meson: str | int, beam: str, target_A: float) -> float:
+    """f_M of the paper: mesons of this species (both charges) per proton on target (for lhc14:
+    per inelastic pp collision; the caller multiplies by sigma_inel x L).
+
+    The rule per (beam, meson) is in ``generators/normalisation.toml``: ``f`` is a number (paper
+    Table 1 per pp collision; for K+- the 0.29 K+ + 0.07 K- decaying in flight per proton) or
+    ``"pythia"`` (PYTHIA8's own yield per collision, see the data file); ``scale_from = BEAM``
+    multiplies by PYTHIA8's yield ratio between this beam and BEAM (energy dependence);
+    ``A_power`` multiplies by ``target_A ** A_power`` (0.29 for charm and beauty on nuclei).
+    K- / D- etc. give the same, combined number: split it with :func:`positive_fraction`.
+    """
+    pdgid, beam_data, entry = _entry(meson, beam)
+    if target_A <= 0:
+        raise ValueError(f"target mass number must be > 0, got {target_A}")
+    rule = entry.get("f")
+    if isinstance(rule, (int, float)) and not isinstance(rule, bool):
+        f = float(rule)
+    elif rule == "pythia":
+        f = _pythia_yield(pdgid, beam, beam_data)
+    else:
+        raise ValueError(f"generators/normalisation.toml: [{beam}.{table_name(pdgid)}] has an "
+                         f"unknown rule f = {rule!r}")
+    if "scale_from" in entry:
+        ref = _check_beam(entry["scale_from"])
+        ref_data = _normalisation().get(ref, {})
+        f *= _pythia_yield(pdgid, beam, beam_data) / _pythia_yield(pdgid, ref, ref_data)
+    return f * target_A ** entry.get("A_power", 0.0)
+
+
+def positive_fraction(meson: str | int, beam: str) -> float:
+    """Fraction of the positive charge (K+, D+, Ds+, B+) among the species' mesons: the number
+    given in ``normalisation.toml`` (K+: 0.29/0.36) or else the table's PYTHIA8 fraction."""
+    pdgid, _, entry = _entry(meson, beam)
+    if pdgid not in CHARGED_MESONS:
+        raise ValueError(f"{table_name(pdgid)} is neutral: no charge fraction")
+    if "positive_fraction" in entry:
+        return float(entry["positive_fraction"])
+    table = load_table(pdgid, beam)
+    return table.n_positive / table.n_entries
