@@ -32,8 +32,10 @@ def main() -> None:
 
 def _register() -> None:
     from .info_cli import info
+    from .spectra_cli import spectra
 
     main.add_command(info)
+    main.add_command(spectra)
 
 
 _register()
