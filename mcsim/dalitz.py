@@ -6,15 +6,16 @@ Two matrix elements (paper Appendix A):
   m12^2 (photon + lighter state) and m23^2 (the dark pair);
 * ``CHARGED`` -- Eq. (A.7), P+ -> gamma(1) l+(2) N(3).
 
-The sampler labels the daughters (a, b, c) and draws (s_bc, s_ab): s_bc from a proposal in
-[s_bc_min, s_bc_max] (uniform, or log-uniform where |M|^2 has a pole near threshold), then s_ab
-uniformly inside the Dalitz range at that s_bc.  The weight ``w = |M|^2 x (proposal Jacobian)`` is
-both the accept-reject weight of the generator and the integrand of the width in the unit square,
-so sampling and integration cannot disagree.
+The sampler labels the daughters (a, b, c) and maps the unit square (ux, uy) onto the Dalitz plot:
+s_bc log-uniformly from ux (both |M|^2 peak like 1/s_bc near the s_bc threshold: the dark pair's
+photon propagator in A.4, the virtual neutrino in A.7), then s_ab uniformly inside the Dalitz range
+at that s_bc from uy.  The weight ``w = |M|^2 x (Jacobian)`` is both the
+accept-reject weight of the generator (under a piecewise-constant envelope) and the integrand of the
+width over the unit square, so sampling and integration cannot disagree.
 
 Labelling: ANOMALY uses (a, b, c) = (gamma, M1, M2), so s_ab = m12^2 and s_bc = m23^2.
-CHARGED uses (a, b, c) = (l, gamma, N), so s_ab = m12^2 and s_bc = m13^2 (the virtual neutrino,
-log-sampled), and the paper's m23^2 = M^2 + M_l^2 + M_N^2 - s_ab - s_bc.
+CHARGED uses (a, b, c) = (l, gamma, N), so s_ab = m12^2 and s_bc = m13^2 (the virtual neutrino),
+and the paper's m23^2 = M^2 + M_l^2 + M_N^2 - s_ab - s_bc.
 Matrix elements here are without their coupling prefactor (d^2 e^4/(4 pi^4 F^2) for A.4,
 16 d^2 G_F^2 f_P^2 |V|^2 for A.7); :mod:`mcsim.production` applies it.
 """
@@ -30,7 +31,7 @@ from .kinematics import dalitz_momenta_into, dalitz_range
 
 __all__ = [
     "ANOMALY", "CHARGED", "msq_anomaly", "msq_charged", "dalitz_weight", "phase_space_integral",
-    "max_weight", "sample_dalitz", "generate_three_body",
+    "envelope", "sample_dalitz", "generate_three_body",
 ]
 
 ANOMALY = 0
@@ -69,11 +70,11 @@ def msq_charged(m12sq: float, m23sq: float, mp: float, ml: float, mn: float) -> 
 
 
 @nb.njit(cache=True)
-def _labels(kind: int, mp: float, m_x: float, m_y: float):
-    """Masses (m_a, m_b, m_c) in sampler order and whether s_bc is log-sampled."""
+def _labels(kind: int, m_x: float, m_y: float):
+    """Masses (m_a, m_b, m_c) in sampler order."""
     if kind == ANOMALY:
-        return 0.0, m_x, m_y, False  # gamma, M1, M2
-    return m_x, 0.0, m_y, True  # l, gamma, N
+        return 0.0, m_x, m_y  # gamma, M1, M2
+    return m_x, 0.0, m_y  # l, gamma, N
 
 
 @nb.njit(cache=True)
@@ -83,15 +84,11 @@ def dalitz_weight(kind: int, ux: float, uy: float, mp: float, m_x: float, m_y: f
     ``m_x, m_y`` are (M1, M2) for ANOMALY and (M_l, M_N) for CHARGED.  The integral of the weight
     over the unit square equals the integral of |M|^2 over the Dalitz plot in (m12^2, m23^2).
     """
-    m_a, m_b, m_c, log_bc = _labels(kind, mp, m_x, m_y)
+    m_a, m_b, m_c = _labels(kind, m_x, m_y)
     lo = (m_b + m_c) ** 2
-    hi = (mp - m_a) ** 2
-    if log_bc:
-        s_bc = lo * math.exp(ux * math.log(hi / lo))
-        jac = s_bc * math.log(hi / lo)
-    else:
-        s_bc = lo + ux * (hi - lo)
-        jac = hi - lo
+    log_range = math.log((mp - m_a) ** 2 / lo)
+    s_bc = lo * math.exp(ux * log_range)
+    jac = s_bc * log_range
     r_lo, r_hi = dalitz_range(s_bc, mp, m_a, m_b, m_c)
     s_ab = r_lo + uy * (r_hi - r_lo)
     jac *= r_hi - r_lo
@@ -120,37 +117,52 @@ def phase_space_integral(kind: int, mp: float, m_x: float, m_y: float, n_nodes: 
 
 
 @nb.njit(cache=True)
-def _grid_max(kind, mp, m_x, m_y, n):
-    best = 0.0
-    for i in range(n + 1):
-        for j in range(n + 1):
-            w, _, _ = dalitz_weight(kind, i / n, j / n, mp, m_x, m_y)
-            best = max(best, w)
-    return best
+def _cell_bounds(kind, mp, m_x, m_y, n_cells, n_sub):
+    """Largest weight on an (n_sub + 1)^2 grid (edges included) of each of n_cells^2 cells."""
+    out = np.zeros(n_cells * n_cells)
+    step = 1.0 / (n_cells * n_sub)
+    for i in range(n_cells):
+        for j in range(n_cells):
+            best = 0.0
+            for a in range(n_sub + 1):
+                for b in range(n_sub + 1):
+                    w, _, _ = dalitz_weight(kind, (i * n_sub + a) * step, (j * n_sub + b) * step,
+                                            mp, m_x, m_y)
+                    best = max(best, w)
+            out[i * n_cells + j] = best
+    return out
 
 
-def max_weight(kind: int, mp: float, m_x: float, m_y: float, n_grid: int = 300,
-               margin: float = 1.2) -> float:
-    """Upper bound of the sampling weight: grid maximum times a safety margin."""
-    return margin * float(_grid_max(kind, mp, m_x, m_y, n_grid))
+def envelope(kind: int, mp: float, m_x: float, m_y: float, n_cells: int = 32, n_sub: int = 8,
+             margin: float = 1.15) -> np.ndarray:
+    """Piecewise-constant upper bound of the weight on an n_cells x n_cells grid of the unit square
+    (cell maximum on a sub-grid times a safety margin), flattened row-major (ux index first)."""
+    return margin * _cell_bounds(kind, mp, m_x, m_y, n_cells, n_sub)
 
 
 @nb.njit(cache=True)
-def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, w_max: float, rng):
-    """Draw n Dalitz points (s_ab, s_bc) from |M|^2 by accept-reject.
+def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, bounds, rng):
+    """Draw n Dalitz points (s_ab, s_bc) from |M|^2 by accept-reject under the envelope ``bounds``.
 
-    Returns (s_ab, s_bc, n_overflow); n_overflow counts trial weights above ``w_max`` (a biased
-    sample: callers must treat a non-zero value as an error).
+    A cell is chosen with probability proportional to its bound, a point uniformly inside it, and
+    accepted with probability w / bound.  Returns (s_ab, s_bc, n_overflow); n_overflow counts trial
+    weights above their cell bound (a biased sample: callers treat a non-zero value as an error).
     """
+    n_cells = int(round(math.sqrt(bounds.size)))
+    cdf = np.cumsum(bounds)
+    total = cdf[-1]
     s_ab = np.empty(n)
     s_bc = np.empty(n)
     overflow = 0
     for i in range(n):
         while True:
-            w, sab, sbc = dalitz_weight(kind, rng.random(), rng.random(), mp, m_x, m_y)
-            if w > w_max:
+            k = min(np.searchsorted(cdf, rng.random() * total, side="right"), bounds.size - 1)
+            ux = (k // n_cells + rng.random()) / n_cells
+            uy = (k % n_cells + rng.random()) / n_cells
+            w, sab, sbc = dalitz_weight(kind, ux, uy, mp, m_x, m_y)
+            if w > bounds[k]:
                 overflow += 1
-            if rng.random() * w_max < w:
+            if rng.random() * bounds[k] < w:
                 s_ab[i] = sab
                 s_bc[i] = sbc
                 break
@@ -158,15 +170,15 @@ def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, w_max: f
 
 
 @nb.njit(cache=True)
-def generate_three_body(parents, kind: int, mp: float, m_x: float, m_y: float, w_max: float, rng):
+def generate_three_body(parents, kind: int, mp: float, m_x: float, m_y: float, bounds, rng):
     """Three-body decays of parents (n, 4) drawn from |M|^2, boosted to the lab.
 
     Returns (p_a, p_b, p_c, n_overflow) in sampler order: ANOMALY (gamma, M1, M2),
     CHARGED (l, gamma, N); each (n, 4).
     """
     n = parents.shape[0]
-    m_a, m_b, m_c, _ = _labels(kind, mp, m_x, m_y)
-    s_ab, s_bc, overflow = sample_dalitz(n, kind, mp, m_x, m_y, w_max, rng)
+    m_a, m_b, m_c = _labels(kind, m_x, m_y)
+    s_ab, s_bc, overflow = sample_dalitz(n, kind, mp, m_x, m_y, bounds, rng)
     pa = np.empty((n, 4))
     pb = np.empty((n, 4))
     pc = np.empty((n, 4))

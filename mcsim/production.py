@@ -149,9 +149,11 @@ def open_channels(model: Model) -> list[Channel]:
     return [c for c in channels(model) if c.is_open]
 
 
-@lru_cache(maxsize=4096)
-def _w_max(kind: int, mp: float, m_x: float, m_y: float) -> float:
-    return dalitz.max_weight(kind, mp, m_x, m_y)
+@lru_cache(maxsize=1024)
+def _envelope(kind: int, mp: float, m_x: float, m_y: float) -> np.ndarray:
+    bounds = dalitz.envelope(kind, mp, m_x, m_y)
+    bounds.flags.writeable = False
+    return bounds
 
 
 def generate(channel: Channel, mothers: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -168,9 +170,9 @@ def generate(channel: Channel, mothers: np.ndarray, rng: np.random.Generator) ->
         inv, llp = decay_two_body(mothers, channel.mother_mass, m_x, m_y, rng)
         return {"invisible": inv, "llp": llp}
     kind = dalitz.ANOMALY if channel.kind == "anomaly" else dalitz.CHARGED
-    w_max = _w_max(kind, channel.mother_mass, m_x, m_y)
+    bounds = _envelope(kind, channel.mother_mass, m_x, m_y)
     pa, pb, pc, overflow = dalitz.generate_three_body(mothers, kind, channel.mother_mass,
-                                                      m_x, m_y, w_max, rng)
+                                                      m_x, m_y, bounds, rng)
     if overflow:
         raise RuntimeError(f"{channel.name}: |M|^2 exceeded the sampling bound {overflow} times")
     return dict(zip(channel.products, (pa, pb, pc)))

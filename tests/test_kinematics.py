@@ -1,0 +1,114 @@
+"""Generated decays: 4-momentum conservation, mass shells, isotropy and the lab-frame boost."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from conftest import random_mothers
+from mcsim.kinematics import decay_two_body, two_body_momentum
+from mcsim.mesons import LEPTON_PDGID, sm
+from mcsim.models import DarkDipole, NeutrinoDipole
+from mcsim.production import generate, llp_decay, open_channels
+
+MODELS = [DarkDipole(0.01, 0.1, 1e-4), DarkDipole(0.3, 0.1, 1e-4), DarkDipole(1.5, 0.1, 1e-4),
+          NeutrinoDipole(0.05, 1e-6, "e"), NeutrinoDipole(0.2, 1e-6, "mu"),
+          NeutrinoDipole(0.1, 1e-6, "tau")]
+
+
+def _mass_sq(p):
+    return p[:, 0] ** 2 - np.sum(p[:, 1:] ** 2, axis=1)
+
+
+def _product_masses(channel, model):
+    if channel.kind == "charged":
+        lep = sm(LEPTON_PDGID[model.flavour]).mass
+        return {"lepton": lep, "photon": 0.0, "llp": model.llp_mass}
+    m = {"invisible": model.invisible_mass, "llp": model.llp_mass}
+    if channel.kind == "anomaly":
+        m["photon"] = 0.0
+    return m
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: str(m.describe()))
+def test_conservation_and_mass_shell_every_channel(model, rng):
+    chans = open_channels(model)
+    assert chans, "each benchmark model must have open channels"
+    for chan in chans:
+        mothers = random_mothers(rng, chan.mother_mass, 20_000, p_max=3000.0)
+        out = generate(chan, mothers, rng)
+        total = sum(out.values())
+        scale = mothers[:, :1]
+        assert np.max(np.abs(total - mothers) / scale) < 1e-9, chan.name
+        for name, mass in _product_masses(chan, model).items():
+            p = out[name]
+            shell = np.abs(_mass_sq(p) - mass ** 2) / p[:, 0] ** 2
+            assert np.max(shell) < 1e-9, (chan.name, name)
+            assert np.all(p[:, 0] >= mass)
+        inv, photon = llp_decay(model, out["llp"], rng)
+        assert np.max(np.abs(inv + photon - out["llp"]) / out["llp"][:, :1]) < 1e-9
+        assert np.max(np.abs(_mass_sq(photon)) / photon[:, 0] ** 2) < 1e-9
+
+
+def _boost_to_rest(p, parent, m_parent):
+    """Boost 4-vectors p (n,4) into the rest frame of parent (n,4) (numpy, independent of kernels)."""
+    beta = -parent[:, 1:] / parent[:, :1]
+    b2 = np.sum(beta ** 2, axis=1)
+    g = 1.0 / np.sqrt(1.0 - b2)
+    bp = np.sum(beta * p[:, 1:], axis=1)
+    e = g * (p[:, 0] + bp)
+    k = (g - 1.0) * bp / np.where(b2 > 0, b2, 1.0) + g * p[:, 0]
+    out = np.empty_like(p)
+    out[:, 0] = e
+    out[:, 1:] = p[:, 1:] + k[:, None] * beta
+    return out
+
+
+def test_llp_decay_mean_photon_energy_is_gamma_estar(rng):
+    """<E_gamma> = gamma E* for an isotropic rest-frame decay, within statistics."""
+    model = DarkDipole(0.2, 0.1, 1e-4)
+    m2, m1 = model.m2, model.m1
+    e_star = (m2 ** 2 - m1 ** 2) / (2 * m2)
+    n, p = 400_000, 37.0
+    llp = np.zeros((n, 4))
+    llp[:, 3] = p
+    llp[:, 0] = np.hypot(p, m2)
+    _, photon = llp_decay(model, llp, rng)
+    gamma = llp[0, 0] / m2
+    mean, err = photon[:, 0].mean(), photon[:, 0].std() / np.sqrt(n)
+    assert abs(mean - gamma * e_star) < 4 * err
+    # the lab photon energy is flat between gamma E* (1 -+ beta) for an isotropic decay
+    beta = p / llp[0, 0]
+    lo, hi = gamma * e_star * (1 - beta), gamma * e_star * (1 + beta)
+    assert stats.kstest(photon[:, 0], stats.uniform(lo, hi - lo).cdf).pvalue > 1e-3
+
+
+def test_rest_frame_photon_direction_is_isotropic(rng):
+    model = NeutrinoDipole(0.3, 1e-6, "mu")
+    n = 200_000
+    llp = random_mothers(rng, model.llp_mass, n, p_max=200.0)
+    _, photon = llp_decay(model, llp, rng)
+    rest = _boost_to_rest(photon, llp, model.llp_mass)
+    assert np.allclose(rest[:, 0], model.llp_mass / 2, rtol=1e-9)
+    # angle relative to the flight direction of the LLP
+    u = llp[:, 1:] / np.linalg.norm(llp[:, 1:], axis=1)[:, None]
+    cos_t = np.sum(rest[:, 1:] * u, axis=1) / rest[:, 0]
+    assert stats.kstest(cos_t, stats.uniform(-1, 2).cdf).pvalue > 1e-3
+    # and azimuthally uniform: the lab z component of the rest-frame direction
+    assert stats.kstest(rest[:, 3] / rest[:, 0], stats.uniform(-1, 2).cdf).pvalue > 1e-3
+
+
+def test_two_body_momentum_and_seed_reproducibility():
+    assert two_body_momentum(3.0969, 0.0, 0.0) == pytest.approx(3.0969 / 2)
+    parents = np.tile([10.0, 0.0, 0.0, np.sqrt(100.0 - 0.775 ** 2)], (1000, 1))
+    a1, b1 = decay_two_body(parents, 0.775, 0.1, 0.11, np.random.default_rng(7))
+    a2, b2 = decay_two_body(parents, 0.775, 0.1, 0.11, np.random.default_rng(7))
+    a3, _ = decay_two_body(parents, 0.775, 0.1, 0.11, np.random.default_rng(8))
+    assert np.array_equal(a1, a2) and np.array_equal(b1, b2)
+    assert not np.array_equal(a1, a3)
+
+
+def test_generate_rejects_closed_channel(rng):
+    from mcsim.production import channels
+    closed = [c for c in channels(DarkDipole(1.0, 0.1, 1e-4)) if not c.is_open][0]
+    with pytest.raises(ValueError, match="closed by kinematics"):
+        generate(closed, np.zeros((1, 4)), rng)
