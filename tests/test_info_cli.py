@@ -1,0 +1,67 @@
+"""`mcsim info`: the JSON contract and bad input as a one-line message with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from mcsim.cli import main
+from mcsim.models import DarkDipole
+
+
+def _info(*args):
+    return CliRunner().invoke(main, ["info", *args])
+
+
+def test_info_json_dark_dipole():
+    res = _info("--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "1e-4", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["ctau_m"] == pytest.approx(DarkDipole(0.1, 0.1, 1e-4).ctau)
+    assert out["ctau_m"] == pytest.approx(1.78e-2, rel=5e-3)
+    assert set(out["channels"]) == {"113", "223", "333", "443", "553", "111", "221", "331"}
+    assert out["channels"]["111"] == {"name": "pi0 -> gamma chi1 chi2", "br": 0.0, "open": False}
+    assert out["channels"]["443"]["open"] is True and out["channels"]["443"]["br"] > 0.0
+
+
+def test_info_json_neutrino_dipole():
+    res = _info("--model", "neutrino-dipole", "--m-n", "0.1", "--flavour", "mu", "--d", "1e-6",
+                "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["ctau_m"] == pytest.approx(2.48, rel=5e-3)
+    assert out["width_gev"] > 0
+    assert out["channels"]["321"]["name"] == "K+ -> mu+ N gamma"
+    assert all(isinstance(c["br"], float) for c in out["channels"].values())
+
+
+def test_info_text_lists_closed_channels():
+    res = _info("--model", "dark-dipole", "--m1", "1.0", "--delta", "0.1", "--d", "1e-5")
+    assert res.exit_code == 0
+    assert "c*tau = 0.00178" in res.output
+    assert "pi0 -> gamma chi1 chi2" in res.output and "closed" in res.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "dark-dipole", "--m1", "-0.1", "--delta", "0.1", "--d", "1e-4"], "m1 must be in (0, inf)"),
+    (["--model", "dark-dipole", "--m1", "0.1", "--delta", "0", "--d", "1e-4"], "delta must be in (0, inf)"),
+    (["--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "-1"], "d must be in (0, inf)"),
+    (["--model", "dark-dipole", "--d", "1e-4"], "needs m1"),
+])
+def test_info_bad_input_one_line_exit_2(args, message):
+    """Run as a real process: one line on stderr, exit status 2, no traceback."""
+    proc = subprocess.run([sys.executable, "-m", "mcsim.cli", "info", *args],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_flavour_and_model_rejected_by_cli():
+    res = _info("--model", "neutrino-dipole", "--m-n", "0.1", "--flavour", "sterile", "--d", "1e-6")
+    assert res.exit_code == 2 and "flavour" in res.output
+    res = _info("--model", "axion", "--m1", "0.1", "--delta", "0.1", "--d", "1e-6")
+    assert res.exit_code == 2 and "model" in res.output
