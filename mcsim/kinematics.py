@@ -70,7 +70,8 @@ def isotropic_direction(rng):
 def decay_two_body_into(out_a, out_b, parent, m_parent: float, m_a: float, m_b: float, rng) -> None:
     """Isotropic (rest frame) decay parent -> a + b, boosted to the frame of ``parent``.
 
-    ``out_a`` and ``out_b`` are length-4 arrays filled with the daughters' 4-momenta.
+    ``out_a`` and ``out_b`` are length-4 arrays filled with the daughters' 4-momenta; b is
+    obtained as parent - a, so 4-momentum is conserved to rounding.
     """
     p = two_body_momentum(m_parent, m_a, m_b)
     ux, uy, uz = isotropic_direction(rng)
@@ -78,12 +79,9 @@ def decay_two_body_into(out_a, out_b, parent, m_parent: float, m_a: float, m_b: 
     out_a[1] = p * ux
     out_a[2] = p * uy
     out_a[3] = p * uz
-    out_b[0] = math.sqrt(p * p + m_b * m_b)
-    out_b[1] = -p * ux
-    out_b[2] = -p * uy
-    out_b[3] = -p * uz
     boost_into(out_a, out_a, parent, m_parent)
-    boost_into(out_b, out_b, parent, m_parent)
+    for k in range(4):
+        out_b[k] = parent[k] - out_a[k]
 
 
 @nb.njit(cache=True)
