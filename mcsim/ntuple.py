@@ -1,0 +1,187 @@
+"""Generate an events file: the full chain run chunk by chunk into a ROOT TTree.
+
+What ``n_events`` means: the TOTAL number of events in the file.  It is split equally over the
+production channels (the first ``n_events % n_channels`` channels get one more), and each
+channel's share is generated in chunks of at most ``chunk_size`` events, channel after channel.
+Every chunk is one call of :func:`mcsim.chain.simulate` for that channel alone, seeded by
+:func:`chunk_rng` from ``seed``, the mother PDG ID and the chunk's index, so the same seed gives
+the same file content bit for bit (and a channel's events do not depend on the other channels).
+
+Normalisation: ``w_norm = N_M x BR / N_generated(channel)`` with N_generated the channel's TOTAL
+over all its chunks, so the weights of the file sum to the expected number of signal events.
+Memory stays bounded by one chunk; the file appears at its path only when complete.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, spectra
+from .chain import simulate
+from .detector import Detector, load_detector
+from .models import Model
+from .production import Channel, open_channels
+from .propagate import MODES
+from .rootio import NtupleWriter
+
+__all__ = ["generate", "split_events", "chunk_sizes", "chunk_rng", "select_channels",
+           "CHUNK_SIZE"]
+
+#: Default number of events per chunk (one basket per branch).
+CHUNK_SIZE = 100_000
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def select_channels(model: Model, mothers=None) -> list[Channel]:
+    """Open channels of ``model``, or those of the given mother PDG IDs (either sign)."""
+    chans = open_channels(model)
+    if mothers is None:
+        return chans
+    wanted = {abs(int(m)) for m in mothers}
+    missing = wanted - {c.mother for c in chans}
+    if missing:
+        raise ValueError(f"no open channel for mother PDG ID(s) {sorted(missing)} at this model "
+                         f"point; open: {[c.mother for c in chans]}")
+    return [c for c in chans if c.mother in wanted]
+
+
+def split_events(n_events: int, n_channels: int) -> list[int]:
+    """Events per channel: ``n_events`` split equally, the remainder to the first channels."""
+    n_events = _positive_int("n_events", n_events)
+    n_channels = _positive_int("number of channels", n_channels)
+    if n_events < n_channels:
+        raise ValueError(f"--events must be at least the number of channels ({n_channels}), "
+                         f"got {n_events}")
+    base, extra = divmod(n_events, n_channels)
+    return [base + (i < extra) for i in range(n_channels)]
+
+
+def chunk_sizes(n: int, chunk_size: int) -> list[int]:
+    """``n`` events cut into chunks of ``chunk_size`` (the last one shorter)."""
+    chunk_size = _positive_int("chunk_size", chunk_size)
+    full, rest = divmod(n, chunk_size)
+    return [chunk_size] * full + ([rest] if rest else [])
+
+
+def chunk_rng(seed: int, mother: int, chunk: int) -> np.random.Generator:
+    """The generator of chunk ``chunk`` of the channel of ``mother`` (positive PDG ID):
+    ``SeedSequence(seed, spawn_key=(mother, chunk))``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(mother, chunk)))
+
+
+def _renormalise(arrays: dict, index: int, w_norm: float, efficiency: float) -> dict:
+    """Give a one-channel chunk its place in the file: channel index and the per-event
+    normalisation of the whole channel; the weight follows as in :mod:`mcsim.chain`
+    (w_norm x p_decay_accepted x above_threshold x efficiency)."""
+    n = len(arrays["weight"])
+    arrays["channel"] = np.full(n, index, dtype=np.int32)
+    arrays["w_norm"] = np.full(n, w_norm)
+    arrays["weight"] = (arrays["w_norm"] * arrays["p_decay_accepted"]
+                        * arrays["above_threshold"] * efficiency)
+    return arrays
+
+
+def _spectrum_info(mother: int, beam: str) -> dict:
+    """Provenance of the spectrum table a channel's mesons were drawn from."""
+    table = spectra.load_table(mother, beam)
+    meta = {k: v for k, v in table.meta.items() if k != "card_text"}
+    return {"table": f"{beam}/{table.name}.npz", "multiplicity": table.multiplicity, **meta}
+
+
+def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: list[int],
+              per_channel: list[dict], *, seed: int, mode: str, threshold: float,
+              chunk_size: int, expected: float) -> dict:
+    calo = detector.calorimeter
+    half_size = calo.radius if calo.shape == "disc" else max(calo.width, calo.height) / 2
+    e_max = detector.photon_energy_max
+    return {
+        "format": "mcsim-events-1",
+        "mcsim_version": __version__,
+        "model": model.describe(),
+        "llp_mass": model.llp_mass,
+        "invisible_mass": model.invisible_mass,
+        "d": model.d,
+        "ctau": model.ctau,
+        "detector": detector.name,
+        "card_path": detector.card_path,
+        "card_text": detector.card_text,
+        "beam": detector.beam,
+        "n_pot": detector.n_pot,
+        "sigma_inel_mb": detector.sigma_inel_mb,
+        "luminosity_inv_ab": detector.luminosity_inv_ab,
+        "n_collisions": detector.n_collisions,
+        "calorimeter_z_m": calo.z_face,
+        "calorimeter_half_size_m": half_size,
+        "mode": mode,
+        "threshold": threshold,
+        "photon_energy_max": e_max if math.isfinite(e_max) else None,
+        "efficiency": detector.efficiency,
+        "seed": seed,
+        "n_events": sum(counts),
+        "chunk_size": chunk_size,
+        "events_split": "equal over channels",
+        "channels": [c.name for c in chans],
+        "mother_pdgids": [c.mother for c in chans],
+        "n_mesons": [p["n_mesons"] for p in per_channel],
+        "br": [c.br for c in chans],
+        "n_generated": counts,
+        "spectra": [_spectrum_info(c.mother, detector.beam) for c in chans],
+        "expected_events": expected,
+    }
+
+
+def generate(model: Model, detector: Detector | str, path: str | Path, *, n_events: int,
+             seed: int, mode: str = "full", threshold: float | None = None,
+             channels=None, chunk_size: int = CHUNK_SIZE, overwrite: bool = False,
+             progress: bool = False) -> dict:
+    """Write ``n_events`` events (in total, split equally over the channels) of ``model`` in
+    ``detector`` to the ROOT file ``path`` (layout: :mod:`mcsim.rootio`).  ``mode``, ``threshold``
+    [GeV] and ``channels`` (mother PDG IDs) as in :func:`mcsim.chain.simulate`.  The output path
+    is checked before anything is generated; ``overwrite`` allows replacing a file.  Returns the
+    metadata written to the file."""
+    n_events = _positive_int("n_events", n_events)
+    chunk_size = _positive_int("chunk_size", chunk_size)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2^63), got {seed!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
+        raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
+    if isinstance(detector, str):
+        detector = load_detector(detector)
+    chans = select_channels(model, channels)
+    counts = split_events(n_events, len(chans))
+    e_min = detector.photon_energy_min if threshold is None else float(threshold)
+
+    from tqdm import tqdm
+
+    per_channel, expected = [], 0.0
+    with NtupleWriter(path, overwrite=overwrite) as writer, \
+            tqdm(total=n_events, unit="ev", unit_scale=True, disable=not progress,
+                 desc="mcsim generate") as bar:
+        for index, (chan, n_total) in enumerate(zip(chans, counts)):
+            info = None
+            for k, size in enumerate(chunk_sizes(n_total, chunk_size)):
+                batch = simulate(model, detector, n_events=size,
+                                 seed=chunk_rng(int(seed), chan.mother, k), mode=mode,
+                                 threshold=e_min, channels=[chan.mother])
+                info = info or {"n_mesons": batch.metadata["n_mesons"][0]}
+                arrays = _renormalise(batch.arrays, index,
+                                      info["n_mesons"] * chan.br / n_total, detector.efficiency)
+                writer.extend(arrays)
+                expected += float(arrays["weight"].sum())
+                bar.update(size)
+            per_channel.append(info)
+        metadata = _metadata(model, detector, chans, counts, per_channel, seed=int(seed),
+                             mode=mode, threshold=e_min, chunk_size=chunk_size,
+                             expected=expected)
+        writer.finish(metadata)
+    return metadata
