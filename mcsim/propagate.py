@@ -21,6 +21,7 @@ unit direction u; s [m] is the distance along the path.  For each LLP, in one pa
 Modes: ``full`` uses the card's decay volume and calorimeter face; ``cone`` is the paper's
 selection as written (Sec. 3, Eq. 4.3): polar angle of the LLP below theta_max, decay between
 L_i and L_f, no photon geometry (accepted set = [L_i, L_f]).  Both apply the photon energy window.
+Scalar helpers are ``inline="always"`` (see :mod:`mcsim.geometry`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ __all__ = ["MODES", "decay_probability", "interval_probability", "propagate",
 MODES = ("full", "cone")
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def interval_probability(a: float, b: float, lam: float) -> float:
     """exp(-a/lam) - exp(-b/lam) for a <= b (0 for an empty interval), without cancellation:
     exp(-a/lam) * (-expm1(-(b - a)/lam)); b may be inf."""
@@ -76,7 +77,7 @@ def decay_probability(intervals: np.ndarray, beta_gamma: np.ndarray, ctau: float
 # ------------------------------------------------------------------ vertex sampling (inverse CDF)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _vertex_intervals(a1, b1, a2, b2, s_in, s_out):
     """Where the vertex is drawn: the accepted set, else the volume path, else [0, inf)."""
     if b1 > a1:
@@ -86,7 +87,7 @@ def _vertex_intervals(a1, b1, a2, b2, s_in, s_out):
     return 0.0, math.inf, 0.0, 0.0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _weights(a1, b1, a2, b2, lam):
     """Probabilities of the two intervals relative to exp(-a1/lam) (no underflow), and the
     factor exp(-(a2 - a1)/lam)."""
@@ -97,17 +98,23 @@ def _weights(a1, b1, a2, b2, lam):
     return q1, f2 * -math.expm1(-(b2 - a2) / lam), f2
 
 
-@nb.njit(cache=True)
-def _quantile(u, a1, b1, a2, b2, lam):
-    """The s whose truncated-exponential CDF on [a1, b1] U [a2, b2] (a1 < b1 <= a2) is u."""
-    q1, q2, f2 = _weights(a1, b1, a2, b2, lam)
+@nb.njit(cache=True, inline="always")
+def _quantile_w(u, a1, b1, a2, b2, lam, q1, q2, f2):
+    """:func:`_quantile` with the interval weights of :func:`_weights` given."""
     t = u * (q1 + q2)
     if t <= q1 or q2 == 0.0:
         return min(max(a1 - lam * math.log1p(-t), a1), b1)
     return min(max(a2 - lam * math.log1p(-(t - q1) / f2), a2), b2)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
+def _quantile(u, a1, b1, a2, b2, lam):
+    """The s whose truncated-exponential CDF on [a1, b1] U [a2, b2] (a1 < b1 <= a2) is u."""
+    q1, q2, f2 = _weights(a1, b1, a2, b2, lam)
+    return _quantile_w(u, a1, b1, a2, b2, lam, q1, q2, f2)
+
+
+@nb.njit(cache=True, inline="always")
 def _cdf(s, a1, b1, a2, b2, lam):
     """Inverse of :func:`_quantile`."""
     q1, q2, f2 = _weights(a1, b1, a2, b2, lam)
@@ -118,7 +125,7 @@ def _cdf(s, a1, b1, a2, b2, lam):
     return t / (q1 + q2)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _impact(vx, vy, vz, tx, ty, tz, z_face):
     """Photon impact (x, y) on the plane z = z_face from (vx, vy, vz) along t; NaN if the
     photon does not get there."""
@@ -126,7 +133,7 @@ def _impact(vx, vy, vz, tx, ty, tz, z_face):
     return x, y
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _boost(q0, q1, q2, q3, e, px, py, pz, m):
     """Scalar version of :func:`mcsim.kinematics.boost_into` (same formula): boost the rest-frame
     4-vector q to the frame where the parent (mass m) has 4-momentum (e, px, py, pz).  Scalars
@@ -138,16 +145,32 @@ def _boost(q0, q1, q2, q3, e, px, py, pz, m):
     return g * (q0 + bq), q1 + k * bx, q2 + k * by, q3 + k * bz
 
 
-@nb.njit(cache=True)
-def _decay_to_photon(e, px, py, pz, m, m_inv, rng):
-    """Isotropic rest-frame decay LLP -> invisible + photon, boosted to the lab: the same draws
-    and formulas as :func:`mcsim.kinematics.decay_two_body_into` (photon = second daughter).
-    Returns the invisible and photon 4-momenta as two 4-tuples."""
-    p = two_body_momentum(m, m_inv, 0.0)
+@nb.njit(cache=True, inline="always")
+def _decay_to_photon(e, px, py, pz, m, p_star, e_inv_star, rng):
+    """Isotropic rest-frame decay LLP (mass m, lab 4-momentum (e, px, py, pz)) -> invisible +
+    photon with rest-frame momentum p_star and invisible energy e_inv_star: the same draws and
+    formulas as :func:`mcsim.kinematics.decay_two_body_into` (photon = second daughter).
+    Returns the invisible and photon lab 4-momenta as two 4-tuples."""
     ux, uy, uz = isotropic_direction(rng)
-    inv = _boost(math.sqrt(p * p + m_inv * m_inv), p * ux, p * uy, p * uz, e, px, py, pz, m)
-    gam = _boost(p, -p * ux, -p * uy, -p * uz, e, px, py, pz, m)
+    inv = _boost(e_inv_star, p_star * ux, p_star * uy, p_star * uz, e, px, py, pz, m)
+    gam = _boost(p_star, -p_star * ux, -p_star * uy, -p_star * uz, e, px, py, pz, m)
     return inv, gam
+
+
+@nb.njit(cache=True, inline="always")
+def _probabilities(s_in, s_out, a1, b1, a2, b2, lam):
+    """(p_decay_volume, p_decay_accepted) and the weights (q1, q2, f2) of the set the vertex is
+    drawn from, sharing the exponentials (the accepted set is often the whole path)."""
+    if b1 > a1:
+        q1, q2, f2 = _weights(a1, b1, a2, b2, lam)
+        p_acc = math.exp(-a1 / lam) * (q1 + q2)
+        if a1 == s_in and b1 == s_out and q2 == 0.0:
+            return p_acc, p_acc, q1, q2, f2
+        return interval_probability(s_in, s_out, lam), p_acc, q1, q2, f2
+    if s_out > s_in:
+        q1 = -math.expm1(-(s_out - s_in) / lam)
+        return math.exp(-s_in / lam) * q1, 0.0, q1, 0.0, 0.0
+    return 0.0, 0.0, 1.0, 0.0, 0.0
 
 
 # ------------------------------------------------------------------------------------- kernel
@@ -177,12 +200,14 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
     hits = np.empty(n, dtype=np.bool_)
     above = np.empty(n, dtype=np.bool_)
     z_face = calo_params[0]
+    p_star = two_body_momentum(m_llp, m_inv, 0.0)
+    e_inv_star = math.sqrt(p_star * p_star + m_inv * m_inv)
     for i in range(n):
         e, px, py, pz = llp[i, 0], llp[i, 1], llp[i, 2], llp[i, 3]
         pabs = math.sqrt(px * px + py * py + pz * pz)
         ux, uy, uz = px / pabs, py / pabs, pz / pabs
         s_in, s_out = volume_path(vol_code, vol_params, 0.0, 0.0, 0.0, ux, uy, uz)
-        inv, gam = _decay_to_photon(e, px, py, pz, m_llp, m_inv, rng)
+        inv, gam = _decay_to_photon(e, px, py, pz, m_llp, p_star, e_inv_star, rng)
         tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
         if use_calo:
             a1, b1, a2, b2 = calo_intervals(calo_code, calo_params, 0.0, 0.0, 0.0, ux, uy, uz,
@@ -191,8 +216,9 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
             a1, b1, a2, b2 = s_in, s_out, 0.0, 0.0
         bg = pabs / m_llp
         lam = bg * ctau
+        pv, pa, q1, q2, f2 = _probabilities(s_in, s_out, a1, b1, a2, b2, lam)
         c1, d1, c2, d2 = _vertex_intervals(a1, b1, a2, b2, s_in, s_out)
-        s = _quantile(rng.random(), c1, d1, c2, d2, lam)
+        s = _quantile_w(rng.random(), c1, d1, c2, d2, lam, q1, q2, f2)
         x, y = _impact(s * ux, s * uy, s * uz, tx, ty, tz, z_face)
         p_inv[i, 0], p_inv[i, 1], p_inv[i, 2], p_inv[i, 3] = inv
         p_gam[i, 0], p_gam[i, 1], p_gam[i, 2], p_gam[i, 3] = gam
@@ -208,8 +234,8 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
         acc[i, 2] = a2
         acc[i, 3] = b2
         beta_gamma[i] = bg
-        p_vol[i] = interval_probability(s_in, s_out, lam)
-        p_acc[i] = interval_probability(a1, b1, lam) + interval_probability(a2, b2, lam)
+        p_vol[i] = pv
+        p_acc[i] = pa
         in_vol[i] = s_out > s_in
         hits[i] = b1 > a1
         above[i] = e_min < gam[0] < e_max

@@ -1,0 +1,125 @@
+"""Throughput of the two-body chain and full/cone yield ratios (not part of the test run).
+
+    python benchmarks/bench_chain.py [--events 2000000] [--per-channel 100000]
+
+1. Throughput after JIT, one core: sample meson momenta (rho0, shipped SPS 400 GeV table),
+   decay rho0 -> chi1 chi2, propagate (chi2 -> chi1 gamma, path, decay weight, photon to the NA62
+   calorimeter).  Reported per CPU second of this process (the per-core figure, insensitive to
+   other jobs on the machine) and per wall-clock second; also for the whole ``simulate`` call
+   (with the per-event arrays assembled).
+2. Ratio of expected events full / cone for SHiP and NA62 at M1 = 0.05, 0.3, 1 GeV, delta = 0.1,
+   at c*tau = 100 m (long-lifetime regime) and 1 m, from one sample re-weighted in d.
+
+Without the shipped spectrum tables, a synthetic meson spectrum is used and said so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from mcsim import DarkDipole, spectra
+from mcsim.chain import reweight, simulate
+from mcsim.detector import load_detector
+from mcsim.mesons import sm
+from mcsim.production import generate, open_channels
+from mcsim.propagate import propagate
+
+
+class SyntheticSource:
+    """Stand-in spectrum: log-uniform p in 10-300 GeV, exponential theta (mean 10 mrad)."""
+
+    def sample(self, pdgid, n, rng):
+        m = sm(pdgid).mass
+        p = 10 ** rng.uniform(1.0, np.log10(300.0), n)
+        theta = rng.exponential(1e-2, n)
+        phi = rng.uniform(0, 2 * np.pi, n)
+        return np.column_stack([np.sqrt(p ** 2 + m ** 2), p * np.sin(theta) * np.cos(phi),
+                                p * np.sin(theta) * np.sin(phi), p * np.cos(theta)])
+
+    def n_mesons(self, pdgid):
+        return 1e18
+
+    def positive_fraction(self, pdgid):
+        return 0.5
+
+
+def _source():
+    try:
+        spectra.load_table(113, "sps400")
+        return None, "shipped spectrum tables"
+    except ValueError as err:
+        return SyntheticSource(), f"SYNTHETIC spectrum (no shipped table: {err})"
+
+
+def _sampler(source):
+    if source is not None:
+        return source.sample
+    table = spectra.load_table(113, "sps400")
+    return lambda pdgid, n, rng: spectra.sample_momenta(table, n, rng)
+
+
+def throughput(n_events: int, source) -> None:
+    model = DarkDipole(m1=0.1, delta=0.1, d=1e-5)
+    det = load_detector("na62")
+    rho = next(c for c in open_channels(model) if c.mother == 113)
+    sample = _sampler(source)
+    rng = np.random.default_rng(1)
+
+    def chain(n):
+        mesons = sample(113, n, rng)
+        llp = generate(rho, mesons, rng)["llp"]
+        return propagate(llp, m_llp=model.llp_mass, m_invisible=model.invisible_mass,
+                         detector=det, mode="full", ctau=model.ctau, rng=rng)
+
+    chain(1000)  # JIT (or load the cache)
+    chunk = min(n_events, 500_000)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n_events // chunk):
+        chain(chunk)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    n = chunk * (n_events // chunk)
+    print(f"two-body chain (sample rho0, decay, propagate, photon to calorimeter), {n:.1e} events:")
+    print(f"  {n / cpu:.3e} events per CPU second (per core), {n / wall:.3e} per wall second")
+    simulate(model, det, n_events=1000, seed=1, channels=[113], source=source)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for k in range(n_events // chunk):
+        simulate(model, det, n_events=chunk, seed=k, channels=[113], source=source)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(f"  simulate() with all per-event arrays: {n / cpu:.3e} events per CPU second, "
+          f"{n / wall:.3e} per wall second")
+
+
+def ratios(n_per_channel: int, source) -> None:
+    print("\nexpected events, full geometry / cone (delta = 0.1; all open channels):")
+    print(f"{'detector':10s} {'M1 [GeV]':>8s} {'c*tau [m]':>10s} {'d [1/GeV]':>10s} "
+          f"{'N full':>10s} {'N cone':>10s} {'full/cone':>9s}")
+    for det_name in ("ship", "na62"):
+        det = load_detector(det_name)
+        for m1 in (0.05, 0.3, 1.0):
+            model = DarkDipole(m1=m1, delta=0.1, d=1e-4)
+            batches = {mode: simulate(model, det, n_events=n_per_channel, seed=7, mode=mode,
+                                      source=source) for mode in ("full", "cone")}
+            for ctau in (100.0, 1.0):
+                d = model.d * np.sqrt(model.ctau / ctau)
+                n = {mode: reweight(b, d).expected_events() for mode, b in batches.items()}
+                ratio = n["full"] / n["cone"] if n["cone"] > 0 else float("nan")
+                print(f"{det.name:10s} {m1:8.2f} {ctau:10.3g} {d:10.3e} {n['full']:10.3e} "
+                      f"{n['cone']:10.3e} {ratio:9.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--per-channel", type=int, default=100_000)
+    args = parser.parse_args()
+    source, label = _source()
+    print(f"meson momenta: {label}")
+    throughput(args.events, source)
+    ratios(args.per_channel, source)
+
+
+if __name__ == "__main__":
+    main()
