@@ -145,7 +145,6 @@ def _run_channel(index: int, channel: Channel, model: Model, detector: Detector,
     anti = _charges(model, channel, n, source, rng)
     prop = propagate(products["llp"], m_llp=model.llp_mass, m_invisible=model.invisible_mass,
                      detector=detector, mode=mode, ctau=model.ctau, rng=rng, threshold=threshold)
-    zeros = np.zeros((n, 4))
     sign = np.where(anti & (channel.kind == "charged"), -1, 1)
     w_norm = np.full(n, n_m * channel.br / n)
     arrays = {
@@ -154,9 +153,9 @@ def _run_channel(index: int, channel: Channel, model: Model, detector: Detector,
         "is_antiparticle": anti,
         "p4_meson": mothers,
         "p4_llp": products["llp"],
-        "p4_invisible": products.get("invisible", zeros),
-        "p4_prompt_photon": products.get("photon", zeros),
-        "p4_lepton": products.get("lepton", zeros),
+        "p4_invisible": products.get("invisible", np.zeros((n, 4))),
+        "p4_prompt_photon": products.get("photon", np.zeros((n, 4))),
+        "p4_lepton": products.get("lepton", np.zeros((n, 4))),
         **prop,
         "w_norm": w_norm,
     }
@@ -198,8 +197,10 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
                                    mode, threshold)
         parts.append(arrays)
         n_mesons.append(n_m)
-    merged = ({k: np.concatenate([p[k] for p in parts]) for k in ARRAYS} if parts
-              else _empty())
+    if len(parts) > 1:
+        merged = {k: np.concatenate([p[k] for p in parts]) for k in ARRAYS}
+    else:
+        merged = {k: parts[0][k] for k in ARRAYS} if parts else _empty()
     metadata = {
         "model": model.describe(),
         "llp_mass": model.llp_mass,

@@ -183,15 +183,16 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
 
     vol_code/vol_params: decay volume (or the cone); calo_code/calo_params: calorimeter face;
     use_calo False gives the cone mode (accepted set = path in the volume).
-    Returns (p_invisible, p_photon, vertex, impact, path (s_in, s_out), acc_intervals,
-    beta_gamma, p_decay_volume, p_decay_accepted, in_volume, photon_hits_calo, above_threshold).
+    Returns (p_invisible, p_photon, vertex, impact, s_in, s_out, acc_intervals, beta_gamma,
+    p_decay_volume, p_decay_accepted, in_volume, photon_hits_calo, above_threshold).
     """
     n = llp.shape[0]
     p_inv = np.empty((n, 4))
     p_gam = np.empty((n, 4))
     vertex = np.empty((n, 3))
     impact = np.empty((n, 2))
-    path = np.empty((n, 2))
+    path_in = np.empty(n)
+    path_out = np.empty(n)
     acc = np.empty((n, 4))
     beta_gamma = np.empty(n)
     p_vol = np.empty(n)
@@ -227,8 +228,8 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
         vertex[i, 2] = s * uz
         impact[i, 0] = x
         impact[i, 1] = y
-        path[i, 0] = s_in
-        path[i, 1] = s_out
+        path_in[i] = s_in
+        path_out[i] = s_out
         acc[i, 0] = a1
         acc[i, 1] = b1
         acc[i, 2] = a2
@@ -239,8 +240,8 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
         in_vol[i] = s_out > s_in
         hits[i] = b1 > a1
         above[i] = e_min < gam[0] < e_max
-    return (p_inv, p_gam, vertex, impact, path, acc, beta_gamma, p_vol, p_acc, in_vol, hits,
-            above)
+    return (p_inv, p_gam, vertex, impact, path_in, path_out, acc, beta_gamma, p_vol, p_acc,
+            in_vol, hits, above)
 
 
 @nb.njit(cache=True)
@@ -295,11 +296,7 @@ def propagate(llp: np.ndarray, *, m_llp: float, m_invisible: float, detector, mo
     out = propagate_kernel(np.ascontiguousarray(llp, dtype=np.float64), float(m_llp),
                            float(m_invisible), volume.code, volume.params, calo.code, calo.params,
                            mode == "full", e_min, detector.photon_energy_max, float(ctau), rng)
-    names = ("p4_decay_invisible", "p4_photon", "vertex", "impact", "path", "acc_intervals",
-             "beta_gamma", "p_decay_volume", "p_decay_accepted", "in_volume",
+    names = ("p4_decay_invisible", "p4_photon", "vertex", "impact", "s_in", "s_out",
+             "acc_intervals", "beta_gamma", "p_decay_volume", "p_decay_accepted", "in_volume",
              "photon_hits_calo", "above_threshold")
-    arrays = dict(zip(names, out))
-    path = arrays.pop("path")
-    arrays["s_in"] = np.ascontiguousarray(path[:, 0])
-    arrays["s_out"] = np.ascontiguousarray(path[:, 1])
-    return arrays
+    return dict(zip(names, out))
