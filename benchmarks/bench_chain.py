@@ -88,7 +88,7 @@ def throughput(n_events: int, source) -> None:
     wall = time.perf_counter() - wall
     n = chunk * (n_events // chunk)
     total = sum(cpu.values())
-    print(f"two-body chain (rho0 -> chi1 chi2 at M1 = 0.1 GeV, NA62 full geometry), {n:.1e} events:")
+    print(f"two-body chain (rho0 -> chi1 chi2, M1 = 0.1 GeV, NA62 full geometry), {n:.1e} events:")
     print(f"  {n / total:.3e} events per CPU second (per core), {n / wall:.3e} per wall second")
     print("  per stage: " + ", ".join(f"{k} {1e9 * v / n:.0f} ns" for k, v in cpu.items()))
     simulate(model, det, n_events=1000, seed=1, channels=[113], source=source)

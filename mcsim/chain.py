@@ -50,9 +50,9 @@ ARRAYS: dict[str, tuple[type, int]] = {
     "s_out": (np.float64, 0),
     "acc_intervals": (np.float64, 4),    # accepted decay positions (a1, b1, a2, b2) [m]
     "beta_gamma": (np.float64, 0),       # |p| / m of the LLP
-    "in_volume": (np.bool_, 0),
-    "photon_hits_calo": (np.bool_, 0),
-    "above_threshold": (np.bool_, 0),
+    "in_volume": (np.bool_, 0),          # the LLP path crosses the decay volume (cone: the cone)
+    "photon_hits_calo": (np.bool_, 0),   # accepted set non-empty (cone: same as in_volume)
+    "above_threshold": (np.bool_, 0),    # E_photon inside the card's (or given) energy window
     "w_norm": (np.float64, 0),           # N_M x BR(d) / N_generated [events]
     "p_decay_volume": (np.float64, 0),   # probability to decay in [s_in, s_out]
     "p_decay_accepted": (np.float64, 0), # probability to decay where the photon is accepted

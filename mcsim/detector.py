@@ -183,7 +183,8 @@ class _Card:
     def build(self, name: str, path: str, text: str) -> Detector:
         for key in self.data:
             if key not in _TOP_KEYS and key not in _TABLES:
-                raise self.error(key, f"unknown key; a card holds {', '.join([*_TOP_KEYS, *_TABLES])}")
+                known = ", ".join([*_TOP_KEYS, *_TABLES])
+                raise self.error(key, f"unknown key; a card holds {known}")
         for key in _TOP_KEYS:
             self.value("", self.data, key, _STR, required=False)
         for section in _REQUIRED_TABLES:

@@ -59,7 +59,8 @@ def test_arrays_and_metadata():
     assert "[decay_volume]" in meta["card_text"]
     a = batch.arrays
     vector = a["channel"] < 2
-    assert np.all(a["p4_prompt_photon"][vector] == 0) and np.all(a["p4_prompt_photon"][~vector, 0] > 0)
+    assert np.all(a["p4_prompt_photon"][vector] == 0)
+    assert np.all(a["p4_prompt_photon"][~vector, 0] > 0)
     assert np.all(a["p4_lepton"] == 0) and not a["is_antiparticle"].any()
     # weight = N_M x BR / N_gen x p_decay_accepted x above_threshold x efficiency
     for k, br in enumerate(meta["br"]):
@@ -79,7 +80,8 @@ def test_same_seed_same_batch():
 def test_efficiency_enters_the_weight():
     batch = _sim(DARK, 2, n=3000, det="nucal")
     a = batch.arrays
-    assert np.allclose(a["weight"], 0.7 * a["w_norm"] * a["p_decay_accepted"] * a["above_threshold"])
+    expected = 0.7 * a["w_norm"] * a["p_decay_accepted"] * a["above_threshold"]
+    assert np.allclose(a["weight"], expected)
     assert np.array_equal(a["above_threshold"], a["p4_photon"][:, 0] > 3.0)
 
 

@@ -60,13 +60,19 @@ def _truncated_exp_cdf(s, intervals, lam):
     return (c1 + c2) / (p1 + p2)
 
 
+def _window_cdf(lam, l1=79.0, l2=217.0):
+    """CDF of the exponential (decay length lam) truncated to [l1, l2]."""
+    norm = np.exp(-l1 / lam) - np.exp(-l2 / lam)
+    return lambda s: (np.exp(-l1 / lam) - np.exp(-s / lam)) / norm
+
+
 def test_on_axis_vertices_follow_the_truncated_exponential():
     n, ctau = 20000, 0.2
     llp = _llps(np.full(n, 50.0), 0.0, 0.0)
     out = _run(llp, "na62", ctau, mode="cone", seed=7)
     lam = 50.0 / M_LLP * ctau
     z = out["vertex"][:, 2]
-    cdf = lambda s: (np.exp(-79 / lam) - np.exp(-s / lam)) / (np.exp(-79 / lam) - np.exp(-217 / lam))
+    cdf = _window_cdf(lam)
     assert kstest(z, cdf).pvalue > 0.01
     # a wrong shape (the untruncated exponential from 79 m) fails
     assert kstest(z, lambda s: 1 - np.exp(-(s - 79) / lam)).pvalue < 1e-6
@@ -170,7 +176,7 @@ def test_remapped_vertices_follow_the_new_decay_length():
     out["p4_llp"] = llp
     vertex, impact = remap_vertices(out, 0.2, 2.0, 217.0)
     lam = 50.0 / M_LLP * 2.0
-    cdf = lambda s: (np.exp(-79 / lam) - np.exp(-s / lam)) / (np.exp(-79 / lam) - np.exp(-217 / lam))
+    cdf = _window_cdf(lam)
     assert kstest(vertex[:, 2], cdf).pvalue > 0.01
     back, _ = remap_vertices(dict(out, vertex=vertex), 2.0, 0.2, 217.0)
     np.testing.assert_allclose(back, out["vertex"], rtol=1e-9)
