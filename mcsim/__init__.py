@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .events import read
 from .models import DarkDipole, NeutrinoDipole, model_from_options
 
 try:
@@ -14,4 +15,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["DarkDipole", "NeutrinoDipole", "model_from_options", "__version__"]
+__all__ = ["DarkDipole", "NeutrinoDipole", "model_from_options", "read", "__version__"]

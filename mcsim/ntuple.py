@@ -98,7 +98,7 @@ def _spectrum_info(mother: int, beam: str) -> dict:
 
 def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: list[int],
               per_channel: list[dict], *, seed: int, mode: str, threshold: float,
-              chunk_size: int, expected: float) -> dict:
+              chunk_size: int, compression: str, expected: float) -> dict:
     calo = detector.calorimeter
     half_size = calo.radius if calo.shape == "disc" else max(calo.width, calo.height) / 2
     e_max = detector.photon_energy_max
@@ -127,6 +127,7 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "seed": seed,
         "n_events": sum(counts),
         "chunk_size": chunk_size,
+        "compression": compression,
         "events_split": "equal over channels",
         "channels": [c.name for c in chans],
         "mother_pdgids": [c.mother for c in chans],
@@ -141,12 +142,12 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
 def generate(model: Model, detector: Detector | str, path: str | Path, *, n_events: int,
              seed: int, mode: str = "full", threshold: float | None = None,
              channels=None, chunk_size: int = CHUNK_SIZE, overwrite: bool = False,
-             progress: bool = False) -> dict:
+             compression: str = "zstd:1", progress: bool = False) -> dict:
     """Write ``n_events`` events (in total, split equally over the channels) of ``model`` in
     ``detector`` to the ROOT file ``path`` (layout: :mod:`mcsim.rootio`).  ``mode``, ``threshold``
     [GeV] and ``channels`` (mother PDG IDs) as in :func:`mcsim.chain.simulate`.  The output path
-    is checked before anything is generated; ``overwrite`` allows replacing a file.  Returns the
-    metadata written to the file."""
+    is checked before anything is generated; ``overwrite`` allows replacing a file;
+    ``compression`` as in :func:`mcsim.rootio.compression`.  Returns the metadata written."""
     n_events = _positive_int("n_events", n_events)
     chunk_size = _positive_int("chunk_size", chunk_size)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
@@ -164,7 +165,7 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
     from tqdm import tqdm
 
     per_channel, expected = [], 0.0
-    with NtupleWriter(path, overwrite=overwrite) as writer, \
+    with NtupleWriter(path, overwrite=overwrite, compression_spec=compression) as writer, \
             tqdm(total=n_events, unit="ev", unit_scale=True, disable=not progress,
                  desc="mcsim generate") as bar:
         for index, (chan, n_total) in enumerate(zip(chans, counts)):
@@ -182,6 +183,6 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
             per_channel.append(info)
         metadata = _metadata(model, detector, chans, counts, per_channel, seed=int(seed),
                              mode=mode, threshold=e_min, chunk_size=chunk_size,
-                             expected=expected)
+                             compression=compression, expected=expected)
         writer.finish(metadata)
     return metadata

@@ -34,8 +34,9 @@ import uproot
 
 from .chain import ARRAYS
 
-__all__ = ["BRANCHES", "EVENTS_TREE", "METADATA_KEY", "branches_of", "flatten", "unflatten",
-           "check_output", "NtupleWriter", "read_metadata", "read_arrays", "iterate"]
+__all__ = ["BRANCHES", "EVENTS_TREE", "METADATA_KEY", "COMPRESSIONS", "branches_of", "flatten",
+           "unflatten", "compression", "check_output", "NtupleWriter", "read_metadata",
+           "read_arrays", "iterate"]
 
 EVENTS_TREE = "events"
 RUN_TREE = "run"
@@ -98,6 +99,24 @@ def unflatten(columns: dict[str, np.ndarray], keys=None) -> dict[str, np.ndarray
     return out
 
 
+#: Compression algorithms of ROOT files (uproot compresses with cramjam).  zstd level 1, the
+#: default, writes ~10x faster than zlib level 1 with a slightly smaller file; ROOT reads it
+#: from 6.20 on (older ROOT: use zlib).
+COMPRESSIONS = {"zlib": uproot.ZLIB, "lzma": uproot.LZMA, "lz4": uproot.LZ4, "zstd": uproot.ZSTD}
+
+
+def compression(spec: str):
+    """uproot compression from ``'zstd:1'`` (algorithm:level, level 1-9), ``'zlib'`` (level 1)
+    or ``'none'``."""
+    name, _, level = spec.lower().partition(":")
+    if name == "none" and not level:
+        return None
+    if name not in COMPRESSIONS or (level and not level.isdigit()) or not 1 <= int(level or 1) <= 9:
+        raise ValueError(f"compression must be 'none' or ALGORITHM[:LEVEL] with ALGORITHM one of "
+                         f"{', '.join(COMPRESSIONS)} and LEVEL 1-9, got {spec!r}")
+    return COMPRESSIONS[name](int(level or 1))
+
+
 def check_output(path: str | Path, *, overwrite: bool) -> Path:
     """Refuse an output path before any work is done: its directory must exist and be
     writable, and the file must not exist unless ``overwrite``.  Returns the absolute path."""
@@ -151,16 +170,24 @@ def _write_tree(file, name: str, title: str, columns: dict[str, np.ndarray]) -> 
     tree.extend(columns)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class NtupleWriter:
     """Context manager writing one events file.
 
     On entry, checks ``path`` (:func:`check_output`) and opens a temporary file next to it; each
     :meth:`extend` appends one chunk of events (a basket per branch: pass ~1e5 events);
-    :meth:`finish` writes the metadata.  On a clean exit after :meth:`finish` the temporary file
+    :meth:`finish` writes the metadata.  ``compression_spec``: see :func:`compression`.  On a clean exit after :meth:`finish` the temporary file
     is renamed to ``path``; on any exception (KeyboardInterrupt included) it is removed.
     """
 
-    def __init__(self, path: str | Path, *, overwrite: bool = False):
+    def __init__(self, path: str | Path, *, overwrite: bool = False,
+                 compression_spec: str = "zstd:1"):
+        self.compression = compression(compression_spec)
         self.path = check_output(path, overwrite=overwrite)
         self.overwrite = overwrite
         self.n_written = 0
@@ -177,8 +204,9 @@ class NtupleWriter:
             raise PermissionError(f"cannot write {self.path}: {err.strerror}") from None
         os.close(fd)
         self._tmp = Path(tmp)
+        os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; give a normal file
         try:
-            self._file = uproot.recreate(self._tmp)
+            self._file = uproot.recreate(self._tmp, compression=self.compression)
             self._tree = self._file.mktree(EVENTS_TREE, dict(BRANCHES),
                                            title="mcsim events (one entry per MC event)")
         except BaseException:
