@@ -1,0 +1,53 @@
+"""Wall time of the full Figure 2 scan set (not part of the test run).
+
+    python benchmarks/bench_reach.py [--masses 40] [--couplings 100] [--events 100000]
+                                     [--workers 2] [--recasts]
+
+3 deltas (0.1, 0.01, 0.005) x 5 configurations (NA62 1e17 and 1e18, HIKE, SHiP, FASER 2) x
+masses (M1 = 0.01-5 GeV) x couplings (d = 1e-8-1e-2 GeV^-1), E_gamma > 1 GeV, full geometry,
+one Monte Carlo sample of ``--events`` per mass and channel from the shipped spectra.  Reports the
+wall time of the whole set (worker start-up included), the CPU time of this process and the
+load average of the machine; ``--recasts`` adds CHARM-II, BEBC and NuCal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from mcsim.figures import FIG2_DELTAS, dark_targets
+from mcsim.reach import log_grid
+from mcsim.scan import Family, scan_set
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--masses", type=int, default=40)
+    ap.add_argument("--couplings", type=int, default=100)
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--recasts", action="store_true")
+    args = ap.parse_args()
+    masses = log_grid(0.01, 5.0, args.masses, name="mass")
+    couplings = log_grid(1e-8, 1e-2, args.couplings, name="coupling")
+    targets = dark_targets(recasts=args.recasts)
+    jobs = [(Family("dark-dipole", delta=delta), targets) for delta in FIG2_DELTAS]
+    load0 = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
+    grids = scan_set(jobs, masses, couplings, n_events=args.events, seed=args.seed,
+                     workers=args.workers)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"Figure 2 set: {len(FIG2_DELTAS)} deltas x {len(targets)} configurations x "
+          f"{args.masses} masses x {args.couplings} couplings, {args.events:.0e} events per mass "
+          f"and channel, {args.workers} workers")
+    print(f"wall {wall:.1f} s (this process CPU {cpu:.1f} s); load average "
+          f"{load0:.2f} before, {os.getloadavg()[0]:.2f} after")
+    for delta, job in zip(FIG2_DELTAS, grids):
+        reach = ", ".join(f"{g.label} {g.min_coupling(0.1):.2g}" for g in job)
+        print(f"  delta = {delta:g}: smallest d at M1 = 0.1 GeV: {reach}")
+
+
+if __name__ == "__main__":
+    main()

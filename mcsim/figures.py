@@ -1,0 +1,289 @@
+"""The paper's Figures 2-4 and the cone-vs-full validation, from reach scans.
+
+Each figure is a set of scan jobs (model family x detector selections, see :mod:`mcsim.scan`)
+and a plot of their N = 3 contours on log-log axes (x: M1 or M_N [GeV], y: d [GeV^-1]):
+NA62 1e18 solid, 1e17 dotted, recast limits of past experiments shaded.  matplotlib is imported
+only when plotting.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .models import FLAVOURS
+from .reach import ReachGrid, log_grid, write_contours, write_grids
+from .scan import Family, Target, scan_set
+
+__all__ = ["FIG2_DELTAS", "FIG3_THRESHOLDS", "FigureSpec", "figure_spec", "dark_targets",
+           "neutrino_targets", "make_figure", "plot_reach", "validate_cone", "CONE_EXPERIMENTS"]
+
+FIG2_DELTAS = (0.1, 0.01, 0.005)
+FIG3_THRESHOLDS = (0.5, 1.0, 2.0)
+
+# label -> (card, colour, line style)
+_EXPERIMENTS = {
+    "NA62 1e18 POT": ("na62:1e18", "C0", "-"),
+    "NA62 1e17 POT": ("na62:1e17", "C0", ":"),
+    "HIKE": ("hike", "C1", "-"),
+    "SHiP": ("ship", "C2", "-"),
+    "FASER 2": ("faser2", "C3", "-"),
+}
+# label -> (card, colour, edge line style)
+_RECASTS = {
+    "CHARM-II": ("charm2", "0.55", "-"),
+    "BEBC": ("bebc", "tab:orange", "-."),
+    "NuCal": ("nucal", "tab:purple", "--"),
+}
+_THRESHOLD_STYLES = {0.5: "--", 1.0: "-", 2.0: ":"}
+
+#: Experiments of the cone-vs-full validation (label -> card).
+CONE_EXPERIMENTS = {"NA62": "na62:1e18", "SHiP": "ship", "FASER 2": "faser2", "BEBC": "bebc",
+                    "CHARM-II": "charm2", "NuCal": "nucal"}
+
+
+def dark_targets(*, recasts: bool = True) -> list[Target]:
+    """Figure 2 selections: the five configurations (E_gamma > 1 GeV) [and the recasts]."""
+    out = [Target(label, card) for label, (card, _, _) in _EXPERIMENTS.items()]
+    if recasts:
+        out += [Target(label, card) for label, (card, _, _) in _RECASTS.items()]
+    return out
+
+
+def _threshold_targets() -> list[Target]:
+    """Figure 3 selections: NA62 1e18, SHiP and FASER 2 at E_gamma > 0.5, 1, 2 GeV."""
+    return [Target(f"{label}, E > {thr:g} GeV", _EXPERIMENTS[label][0], threshold=thr)
+            for label in ("NA62 1e18 POT", "SHiP", "FASER 2") for thr in FIG3_THRESHOLDS]
+
+
+def neutrino_targets() -> list[Target]:
+    """Figure 4 selections: the five configurations, E_gamma > 1 GeV."""
+    return dark_targets(recasts=False)
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure: panels (title, family, targets), grid ranges [GeV], [GeV^-1]."""
+
+    number: int
+    panels: tuple[tuple[str, Family, tuple[Target, ...]], ...]
+    mass_range: tuple[float, float]
+    coupling_range: tuple[float, float]
+    xlabel: str
+
+
+def figure_spec(number: int) -> FigureSpec:
+    """The scan jobs of the paper's Figure 2, 3 or 4."""
+    if number in (2, 3):
+        targets = tuple(dark_targets() if number == 2 else _threshold_targets())
+        panels = tuple((f"$\\delta = {d:g}$", Family("dark-dipole", delta=d), targets)
+                       for d in FIG2_DELTAS)
+        return FigureSpec(number, panels, (0.01, 5.0), (1e-8, 1e-2), "$M_1$ [GeV]")
+    if number == 4:
+        panels = tuple((f"$d_{{\\{f}}}$" if f != "e" else "$d_e$",
+                        Family("neutrino-dipole", flavour=f), tuple(neutrino_targets()))
+                       for f in FLAVOURS)
+        return FigureSpec(number, panels, (0.01, 5.0), (1e-9, 1e-3), "$M_N$ [GeV]")
+    raise ValueError(f"figure must be 2, 3 or 4 (the paper's reach figures), got {number!r}")
+
+
+def _style(label: str, threshold: float | None = None) -> dict:
+    for name, (_, colour, ls) in _EXPERIMENTS.items():
+        if label.startswith(name):
+            if threshold is not None and ", E >" in label:
+                ls = _THRESHOLD_STYLES.get(threshold, "-")
+            return {"color": colour, "ls": ls}
+    return {"color": "k", "ls": "-"}
+
+
+def _is_empty(grid: ReachGrid) -> bool:
+    return not np.any(grid.events > 0)
+
+
+def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "mass [GeV]",
+               legend: bool = True) -> list[str]:
+    """Draw grids on ``ax``: recast limits (level != 3 or a [recast] card) shaded where
+    N > N_up, sensitivities as their N = 3 lines.  Returns notes on grids left out (no open
+    channel with a spectrum table)."""
+    notes = []
+    for g in grids:
+        if _is_empty(g):
+            miss = ", ".join(g.metadata.get("missing_tables", [])) or "no signal"
+            notes.append(f"{g.label}: not shown ({miss})")
+            continue
+        if g.label in _RECASTS:
+            colour, ls = _RECASTS[g.label][1:]
+            ax.contourf(g.masses, g.couplings, g.events.T, levels=[g.level, np.inf],
+                        colors=[colour], alpha=0.35)
+            for line in g.contours():
+                ax.plot(line[:, 0], line[:, 1], color=colour, ls=ls, lw=1.0)
+            ax.plot([], [], color=colour, ls=ls, lw=6, alpha=0.5,
+                    label=f"{g.label} (N > {g.level:.3g})")
+            continue
+        style = _style(g.label, g.metadata.get("photon_energy_min_GeV"))
+        for j, line in enumerate(g.contours()):
+            ax.plot(line[:, 0], line[:, 1], lw=1.6, label=g.label if j == 0 else None, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(grids[0].masses[0], grids[0].masses[-1])
+    ax.set_ylim(grids[0].couplings[0], grids[0].couplings[-1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("$d$ [GeV$^{-1}$]")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    if legend:
+        ax.legend(fontsize=7, loc="upper right")
+    return notes
+
+
+def _panel_grids(spec: FigureSpec, results: list[list[ReachGrid]]) -> list[ReachGrid]:
+    """All grids with labels prefixed by their panel (for the data files)."""
+    out = []
+    for (title, family, _), grids in zip(spec.panels, results):
+        tag = (f"delta={family.delta:g}" if family.delta is not None
+               else f"flavour={family.flavour}")
+        out += [replace(g, label=f"{tag} | {g.label}") for g in grids]
+    return out
+
+
+def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
+                n_couplings: int = 100, n_events: int = 100_000, seed: int = 1,
+                workers: int = 2, scheduler: str | None = None,
+                progress: bool = True) -> dict[str, Path | list[str]]:
+    """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
+    figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
+    the notes (grids not shown)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    spec = figure_spec(number)
+    masses = log_grid(*spec.mass_range, n_masses, name="mass")
+    couplings = log_grid(*spec.coupling_range, n_couplings, name="coupling")
+    jobs = [(family, list(targets)) for _, family, targets in spec.panels]
+    results = scan_set(jobs, masses, couplings, n_events=n_events, seed=seed, workers=workers,
+                       scheduler=scheduler, progress=progress)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(spec.panels), figsize=(5.0 * len(spec.panels), 4.6),
+                             constrained_layout=True)
+    notes: list[str] = []
+    for k, (ax, (title, _, _), grids) in enumerate(zip(axes, spec.panels, results)):
+        notes += [f"{title}: {n}" for n in plot_reach(ax, grids, title=title,
+                                                      xlabel=spec.xlabel, legend=k == 0)]
+    fig.suptitle(f"mcsim: Figure {number} of the paper (N = 3 contours, "
+                 f"{n_events:.0e} MC events per mass and channel)", fontsize=10)
+    png = out_dir / f"figure{number}.png"
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+    flat = _panel_grids(spec, results)
+    grid_json = out_dir / f"figure{number}_grids.json"
+    write_grids(flat, grid_json.with_suffix(""))
+    grid_json.with_suffix(".csv").unlink()  # the long CSV of every grid point is large
+    contour_files = write_contours(flat, out_dir / f"figure{number}_contours")
+    return {"png": png, "grids": grid_json, "contours": contour_files, "notes": notes}
+
+
+# --------------------------------------------------------------------- cone vs full validation
+
+
+def _ratio(full: np.ndarray, cone: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((full > 0) & (cone > 0), full / cone, np.nan)
+
+
+def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30,
+                  n_couplings: int = 80, n_events: int = 100_000, seed: int = 1,
+                  workers: int = 2, scheduler: str | None = None, progress: bool = True,
+                  experiments: dict[str, str] | None = None) -> dict:
+    """Full geometry vs the paper's cone (dark dipole at ``delta``): for each experiment the
+    ratio of yields full/cone over the (M1, d) plane with both N = 3 contours overlaid
+    (validate_cone.png), and a table (validate_cone.csv / .md) of the smallest d reached at
+    M1 = 0.05, 0.1, 0.3, 1 GeV and the median ratio where both yields are >= 3."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    experiments = CONE_EXPERIMENTS if experiments is None else experiments
+    masses = log_grid(0.01, 5.0, n_masses, name="mass")
+    couplings = log_grid(1e-8, 1e-2, n_couplings, name="coupling")
+    targets = []
+    for label, card in experiments.items():
+        targets += [Target(f"{label} full", card, "full"), Target(f"{label} cone", card, "cone")]
+    family = Family("dark-dipole", delta=delta)
+    grids = scan_set([(family, targets)], masses, couplings, n_events=n_events, seed=seed,
+                     workers=workers, scheduler=scheduler, progress=progress)[0]
+    pairs = [(label, grids[2 * i], grids[2 * i + 1]) for i, label in enumerate(experiments)]
+    pairs = [p for p in pairs if not (_is_empty(p[1]) and _is_empty(p[2]))]
+    skipped = [label for label in experiments if label not in {p[0] for p in pairs}]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ncol = min(3, len(pairs))
+    nrow = math.ceil(len(pairs) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.0 * ncol, 4.3 * nrow), squeeze=False,
+                             constrained_layout=True)
+    rows = []
+    mesh = None
+    for ax, (label, full, cone) in zip(axes.ravel(), pairs):
+        # recast cards are compared at their own N_up, the others at N = 3
+        level = full.level
+        ratio = _ratio(full.events, cone.events)
+        mesh = ax.pcolormesh(masses, couplings, ratio.T, norm=LogNorm(0.1, 10), cmap="RdBu_r",
+                             shading="nearest")
+        for g, ls, name in ((full, "-", "full"), (cone, "--", "cone")):
+            for j, line in enumerate(g.contours()):
+                ax.plot(line[:, 0], line[:, 1], "k", ls=ls, lw=1.4,
+                        label=f"{name} N = {level:.3g}" if j == 0 else None)
+        both = (full.events >= level) & (cone.events >= level)
+        median = float(np.nanmedian(ratio[both])) if both.any() else math.nan
+        row = {"experiment": label, "card": full.metadata["detector"], "level": level,
+               "median_ratio_full_over_cone": median}
+        for m in (0.05, 0.1, 0.3, 1.0):
+            row[f"dmin_full_M1={m:g}"] = full.min_coupling(m)
+            row[f"dmin_cone_M1={m:g}"] = cone.min_coupling(m)
+        rows.append(row)
+        ax.set(xscale="log", yscale="log", xlabel="$M_1$ [GeV]", ylabel="$d$ [GeV$^{-1}$]",
+               title=f"{label}: full / cone (median {median:.2f})")
+        ax.legend(fontsize=7, loc="upper right")
+    for ax in axes.ravel()[len(pairs):]:
+        ax.axis("off")
+    if mesh is not None:
+        fig.colorbar(mesh, ax=axes, label="N(full) / N(cone)", shrink=0.8)
+    fig.suptitle(f"Full geometry vs cone approximation, dark dipole $\\delta = {delta:g}$",
+                 fontsize=10)
+    png = out_dir / "validate_cone.png"
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
+    table_csv, table_md = out_dir / "validate_cone.csv", out_dir / "validate_cone.md"
+    with table_csv.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["experiment"])
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items()})
+    table_md.write_text(_markdown(rows, delta, skipped))
+    write_grids(grids, out_dir / "validate_cone_grids")
+    (out_dir / "validate_cone_grids.csv").unlink()
+    return {"png": png, "table": [table_csv, table_md], "rows": rows, "skipped": skipped}
+
+
+def _markdown(rows: list[dict], delta: float, skipped: list[str]) -> str:
+    head = ["experiment", "level", "median full/cone"]
+    masses = (0.05, 0.1, 0.3, 1.0)
+    head += [f"d_min full / cone, M1 = {m:g} GeV" for m in masses]
+    lines = [f"Dark dipole, delta = {delta:g}: yields full geometry / cone approximation.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["experiment"], f"{r['level']:.3g}", f"{r['median_ratio_full_over_cone']:.3g}"]
+        cells += [f"{r[f'dmin_full_M1={m:g}']:.3g} / {r[f'dmin_cone_M1={m:g}']:.3g}"
+                  for m in masses]
+        lines.append("| " + " | ".join(cells) + " |")
+    if skipped:
+        lines += ["", f"Not computed (no spectrum table for the beam): {', '.join(skipped)}."]
+    return "\n".join(lines) + "\n"

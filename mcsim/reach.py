@@ -1,0 +1,271 @@
+"""Sensitivity reach: expected signal events over a (mass, coupling) grid, N = 3 contours, and
+the 95% CL limits of past experiments (paper Sec. 4.1-4.2).
+
+One Monte Carlo sample per mass and channel is re-weighted over every coupling d [GeV^-1]:
+BR scales as d^2 and c*tau as 1/d^2, so with r = (d / d_ref)^2
+
+    N(d) = efficiency x sum_channels N_M x BR(d_ref) x r / n_generated
+                     x sum_{selected events} P_decay(accepted intervals; beta_gamma c*tau_ref / r)
+
+and only selected events (photon on the calorimeter, energy in the window) enter the inner sum
+(:func:`summed_decay_probability`, a numba kernel).  Contours are the level lines of log10 N on
+the (log10 mass, log10 d) grid.  Recast limits use the CLs method (:func:`signal_upper_limit`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numba as nb
+import numpy as np
+from scipy import optimize, stats
+
+from .propagate import interval_probability
+
+__all__ = ["ReachGrid", "summed_decay_probability", "contour_lines", "signal_upper_limit",
+           "recast_upper_limit", "log_grid", "write_grids", "read_grids", "write_contours",
+           "min_coupling", "DISCOVERY_LEVEL"]
+
+#: Expected signal events required for a sensitivity contour (paper Sec. 4.3).
+DISCOVERY_LEVEL = 3.0
+
+# P_decay = exp(-a/lam) (...) is below exp(-700) ~ 1e-304 once a > 700 lam: nothing left.
+_NEGLIGIBLE_EXPONENT = 700.0
+# Below this b / lambda the decay probability is evaluated by its series (no exponentials).
+_SERIES_LIMIT = 1e-3
+
+
+def log_grid(lo: float, hi: float, n: int, *, name: str) -> np.ndarray:
+    """n log-spaced values from lo to hi (both > 0, lo < hi, n >= 2) for the grid axis ``name``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"{name} grid: need at least 2 points, got {n!r}")
+    if not (0.0 < lo < hi and math.isfinite(hi)):
+        raise ValueError(f"{name} grid: need 0 < low < high < inf, got [{lo!r}, {hi!r}]")
+    return np.geomspace(lo, hi, int(n))
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _series(a, b, x):
+    """exp(-a x) - exp(-b x) to third order in b x (for b x < 1e-3: relative error < 1e-9)."""
+    if b <= a:
+        return 0.0
+    u, v = a * x, b * x
+    return (v - u) * (1.0 - 0.5 * (u + v) + (u * u + u * v + v * v) / 6.0)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _summed_decay_probability(intervals, beta_gamma, ctau_ref, ratios):
+    n_d = ratios.size
+    out = np.zeros(n_d)
+    for i in range(intervals.shape[0]):
+        a1, b1, a2, b2 = intervals[i, 0], intervals[i, 1], intervals[i, 2], intervals[i, 3]
+        far = max(b1, b2)
+        inv_lam_ref = 1.0 / (beta_gamma[i] * ctau_ref)
+        for k in range(n_d):
+            inv_lam = inv_lam_ref * ratios[k]
+            if a1 * inv_lam > _NEGLIGIBLE_EXPONENT:
+                break  # ratios ascend: 1/lambda only grows from here on
+            if far * inv_lam < _SERIES_LIMIT:
+                out[k] += _series(a1, b1, inv_lam) + _series(a2, b2, inv_lam)
+            else:
+                lam = 1.0 / inv_lam
+                out[k] += interval_probability(a1, b1, lam) + interval_probability(a2, b2, lam)
+    return out
+
+
+def summed_decay_probability(intervals: np.ndarray, beta_gamma: np.ndarray, ctau_ref: float,
+                             ratios: np.ndarray) -> np.ndarray:
+    """sum_i P_i for each ratio r_k = (d_k / d_ref)^2: the probability of event i to decay inside
+    its accepted intervals (n, 4) [m] (a1, b1, a2, b2, with a1 the smallest start) for decay
+    length beta_gamma_i x ctau_ref / r_k [m].  ``ratios`` must be ascending.  Exact to 1e-9
+    relative (a third-order series where b_i / lambda < 1e-3, exponentials elsewhere); events
+    whose decay probability underflows (a1 / lambda > 700) are skipped."""
+    ratios = np.ascontiguousarray(ratios, dtype=np.float64)
+    if ratios.ndim != 1 or np.any(np.diff(ratios) <= 0) or np.any(ratios <= 0):
+        raise ValueError("coupling ratios must be positive and strictly ascending")
+    if not (ctau_ref > 0.0 and math.isfinite(ctau_ref)):
+        raise ValueError(f"ctau_ref must be a finite length > 0 m, got {ctau_ref!r}")
+    intervals = np.ascontiguousarray(intervals, dtype=np.float64).reshape(-1, 4)
+    return _summed_decay_probability(intervals, np.ascontiguousarray(beta_gamma, np.float64),
+                                     float(ctau_ref), ratios)
+
+
+def contour_lines(masses: np.ndarray, couplings: np.ndarray, events: np.ndarray,
+                  level: float = DISCOVERY_LEVEL) -> list[np.ndarray]:
+    """The N = level lines of events (n_masses, n_couplings) as a list of (k, 2) arrays of
+    (mass [GeV], d [GeV^-1]), interpolated linearly in (log10 mass, log10 d, log10 N)."""
+    import contourpy
+
+    if not level > 0:
+        raise ValueError(f"contour level must be > 0 events, got {level!r}")
+    events = np.asarray(events, dtype=np.float64)
+    if events.shape != (len(masses), len(couplings)):
+        raise ValueError(f"events must have shape {(len(masses), len(couplings))}, "
+                         f"got {events.shape}")
+    z = np.log10(np.maximum(events, 1e-300)).T  # (n_d, n_m): y down the rows
+    gen = contourpy.contour_generator(np.log10(masses), np.log10(couplings), z)
+    return [10.0 ** line for line in gen.lines(math.log10(level)) if len(line) > 1]
+
+
+def min_coupling(masses, couplings, events, mass: float,
+                 level: float = DISCOVERY_LEVEL) -> float:
+    """Smallest d [GeV^-1] on the grid column nearest to ``mass`` (in log) with N >= level,
+    interpolated in log between grid points; NaN when none."""
+    i = int(np.argmin(np.abs(np.log(np.asarray(masses)) - math.log(mass))))
+    col = np.asarray(events)[i]
+    above = np.nonzero(col >= level)[0]
+    if above.size == 0:
+        return math.nan
+    k = above[0]
+    if k == 0:
+        return float(couplings[0])
+    lo, hi = max(col[k - 1], 1e-300), col[k]
+    t = (math.log(level) - math.log(lo)) / (math.log(hi) - math.log(lo))
+    return float(np.exp(np.log(couplings[k - 1]) + t * np.log(couplings[k] / couplings[k - 1])))
+
+
+# ------------------------------------------------------------------------------ recast limits
+
+
+def _cls(s: float, n_obs: int, background: float, sigma_b: float) -> float:
+    """CLs = P(n <= n_obs | s + b) / P(n <= n_obs | b), with b Gaussian (mean ``background``,
+    width ``sigma_b``, truncated at 0) integrated out when sigma_b > 0."""
+    if sigma_b > 0:
+        x, w = np.polynomial.hermite_e.hermegauss(40)
+        b = background + sigma_b * x
+        w = np.where(b >= 0, w, 0.0)
+        b = np.maximum(b, 0.0)
+        return float(np.sum(w * stats.poisson.cdf(n_obs, s + b))
+                     / np.sum(w * stats.poisson.cdf(n_obs, b)))
+    return float(stats.poisson.cdf(n_obs, s + background) / stats.poisson.cdf(n_obs, background))
+
+
+def signal_upper_limit(n_obs: int, background: float = 0.0, background_uncertainty: float = 0.0,
+                       *, cl: float = 0.95) -> float:
+    """Upper limit on the expected signal events at confidence level ``cl``, by the CLs method
+    (A. L. Read, J. Phys. G 28 (2002) 2693) for a counting experiment: the s with
+    P(n <= n_obs | s + b) / P(n <= n_obs | b) = 1 - cl; a Gaussian background uncertainty is
+    integrated out (Cousins-Highland).  With b = 0 this is the classical Poisson limit
+    (n_obs = 0: 3.00 at 95% CL)."""
+    if isinstance(n_obs, bool) or not isinstance(n_obs, (int, np.integer)) or n_obs < 0:
+        raise ValueError(f"observed events must be an integer >= 0, got {n_obs!r}")
+    if not (background >= 0 and math.isfinite(background)):
+        raise ValueError(f"expected background must be >= 0, got {background!r}")
+    if not (background_uncertainty >= 0 and math.isfinite(background_uncertainty)):
+        raise ValueError(f"background uncertainty must be >= 0, got {background_uncertainty!r}")
+    if not 0 < cl < 1:
+        raise ValueError(f"confidence level must be in (0, 1), got {cl!r}")
+    alpha = 1.0 - cl
+    f = lambda s: _cls(s, int(n_obs), background, background_uncertainty) - alpha  # noqa: E731
+    hi = 10.0 + n_obs + 10.0 * math.sqrt(n_obs + background + 1.0)
+    while f(hi) > 0:
+        hi *= 2.0
+    return float(optimize.brentq(f, 0.0, hi, xtol=1e-10, rtol=1e-12))
+
+
+def recast_upper_limit(detector, *, cl: float = 0.95) -> float:
+    """95% CL signal upper limit N_up of a recast card's [recast] table (the excluded region is
+    N_sig > N_up).  Without an expected background (CHARM-II, whose 5429 events are all taken
+    as Standard-Model neutrino scattering), the background is the observed count."""
+    if detector.observed_events is None:
+        raise ValueError(f"detector {detector.name!r} has no [recast] observed_events: it is "
+                         f"not a recast of a past experiment")
+    n = int(detector.observed_events)
+    b = float(n) if detector.expected_background is None else detector.expected_background
+    sb = detector.expected_background_uncertainty or 0.0
+    return signal_upper_limit(n, b, sb, cl=cl)
+
+
+# ------------------------------------------------------------------------------------- grids
+
+
+@dataclass(frozen=True)
+class ReachGrid:
+    """Expected signal events ``events`` (n_masses, n_couplings) of one detector selection.
+
+    masses: M1 (dark dipole) or M_N (neutrino dipole) [GeV]; couplings: d [GeV^-1], ascending;
+    level: events that define the contour (3 for a sensitivity, N_up for a recast limit);
+    metadata: model, detector, selection, Monte Carlo settings, missing spectrum tables.
+    """
+
+    label: str
+    masses: np.ndarray
+    couplings: np.ndarray
+    events: np.ndarray
+    level: float = DISCOVERY_LEVEL
+    metadata: dict = field(default_factory=dict)
+
+    def contours(self) -> list[np.ndarray]:
+        """The N = level lines: list of (k, 2) arrays of (mass [GeV], d [GeV^-1])."""
+        return contour_lines(self.masses, self.couplings, self.events, self.level)
+
+    def min_coupling(self, mass: float) -> float:
+        """Smallest d [GeV^-1] reached at ``mass`` [GeV] (nearest grid column); NaN if none."""
+        return min_coupling(self.masses, self.couplings, self.events, mass, self.level)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "level": self.level, "metadata": self.metadata,
+                "masses": self.masses.tolist(), "couplings": self.couplings.tolist(),
+                "events": [[float(f"{v:.6g}") for v in row] for row in self.events]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ReachGrid:
+        return cls(data["label"], np.asarray(data["masses"]), np.asarray(data["couplings"]),
+                   np.asarray(data["events"], dtype=np.float64), data["level"],
+                   data.get("metadata", {}))
+
+
+def write_grids(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
+    """Write ``stem``.json (every grid, with metadata) and ``stem``.csv (label, mass_GeV,
+    d_inv_GeV, events).  Returns the paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    js, cs = stem.with_suffix(".json"), stem.with_suffix(".csv")
+    js.write_text(json.dumps([g.to_dict() for g in grids], default=_jsonable))
+    with cs.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["label", "mass_GeV", "d_inv_GeV", "events"])
+        for g in grids:
+            for i, m in enumerate(g.masses):
+                for k, d in enumerate(g.couplings):
+                    w.writerow([g.label, f"{m:.6g}", f"{d:.6g}", f"{g.events[i, k]:.6g}"])
+    return [js, cs]
+
+
+def read_grids(path: str | Path) -> list[ReachGrid]:
+    """Grids written by :func:`write_grids` (the .json file)."""
+    return [ReachGrid.from_dict(d) for d in json.loads(Path(path).read_text())]
+
+
+def write_contours(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
+    """Write the contours of ``grids`` to ``stem``.json ({label: {level, lines: [[[m, d],
+    ...]]}}) and ``stem``.csv (label, level, line, mass_GeV, d_inv_GeV).  Returns the paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    js, cs = stem.with_suffix(".json"), stem.with_suffix(".csv")
+    data = {}
+    with cs.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["label", "level", "line", "mass_GeV", "d_inv_GeV"])
+        for g in grids:
+            lines = g.contours()
+            data[g.label] = {"level": g.level,
+                             "lines": [[[float(f"{m:.6g}"), float(f"{d:.6g}")] for m, d in ln]
+                                       for ln in lines]}
+            for j, ln in enumerate(lines):
+                for m, d in ln:
+                    w.writerow([g.label, f"{g.level:.6g}", j, f"{m:.6g}", f"{d:.6g}"])
+    js.write_text(json.dumps(data))
+    return [js, cs]
+
+
+def _jsonable(obj):
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

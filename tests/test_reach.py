@@ -1,0 +1,134 @@
+"""Reach machinery: exact coupling re-weighting, contours of known yields, CLs limits, I/O."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+from mcsim import DarkDipole
+from mcsim.chain import expected_events_at, simulate
+from mcsim.detector import load_detector
+from mcsim.reach import (ReachGrid, contour_lines, log_grid, read_grids, recast_upper_limit,
+                         signal_upper_limit, summed_decay_probability, write_contours,
+                         write_grids)
+from mcsim.scan import Family, Target, scan
+
+
+def test_summed_decay_probability_matches_direct_exponentials(rng):
+    n = 500
+    a1 = rng.uniform(30.0, 100.0, n)
+    b1 = a1 + rng.uniform(0.0, 50.0, n)
+    two = rng.random(n) < 0.3
+    a2 = np.where(two, b1 + rng.uniform(0.0, 5.0, n), 0.0)
+    b2 = np.where(two, a2 + rng.uniform(0.0, 20.0, n), 0.0)
+    intervals = np.column_stack([a1, b1, a2, b2])
+    bg = 10 ** rng.uniform(0.5, 3.5, n)
+    ratios = np.geomspace(1e-8, 1e6, 60)
+    got = summed_decay_probability(intervals, bg, 0.3, ratios)
+    for k in (0, 10, 30, 45, 59):
+        lam = bg * 0.3 / ratios[k]
+        direct = np.sum(np.exp(-a1 / lam) * -np.expm1(-(b1 - a1) / lam)
+                        + np.where(b2 > a2, np.exp(-a2 / lam) * -np.expm1(-(b2 - a2) / lam), 0))
+        assert got[k] == pytest.approx(direct, rel=1e-9, abs=1e-300)
+
+
+def test_summed_decay_probability_rejects_unsorted_ratios():
+    with pytest.raises(ValueError, match="ascending"):
+        summed_decay_probability(np.zeros((1, 4)), np.ones(1), 1.0, np.array([2.0, 1.0]))
+
+
+def test_contour_of_a_power_law_is_exact():
+    # N = 3 (d / d0)^2 (m / m0) is a straight line in (log m, log d): d = d0 sqrt(m0 / m)
+    masses = np.geomspace(0.01, 5.0, 23)
+    couplings = np.geomspace(1e-8, 1e-2, 41)
+    d0, m0 = 1e-5, 0.1
+    events = 3.0 * (couplings[None, :] / d0) ** 2 * (masses[:, None] / m0)
+    (line,) = contour_lines(masses, couplings, events, 3.0)
+    np.testing.assert_allclose(line[:, 1], d0 * np.sqrt(m0 / line[:, 0]), rtol=1e-9)
+    assert line[:, 0].min() == pytest.approx(0.01) and line[:, 0].max() == pytest.approx(5.0)
+
+
+def test_contour_of_a_long_lived_yield_closes_both_edges():
+    # N = A d^4 exp(-k d^2): rises as d^4 (production x decay in the long-lifetime limit),
+    # dies when the state decays before the detector; N = 3 at two couplings
+    masses = np.geomspace(0.05, 1.0, 9)
+    couplings = np.geomspace(1e-8, 1e-2, 301)
+    amp, k = 1e22, 1e8
+    events = np.tile(amp * couplings ** 4 * np.exp(-k * couplings ** 2), (masses.size, 1))
+    lines = contour_lines(masses, couplings, events, 3.0)
+    d_all = np.concatenate([ln[:, 1] for ln in lines])
+    lo = (3.0 / amp) ** 0.25
+    hi = math.exp(optimize.brentq(lambda x: math.log(amp) + 4 * x - k * math.exp(2 * x) - math.log(3),
+                         math.log(1e-5), math.log(1e-2)))
+    assert d_all.min() == pytest.approx(lo, rel=2e-3)
+    assert d_all.max() == pytest.approx(hi, rel=2e-3)
+
+
+@pytest.mark.parametrize("n_obs, b, expected", [
+    (0, 0.0, 2.9957),    # -ln 0.05
+    (1, 0.0, 4.7439),    # classical Poisson limits (PDG Table 40.3)
+    (5, 0.0, 10.5130),
+    (0, 3.0, 2.9957),    # CLs does not depend on b when nothing is seen
+])
+def test_cls_limits_against_known_values(n_obs, b, expected):
+    assert signal_upper_limit(n_obs, b) == pytest.approx(expected, abs=2e-4)
+
+
+def test_cls_limit_definition_and_monotonicity():
+    s = signal_upper_limit(1, 0.5)
+    assert stats.poisson.cdf(1, s + 0.5) / stats.poisson.cdf(1, 0.5) == pytest.approx(0.05)
+    assert signal_upper_limit(5, 3.5) < signal_upper_limit(5, 1.0)
+    # a background uncertainty widens the limit only a little for 0.5 +- 0.1
+    assert s < signal_upper_limit(1, 0.5, 0.1) < 1.02 * s
+
+
+def test_recast_limits_of_the_shipped_cards():
+    bebc = recast_upper_limit(load_detector("bebc"))
+    nucal = recast_upper_limit(load_detector("nucal"))
+    charm = recast_upper_limit(load_detector("charm2"))
+    assert bebc == pytest.approx(4.36, abs=0.02)
+    assert nucal == pytest.approx(7.2, abs=0.3)
+    # 5429 observed, all Standard-Model: CLs with n = b is close to 1.96 sqrt(n)
+    assert charm == pytest.approx(1.96 * math.sqrt(5429), rel=0.03)
+    with pytest.raises(ValueError, match="not a recast"):
+        recast_upper_limit(load_detector("na62"))
+
+
+def test_bad_limit_input():
+    with pytest.raises(ValueError, match="observed events"):
+        signal_upper_limit(-1, 0.0)
+    with pytest.raises(ValueError, match="background"):
+        signal_upper_limit(1, -0.5)
+
+
+def test_scan_matches_chain_reweighting():
+    """The scan's grid at one mass equals chain.simulate + expected_events_at over the same
+    physics (different random streams: agreement to the Monte Carlo error)."""
+    masses = np.array([0.1])
+    couplings = np.geomspace(1e-6, 1e-4, 5)
+    (grid,) = scan(Family("dark-dipole", delta=0.1), masses, couplings,
+                   [Target("SHiP", "ship")], n_events=20_000, seed=3, workers=1, progress=False)
+    batch = simulate(DarkDipole(m1=0.1, delta=0.1, d=1e-5), "ship", n_events=20_000, seed=4)
+    ref = np.array([expected_events_at(batch, d) for d in couplings])
+    np.testing.assert_allclose(grid.events[0], ref, rtol=0.1)
+
+
+def test_grid_and_contour_files_round_trip(tmp_path):
+    masses = np.geomspace(0.01, 1.0, 5)
+    couplings = np.geomspace(1e-7, 1e-3, 6)
+    events = np.outer(masses, couplings) * 1e7
+    g = ReachGrid("toy", masses, couplings, events, 3.0, {"note": "x"})
+    js, cs = write_grids([g], tmp_path / "grid")
+    (back,) = read_grids(js)
+    np.testing.assert_allclose(back.events, events, rtol=1e-5)
+    assert cs.read_text().splitlines()[0] == "label,mass_GeV,d_inv_GeV,events"
+    cj, cc = write_contours([g], tmp_path / "contours")
+    assert "toy" in cj.read_text() and len(cc.read_text().splitlines()) > 1
+
+
+def test_log_grid_errors():
+    with pytest.raises(ValueError, match="at least 2"):
+        log_grid(0.1, 1.0, 1, name="mass")
+    with pytest.raises(ValueError, match="0 < low < high"):
+        log_grid(1.0, 0.1, 10, name="mass")
