@@ -35,14 +35,10 @@ def _register() -> None:
     from .generate_cli import generate
     from .info_cli import info
     from .reach_cli import figure, reach, validate_cone_command
-    from .reach_cli import figure, reach, validate_cone_command
     from .spectra_cli import spectra
 
     main.add_command(info)
     main.add_command(spectra)
-    main.add_command(reach)
-    main.add_command(figure)
-    main.add_command(validate_cone_command)
     main.add_command(reach)
     main.add_command(figure)
     main.add_command(validate_cone_command)
