@@ -16,10 +16,12 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
@@ -111,6 +113,13 @@ def _has_table(pdgid: int, beam: str) -> bool:
     return (beam, pdgid) in set(spectra.available_tables())
 
 
+@lru_cache(maxsize=8)
+def _produced(beam: str) -> frozenset[str]:
+    """Meson tables the normalisation lists for ``beam`` (others are not produced there)."""
+    path = resources.files("mcsim.generators").joinpath("normalisation.toml")
+    return frozenset(tomllib.loads(path.read_text()).get(beam, {}))
+
+
 def _selection(target: Target) -> tuple[float, float, float]:
     det = _detector(target.detector)
     e_min = det.photon_energy_min if target.threshold is None else float(target.threshold)
@@ -128,7 +137,8 @@ def _geometry_key(target: Target) -> tuple:
 
 def run_task(task: Task) -> tuple[np.ndarray, list[str]]:
     """Expected events (n_targets, n_couplings) of ``task`` and the names of the channels
-    skipped for want of a spectrum table ('beam/meson')."""
+    skipped for want of a spectrum table ('beam/meson').  Mesons the beam's normalisation does
+    not list (not produced there) are left out without a note."""
     model = task.family.at(task.mass, D_REF)
     couplings = np.asarray(task.couplings, dtype=np.float64)
     ratios = (couplings / D_REF) ** 2
@@ -141,8 +151,11 @@ def run_task(task: Task) -> tuple[np.ndarray, list[str]]:
     missing = []
     n = task.n_events
     for channel in open_channels(model):
+        name = spectra.table_name(channel.mother)
+        if name not in _produced(task.beam):
+            continue  # e.g. Upsilon at 70 GeV: below threshold, no normalisation, no table
         if not _has_table(channel.mother, task.beam):
-            missing.append(f"{task.beam}/{spectra.table_name(channel.mother)}")
+            missing.append(f"{task.beam}/{name}")
             continue
         mothers = np.ascontiguousarray(source.sample(channel.mother, n, rng))
         llp = generate(channel, mothers, rng)["llp"]
