@@ -123,7 +123,8 @@ def check_output(path: str | Path, *, overwrite: bool) -> Path:
     path = Path(path).absolute()
     parent = path.parent
     if not parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: directory {parent} does not exist")
+        problem = "is not a directory" if parent.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot write {path}: {parent} {problem}")
     if path.is_dir():
         raise FileExistsError(f"cannot write {path}: it is a directory")
     if path.exists() and not overwrite:

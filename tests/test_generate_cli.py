@@ -1,0 +1,148 @@
+"""mcsim generate: the command, and output safety (no partial file, checks before generating)."""
+
+import os
+
+import pytest
+import uproot
+from click.testing import CliRunner
+
+import mcsim.ntuple as ntuple
+from mcsim import DarkDipole
+from mcsim.cli import main
+
+DARK = ["--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "1e-6"]
+
+
+def _run(*args):
+    return CliRunner().invoke(main, ["generate", *DARK, *args])
+
+
+def _no_leftovers(directory):
+    return [p.name for p in directory.iterdir() if p.suffix == ".part"] == []
+
+
+def test_generate_writes_the_file(tmp_path):
+    out = tmp_path / "na62.root"
+    res = _run("--events", "7e3", "--seed", "1", "-o", str(out), "--quiet")
+    assert res.exit_code == 0, res.output
+    assert "7000 events in 7 channels" in res.output and "expected signal events" in res.output
+    with uproot.open(out) as f:
+        assert f["events"].num_entries == 7000
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert _no_leftovers(tmp_path)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_neutrino_model_cone_mode_and_channels(tmp_path):
+    out = tmp_path / "nu.root"
+    res = CliRunner().invoke(main, ["generate", "--model", "neutrino-dipole", "--m-n", "0.3",
+                                    "--flavour", "mu", "--d", "1e-6", "--events", "2000",
+                                    "--seed", "2", "--mode", "cone", "--threshold", "2",
+                                    "--channels", "K+,223", "-o", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    with uproot.open(out) as f:
+        pdg = set(abs(f["events"]["mother_pdgid"].array(library="np")))
+        run = f["run"].arrays(library="np")
+    assert pdg == {321, 223}
+    assert run["threshold"][0] == 2.0
+
+
+@pytest.fixture
+def no_generation(monkeypatch):
+    """Fail the test if any event is generated."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an event was generated")
+    monkeypatch.setattr(ntuple, "simulate", forbidden)
+
+
+def test_existing_file_fails_before_generating(tmp_path, no_generation):
+    out = tmp_path / "x.root"
+    out.write_text("keep me")
+    res = _run("--events", "1000", "--seed", "1", "-o", str(out))
+    assert res.exit_code == 2
+    assert res.output.strip() == f"mcsim: error: {out} exists; use --overwrite to replace it"
+    assert out.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("where", ["missing_dir", "under_a_file"])
+def test_unwritable_path_fails_before_generating(tmp_path, no_generation, where):
+    (tmp_path / "file").write_text("")
+    out = tmp_path / ("missing/x.root" if where == "missing_dir" else "file/x.root")
+    res = _run("--events", "1000", "--seed", "1", "-o", str(out))
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mcsim: error: cannot write {out}")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_read_only_directory_fails_before_generating(tmp_path, no_generation):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        res = _run("--events", "1000", "--seed", "1", "-o", str(ro / "x.root"))
+    finally:
+        ro.chmod(0o700)
+    assert res.exit_code == 2 and "is not writable" in res.output
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_interrupted_generation_leaves_no_file(tmp_path, monkeypatch, error):
+    calls = []
+    real = ntuple.simulate
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ntuple, "simulate", failing)
+    out = tmp_path / "x.root"
+    with pytest.raises(type(error)):
+        ntuple.generate(DarkDipole(m1=0.1, delta=0.1, d=1e-6), "na62", out, n_events=7000,
+                        seed=1, chunk_size=400)
+    assert len(calls) == 3
+    assert not out.exists() and _no_leftovers(tmp_path)
+
+
+def test_interrupt_keeps_an_existing_file_when_overwriting(tmp_path, monkeypatch):
+    out = tmp_path / "x.root"
+    out.write_text("old")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ntuple, "simulate", interrupted)
+    res = _run("--events", "1000", "--seed", "1", "-o", str(out), "--overwrite")
+    assert res.exit_code != 0
+    assert out.read_text() == "old" and _no_leftovers(tmp_path)
+
+
+def test_overwrite_replaces(tmp_path):
+    out = tmp_path / "x.root"
+    out.write_text("old")
+    res = _run("--events", "700", "--seed", "1", "-o", str(out), "--overwrite", "--quiet")
+    assert res.exit_code == 0, res.output
+    with uproot.open(out) as f:
+        assert f["events"].num_entries == 700
+
+
+@pytest.mark.parametrize("events, message", [("abc", "is not a number"),
+                                             ("1.5", "whole number"),
+                                             ("3", "at least the number of channels")])
+def test_bad_event_counts(tmp_path, events, message):
+    res = _run("--events", events, "--seed", "1", "-o", str(tmp_path / "x.root"))
+    assert res.exit_code == 2 and message in res.output
+    assert not (tmp_path / "x.root").exists() and _no_leftovers(tmp_path)
+
+
+def test_closed_channel_is_refused(tmp_path):
+    res = _run("--events", "100", "--seed", "1", "--channels", "111", "-o",
+               str(tmp_path / "x.root"))
+    assert res.exit_code == 2 and "no open channel for mother PDG ID(s) [111]" in res.output
