@@ -182,8 +182,9 @@ class NtupleWriter:
 
     On entry, checks ``path`` (:func:`check_output`) and opens a temporary file next to it; each
     :meth:`extend` appends one chunk of events (a basket per branch: pass ~1e5 events);
-    :meth:`finish` writes the metadata.  ``compression_spec``: see :func:`compression`.  On a clean exit after :meth:`finish` the temporary file
+    :meth:`finish` writes the metadata.  On a clean exit after :meth:`finish` the temporary file
     is renamed to ``path``; on any exception (KeyboardInterrupt included) it is removed.
+    ``compression_spec``: see :func:`compression`.
     """
 
     def __init__(self, path: str | Path, *, overwrite: bool = False,
