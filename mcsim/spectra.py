@@ -243,6 +243,8 @@ def _sample_kernel(prob, alias, p_lo, p_width, t_lo, t_width, n_theta, mass, n, 
         y_int = np.floor(y)
         p = np.exp(_LN10 * (p_lo + (i + y_int / _TWO26) * p_width))
         theta = np.exp(_LN10 * (t_lo + (j + (y - y_int)) * t_width))
+        if theta > np.pi:  # the last theta bin reaches 3.16 rad: fold back, staying in the bin
+            theta = 2.0 * np.pi - theta
         sin_t = np.sin(theta)
         cos_t = np.sqrt(1.0 - sin_t * sin_t)  # exact at small theta, where it matters
         if theta > 0.5 * np.pi:
@@ -263,7 +265,8 @@ def _sample_kernel(prob, alias, p_lo, p_width, t_lo, t_width, n_theta, mass, n, 
 def sample_momenta(table: SpectrumTable, n: int, rng: np.random.Generator) -> np.ndarray:
     """Draw ``n`` lab-frame meson 4-momenta from ``table``: array (n, 4) of (E, px, py, pz) in
     GeV, beam along +z, mass from `particle`.  Within a bin, log10 p and log10 theta are
-    uniform; the azimuth is uniform.  The same ``rng`` state gives the same output."""
+    uniform (theta above pi, possible in the last bin, is folded back to 2 pi - theta); the
+    azimuth is uniform.  The same ``rng`` state gives the same output."""
     if n < 0:
         raise ValueError(f"number of samples must be >= 0, got {n}")
     if table.n_entries == 0:

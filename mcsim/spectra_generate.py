@@ -225,12 +225,13 @@ def _bin_index(x: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def run_chunk(settings: tuple[str, ...], mesons: tuple[int, ...], n_events: int, seed: int,
-              card_name: str = "card") -> dict:
+              card_path: str = "card") -> dict:
     """Generate ``n_events`` PYTHIA8 events with ``seed`` and histogram the mesons.
 
     Returns a dict: ``counts`` {pdgid: int64 array (p bins, theta bins)}, ``n_positive``
     {pdgid: int}, ``outside`` {pdgid: mesons clipped into edge bins}, ``events``,
     ``sigma_gen_mb`` (PYTHIA8's cross-section estimate of the chunk) and ``pythia_version``.
+    ``card_path`` only names the card in error messages.
     """
     import awkward as ak
 
@@ -239,7 +240,8 @@ def run_chunk(settings: tuple[str, ...], mesons: tuple[int, ...], n_events: int,
                  f"Random:seed = {seed}"):
         pythia.readString(line)
     if not pythia.init():
-        raise RuntimeError(f"PYTHIA8 failed to initialise with card {card_name}")
+        raise ValueError(f"generator card {card_path}: PYTHIA8 failed to initialise (no process "
+                         f"switched on, or inconsistent settings; see PYTHIA8's messages)")
     shape = (LOG10P_EDGES.size - 1, LOG10THETA_EDGES.size - 1)
     counts = {m: np.zeros(shape, np.int64) for m in mesons}
     n_positive = dict.fromkeys(mesons, 0)
@@ -249,7 +251,7 @@ def run_chunk(settings: tuple[str, ...], mesons: tuple[int, ...], n_events: int,
         batch = pythia.nextBatch(min(1000, n_events - done))
         failures += min(1000, n_events - done) - len(batch)
         if failures > max(100, n_events // 10):
-            raise RuntimeError(f"PYTHIA8 failed on {failures} events with card {card_name}")
+            raise RuntimeError(f"generator card {card_path}: PYTHIA8 failed on {failures} events")
         done += len(batch)
         prt = batch["prt"]
         pid = prt["id"]
@@ -284,7 +286,7 @@ def _run_all(card: Card, sizes: list[int], seeds: list[int], scheduler: str | No
     return their results in chunk order."""
     from tqdm import tqdm
 
-    args = [(card.settings, card.mesons, n, s, card.name) for n, s in zip(sizes, seeds)]
+    args = [(card.settings, card.mesons, n, s, card.path) for n, s in zip(sizes, seeds)]
     results: list[dict | None] = [None] * len(args)
     bar = tqdm(total=sum(sizes), unit="ev", desc=card.name, disable=not progress)
     if scheduler is not None:

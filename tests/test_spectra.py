@@ -1,0 +1,149 @@
+"""Tests of mcsim.spectra: shipped tables, the sampler, the normalisation, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from mcsim.mesons import sm
+from mcsim.spectra import (
+    BEAMS,
+    TABLE_MESONS,
+    available_tables,
+    load_table,
+    mesons_per_pot,
+    positive_fraction,
+    sample_momenta,
+    table_path,
+)
+
+#: Paper Table 1, per pp collision.
+TABLE1 = {"pi0": 4.3, "eta": 0.49, "etap": 0.055, "rho": 0.58, "omega": 0.57, "phi": 0.021}
+
+
+def test_every_paper_meson_has_a_table_where_it_matters():
+    shipped = set(available_tables())
+    for beam in ("sps400", "sps450", "lhc14"):
+        assert {(beam, m) for m in TABLE_MESONS} <= shipped
+    assert {("u70", m) for m in (111, 221, 331, 113, 223, 333, 443, 321, 411, 431)} <= shipped
+
+
+@pytest.mark.parametrize("beam, pdgid", available_tables())
+def test_shipped_tables_are_consistent(beam, pdgid):
+    t = load_table(pdgid, beam)
+    assert t.counts.shape == (t.log10p_edges.size - 1, t.log10theta_edges.size - 1)
+    assert t.meta["beam"] == beam and t.meta["pdgid"] == pdgid
+    assert t.meta["kind"] in ("physical", "shape")
+    assert t.meta["pythia_version"] == "8.317"
+    assert 0 < t.multiplicity == pytest.approx(t.n_entries / t.meta["events"])
+    # everything in the lab frame: no meson above the beam momentum (edge-bin width 0.05 dex)
+    p_beam = {"sps400": 400, "sps450": 450, "u70": 70, "lhc14": 7000}[beam]
+    filled = np.nonzero(t.counts.sum(axis=1))[0]
+    assert t.log10p_edges[filled[-1]] < np.log10(p_beam)
+
+
+@pytest.mark.parametrize("name", list(TABLE1))
+def test_sps400_light_multiplicities_match_table1(name):
+    """PYTHIA8 SoftQCD:all at 400 GeV, counting every occurrence (pi0 from all sources)."""
+    t = load_table(name, "sps400")
+    assert t.meta["kind"] == "physical"
+    assert t.multiplicity == pytest.approx(TABLE1[name], rel=0.15)
+
+
+def test_charged_mesons_share_one_table():
+    for neg, pos in (("K-", "K+"), ("D-", "D+"), ("Ds-", "Ds+"), ("B-", "B+"), (-321, 321)):
+        assert load_table(neg, "sps400").pdgid == load_table(pos, "sps400").pdgid
+    t = load_table("D+", "sps400")
+    assert 0.3 < t.n_positive / t.n_entries < 0.7
+
+
+def _marginal_pvalues(table, sample, edges_p, edges_t):
+    p = np.linalg.norm(sample[:, 1:], axis=1)
+    theta = np.arccos(sample[:, 3] / p)
+    pvals = []
+    for values, edges, marginal in ((np.log10(p), edges_p, table.counts.sum(axis=1)),
+                                    (np.log10(theta), edges_t, table.counts.sum(axis=0))):
+        observed, _ = np.histogram(values, bins=edges)
+        expected = marginal / marginal.sum() * len(values)
+        keep = expected > 20  # chi-square validity; the rest is a tiny tail
+        obs, exp = observed[keep], expected[keep]
+        pvals.append(stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue)
+    return pvals
+
+
+@pytest.mark.parametrize("meson, beam", [("pi0", "sps400"), ("D+", "sps400"), ("eta", "lhc14")])
+def test_samples_reproduce_table_marginals(meson, beam):
+    t = load_table(meson, beam)
+    sample = sample_momenta(t, 200_000, np.random.default_rng(7))
+    for pvalue in _marginal_pvalues(t, sample, t.log10p_edges, t.log10theta_edges):
+        assert pvalue > 1e-3
+
+
+def test_marginal_test_detects_a_wrong_shape():
+    t = load_table("pi0", "sps400")
+    sample = sample_momenta(t, 200_000, np.random.default_rng(7))
+    sample[:, 1:] *= 1.2  # momenta 20% too high
+    assert _marginal_pvalues(t, sample, t.log10p_edges, t.log10theta_edges)[0] < 1e-6
+
+
+def test_samples_are_on_shell_and_isotropic_in_phi():
+    t = load_table("K+", "sps400")
+    e, px, py, pz = sample_momenta(t, 100_000, np.random.default_rng(3)).T
+    m = sm(321).mass
+    assert np.all(np.abs(e**2 - px**2 - py**2 - pz**2 - m**2) < 1e-9 * e**2)
+    phi = np.arctan2(py, px)
+    assert stats.kstest(phi, stats.uniform(-np.pi, 2 * np.pi).cdf).pvalue > 1e-3
+
+
+def test_same_seed_same_samples():
+    t = load_table("omega", "lhc14")
+    a = sample_momenta(t, 1000, np.random.default_rng(11))
+    b = sample_momenta(t, 1000, np.random.default_rng(11))
+    assert a.dtype == np.float64 and a.shape == (1000, 4)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, sample_momenta(t, 1000, np.random.default_rng(12)))
+
+
+def test_normalisation_follows_the_paper():
+    assert mesons_per_pot("pi0", "sps400", 63.5) == 4.3
+    assert mesons_per_pot("D+", "sps400", 63.5) == pytest.approx(4.3e-4 * 63.5**0.29)
+    assert mesons_per_pot("B-", "sps400", 96) == pytest.approx(6.0e-8 * 96**0.29)
+    assert mesons_per_pot("K+", "sps400", 63.5) == mesons_per_pot("K-", "sps400", 9) == 0.36
+    assert positive_fraction("K-", "sps400") == pytest.approx(0.29 / 0.36)
+    assert mesons_per_pot("pi0", "u70", 56) == load_table("pi0", "u70").multiplicity
+    assert mesons_per_pot("eta", "lhc14", 1) == load_table("eta", "lhc14").multiplicity
+    # sps450: Table 1 scaled by PYTHIA8's energy dependence, a small correction
+    assert mesons_per_pot("pi0", "sps450", 9) == pytest.approx(4.3, rel=0.1)
+    assert 0.3 < positive_fraction("Ds+", "lhc14") < 0.7
+    for beam in BEAMS:
+        assert mesons_per_pot("jpsi", beam, 1.0) > 0
+
+
+def test_bad_input_is_reported():
+    with pytest.raises(ValueError, match="unknown meson 'kaon'"):
+        load_table("kaon", "sps400")
+    with pytest.raises(ValueError, match="no spectrum table for meson 211"):
+        load_table(211, "sps400")
+    with pytest.raises(ValueError, match="unknown beam 'tevatron'"):
+        load_table("pi0", "tevatron")
+    with pytest.raises(ValueError, match="not produced"):
+        mesons_per_pot("upsilon", "u70", 56)
+    with pytest.raises(ValueError, match="neutral"):
+        positive_fraction("pi0", "sps400")
+    with pytest.raises(ValueError, match="samples must be >= 0"):
+        sample_momenta(load_table("pi0", "sps400"), -1, np.random.default_rng(1))
+
+
+def test_missing_and_corrupt_tables_name_the_file(tmp_path):
+    path = table_path("pi0", "sps400", directory=tmp_path)
+    with pytest.raises(ValueError, match=f"{path} does not exist"):
+        load_table("pi0", "sps400", directory=tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a table")
+    with pytest.raises(ValueError, match=f"corrupt spectrum table {path}"):
+        load_table("pi0", "sps400", directory=tmp_path)
+    # a valid file for another meson is also refused
+    path.write_bytes(table_path("eta", "sps400").read_bytes())
+    with pytest.raises(ValueError, match="corrupt spectrum table .* holds pdgid 221"):
+        load_table("pi0", "sps400", directory=tmp_path)
