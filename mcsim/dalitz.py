@@ -27,7 +27,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .kinematics import dalitz_momenta_into, dalitz_range
+from .kinematics import dalitz_momenta, dalitz_range
 
 __all__ = [
     "ANOMALY", "CHARGED", "msq_anomaly", "msq_charged", "dalitz_weight", "phase_space_integral",
@@ -183,6 +183,9 @@ def generate_three_body(parents, kind: int, mp: float, m_x: float, m_y: float, b
     pb = np.empty((n, 4))
     pc = np.empty((n, 4))
     for i in range(n):
-        dalitz_momenta_into(pa[i], pb[i], pc[i], s_ab[i], s_bc[i], mp, m_a, m_b, m_c,
-                            parents[i], rng)
+        a, b, c = dalitz_momenta(s_ab[i], s_bc[i], mp, m_a, m_b, m_c, parents[i, 0],
+                                 parents[i, 1], parents[i, 2], parents[i, 3], rng)
+        pa[i, 0], pa[i, 1], pa[i, 2], pa[i, 3] = a
+        pb[i, 0], pb[i, 1], pb[i, 2], pb[i, 3] = b
+        pc[i, 0], pc[i, 1], pc[i, 2], pc[i, 3] = c
     return pa, pb, pc, overflow

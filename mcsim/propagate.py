@@ -32,7 +32,7 @@ import numba as nb
 import numpy as np
 
 from .geometry import calo_intervals, plane_crossing, volume_path
-from .kinematics import isotropic_direction, two_body_momentum
+from .kinematics import decay_two_body_one, two_body_momentum
 
 __all__ = ["MODES", "decay_probability", "interval_probability", "propagate",
            "propagate_kernel", "remap_vertices"]
@@ -134,30 +134,6 @@ def _impact(vx, vy, vz, tx, ty, tz, z_face):
 
 
 @nb.njit(cache=True, inline="always")
-def _boost(q0, q1, q2, q3, e, px, py, pz, m):
-    """Scalar version of :func:`mcsim.kinematics.boost_into` (same formula): boost the rest-frame
-    4-vector q to the frame where the parent (mass m) has 4-momentum (e, px, py, pz).  Scalars
-    only: passing array views to a helper costs more than the whole propagation in this loop."""
-    g = e / m
-    bx, by, bz = px / e, py / e, pz / e
-    bq = bx * q1 + by * q2 + bz * q3
-    k = g * g / (g + 1.0) * bq + g * q0
-    return g * (q0 + bq), q1 + k * bx, q2 + k * by, q3 + k * bz
-
-
-@nb.njit(cache=True, inline="always")
-def _decay_to_photon(e, px, py, pz, m, p_star, e_inv_star, rng):
-    """Isotropic rest-frame decay LLP (mass m, lab 4-momentum (e, px, py, pz)) -> invisible +
-    photon with rest-frame momentum p_star and invisible energy e_inv_star: the same draws and
-    formulas as :func:`mcsim.kinematics.decay_two_body_into` (photon = second daughter).
-    Returns the invisible and photon lab 4-momenta as two 4-tuples."""
-    ux, uy, uz = isotropic_direction(rng)
-    inv = _boost(e_inv_star, p_star * ux, p_star * uy, p_star * uz, e, px, py, pz, m)
-    gam = _boost(p_star, -p_star * ux, -p_star * uy, -p_star * uz, e, px, py, pz, m)
-    return inv, gam
-
-
-@nb.njit(cache=True, inline="always")
 def _probabilities(s_in, s_out, a1, b1, a2, b2, lam):
     """(p_decay_volume, p_decay_accepted) and the weights (q1, q2, f2) of the set the vertex is
     drawn from, sharing the exponentials (the accepted set is often the whole path)."""
@@ -208,7 +184,7 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
         pabs = math.sqrt(px * px + py * py + pz * pz)
         ux, uy, uz = px / pabs, py / pabs, pz / pabs
         s_in, s_out = volume_path(vol_code, vol_params, 0.0, 0.0, 0.0, ux, uy, uz)
-        inv, gam = _decay_to_photon(e, px, py, pz, m_llp, p_star, e_inv_star, rng)
+        inv, gam = decay_two_body_one(e, px, py, pz, m_llp, p_star, e_inv_star, rng)
         tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
         if use_calo:
             a1, b1, a2, b2 = calo_intervals(calo_code, calo_params, 0.0, 0.0, 0.0, ux, uy, uz,
