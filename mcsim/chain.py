@@ -30,7 +30,7 @@ from .production import Channel, generate, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
 
 __all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "reweight",
-           "expected_events_at", "ARRAYS"]
+           "expected_events_at", "event_weight", "in_energy_window", "ARRAYS"]
 
 #: Per-event arrays of an EventBatch: name -> (dtype, columns; 0 for a 1-D array).
 ARRAYS: dict[str, tuple[type, int]] = {
@@ -159,12 +159,18 @@ def _run_channel(index: int, channel: Channel, model: Model, detector: Detector,
         **prop,
         "w_norm": w_norm,
     }
-    arrays["weight"] = _weight(arrays, detector.efficiency)
+    arrays["weight"] = event_weight(arrays, detector.efficiency)
     return arrays, n_m
 
 
-def _weight(arrays: dict, efficiency: float) -> np.ndarray:
+def event_weight(arrays: dict, efficiency: float) -> np.ndarray:
+    """Expected signal events per event: w_norm x p_decay_accepted x above_threshold x efficiency."""
     return arrays["w_norm"] * arrays["p_decay_accepted"] * arrays["above_threshold"] * efficiency
+
+
+def in_energy_window(energy: np.ndarray, e_min: float, e_max: float) -> np.ndarray:
+    """The photon selection E_min < E < E_max [GeV] (as applied by the propagator)."""
+    return (e_min < energy) & (energy < e_max)
 
 
 def _empty(n: int = 0) -> dict:
@@ -257,7 +263,7 @@ def reweight(batch: EventBatch, d: float) -> EventBatch:
     a["p_decay_accepted"] = decay_probability(a["acc_intervals"], a["beta_gamma"], ctau)
     if len(batch):
         a["vertex"], a["impact"] = remap_vertices(a, meta["ctau"], ctau, meta["calorimeter_z_m"])
-    a["weight"] = _weight(a, meta["efficiency"])
+    a["weight"] = event_weight(a, meta["efficiency"])
     model = dict(meta["model"], d=float(d))
     new_meta = dict(meta, model=model, d=float(d), ctau=ctau, br=[b * r for b in meta["br"]])
     return EventBatch(a, new_meta)

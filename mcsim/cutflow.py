@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chain import EventBatch, reweight
+from .chain import EventBatch, in_energy_window, reweight
 from .rootio import iterate, read_metadata
 
 __all__ = ["Cut", "Cutflow", "cutflow", "CUT_FLAGS", "HISTOGRAMS"]
@@ -202,7 +202,7 @@ def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None
     for a in iterate(path, keys, step_size=step_size):
         if recompute:
             e = a["p4_photon"][:, 0]
-            a["above_threshold"] = (thr < e) & (e < meta["photon_energy_max"])
+            a["above_threshold"] = in_energy_window(e, thr, meta["photon_energy_max"])
             batch = reweight(EventBatch(a, meta), d_out)
             a, ctau = batch.arrays, batch.metadata["ctau"]
         masks = [np.ones(len(a["weight"]), dtype=bool)]

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, spectra
-from .chain import simulate
+from .chain import event_weight, simulate
 from .detector import Detector, load_detector
 from .models import Model
 from .production import Channel, open_channels
@@ -79,13 +79,11 @@ def chunk_rng(seed: int, mother: int, chunk: int) -> np.random.Generator:
 
 def _renormalise(arrays: dict, index: int, w_norm: float, efficiency: float) -> dict:
     """Give a one-channel chunk its place in the file: channel index and the per-event
-    normalisation of the whole channel; the weight follows as in :mod:`mcsim.chain`
-    (w_norm x p_decay_accepted x above_threshold x efficiency)."""
+    normalisation of the whole channel, and the weight that follows from it."""
     n = len(arrays["weight"])
     arrays["channel"] = np.full(n, index, dtype=np.int32)
     arrays["w_norm"] = np.full(n, w_norm)
-    arrays["weight"] = (arrays["w_norm"] * arrays["p_decay_accepted"]
-                        * arrays["above_threshold"] * efficiency)
+    arrays["weight"] = event_weight(arrays, efficiency)
     return arrays
 
 

@@ -215,7 +215,7 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
         p_acc[i] = pa
         in_vol[i] = s_out > s_in
         hits[i] = b1 > a1
-        above[i] = e_min < gam[0] < e_max
+        above[i] = e_min < gam[0] < e_max  # chain.in_energy_window
     return (p_inv, p_gam, vertex, impact, path_in, path_out, acc, beta_gamma, p_vol, p_acc,
             in_vol, hits, above)
 
