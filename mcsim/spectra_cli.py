@@ -62,7 +62,7 @@ def show(meson, beam, png) -> None:
 
     t = load_table(table_key(meson), beam)
     click.echo(f"{t.name} ({t.pdgid}), beam {beam}: {t.multiplicity:.4g} per collision "
-               f"({t.meta['kind']}: {t.meta['multiplicity_note']}); {t.meta['events']} events, "
+               f"({t.meta['multiplicity_note']}); {t.meta['events']} events, "
                f"card {t.meta['card']}, PYTHIA {t.meta['pythia_version']}, seed {t.meta['seed']}")
     fig, ax = plt.subplots(figsize=(6, 4.5))
     counts = np.ma.masked_equal(t.counts.T, 0)

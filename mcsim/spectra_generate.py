@@ -365,7 +365,9 @@ def generate(card: str | Path, *, out_dir: str | Path | None = None, events: int
             "beam_description": BEAMS[c.beam],
             "kind": c.kind,
             "multiplicity_note": (
-                "multiplicity per inelastic collision from PYTHIA8 SoftQCD: physical"
+                "physical: mesons per collision of the card's SoftQCD processes (SoftQCD:all "
+                "counts elastic collisions too, as the paper's Table 1; SoftQCD:inelastic per "
+                "inelastic collision)"
                 if c.kind == "physical" else
                 "hard-process card: multiplicity per generated hard event, only the shape is "
                 "physical; normalise with generators/normalisation.toml"),
