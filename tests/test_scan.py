@@ -80,3 +80,14 @@ def test_reach_command_bad_input_exit_status(tmp_path):
     assert res.exit_code == 2 and "closed" in res.output
     res = runner.invoke(main, ["figure", "7", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "2, 3 or 4" in res.output
+
+
+def test_validate_cone_table_and_figure(tmp_path):
+    from mcsim.figures import validate_cone
+
+    res = validate_cone(tmp_path, n_masses=3, n_couplings=8, n_events=3000, workers=1,
+                        progress=False, experiments={"FASER 2": "faser2"})
+    (row,) = res["rows"]
+    # on the beam axis with a calorimeter as wide as the decay volume, full ~ cone
+    assert 0.8 < row["median_ratio_full_over_cone"] < 1.2
+    assert res["png"].stat().st_size > 0 and "FASER 2" in res["table"][1].read_text()
