@@ -230,7 +230,8 @@ def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
 def run_tasks(tasks: list[Task], *, workers: int = 2, scheduler: str | None = None,
               progress: bool = True) -> list[tuple[np.ndarray, list[str]]]:
     """Results of :func:`run_task` for every task, in task order: on ``workers`` local processes
-    (1: in this process), or on the Dask cluster at ``scheduler`` (an address)."""
+    (1: in this process), or on the Dask cluster at ``scheduler`` (an address).  Local workers
+    are spawned, so a calling script must be importable (a file, not ``python - <<EOF``)."""
     from tqdm.auto import tqdm
 
     results: list = [None] * len(tasks)
