@@ -41,6 +41,9 @@ class SyntheticSource:
         return np.column_stack([np.sqrt(p ** 2 + m ** 2), p * np.sin(theta) * np.cos(phi),
                                 p * np.sin(theta) * np.sin(phi), p * np.cos(theta)])
 
+    def produces(self, pdgid):
+        return True
+
     def n_mesons(self, pdgid):
         return 1e18
 

@@ -85,6 +85,9 @@ class MesonSource(Protocol):
     def sample(self, pdgid: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """n lab-frame 4-momenta (n, 4) [GeV] of the meson (both charges for charged species)."""
 
+    def produces(self, pdgid: int) -> bool:
+        """Whether the source has mesons of this species at all."""
+
     def n_mesons(self, pdgid: int) -> float:
         """N_M: mesons of the species (both charges) produced in the whole exposure."""
 
@@ -107,6 +110,9 @@ class SpectraSource:
     def sample(self, pdgid: int, n: int, rng: np.random.Generator) -> np.ndarray:
         return spectra.sample_momenta(_table(pdgid, self.detector.beam), n, rng)
 
+    def produces(self, pdgid: int) -> bool:
+        return spectra.is_produced(pdgid, self.detector.beam)
+
     def n_mesons(self, pdgid: int) -> float:
         d = self.detector
         return d.n_collisions * spectra.mesons_per_pot(pdgid, d.beam, d.target_A)
@@ -115,15 +121,17 @@ class SpectraSource:
         return spectra.positive_fraction(pdgid, self.detector.beam)
 
 
-def _select(model: Model, mothers: list[int] | None) -> list[Channel]:
-    chans = open_channels(model)
+def _select(model: Model, mothers: list[int] | None, source: MesonSource) -> list[Channel]:
+    """The open channels whose mother the source produces (or those of the given mothers)."""
+    chans = [c for c in open_channels(model) if source.produces(c.mother)]
     if mothers is None:
         return chans
     wanted = {abs(int(m)) for m in mothers}
     missing = wanted - {c.mother for c in chans}
     if missing:
         raise ValueError(f"channels: no open channel for mother PDG ID(s) {sorted(missing)} at "
-                         f"this model point; open: {[c.mother for c in chans]}")
+                         f"this model point (or the beam makes no such meson); available: "
+                         f"{[c.mother for c in chans]}")
     return [c for c in chans if c.mother in wanted]
 
 
@@ -196,7 +204,7 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     source = SpectraSource(detector) if source is None else source
-    chans = _select(model, channels)
+    chans = _select(model, channels, source)
     parts, n_mesons = [], []
     for index, channel in enumerate(chans):
         arrays, n_m = _run_channel(index, channel, model, detector, source, int(n_events), rng,

@@ -26,6 +26,7 @@ import numpy as np
 from .mesons import MESON_NAMES, pdgid_of, sm
 
 __all__ = [
+    "is_produced",
     "BEAMS",
     "TABLE_MESONS",
     "CHARGED_MESONS",
@@ -318,6 +319,12 @@ def _pythia_yield(pdgid: int, beam: str, beam_data: dict) -> float:
         return table.multiplicity
     sigma_ref = beam_data.get("sigma_inel_mb") or load_table(111, beam).meta["sigma_gen_mb"]
     return table.multiplicity * table.meta["sigma_gen_mb"] / sigma_ref
+
+
+def is_produced(meson: str | int, beam: str) -> bool:
+    """Whether ``generators/normalisation.toml`` lists the meson for ``beam`` (e.g. no Upsilon at
+    70 GeV, no K+- decaying near the LHC interaction point)."""
+    return table_name(table_key(meson)) in _normalisation().get(_check_beam(beam), {})
 
 
 def mesons_per_pot(meson: str | int, beam: str, target_A: float) -> float:

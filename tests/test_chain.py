@@ -25,6 +25,9 @@ class Synthetic:
         return np.column_stack([np.sqrt(p ** 2 + m ** 2), p * np.sin(theta) * np.cos(phi),
                                 p * np.sin(theta) * np.sin(phi), p * np.cos(theta)])
 
+    def produces(self, pdgid):
+        return True
+
     def n_mesons(self, pdgid):
         return self.N_M
 
@@ -170,3 +173,13 @@ def test_shipped_spectra_if_available():
     except ValueError as err:  # tables present but not for this beam/meson
         pytest.skip(str(err))
     assert batch.metadata["n_mesons"][0] > 0 and batch.expected_events() >= 0
+
+
+def test_mesons_not_produced_at_a_beam_are_left_out():
+    """NuCal's 70 GeV beam makes no Upsilon (no normalisation entry): the open Upsilon channel is
+    skipped, and asking for it explicitly is an error naming it."""
+    model = DarkDipole(0.1, 0.1, 1e-6)
+    batch = simulate(model, "nucal", n_events=200, seed=2)
+    assert 553 not in batch.metadata["mother_pdgids"] and 443 in batch.metadata["mother_pdgids"]
+    with pytest.raises(ValueError, match=r"\[553\]"):
+        simulate(model, "nucal", n_events=200, seed=2, channels=[553])
