@@ -29,7 +29,7 @@ from .models import Model, NeutrinoDipole
 from .production import Channel, generate, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
 
-__all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "reweight",
+__all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "produce", "reweight",
            "expected_events_at", "event_weight", "in_energy_window", "ARRAYS"]
 
 #: Per-event arrays of an EventBatch: name -> (dtype, columns; 0 for a 1-D array).
@@ -145,11 +145,18 @@ def _charges(model: Model, channel: Channel, n: int, source: MesonSource,
     return rng.random(n) >= f_plus
 
 
+def produce(channel: Channel, source: MesonSource, n: int,
+            rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The detector-independent step: n mothers (n, 4) [GeV] from ``source`` and their decay
+    products through ``channel`` (see :func:`mcsim.production.generate`)."""
+    mothers = np.ascontiguousarray(source.sample(channel.mother, n, rng), dtype=np.float64)
+    return mothers, generate(channel, mothers, rng)
+
+
 def _run_channel(index: int, channel: Channel, model: Model, detector: Detector, source,
                  n: int, rng, mode: str, threshold) -> tuple[dict, float]:
     n_m = source.n_mesons(channel.mother)
-    mothers = np.ascontiguousarray(source.sample(channel.mother, n, rng), dtype=np.float64)
-    products = generate(channel, mothers, rng)
+    mothers, products = produce(channel, source, n, rng)
     anti = _charges(model, channel, n, source, rng)
     prop = propagate(products["llp"], m_llp=model.llp_mass, m_invisible=model.invisible_mass,
                      detector=detector, mode=mode, ctau=model.ctau, rng=rng, threshold=threshold)

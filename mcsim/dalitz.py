@@ -23,6 +23,7 @@ Matrix elements here are without their coupling prefactor (d^2 e^4/(4 pi^4 F^2) 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numba as nb
 import numpy as np
@@ -110,10 +111,17 @@ def _gauss_legendre_sum(kind, mp, m_x, m_y, nodes, wts):
     return total
 
 
+@lru_cache(maxsize=4)
+def _unit_gauss_legendre(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [0, 1]."""
+    x, w = np.polynomial.legendre.leggauss(n_nodes)
+    return 0.5 * (x + 1.0), 0.5 * w
+
+
 def phase_space_integral(kind: int, mp: float, m_x: float, m_y: float, n_nodes: int = 256) -> float:
     """Integral of the (prefactor-free) |M|^2 over the Dalitz plot [GeV^4], Gauss-Legendre."""
-    x, w = np.polynomial.legendre.leggauss(n_nodes)
-    return float(_gauss_legendre_sum(kind, mp, m_x, m_y, 0.5 * (x + 1.0), 0.5 * w))
+    nodes, weights = _unit_gauss_legendre(n_nodes)
+    return float(_gauss_legendre_sum(kind, mp, m_x, m_y, nodes, weights))
 
 
 @nb.njit(cache=True)

@@ -16,22 +16,19 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
 from . import spectra
-from .chain import SpectraSource
+from .chain import SpectraSource, produce
 from .detector import Detector, load_detector
 from .models import DarkDipole, Model, NeutrinoDipole
 from .mesons import LEPTON_PDGID, sm
-from .production import (CHARGED_PSEUDOSCALARS, NEUTRAL_PSEUDOSCALARS, VECTORS, generate,
-                         open_channels)
+from .production import CHARGED_PSEUDOSCALARS, NEUTRAL_PSEUDOSCALARS, VECTORS, open_channels
 from .propagate import MODES, propagate
 from .reach import DISCOVERY_LEVEL, ReachGrid, recast_upper_limit, summed_decay_probability
 
@@ -113,13 +110,6 @@ def _has_table(pdgid: int, beam: str) -> bool:
     return (beam, pdgid) in set(spectra.available_tables())
 
 
-@lru_cache(maxsize=8)
-def _produced(beam: str) -> frozenset[str]:
-    """Meson tables the normalisation lists for ``beam`` (others are not produced there)."""
-    path = resources.files("mcsim.generators").joinpath("normalisation.toml")
-    return frozenset(tomllib.loads(path.read_text()).get(beam, {}))
-
-
 def _selection(target: Target) -> tuple[float, float, float]:
     det = _detector(target.detector)
     e_min = det.photon_energy_min if target.threshold is None else float(target.threshold)
@@ -151,14 +141,12 @@ def run_task(task: Task) -> tuple[np.ndarray, list[str]]:
     missing = []
     n = task.n_events
     for channel in open_channels(model):
-        name = spectra.table_name(channel.mother)
-        if name not in _produced(task.beam):
+        if not source.produces(channel.mother):
             continue  # e.g. Upsilon at 70 GeV: below threshold, no normalisation, no table
         if not _has_table(channel.mother, task.beam):
-            missing.append(f"{task.beam}/{name}")
+            missing.append(f"{task.beam}/{spectra.table_name(channel.mother)}")
             continue
-        mothers = np.ascontiguousarray(source.sample(channel.mother, n, rng))
-        llp = generate(channel, mothers, rng)["llp"]
+        llp = produce(channel, source, n, rng)[1]["llp"]
         for members in groups.values():
             lead = task.targets[members[0]]
             prop = propagate(llp, m_llp=model.llp_mass, m_invisible=model.invisible_mass,

@@ -11,6 +11,7 @@ from mcsim.spectra import (
     BEAMS,
     TABLE_MESONS,
     available_tables,
+    is_produced,
     load_table,
     mesons_per_pot,
     positive_fraction,
@@ -109,10 +110,14 @@ def test_normalisation_follows_the_paper():
     assert mesons_per_pot("pi0", "sps400", 63.5) == 4.3
     assert mesons_per_pot("D+", "sps400", 63.5) == pytest.approx(4.3e-4 * 63.5**0.29)
     assert mesons_per_pot("B-", "sps400", 96) == pytest.approx(6.0e-8 * 96**0.29)
+    assert mesons_per_pot("jpsi", "sps400", 96) == pytest.approx(4.7e-6 * 96**0.29)
+    assert mesons_per_pot("upsilon", "sps400", 63.5) == pytest.approx(2.2e-9 * 63.5**0.29)
     assert mesons_per_pot("K+", "sps400", 63.5) == mesons_per_pot("K-", "sps400", 9) == 0.36
     assert positive_fraction("K-", "sps400") == pytest.approx(0.29 / 0.36)
     assert mesons_per_pot("pi0", "u70", 56) == load_table("pi0", "u70").multiplicity
     assert mesons_per_pot("eta", "lhc14", 1) == load_table("eta", "lhc14").multiplicity
+    assert not is_produced("K+", "lhc14") and is_produced("K+", "sps400")  # no K+- decays at the IP
+    assert not is_produced("upsilon", "u70")
     # sps450: Table 1 scaled by PYTHIA8's energy dependence, a small correction
     assert mesons_per_pot("pi0", "sps450", 9) == pytest.approx(4.3, rel=0.1)
     assert 0.3 < positive_fraction("Ds+", "lhc14") < 0.7
