@@ -1,4 +1,4 @@
-"""The paper's Figure 2$ from mcsim reach scans (same as `mcsim figure 2 --out analysis/figures`).
+"""The paper's Figure 2 from mcsim reach scans (same as `mcsim figure 2 --out analysis/figures`).
 
     python analysis/figure2.py [--events 100000] [--masses 40] [--couplings 100] [--workers 2]
                                [--scheduler ADDRESS]

@@ -1,4 +1,4 @@
-"""The paper's Figure 3$ from mcsim reach scans (same as `mcsim figure 3 --out analysis/figures`).
+"""The paper's Figure 3 from mcsim reach scans (same as `mcsim figure 3 --out analysis/figures`).
 
     python analysis/figure3.py [--events 100000] [--masses 40] [--couplings 100] [--workers 2]
                                [--scheduler ADDRESS]

@@ -1,4 +1,4 @@
-"""The paper's Figure 4$ from mcsim reach scans (same as `mcsim figure 4 --out analysis/figures`).
+"""The paper's Figure 4 from mcsim reach scans (same as `mcsim figure 4 --out analysis/figures`).
 
     python analysis/figure4.py [--events 100000] [--masses 40] [--couplings 100] [--workers 2]
                                [--scheduler ADDRESS]

@@ -29,7 +29,7 @@ from .models import Model, NeutrinoDipole
 from .production import Channel, generate, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
 
-__all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "produce", "reweight",
+__all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "produce", "run_metadata", "reweight",
            "expected_events_at", "event_weight", "in_energy_window", "ARRAYS"]
 
 #: Per-event arrays of an EventBatch: name -> (dtype, columns; 0 for a 1-D array).
@@ -223,6 +223,21 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
     else:
         merged = {k: parts[0][k] for k in ARRAYS} if parts else _empty()
     metadata = {
+        **run_metadata(model, detector, mode, threshold),
+        "seed": seed if isinstance(seed, (int, np.integer)) else None,
+        "channels": [c.name for c in chans],
+        "mother_pdgids": [c.mother for c in chans],
+        "n_mesons": n_mesons,
+        "br": [c.br for c in chans],
+        "n_generated": [int(n_events)] * len(chans),
+    }
+    return EventBatch(merged, metadata)
+
+
+def run_metadata(model: Model, detector: Detector, mode: str, threshold: float | None) -> dict:
+    """What a sample's re-weighting and selection need to know of its model point and detector:
+    model parameters, d and c*tau, the card, the calorimeter plane and the photon selection."""
+    return {
         "model": model.describe(),
         "llp_mass": model.llp_mass,
         "invisible_mass": model.invisible_mass,
@@ -236,14 +251,7 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
         "threshold": detector.photon_energy_min if threshold is None else float(threshold),
         "photon_energy_max": detector.photon_energy_max,
         "efficiency": detector.efficiency,
-        "seed": seed if isinstance(seed, (int, np.integer)) else None,
-        "channels": [c.name for c in chans],
-        "mother_pdgids": [c.mother for c in chans],
-        "n_mesons": n_mesons,
-        "br": [c.br for c in chans],
-        "n_generated": [int(n_events)] * len(chans),
     }
-    return EventBatch(merged, metadata)
 
 
 def _coupling_ratio(batch: EventBatch, d: float) -> float:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, spectra
-from .chain import event_weight, simulate
+from .chain import event_weight, run_metadata, simulate
 from .detector import Detector, load_detector
 from .models import Model
 from .production import Channel, open_channels
@@ -103,25 +103,14 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
     return {
         "format": "mcsim-events-1",
         "mcsim_version": __version__,
-        "model": model.describe(),
-        "llp_mass": model.llp_mass,
-        "invisible_mass": model.invisible_mass,
-        "d": model.d,
-        "ctau": model.ctau,
-        "detector": detector.name,
-        "card_path": detector.card_path,
-        "card_text": detector.card_text,
+        **run_metadata(model, detector, mode, threshold),
         "beam": detector.beam,
         "n_pot": detector.n_pot,
         "sigma_inel_mb": detector.sigma_inel_mb,
         "luminosity_inv_ab": detector.luminosity_inv_ab,
         "n_collisions": detector.n_collisions,
-        "calorimeter_z_m": calo.z_face,
         "calorimeter_half_size_m": half_size,
-        "mode": mode,
-        "threshold": threshold,
         "photon_energy_max": e_max if math.isfinite(e_max) else None,
-        "efficiency": detector.efficiency,
         "seed": seed,
         "n_events": sum(counts),
         "chunk_size": chunk_size,
