@@ -111,21 +111,37 @@ def contour_lines(masses: np.ndarray, couplings: np.ndarray, events: np.ndarray,
     return [10.0 ** line for line in gen.lines(math.log10(level)) if len(line) > 1]
 
 
-def min_coupling(masses, couplings, events, mass: float,
-                 level: float = DISCOVERY_LEVEL) -> float:
-    """Smallest d [GeV^-1] on the grid column nearest to ``mass`` (in log) with N >= level,
-    interpolated in log between grid points; NaN when none."""
-    i = int(np.argmin(np.abs(np.log(np.asarray(masses)) - math.log(mass))))
-    col = np.asarray(events)[i]
-    above = np.nonzero(col >= level)[0]
+def _column_min_coupling(couplings, column, level: float) -> float:
+    """Smallest d [GeV^-1] of one grid column with N >= level, interpolated in log between the
+    grid couplings; NaN when none."""
+    above = np.nonzero(column >= level)[0]
     if above.size == 0:
         return math.nan
     k = above[0]
     if k == 0:
         return float(couplings[0])
-    lo, hi = max(col[k - 1], 1e-300), col[k]
+    lo, hi = max(column[k - 1], 1e-300), column[k]
     t = (math.log(level) - math.log(lo)) / (math.log(hi) - math.log(lo))
     return float(np.exp(np.log(couplings[k - 1]) + t * np.log(couplings[k] / couplings[k - 1])))
+
+
+def min_coupling(masses, couplings, events, mass: float,
+                 level: float = DISCOVERY_LEVEL) -> float:
+    """Smallest d [GeV^-1] with N >= level at ``mass`` [GeV]: found on the two grid columns that
+    bracket the mass (interpolated in log d) and interpolated between them in (log mass, log d);
+    NaN outside the grid or where either column has no such d."""
+    log_m = np.log(np.asarray(masses, dtype=np.float64))
+    x = math.log(mass)
+    if not log_m[0] <= x <= log_m[-1]:
+        return math.nan
+    events = np.asarray(events)
+    j = min(max(int(np.searchsorted(log_m, x)), 1), log_m.size - 1) if log_m.size > 1 else 0
+    if log_m.size == 1 or x == log_m[j]:
+        return _column_min_coupling(couplings, events[j], level)
+    d0 = _column_min_coupling(couplings, events[j - 1], level)
+    d1 = _column_min_coupling(couplings, events[j], level)
+    t = (x - log_m[j - 1]) / (log_m[j] - log_m[j - 1])
+    return float(math.exp((1.0 - t) * math.log(d0) + t * math.log(d1)))
 
 
 # ------------------------------------------------------------------------------ recast limits

@@ -132,3 +132,17 @@ def test_log_grid_errors():
         log_grid(0.1, 1.0, 1, name="mass")
     with pytest.raises(ValueError, match="0 < low < high"):
         log_grid(1.0, 0.1, 10, name="mass")
+
+
+def test_min_coupling_interpolates_between_mass_columns():
+    """N = (d / d0(m))^4 with d0 = 1e-6 (m / 0.1 GeV)^-1: the N = 3 coupling at a mass between grid
+    columns follows the power law, not the nearest column."""
+    from mcsim.reach import min_coupling
+    masses = np.geomspace(0.01, 5.0, 40)
+    couplings = np.geomspace(1e-9, 1e-3, 100)
+    d0 = 1e-6 * (masses[:, None] / 0.1) ** -1.0
+    events = (couplings[None, :] / d0) ** 4
+    for m in (0.1, 0.3, 1.0):
+        expect = 1e-6 * (m / 0.1) ** -1.0 * 3 ** 0.25
+        assert min_coupling(masses, couplings, events, m) == pytest.approx(expect, rel=0.02)
+    assert np.isnan(min_coupling(masses, couplings, events, 10.0))
