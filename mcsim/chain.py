@@ -29,7 +29,7 @@ from .models import Model, NeutrinoDipole
 from .production import Channel, generate, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
 
-__all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "produce", "run_metadata", "reweight",
+__all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "select_channels", "produce", "run_metadata", "reweight",
            "expected_events_at", "event_weight", "in_energy_window", "ARRAYS"]
 
 #: Per-event arrays of an EventBatch: name -> (dtype, columns; 0 for a 1-D array).
@@ -121,8 +121,10 @@ class SpectraSource:
         return spectra.positive_fraction(pdgid, self.detector.beam)
 
 
-def _select(model: Model, mothers: list[int] | None, source: MesonSource) -> list[Channel]:
-    """The open channels whose mother the source produces (or those of the given mothers)."""
+def select_channels(model: Model, source: MesonSource,
+                    mothers: list[int] | None = None) -> list[Channel]:
+    """The open channels of ``model`` whose mother the source produces, or those of the given
+    mother PDG IDs (either sign); ValueError for a requested mother without such a channel."""
     chans = [c for c in open_channels(model) if source.produces(c.mother)]
     if mothers is None:
         return chans
@@ -211,7 +213,7 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     source = SpectraSource(detector) if source is None else source
-    chans = _select(model, channels, source)
+    chans = select_channels(model, source, channels)
     parts, n_mesons = [], []
     for index, channel in enumerate(chans):
         arrays, n_m = _run_channel(index, channel, model, detector, source, int(n_events), rng,

@@ -20,15 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, spectra
-from .chain import event_weight, run_metadata, simulate
+from .chain import SpectraSource, event_weight, run_metadata, select_channels, simulate
 from .detector import Detector, load_detector
 from .models import Model
-from .production import Channel, open_channels
+from .production import Channel
 from .propagate import MODES
 from .rootio import NtupleWriter
 
-__all__ = ["generate", "split_events", "chunk_sizes", "chunk_rng", "select_channels",
-           "CHUNK_SIZE"]
+__all__ = ["generate", "split_events", "chunk_sizes", "chunk_rng", "CHUNK_SIZE"]
 
 #: Default number of events per chunk (one basket per branch).
 CHUNK_SIZE = 100_000
@@ -38,19 +37,6 @@ def _positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
-
-
-def select_channels(model: Model, mothers=None) -> list[Channel]:
-    """Open channels of ``model``, or those of the given mother PDG IDs (either sign)."""
-    chans = open_channels(model)
-    if mothers is None:
-        return chans
-    wanted = {abs(int(m)) for m in mothers}
-    missing = wanted - {c.mother for c in chans}
-    if missing:
-        raise ValueError(f"no open channel for mother PDG ID(s) {sorted(missing)} at this model "
-                         f"point; open: {[c.mother for c in chans]}")
-    return [c for c in chans if c.mother in wanted]
 
 
 def split_events(n_events: int, n_channels: int) -> list[int]:
@@ -145,7 +131,7 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
     if isinstance(detector, str):
         detector = load_detector(detector)
-    chans = select_channels(model, channels)
+    chans = select_channels(model, SpectraSource(detector), channels)
     counts = split_events(n_events, len(chans))
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
 

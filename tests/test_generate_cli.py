@@ -146,3 +146,16 @@ def test_closed_channel_is_refused(tmp_path):
     res = _run("--events", "100", "--seed", "1", "--channels", "111", "-o",
                str(tmp_path / "x.root"))
     assert res.exit_code == 2 and "no open channel for mother PDG ID(s) [111]" in res.output
+
+
+def test_generate_leaves_out_mesons_the_beam_does_not_make(tmp_path):
+    """NuCal's 70 GeV beam makes no Upsilon: the file has every other open channel."""
+    out = tmp_path / "nucal.root"
+    res = CliRunner().invoke(main, ["generate", "--model", "dark-dipole", "--m1", "0.1",
+                                    "--delta", "0.1", "--d", "1e-6", "--detector", "nucal",
+                                    "--events", "2000", "--seed", "1", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    import uproot
+    with uproot.open(out) as f:
+        mothers = set(f["events"]["mother_pdgid"].array(library="np").tolist())
+    assert 553 not in mothers and {113, 443} <= mothers
