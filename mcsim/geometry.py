@@ -371,7 +371,7 @@ class Box(_Volume):
     width: float
     height: float
 
-    code = FRUSTUM
+    code = FRUSTUM  # a box is a frustum of constant section: the same ray kernel
 
     def __post_init__(self):
         _z_range(self.z_start, self.z_end)
