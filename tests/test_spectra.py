@@ -152,3 +152,13 @@ def test_missing_and_corrupt_tables_name_the_file(tmp_path):
     path.write_bytes(table_path("eta", "sps400").read_bytes())
     with pytest.raises(ValueError, match="corrupt spectrum table .* holds pdgid 221"):
         load_table("pi0", "sps400", directory=tmp_path)
+
+
+def test_in_bin_series_are_exact_to_rounding():
+    """The sampler's series for exp (in-bin offsets) and sin (forward angles) against libm."""
+    from mcsim.spectra import exp_in_bin, sin_forward
+    x = np.linspace(-0.3, 0.3, 6001)
+    assert np.max(np.abs(np.array([exp_in_bin(v) for v in x]) / np.exp(x) - 1)) < 5e-16
+    theta = np.concatenate([np.geomspace(1e-9, 0.3, 3000), np.linspace(0.3, np.pi, 300)])
+    got = np.array([sin_forward(t) for t in theta])
+    assert np.max(np.abs(got / np.sin(theta) - 1)) < 2e-15
