@@ -64,10 +64,14 @@ def isotropic_direction(rng):
 def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, rng):
     """One isotropic (rest frame) decay of a parent (mass m, lab 4-momentum (e, px, py, pz)) into
     a + b, where a has rest-frame momentum p_star and energy e_a_star [GeV].  Returns the lab
-    4-tuples (a, b); b = parent - a, so 4-momentum is conserved to rounding."""
+    4-tuples (a, b).  a is boosted; b = parent - a, so 4-momentum is conserved to rounding.  A
+    massless a (e_a_star == p_star) gets E = |p|, exactly on its mass shell: boosting a soft,
+    backward photon loses ~gamma^2 x 1e-16 of its E - |p|, and the massive b absorbs it."""
     ux, uy, uz = isotropic_direction(rng)
-    a = boost(e_a_star, p_star * ux, p_star * uy, p_star * uz, e, px, py, pz, m)
-    return a, (e - a[0], px - a[1], py - a[2], pz - a[3])
+    ae, ax, ay, az = boost(e_a_star, p_star * ux, p_star * uy, p_star * uz, e, px, py, pz, m)
+    if e_a_star == p_star:
+        ae = math.sqrt(ax * ax + ay * ay + az * az)
+    return (ae, ax, ay, az), (e - ae, px - ax, py - ay, pz - az)
 
 
 @nb.njit(cache=True)

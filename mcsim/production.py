@@ -184,4 +184,5 @@ def llp_decay(model: Model, llp: np.ndarray, rng: np.random.Generator):
     Returns (invisible, photon), each (n, 4).
     """
     llp = np.ascontiguousarray(llp, dtype=np.float64)
-    return decay_two_body(llp, model.llp_mass, model.invisible_mass, 0.0, rng)
+    photon, invisible = decay_two_body(llp, model.llp_mass, 0.0, model.invisible_mass, rng)
+    return invisible, photon

@@ -178,13 +178,12 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
     above = np.empty(n, dtype=np.bool_)
     z_face = calo_params[0]
     p_star = two_body_momentum(m_llp, m_inv, 0.0)
-    e_inv_star = math.sqrt(p_star * p_star + m_inv * m_inv)
     for i in range(n):
         e, px, py, pz = llp[i, 0], llp[i, 1], llp[i, 2], llp[i, 3]
         pabs = math.sqrt(px * px + py * py + pz * pz)
         ux, uy, uz = px / pabs, py / pabs, pz / pabs
         s_in, s_out = volume_path(vol_code, vol_params, 0.0, 0.0, 0.0, ux, uy, uz)
-        inv, gam = decay_two_body_one(e, px, py, pz, m_llp, p_star, e_inv_star, rng)
+        gam, inv = decay_two_body_one(e, px, py, pz, m_llp, p_star, p_star, rng)
         tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
         if use_calo:
             a1, b1, a2, b2 = calo_intervals(calo_code, calo_params, 0.0, 0.0, 0.0, ux, uy, uz,

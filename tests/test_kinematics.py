@@ -112,3 +112,18 @@ def test_generate_rejects_closed_channel(rng):
     closed = [c for c in channels(DarkDipole(1.0, 0.1, 1e-4)) if not c.is_open][0]
     with pytest.raises(ValueError, match="closed by kinematics"):
         generate(closed, np.zeros((1, 4)), rng)
+
+
+def test_photon_on_shell_and_conservation_at_extreme_boost(rng):
+    """A FASER-like LLP (gamma ~ 1e4, delta = 0.005): even soft backward photons are massless to
+    rounding (the photon is boosted, E = |p|) and 4-momentum is conserved (chi1 = chi2 - gamma)."""
+    model = DarkDipole(0.01, 0.005, 1e-4)
+    n, p = 200_000, 105.0
+    llp = np.zeros((n, 4))
+    llp[:, 3] = p
+    llp[:, 0] = np.hypot(p, model.m2)
+    inv, photon = llp_decay(model, llp, rng)
+    assert photon[:, 0].min() < 1e-4 * photon[:, 0].max()     # the soft, backward ones are there
+    assert np.max(np.abs(_mass_sq(photon)) / photon[:, 0] ** 2) < 1e-13
+    assert np.max(np.abs(inv + photon - llp) / llp[:, :1]) < 1e-12
+    assert np.max(np.abs(_mass_sq(inv) - model.m1 ** 2) / inv[:, 0] ** 2) < 1e-9

@@ -123,7 +123,7 @@ def test_decay_kinematics_are_the_reference_two_body_decay():
     assert np.allclose(g[:, 0] ** 2 - (g[:, 1:] ** 2).sum(axis=1), 0.0, atol=1e-9 * g[:, 0] ** 2)
     for k in range(20):  # the same draws give the same numbers as kinematics.decay_two_body
         one = _run(llp[k:k + 1], "ship", 1.0, seed=100 + k)
-        inv, gam = decay_two_body(llp[k:k + 1], M_LLP, M_INV, 0.0, np.random.default_rng(100 + k))
+        gam, inv = decay_two_body(llp[k:k + 1], M_LLP, 0.0, M_INV, np.random.default_rng(100 + k))
         np.testing.assert_allclose(one["p4_photon"], gam, rtol=0, atol=1e-12 * gam[0, 0])
         np.testing.assert_allclose(one["p4_decay_invisible"], inv, rtol=0, atol=1e-12 * inv[0, 0])
 
