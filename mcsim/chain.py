@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -95,11 +94,6 @@ class MesonSource(Protocol):
         """Fraction of positive charges among them (charged species only)."""
 
 
-@lru_cache(maxsize=64)
-def _table(pdgid: int, beam: str) -> spectra.SpectrumTable:
-    return spectra.load_table(pdgid, beam)
-
-
 @dataclass(frozen=True)
 class SpectraSource:
     """Mesons from the shipped spectrum tables (:mod:`mcsim.spectra`), normalised to the
@@ -108,7 +102,7 @@ class SpectraSource:
     detector: Detector
 
     def sample(self, pdgid: int, n: int, rng: np.random.Generator) -> np.ndarray:
-        return spectra.sample_momenta(_table(pdgid, self.detector.beam), n, rng)
+        return spectra.sample_momenta(spectra.load_table(pdgid, self.detector.beam), n, rng)
 
     def produces(self, pdgid: int) -> bool:
         return spectra.is_produced(pdgid, self.detector.beam)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chain import EventBatch, in_energy_window, reweight
+from .chain import EventBatch, event_weight, in_energy_window, reweight
 from .rootio import iterate, read_metadata
 
 __all__ = ["Cut", "Cutflow", "cutflow", "CUT_FLAGS", "HISTOGRAMS"]
@@ -190,19 +190,20 @@ def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
     if d is not None and not (d > 0.0 and math.isfinite(d)):
         raise ValueError(f"d must be a finite coupling > 0 GeV^-1, got {d!r}")
-    recompute = d is not None or threshold is not None
     d_out = meta["d"] if d is None else float(d)
     thr = meta["threshold"] if threshold is None else float(threshold)
-    keys = _READ + (_READ_REWEIGHT if recompute else ())
+    keys = _READ + (_READ_REWEIGHT if d is not None else ())
     n_cuts = 1 + len(CUT_FLAGS)
     raw = np.zeros(n_cuts, dtype=np.int64)
     weighted = np.zeros(n_cuts)
     hists = _Histograms(meta) if histograms else None
     ctau = meta["ctau"]
     for a in iterate(path, keys, step_size=step_size):
-        if recompute:
-            e = a["p4_photon"][:, 0]
-            a["above_threshold"] = in_energy_window(e, thr, meta["photon_energy_max"])
+        if threshold is not None:
+            a["above_threshold"] = in_energy_window(a["p4_photon"][:, 0], thr,
+                                                    meta["photon_energy_max"])
+            a["weight"] = event_weight(a, meta["efficiency"])
+        if d is not None:
             batch = reweight(EventBatch(a, meta), d_out)
             a, ctau = batch.arrays, batch.metadata["ctau"]
         masks = [np.ones(len(a["weight"]), dtype=bool)]

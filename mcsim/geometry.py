@@ -444,6 +444,11 @@ class Calorimeter:
             raise ValueError(f"hole_radius must be in [0, {size}) m, got {self.hole_radius!r}")
 
     @property
+    def half_size(self) -> float:
+        """Largest half-extent of the face from the axis [m]: the radius, or half the larger side."""
+        return self.radius if self.shape == "disc" else max(self.width, self.height) / 2
+
+    @property
     def code(self) -> int:
         return DISC if self.shape == "disc" else RECTANGLE
 

@@ -83,8 +83,6 @@ def _spectrum_info(mother: int, beam: str) -> dict:
 def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: list[int],
               per_channel: list[dict], *, seed: int, mode: str, threshold: float,
               chunk_size: int, compression: str, expected: float) -> dict:
-    calo = detector.calorimeter
-    half_size = calo.radius if calo.shape == "disc" else max(calo.width, calo.height) / 2
     e_max = detector.photon_energy_max
     return {
         "format": "mcsim-events-1",
@@ -95,7 +93,7 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "sigma_inel_mb": detector.sigma_inel_mb,
         "luminosity_inv_ab": detector.luminosity_inv_ab,
         "n_collisions": detector.n_collisions,
-        "calorimeter_half_size_m": half_size,
+        "calorimeter_half_size_m": detector.calorimeter.half_size,
         "photon_energy_max": e_max if math.isfinite(e_max) else None,
         "seed": seed,
         "n_events": sum(counts),

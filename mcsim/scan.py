@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import spectra
-from .chain import SpectraSource, produce
+from .chain import SpectraSource, in_energy_window, produce
 from .detector import Detector, load_detector
 from .models import DarkDipole, Model, NeutrinoDipole
 from .mesons import LEPTON_PDGID, sm
@@ -157,7 +157,7 @@ def run_task(task: Task) -> tuple[np.ndarray, list[str]]:
             for t in members:
                 e_min, e_max, eff = _selection(task.targets[t])
                 if (e_min, e_max) not in summed:
-                    keep = prop["photon_hits_calo"] & (e_gamma > e_min) & (e_gamma < e_max)
+                    keep = prop["photon_hits_calo"] & in_energy_window(e_gamma, e_min, e_max)
                     summed[e_min, e_max] = summed_decay_probability(
                         prop["acc_intervals"][keep], prop["beta_gamma"][keep], model.ctau, ratios)
                 norm = eff * _n_mesons(task.targets[t].detector, channel.mother) * channel.br / n

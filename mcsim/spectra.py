@@ -18,6 +18,7 @@ import math
 import tomllib
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -84,6 +85,11 @@ class SpectrumTable:
         """Short name of the meson ('pi0', 'K+', ...)."""
         return table_name(self.pdgid)
 
+    @cached_property
+    def alias(self) -> tuple[np.ndarray, np.ndarray]:
+        """Walker/Vose alias table (prob, alias) of the bins, built once, for the sampler."""
+        return _alias_table(self.counts.ravel().astype(np.float64))
+
     @property
     def n_entries(self) -> int:
         """Number of mesons in the table (both charges)."""
@@ -133,10 +139,21 @@ def load_table(
     """Load the spectrum table of ``meson`` (short name or PDG ID) for ``beam``.
 
     ``directory`` reads a table tree written by ``mcsim spectra generate --out`` instead of the
-    shipped one.  Raises ``ValueError`` naming the file for a missing or corrupt table.
+    shipped one.  Shipped tables are read once per process; tables are read-only.  Raises
+    ``ValueError`` naming the file for a missing or corrupt table.
     """
     pdgid = table_key(meson)
-    path = table_path(pdgid, beam, directory=directory)
+    if directory is None:
+        return _shipped_table(pdgid, beam)
+    return _read_table(pdgid, beam, table_path(pdgid, beam, directory=directory))
+
+
+@lru_cache(maxsize=None)
+def _shipped_table(pdgid: int, beam: str) -> SpectrumTable:
+    return _read_table(pdgid, beam, table_path(pdgid, beam))
+
+
+def _read_table(pdgid: int, beam: str, path: Path) -> SpectrumTable:
     try:
         raw = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
@@ -163,6 +180,8 @@ def load_table(
         n_events = int(meta["events"])
     except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"corrupt spectrum table {path}: {err}") from None
+    for array in (counts, p_edges, t_edges):
+        array.flags.writeable = False
     return SpectrumTable(
         pdgid=pdgid,
         beam=beam,
@@ -298,7 +317,7 @@ def sample_momenta(table: SpectrumTable, n: int, rng: np.random.Generator) -> np
         raise ValueError(f"number of samples must be >= 0, got {n}")
     if table.n_entries == 0:
         raise ValueError(f"the {table.name} table for beam {table.beam} is empty")
-    prob, alias = _alias_table(table.counts.ravel().astype(np.float64))
+    prob, alias = table.alias
     p_e, t_e = table.log10p_edges, table.log10theta_edges
     return _sample_kernel(
         prob,
@@ -317,6 +336,7 @@ def sample_momenta(table: SpectrumTable, n: int, rng: np.random.Generator) -> np
 # ---------------------------------------------------------------------------- normalisation
 
 
+@lru_cache(maxsize=1)
 def _normalisation() -> dict:
     path = resources.files("mcsim.generators").joinpath("normalisation.toml")
     try:
