@@ -29,6 +29,7 @@ import numba as nb
 import numpy as np
 
 from .kinematics import dalitz_momenta, dalitz_range
+from .xoshiro import stream, uniform
 
 __all__ = [
     "ANOMALY", "CHARGED", "msq_anomaly", "msq_charged", "dalitz_weight", "phase_space_integral",
@@ -162,15 +163,16 @@ def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, bounds, 
     s_ab = np.empty(n)
     s_bc = np.empty(n)
     overflow = 0
+    state = stream(rng)
     for i in range(n):
         while True:
-            k = min(np.searchsorted(cdf, rng.random() * total, side="right"), bounds.size - 1)
-            ux = (k // n_cells + rng.random()) / n_cells
-            uy = (k % n_cells + rng.random()) / n_cells
+            k = min(np.searchsorted(cdf, uniform(state) * total, side="right"), bounds.size - 1)
+            ux = (k // n_cells + uniform(state)) / n_cells
+            uy = (k % n_cells + uniform(state)) / n_cells
             w, sab, sbc = dalitz_weight(kind, ux, uy, mp, m_x, m_y)
             if w > bounds[k]:
                 overflow += 1
-            if rng.random() * bounds[k] < w:
+            if uniform(state) * bounds[k] < w:
                 s_ab[i] = sab
                 s_bc[i] = sbc
                 break
@@ -190,9 +192,10 @@ def generate_three_body(parents, kind: int, mp: float, m_x: float, m_y: float, b
     pa = np.empty((n, 4))
     pb = np.empty((n, 4))
     pc = np.empty((n, 4))
+    state = stream(rng)
     for i in range(n):
         a, b, c = dalitz_momenta(s_ab[i], s_bc[i], mp, m_a, m_b, m_c, parents[i, 0],
-                                 parents[i, 1], parents[i, 2], parents[i, 3], rng)
+                                 parents[i, 1], parents[i, 2], parents[i, 3], state)
         pa[i, 0], pa[i, 1], pa[i, 2], pa[i, 3] = a
         pb[i, 0], pb[i, 1], pb[i, 2], pb[i, 3] = b
         pc[i, 0], pc[i, 1], pc[i, 2], pc[i, 3] = c

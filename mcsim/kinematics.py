@@ -2,9 +2,9 @@
 
 Conventions: a 4-momentum array has shape (n, 4) with columns (E, px, py, pz) in GeV.  The
 per-event kernels take and return scalars (4-tuples for 4-vectors) and are inlined into the loops
-that call them: passing array views to a helper costs more than the arithmetic.  Every kernel
-that draws random numbers takes an explicit ``numpy.random.Generator``; the same seed gives the
-same numbers.
+that call them: passing array views to a helper costs more than the arithmetic.  Every array
+kernel that draws random numbers takes an explicit ``numpy.random.Generator`` and seeds its
+:mod:`mcsim.xoshiro` stream from it; the same seed gives the same numbers.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import math
 import numba as nb
 import numpy as np
 
+from .xoshiro import azimuth, direction, stream
+
 __all__ = [
     "kallen",
     "two_body_momentum",
     "boost",
-    "isotropic_direction",
     "decay_two_body_one",
     "decay_two_body",
     "dalitz_range",
@@ -52,22 +53,14 @@ def boost(q0, q1, q2, q3, e, px, py, pz, m):
 
 
 @nb.njit(cache=True, inline="always")
-def isotropic_direction(rng):
-    """A unit vector drawn uniformly on the sphere; returns (ux, uy, uz)."""
-    cos_t = 2.0 * rng.random() - 1.0
-    sin_t = math.sqrt(max(0.0, 1.0 - cos_t * cos_t))
-    phi = 2.0 * math.pi * rng.random()
-    return sin_t * math.cos(phi), sin_t * math.sin(phi), cos_t
-
-
-@nb.njit(cache=True, inline="always")
-def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, rng):
+def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, state):
     """One isotropic (rest frame) decay of a parent (mass m, lab 4-momentum (e, px, py, pz)) into
     a + b, where a has rest-frame momentum p_star and energy e_a_star [GeV].  Returns the lab
     4-tuples (a, b).  a is boosted; b = parent - a, so 4-momentum is conserved to rounding.  A
     massless a (e_a_star == p_star) gets E = |p|, exactly on its mass shell: boosting a soft,
-    backward photon loses ~gamma^2 x 1e-16 of its E - |p|, and the massive b absorbs it."""
-    ux, uy, uz = isotropic_direction(rng)
+    backward photon loses ~gamma^2 x 1e-16 of its E - |p|, and the massive b absorbs it.
+    ``state``: the kernel's :mod:`mcsim.xoshiro` state."""
+    ux, uy, uz = direction(state)
     ae, ax, ay, az = boost(e_a_star, p_star * ux, p_star * uy, p_star * uz, e, px, py, pz, m)
     if e_a_star == p_star:
         ae = math.sqrt(ax * ax + ay * ay + az * az)
@@ -82,9 +75,10 @@ def decay_two_body(parents, m_parent: float, m_a: float, m_b: float, rng):
     pb = np.empty((n, 4))
     p_star = two_body_momentum(m_parent, m_a, m_b)
     e_a_star = math.sqrt(p_star * p_star + m_a * m_a)
+    state = stream(rng)
     for i in range(n):
         a, b = decay_two_body_one(parents[i, 0], parents[i, 1], parents[i, 2], parents[i, 3],
-                                  m_parent, p_star, e_a_star, rng)
+                                  m_parent, p_star, e_a_star, state)
         pa[i, 0], pa[i, 1], pa[i, 2], pa[i, 3] = a
         pb[i, 0], pb[i, 1], pb[i, 2], pb[i, 3] = b
     return pa, pb
@@ -103,8 +97,8 @@ def dalitz_range(s_bc: float, big_m: float, m_a: float, m_b: float, m_c: float):
 
 
 @nb.njit(cache=True, inline="always")
-def _perpendicular(nx, ny, nz, psi):
-    """The unit vector perpendicular to n at azimuth psi about n."""
+def _perpendicular(nx, ny, nz, cp, sp):
+    """The unit vector perpendicular to n at azimuth psi about n, given (cos psi, sin psi)."""
     if abs(nz) < 0.9:
         tx, ty, tz = -ny, nx, 0.0
     else:
@@ -112,15 +106,27 @@ def _perpendicular(nx, ny, nz, psi):
     tn = math.sqrt(tx * tx + ty * ty + tz * tz)
     tx, ty, tz = tx / tn, ty / tn, tz / tn
     wx, wy, wz = ny * tz - nz * ty, nz * tx - nx * tz, nx * ty - ny * tx
-    cp, sp = math.cos(psi), math.sin(psi)
     return cp * tx + sp * wx, cp * ty + sp * wy, cp * tz + sp * wz
 
 
 @nb.njit(cache=True, inline="always")
-def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, rng):
+def _to_lab(q, m, e, px, py, pz, big_m):
+    """The rest-frame 4-vector q of a daughter of mass m boosted to the lab (parent (e, px, py,
+    pz) of mass big_m); a massless daughter gets E = |p|, exactly on its mass shell."""
+    le, lx, ly, lz = boost(q[0], q[1], q[2], q[3], e, px, py, pz, big_m)
+    if m == 0.0:
+        le = math.sqrt(lx * lx + ly * ly + lz * lz)
+    return le, lx, ly, lz
+
+
+@nb.njit(cache=True, inline="always")
+def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, state):
     """Momenta of big_m -> a b c at the Dalitz point (s_ab, s_bc), randomly oriented (uniform over
     rotations) in the rest frame and boosted to the lab, where the parent has 4-momentum
-    (e, px, py, pz).  Returns the lab 4-tuples (a, b, c); b = parent - a - c."""
+    (e, px, py, pz).  Returns the lab 4-tuples (a, b, c).  The two lighter daughters are boosted
+    (a massless one gets E = |p|, see :func:`decay_two_body_one`) and the heaviest is the parent
+    minus them, so 4-momentum is conserved to rounding and a soft photon stays on its mass shell.
+    ``state``: the kernel's :mod:`mcsim.xoshiro` state."""
     e_a = (big_m * big_m + m_a * m_a - s_bc) / (2.0 * big_m)
     e_c = (big_m * big_m + m_c * m_c - s_ab) / (2.0 * big_m)
     p_a = math.sqrt(max(e_a * e_a - m_a * m_a, 0.0))
@@ -133,10 +139,23 @@ def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, rng):
         cos_ac = 1.0
     sin_ac = math.sqrt(1.0 - cos_ac * cos_ac)
     # a along a random axis n; c at angle acos(cos_ac) from n, at a random azimuth about n
-    nx, ny, nz = isotropic_direction(rng)
-    ex, ey, ez = _perpendicular(nx, ny, nz, 2.0 * math.pi * rng.random())
-    a = boost(e_a, p_a * nx, p_a * ny, p_a * nz, e, px, py, pz, big_m)
-    c = boost(e_c, p_c * (cos_ac * nx + sin_ac * ex), p_c * (cos_ac * ny + sin_ac * ey),
-              p_c * (cos_ac * nz + sin_ac * ez), e, px, py, pz, big_m)
-    b = (e - a[0] - c[0], px - a[1] - c[1], py - a[2] - c[2], pz - a[3] - c[3])
+    nx, ny, nz = direction(state)
+    cos_psi, sin_psi = azimuth(state)
+    ex, ey, ez = _perpendicular(nx, ny, nz, cos_psi, sin_psi)
+    qa = (e_a, p_a * nx, p_a * ny, p_a * nz)
+    qc = (e_c, p_c * (cos_ac * nx + sin_ac * ex), p_c * (cos_ac * ny + sin_ac * ey),
+          p_c * (cos_ac * nz + sin_ac * ez))
+    qb = (big_m - e_a - e_c, -qa[1] - qc[1], -qa[2] - qc[2], -qa[3] - qc[3])
+    if m_b >= m_a and m_b >= m_c:
+        a = _to_lab(qa, m_a, e, px, py, pz, big_m)
+        c = _to_lab(qc, m_c, e, px, py, pz, big_m)
+        b = (e - a[0] - c[0], px - a[1] - c[1], py - a[2] - c[2], pz - a[3] - c[3])
+    elif m_a >= m_c:
+        b = _to_lab(qb, m_b, e, px, py, pz, big_m)
+        c = _to_lab(qc, m_c, e, px, py, pz, big_m)
+        a = (e - b[0] - c[0], px - b[1] - c[1], py - b[2] - c[2], pz - b[3] - c[3])
+    else:
+        a = _to_lab(qa, m_a, e, px, py, pz, big_m)
+        b = _to_lab(qb, m_b, e, px, py, pz, big_m)
+        c = (e - a[0] - b[0], px - a[1] - b[1], py - a[2] - b[2], pz - a[3] - b[3])
     return a, b, c

@@ -33,6 +33,7 @@ import numpy as np
 
 from .geometry import calo_intervals, plane_crossing, volume_path
 from .kinematics import decay_two_body_one, two_body_momentum
+from .xoshiro import stream, uniform
 
 __all__ = ["MODES", "decay_probability", "interval_probability", "propagate",
            "propagate_kernel", "remap_vertices"]
@@ -178,12 +179,13 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
     above = np.empty(n, dtype=np.bool_)
     z_face = calo_params[0]
     p_star = two_body_momentum(m_llp, m_inv, 0.0)
+    state = stream(rng)
     for i in range(n):
         e, px, py, pz = llp[i, 0], llp[i, 1], llp[i, 2], llp[i, 3]
         pabs = math.sqrt(px * px + py * py + pz * pz)
         ux, uy, uz = px / pabs, py / pabs, pz / pabs
         s_in, s_out = volume_path(vol_code, vol_params, 0.0, 0.0, 0.0, ux, uy, uz)
-        gam, inv = decay_two_body_one(e, px, py, pz, m_llp, p_star, p_star, rng)
+        gam, inv = decay_two_body_one(e, px, py, pz, m_llp, p_star, p_star, state)
         tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
         if use_calo:
             a1, b1, a2, b2 = calo_intervals(calo_code, calo_params, 0.0, 0.0, 0.0, ux, uy, uz,
@@ -194,7 +196,7 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
         lam = bg * ctau
         pv, pa, q1, q2, f2 = _probabilities(s_in, s_out, a1, b1, a2, b2, lam)
         c1, d1, c2, d2 = _vertex_intervals(a1, b1, a2, b2, s_in, s_out)
-        s = _quantile_w(rng.random(), c1, d1, c2, d2, lam, q1, q2, f2)
+        s = _quantile_w(uniform(state), c1, d1, c2, d2, lam, q1, q2, f2)
         x, y = _impact(s * ux, s * uy, s * uz, tx, ty, tz, z_face)
         p_inv[i, 0], p_inv[i, 1], p_inv[i, 2], p_inv[i, 3] = inv
         p_gam[i, 0], p_gam[i, 1], p_gam[i, 2], p_gam[i, 3] = gam

@@ -155,10 +155,14 @@ def test_missing_and_corrupt_tables_name_the_file(tmp_path):
 
 
 def test_in_bin_series_are_exact_to_rounding():
-    """The sampler's series for exp (in-bin offsets) and sin (forward angles) against libm."""
-    from mcsim.spectra import exp_in_bin, sin_forward
+    """The sampler's series for exp (in-bin offsets) and (sin, cos) of the polar angle against
+    libm, over the whole range [0, pi] and at the smallest forward angles."""
+    from mcsim.spectra import exp_in_bin, sin_cos_polar
     x = np.linspace(-0.3, 0.3, 6001)
     assert np.max(np.abs(np.array([exp_in_bin(v) for v in x]) / np.exp(x) - 1)) < 5e-16
-    theta = np.concatenate([np.geomspace(1e-9, 0.3, 3000), np.linspace(0.3, np.pi, 300)])
-    got = np.array([sin_forward(t) for t in theta])
-    assert np.max(np.abs(got / np.sin(theta) - 1)) < 2e-15
+    theta = np.concatenate([np.geomspace(1e-12, 0.3, 3000), np.linspace(0.3, np.pi, 3001)])
+    sin_t, cos_t = np.array([sin_cos_polar(t) for t in theta]).T
+    assert np.max(np.abs(sin_t / np.sin(theta) - 1)) < 1e-15
+    assert np.max(np.abs(cos_t - np.cos(theta))) < 1e-15
+    forward = theta < 1.0
+    assert np.max(np.abs(cos_t[forward] / np.cos(theta[forward]) - 1)) < 3e-16
