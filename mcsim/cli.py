@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from .memory import keep_freed_memory
+
 __all__ = ["main"]
 
 
@@ -28,6 +30,7 @@ class _Group(click.Group):
 @click.version_option(package_name="mcsim")
 def main() -> None:
     """Long-lived dark states from meson decays, seen through a single photon."""
+    keep_freed_memory()  # chunks reuse the memory of the previous chunk
 
 
 def _register() -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from . import spectra
 from .chain import SpectraSource, in_energy_window, produce
 from .detector import Detector, load_detector
+from .memory import keep_freed_memory
 from .models import DarkDipole, Model, NeutrinoDipole
 from .mesons import LEPTON_PDGID, sm
 from .production import CHARGED_PSEUDOSCALARS, NEUTRAL_PSEUDOSCALARS, VECTORS, open_channels
@@ -128,7 +129,9 @@ def _geometry_key(target: Target) -> tuple:
 def run_task(task: Task) -> tuple[np.ndarray, list[str]]:
     """Expected events (n_targets, n_couplings) of ``task`` and the names of the channels
     skipped for want of a spectrum table ('beam/meson').  Mesons the beam's normalisation does
-    not list (not produced there) are left out without a note."""
+    not list (not produced there) are left out without a note.  Keeps freed memory in the
+    worker process for the next task (:func:`mcsim.memory.keep_freed_memory`)."""
+    keep_freed_memory()
     model = task.family.at(task.mass, D_REF)
     couplings = np.asarray(task.couplings, dtype=np.float64)
     ratios = (couplings / D_REF) ** 2
