@@ -4,7 +4,7 @@ Every kernel that draws random numbers takes the caller's ``numpy.random.Generat
 :func:`stream` once, which draws 256 bits from it to seed a private xoshiro256++ state (Blackman
 and Vigna, "Scrambled linear pseudorandom number generators", ACM TOMS 47 (2021) 36; period
 2^256 - 1, passes BigCrush).  The per-event draws then come from :func:`uniform`, inlined into the
-kernel: about 1 ns each, against about 8 ns for a ``Generator.random()`` call from numba, which
+kernel: about 1 ns each, against about 6 ns for a ``Generator.random()`` call from numba, which
 goes through a function pointer.  The same Generator state gives the same numbers, and the
 Generator is advanced, so successive kernel calls draw independent streams.
 """
