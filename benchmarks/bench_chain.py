@@ -111,7 +111,8 @@ def throughput(n_events: int, source) -> None:
           f"system time (page faults of the fresh output arrays); {n / wall:.3e} per wall second")
     print("  per stage, user + system ns/event: " + ", ".join(
         f"{k} {1e9 * user[k] / n:.0f} + {1e9 * system[k] / n:.0f}" for k in stages))
-    simulate(model, det, n_events=1000, seed=1, channels=[113], source=source)
+    # untimed: the JIT, and the process's memory growing once to the size of a chunk
+    simulate(model, det, n_events=chunk, seed=1, channels=[113], source=source)
     u0, s0 = _cpu()
     for k in range(n_events // chunk):
         simulate(model, det, n_events=chunk, seed=k, channels=[113], source=source)
