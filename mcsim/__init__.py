@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .events import read
-from .models import DarkDipole, NeutrinoDipole, model_from_options
+from .jit_cache import refresh_package_cache
+
+refresh_package_cache()  # before any kernel loads its cache: see mcsim/jit_cache.py
+
+from .events import read  # noqa: E402
+from .models import DarkDipole, NeutrinoDipole, model_from_options  # noqa: E402
 
 try:
     __version__ = version("mcsim")

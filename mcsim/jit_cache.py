@@ -1,0 +1,74 @@
+"""Numba's on-disk kernel cache, kept consistent with the package sources.
+
+Numba recompiles a cached kernel when the file that defines it changes, but not when a function
+it inlines from another file does (a limitation stated in numba's caching notes): after an update
+that edits only ``kinematics.py``, the cached propagator would keep the old kinematics.  On
+import, mcsim hashes its sources and data files and, if the hash differs from the one stored in
+the cache directory, removes mcsim's cache files there, so that every kernel is compiled afresh
+once (about a minute) instead of running stale code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numba
+
+__all__ = ["refresh", "refresh_package_cache"]
+
+_STAMP = "mcsim-sources.sha256"
+_CACHE_SUFFIXES = (".nbi", ".nbc")
+
+
+def sources_hash(package_dir: Path) -> str:
+    """SHA-256 over the names and contents of the package's .py and data .toml files."""
+    digest = hashlib.sha256()
+    for path in sorted([*package_dir.glob("*.py"), *package_dir.glob("data/*.toml")]):
+        digest.update(path.relative_to(package_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def refresh(cache_dir: Path, package_dir: Path) -> bool:
+    """Remove the numba cache files of the modules in ``package_dir`` from ``cache_dir`` if the
+    stored source hash is missing or different, then store the current one.  Returns True if
+    files were removed.  An unwritable cache directory is left alone (numba then cannot cache
+    either)."""
+    current = sources_hash(package_dir)
+    stamp = cache_dir / _STAMP
+    try:
+        if stamp.read_text().strip() == current:
+            return False
+    except OSError:
+        pass
+    modules = {p.stem for p in package_dir.glob("*.py")}
+    removed = False
+    try:
+        for path in cache_dir.iterdir():
+            if path.suffix in _CACHE_SUFFIXES and path.name.split(".", 1)[0] in modules:
+                path.unlink(missing_ok=True)
+                removed = True
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".stamp-")
+        with os.fdopen(fd, "w") as f:
+            f.write(current + "\n")
+        os.replace(tmp, stamp)
+    except OSError:
+        return removed
+    return removed
+
+
+def _probe():  # a cached dispatcher defined here tells where numba caches this package
+    return 0
+
+
+def refresh_package_cache() -> bool:
+    """:func:`refresh` for mcsim itself, in the directory numba uses for its modules (next to
+    the sources, or under NUMBA_CACHE_DIR).  Nothing is compiled."""
+    cache = getattr(numba.njit(cache=True)(_probe), "_cache", None)
+    cache_dir = getattr(cache, "_cache_path", None)
+    if cache_dir is None or not Path(cache_dir).is_dir():
+        return False
+    return refresh(Path(cache_dir), Path(__file__).parent)

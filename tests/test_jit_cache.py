@@ -1,0 +1,46 @@
+"""The numba cache is cleared when any mcsim source changes (numba itself only notices changes
+in the file defining a kernel, not in functions it inlines from other files)."""
+
+from pathlib import Path
+
+import mcsim
+from mcsim.jit_cache import refresh, sources_hash
+
+
+def _package(tmp_path: Path) -> tuple[Path, Path]:
+    pkg = tmp_path / "pkg"
+    cache = pkg / "__pycache__"
+    cache.mkdir(parents=True)
+    (pkg / "kinematics.py").write_text("def boost(): return 1\n")
+    (pkg / "propagate.py").write_text("from .kinematics import boost\n")
+    for name in ("propagate.kernel-10.py311.nbi", "propagate.kernel-10.py311.1.nbc",
+                 "kinematics.boost-1.py311.nbi", "other.f-1.py311.nbi", "propagate.cpython-311.pyc"):
+        (cache / name).write_bytes(b"x")
+    return pkg, cache
+
+
+def test_a_changed_source_removes_the_package_kernels(tmp_path):
+    pkg, cache = _package(tmp_path)
+    assert refresh(cache, pkg)  # no stamp yet: the cache cannot be trusted
+    left = sorted(p.name for p in cache.iterdir() if not p.name.startswith("mcsim-sources"))
+    assert left == ["other.f-1.py311.nbi", "propagate.cpython-311.pyc"]
+    for name in ("propagate.kernel-10.py311.nbi", "kinematics.boost-1.py311.nbi"):
+        (cache / name).write_bytes(b"x")  # recompiled
+    assert not refresh(cache, pkg)  # unchanged sources: the cache is kept
+    assert (cache / "propagate.kernel-10.py311.nbi").exists()
+    (pkg / "kinematics.py").write_text("def boost(): return 2\n")  # only the inlined helper
+    assert refresh(cache, pkg)
+    assert not (cache / "propagate.kernel-10.py311.nbi").exists()
+
+
+def test_data_files_count_and_the_stamp_matches_the_installed_package(tmp_path):
+    pkg, _ = _package(tmp_path)
+    (pkg / "data").mkdir()
+    (pkg / "data" / "constants.toml").write_text("a = 1\n")
+    before = sources_hash(pkg)
+    (pkg / "data" / "constants.toml").write_text("a = 2\n")
+    assert sources_hash(pkg) != before
+    package_dir = Path(mcsim.__file__).parent
+    stamp = package_dir / "__pycache__" / "mcsim-sources.sha256"
+    if stamp.exists():  # default cache location (not NUMBA_CACHE_DIR)
+        assert stamp.read_text().strip() == sources_hash(package_dir)
