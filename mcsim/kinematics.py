@@ -120,6 +120,12 @@ def _to_lab(q, m, e, px, py, pz, big_m):
 
 
 @nb.njit(cache=True, inline="always")
+def _recoil(e, px, py, pz, x, y):
+    """The parent (e, px, py, pz) minus the 4-tuples x and y."""
+    return e - x[0] - y[0], px - x[1] - y[1], py - x[2] - y[2], pz - x[3] - y[3]
+
+
+@nb.njit(cache=True, inline="always")
 def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, state):
     """Momenta of big_m -> a b c at the Dalitz point (s_ab, s_bc), randomly oriented (uniform over
     rotations) in the rest frame and boosted to the lab, where the parent has 4-momentum
@@ -149,13 +155,13 @@ def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, state):
     if m_b >= m_a and m_b >= m_c:
         a = _to_lab(qa, m_a, e, px, py, pz, big_m)
         c = _to_lab(qc, m_c, e, px, py, pz, big_m)
-        b = (e - a[0] - c[0], px - a[1] - c[1], py - a[2] - c[2], pz - a[3] - c[3])
+        b = _recoil(e, px, py, pz, a, c)
     elif m_a >= m_c:
         b = _to_lab(qb, m_b, e, px, py, pz, big_m)
         c = _to_lab(qc, m_c, e, px, py, pz, big_m)
-        a = (e - b[0] - c[0], px - b[1] - c[1], py - b[2] - c[2], pz - b[3] - c[3])
+        a = _recoil(e, px, py, pz, b, c)
     else:
         a = _to_lab(qa, m_a, e, px, py, pz, big_m)
         b = _to_lab(qb, m_b, e, px, py, pz, big_m)
-        c = (e - a[0] - b[0], px - a[1] - b[1], py - a[2] - b[2], pz - a[3] - b[3])
+        c = _recoil(e, px, py, pz, a, b)
     return a, b, c
