@@ -13,7 +13,7 @@
 2. Ratio of expected events full / cone for SHiP and NA62 at M1 = 0.05, 0.3, 1 GeV, delta = 0.1,
    at c*tau = 100 m (long-lifetime regime) and 1 m, from one sample re-weighted in d.
 
-Without the shipped spectrum tables, a synthetic meson spectrum is used and said so.
+Meson momenta come from the shipped SPS 400 GeV tables.
 """
 
 from __future__ import annotations
@@ -28,45 +28,8 @@ from mcsim import DarkDipole, spectra
 from mcsim.chain import reweight, simulate
 from mcsim.detector import load_detector
 from mcsim.memory import keep_freed_memory
-from mcsim.mesons import sm
 from mcsim.production import generate, open_channels
 from mcsim.propagate import propagate
-
-
-class SyntheticSource:
-    """Stand-in spectrum: log-uniform p in 10-300 GeV, exponential theta (mean 10 mrad)."""
-
-    def sample(self, pdgid, n, rng):
-        m = sm(pdgid).mass
-        p = 10 ** rng.uniform(1.0, np.log10(300.0), n)
-        theta = rng.exponential(1e-2, n)
-        phi = rng.uniform(0, 2 * np.pi, n)
-        return np.column_stack([np.sqrt(p ** 2 + m ** 2), p * np.sin(theta) * np.cos(phi),
-                                p * np.sin(theta) * np.sin(phi), p * np.cos(theta)])
-
-    def produces(self, pdgid):
-        return True
-
-    def n_mesons(self, pdgid):
-        return 1e18
-
-    def positive_fraction(self, pdgid):
-        return 0.5
-
-
-def _source():
-    try:
-        spectra.load_table(113, "sps400")
-        return None, "shipped spectrum tables"
-    except ValueError as err:
-        return SyntheticSource(), f"SYNTHETIC spectrum (no shipped table: {err})"
-
-
-def _sampler(source):
-    if source is not None:
-        return source.sample
-    table = spectra.load_table(113, "sps400")
-    return lambda pdgid, n, rng: spectra.sample_momenta(table, n, rng)
 
 
 def _cpu() -> tuple[float, float]:
@@ -75,14 +38,14 @@ def _cpu() -> tuple[float, float]:
     return r.ru_utime, r.ru_stime
 
 
-def throughput(n_events: int, source) -> None:
+def throughput(n_events: int) -> None:
     model = DarkDipole(m1=0.1, delta=0.1, d=1e-5)
     det = load_detector("na62")
     rho = next(c for c in open_channels(model) if c.mother == 113)
-    sample = _sampler(source)
+    table = spectra.load_table(113, "sps400")
     rng = np.random.default_rng(1)
     stages = {
-        "sample meson": lambda x, n: sample(113, n, rng),
+        "sample meson": lambda x, n: spectra.sample_momenta(table, n, rng),
         "production decay": lambda x, n: generate(rho, x, rng)["llp"],
         "propagate": lambda x, n: propagate(x, m_llp=model.llp_mass,
                                             m_invisible=model.invisible_mass, detector=det,
@@ -114,16 +77,16 @@ def throughput(n_events: int, source) -> None:
     print("  per stage, user + system ns/event: " + ", ".join(
         f"{k} {1e9 * user[k] / n:.0f} + {1e9 * system[k] / n:.0f}" for k in stages))
     # untimed: the JIT, and the process's memory growing once to the size of a chunk
-    simulate(model, det, n_events=chunk, seed=1, channels=[113], source=source)
+    simulate(model, det, n_events=chunk, seed=1, channels=[113])
     u0, s0 = _cpu()
     for k in range(n_events // chunk):
-        simulate(model, det, n_events=chunk, seed=k, channels=[113], source=source)
+        simulate(model, det, n_events=chunk, seed=k, channels=[113])
     u1, s1 = _cpu()
     print(f"  simulate() with all per-event arrays: {n / (u1 - u0):.3e} events per user-CPU "
           f"second, {n / (u1 - u0 + s1 - s0):.3e} with system time")
 
 
-def ratios(n_per_channel: int, source) -> None:
+def ratios(n_per_channel: int) -> None:
     print("\nexpected events, full geometry / cone (delta = 0.1; all open channels):")
     print(f"{'detector':10s} {'M1 [GeV]':>8s} {'c*tau [m]':>10s} {'d [1/GeV]':>10s} "
           f"{'N full':>10s} {'N cone':>10s} {'full/cone':>9s}")
@@ -131,8 +94,8 @@ def ratios(n_per_channel: int, source) -> None:
         det = load_detector(det_name)
         for m1 in (0.05, 0.3, 1.0):
             model = DarkDipole(m1=m1, delta=0.1, d=1e-4)
-            batches = {mode: simulate(model, det, n_events=n_per_channel, seed=7, mode=mode,
-                                      source=source) for mode in ("full", "cone")}
+            batches = {mode: simulate(model, det, n_events=n_per_channel, seed=7, mode=mode)
+                       for mode in ("full", "cone")}
             for ctau in (100.0, 1.0):
                 d = model.d * np.sqrt(model.ctau / ctau)
                 n = {mode: reweight(b, d).expected_events() for mode, b in batches.items()}
@@ -146,13 +109,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--per-channel", type=int, default=100_000)
     args = parser.parse_args()
-    source, label = _source()
-    print(f"meson momenta: {label}")
     print("glibc malloc defaults:")
-    throughput(args.events, source)
+    throughput(args.events)
     print(f"after keep_freed_memory() (applied: {keep_freed_memory()}):")
-    throughput(args.events, source)
-    ratios(args.per_channel, source)
+    throughput(args.events)
+    ratios(args.per_channel)
 
 
 if __name__ == "__main__":

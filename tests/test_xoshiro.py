@@ -38,21 +38,15 @@ def _draw(state, n):
 
 
 @nb.njit
-def _directions(rng, n):
+def _draws(rng, n):
+    """n directions (n, 3) and n azimuths (cos, sin) (n, 2) from one stream."""
     state = stream(rng)
-    out = np.empty((n, 3))
+    directions = np.empty((n, 3))
+    azimuths = np.empty((n, 2))
     for i in range(n):
-        out[i, 0], out[i, 1], out[i, 2] = direction(state)
-    return out
-
-
-@nb.njit
-def _azimuths(rng, n):
-    state = stream(rng)
-    out = np.empty((n, 2))
-    for i in range(n):
-        out[i, 0], out[i, 1] = azimuth(state)
-    return out
+        directions[i, 0], directions[i, 1], directions[i, 2] = direction(state)
+        azimuths[i, 0], azimuths[i, 1] = azimuth(state)
+    return directions, azimuths
 
 
 def test_uniform_matches_the_reference_algorithm():
@@ -83,7 +77,7 @@ def test_uniform_distribution():
 
 
 def test_direction_is_isotropic_and_unit():
-    u = _directions(np.random.default_rng(2), 200_000)
+    u = _draws(np.random.default_rng(2), 200_000)[0]
     assert np.max(np.abs(np.sum(u * u, axis=1) - 1.0)) < 1e-15
     assert stats.kstest(u[:, 2], "uniform", args=(-1, 2)).pvalue > 1e-3
     phi = np.arctan2(u[:, 1], u[:, 0])
@@ -92,13 +86,13 @@ def test_direction_is_isotropic_and_unit():
 
 def test_direction_fails_a_wrong_shape():
     """The KS test above has power: cos theta squared is not uniform."""
-    u = _directions(np.random.default_rng(2), 200_000)
+    u = _draws(np.random.default_rng(2), 200_000)[0]
     assert stats.kstest(u[:, 2] ** 2 * np.sign(u[:, 2]), "uniform", args=(-1, 2)).pvalue < 1e-6
 
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_azimuth_is_uniform(seed):
-    c, s = _azimuths(np.random.default_rng(seed), 200_000).T
+    c, s = _draws(np.random.default_rng(seed), 200_000)[1].T
     assert np.max(np.abs(c * c + s * s - 1.0)) < 1e-15
     phi = np.arctan2(s, c)
     assert stats.kstest(phi, "uniform", args=(-np.pi, 2 * np.pi)).pvalue > 1e-3
