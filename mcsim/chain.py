@@ -27,9 +27,17 @@ from .detector import Detector, load_detector
 from .models import Model, NeutrinoDipole
 from .production import Channel, generate, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
+from .yields import Estimate, estimate, yield_sums
 
-__all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "select_channels", "produce", "run_metadata", "reweight",
-           "expected_events_at", "event_weight", "in_energy_window", "ARRAYS"]
+__all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "select_channels", "produce",
+           "run_metadata", "reweight", "expected_events_at", "event_weight", "in_energy_window",
+           "channel_normalisation", "block_rngs", "block_sizes", "master_seed", "BLOCK_SIZE",
+           "ARRAYS"]
+
+#: Events per random-number block: block b of a channel's events draws from its own streams
+#: (:func:`block_rngs`), so a sample's events depend on the seed alone -- not on how they are
+#: cut into chunks, tasks or workers.
+BLOCK_SIZE = 16_384
 
 #: Per-event arrays of an EventBatch: name -> (dtype, columns; 0 for a 1-D array).
 ARRAYS: dict[str, tuple[type, int]] = {
@@ -69,9 +77,10 @@ class EventBatch:
     def __len__(self) -> int:
         return len(self.arrays["weight"])
 
-    def expected_events(self) -> float:
-        """Expected number of signal events: the sum of the weights."""
-        return float(self.arrays["weight"].sum())
+    def expected_events(self) -> Estimate:
+        """Expected number of signal events, the sum of the weights, with its Monte Carlo
+        uncertainty (a float with ``.stat_error``; see :func:`expected_events_at`)."""
+        return expected_events_at(self, self.metadata["d"])
 
     def reweight(self, d: float) -> EventBatch:
         """The same sample at dipole coefficient d [GeV^-1] (see :func:`reweight`)."""
@@ -131,6 +140,33 @@ def select_channels(model: Model, source: MesonSource,
     return [c for c in chans if c.mother in wanted]
 
 
+def master_seed(seed: int | np.random.Generator) -> int:
+    """The integer master seed of a sample: ``seed`` itself (0 <= seed < 2^63), or 63 bits
+    drawn from a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(2**63))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2^63), got {seed!r}")
+    return int(seed)
+
+
+def block_rngs(seed: int, mother: int, block: int) -> tuple[np.random.Generator, ...]:
+    """The three streams of event block ``block`` of the channel of ``mother`` (positive PDG
+    ID): production (meson and its decay), charge (N or N-bar) and propagation (LLP decay and
+    vertex), the children of ``SeedSequence(seed, spawn_key=(mother, block))``.  Each kernel
+    draws a fixed 256 bits from its Generator, so a shorter block is a prefix of a longer one."""
+    children = np.random.SeedSequence(int(seed), spawn_key=(int(mother), int(block))).spawn(3)
+    return tuple(np.random.default_rng(c) for c in children)
+
+
+def block_sizes(n: int, first_block: int = 0) -> list[tuple[int, int]]:
+    """(block index, events) of ``n`` events in blocks of :data:`BLOCK_SIZE` from
+    ``first_block`` on (the last block shorter)."""
+    full, rest = divmod(int(n), BLOCK_SIZE)
+    out = [(first_block + b, BLOCK_SIZE) for b in range(full)]
+    return out + ([(first_block + full, rest)] if rest else [])
+
+
 def _charges(model: Model, channel: Channel, n: int, source: MesonSource,
              rng: np.random.Generator) -> np.ndarray:
     """is_antiparticle per event: N-bar from P- (drawn with the positive-charge fraction) in
@@ -149,16 +185,21 @@ def produce(channel: Channel, source: MesonSource, n: int,
     return mothers, generate(channel, mothers, rng)
 
 
-def _run_channel(index: int, channel: Channel, model: Model, detector: Detector, source,
-                 n: int, rng, mode: str, threshold) -> tuple[dict, float]:
-    n_m = source.n_mesons(channel.mother)
-    mothers, products = produce(channel, source, n, rng)
-    anti = _charges(model, channel, n, source, rng)
+def channel_normalisation(n_mesons: float, br: float, n_generated: int) -> float:
+    """w_norm of every event of a channel: N_M x BR / N_generated [expected events]."""
+    return n_mesons * br / n_generated
+
+
+def _run_block(index: int, channel: Channel, model: Model, detector: Detector, source,
+               n: int, rngs, mode: str, threshold) -> dict:
+    rng_production, rng_charge, rng_propagation = rngs
+    mothers, products = produce(channel, source, n, rng_production)
+    anti = _charges(model, channel, n, source, rng_charge)
     prop = propagate(products["llp"], m_llp=model.llp_mass, m_invisible=model.invisible_mass,
-                     detector=detector, mode=mode, ctau=model.ctau, rng=rng, threshold=threshold)
+                     detector=detector, mode=mode, ctau=model.ctau, rng=rng_propagation,
+                     threshold=threshold)
     sign = np.where(anti & (channel.kind == "charged"), -1, 1)
-    w_norm = np.full(n, n_m * channel.br / n)
-    arrays = {
+    return {
         "channel": np.full(n, index, dtype=np.int32),
         "mother_pdgid": (sign * channel.mother).astype(np.int32),
         "is_antiparticle": anti,
@@ -168,8 +209,18 @@ def _run_channel(index: int, channel: Channel, model: Model, detector: Detector,
         "p4_prompt_photon": products.get("photon", np.zeros((n, 4))),
         "p4_lepton": products.get("lepton", np.zeros((n, 4))),
         **prop,
-        "w_norm": w_norm,
     }
+
+
+def _run_channel(index: int, channel: Channel, model: Model, detector: Detector, source,
+                 n: int, seed: int, first_block: int, mode: str, threshold) -> tuple[dict, float]:
+    n_m = source.n_mesons(channel.mother)
+    blocks = [_run_block(index, channel, model, detector, source, size,
+                         block_rngs(seed, channel.mother, block), mode, threshold)
+              for block, size in block_sizes(n, first_block)]
+    arrays = blocks[0] if len(blocks) == 1 else {k: np.concatenate([b[k] for b in blocks])
+                                                 for k in blocks[0]}
+    arrays["w_norm"] = np.full(n, channel_normalisation(n_m, channel.br, n))
     arrays["weight"] = event_weight(arrays, detector.efficiency)
     return arrays, n_m
 
@@ -190,12 +241,15 @@ def _empty(n: int = 0) -> dict:
 
 def simulate(model: Model, detector: Detector | str, *, n_events: int,
              seed: int | np.random.Generator, mode: str = "full", threshold: float | None = None,
-             channels: list[int] | None = None, source: MesonSource | None = None) -> EventBatch:
+             channels: list[int] | None = None, source: MesonSource | None = None,
+             first_block: int = 0) -> EventBatch:
     """Run the chain for ``model`` in ``detector`` (a Detector or a card name/path) with
     ``n_events`` Monte Carlo events in EACH open channel (or in those of the given mother PDG
     IDs).  ``mode`` 'full' (3-D geometry) or 'cone' (the paper's selection); ``threshold`` [GeV]
     replaces the card's minimum photon energy; ``source`` replaces the shipped spectra (tests).
-    The same seed gives the same batch, bit for bit.
+    Events come in blocks of :data:`BLOCK_SIZE` with their own random streams
+    (:func:`block_rngs`), from block ``first_block`` on: the same seed gives the same batch, bit
+    for bit, and the same events as a reach scan or an events file of that seed.
     """
     if isinstance(detector, str):
         detector = load_detector(detector)
@@ -205,13 +259,13 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
         raise ValueError(f"n_events must be an integer >= 1, got {n_events!r}")
     if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    seed = master_seed(seed)
     source = SpectraSource(detector) if source is None else source
     chans = select_channels(model, source, channels)
     parts, n_mesons = [], []
     for index, channel in enumerate(chans):
-        arrays, n_m = _run_channel(index, channel, model, detector, source, int(n_events), rng,
-                                   mode, threshold)
+        arrays, n_m = _run_channel(index, channel, model, detector, source, int(n_events), seed,
+                                   int(first_block), mode, threshold)
         parts.append(arrays)
         n_mesons.append(n_m)
     if len(parts) > 1:
@@ -220,7 +274,7 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
         merged = {k: parts[0][k] for k in ARRAYS} if parts else _empty()
     metadata = {
         **run_metadata(model, detector, mode, threshold),
-        "seed": seed if isinstance(seed, (int, np.integer)) else None,
+        "seed": seed,
         "channels": [c.name for c in chans],
         "mother_pdgids": [c.mother for c in chans],
         "n_mesons": n_mesons,
@@ -256,16 +310,16 @@ def _coupling_ratio(batch: EventBatch, d: float) -> float:
     return (d / batch.metadata["d"]) ** 2
 
 
-def expected_events_at(batch: EventBatch, d: float) -> float:
-    """Expected signal events of ``batch`` at dipole coefficient d [GeV^-1], exactly: BR x r and
-    c*tau / r with r = (d / d_batch)^2, decay probabilities recomputed."""
+def expected_events_at(batch: EventBatch, d: float) -> Estimate:
+    """Expected signal events of ``batch`` at dipole coefficient d [GeV^-1] with their Monte
+    Carlo uncertainty, exactly: BR x r and c*tau / r with r = (d / d_batch)^2, decay
+    probabilities recomputed (:func:`mcsim.yields.yield_sums`, as the reach scans do)."""
     r = _coupling_ratio(batch, d)
-    a = batch.arrays
-    if len(batch) == 0:
-        return 0.0
-    p_acc = decay_probability(a["acc_intervals"], a["beta_gamma"], batch.metadata["ctau"] / r)
-    return float(np.sum(a["w_norm"] * r * p_acc * a["above_threshold"])
-                 * batch.metadata["efficiency"])
+    a, meta = batch.arrays, batch.metadata
+    s1, s2 = yield_sums(a["w_norm"] * a["above_threshold"], a["acc_intervals"], a["beta_gamma"],
+                        meta["ctau"], [r])
+    eff = meta["efficiency"]
+    return estimate(eff * s1[0], eff * eff * s2[0])
 
 
 def reweight(batch: EventBatch, d: float) -> EventBatch:

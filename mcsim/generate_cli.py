@@ -77,4 +77,5 @@ def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, 
     click.echo(f"wrote {output}: {meta['n_events']} events in {len(meta['channels'])} channels, "
                f"{seconds:.1f} s ({meta['n_events'] / seconds:.3g} events/s)")
     click.echo(f"expected signal events: {meta['expected_events']:.6g} "
+               f"+- {meta['expected_events_stat_error']:.2g} (MC stat.) "
                f"(d = {meta['d']:g} GeV^-1, c*tau = {meta['ctau']:.4g} m, {meta['detector']})")

@@ -2,10 +2,12 @@
 
 What ``n_events`` means: the TOTAL number of events in the file.  It is split equally over the
 production channels (the first ``n_events % n_channels`` channels get one more), and each
-channel's share is generated in chunks of at most ``chunk_size`` events, channel after channel.
-Every chunk is one call of :func:`mcsim.chain.simulate` for that channel alone, seeded by
-:func:`chunk_rng` from ``seed``, the mother PDG ID and the chunk's index, so the same seed gives
-the same file content bit for bit (and a channel's events do not depend on the other channels).
+channel's share is generated in chunks of whole random-number blocks
+(:data:`mcsim.chain.BLOCK_SIZE` events; ``chunk_size`` is rounded up to a multiple), channel
+after channel.  Every chunk is one call of :func:`mcsim.chain.simulate` for that channel alone,
+from its first block on, so the events depend on the seed alone: not on the chunk size, and a
+channel's events not on the other channels; they are the events ``simulate`` gives for the same
+seed and number of events per channel.
 
 Normalisation: ``w_norm = N_M x BR / N_generated(channel)`` with N_generated the channel's TOTAL
 over all its chunks, so the weights of the file sum to the expected number of signal events.
@@ -20,14 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, spectra
-from .chain import SpectraSource, event_weight, run_metadata, select_channels, simulate
+from .chain import (BLOCK_SIZE, EventBatch, SpectraSource, channel_normalisation, event_weight,
+                    run_metadata, select_channels, simulate)
 from .detector import Detector, load_detector
 from .models import Model
 from .production import Channel
 from .propagate import MODES
 from .rootio import NtupleWriter
+from .yields import Estimate, estimate
 
-__all__ = ["generate", "split_events", "chunk_sizes", "chunk_rng", "CHUNK_SIZE"]
+__all__ = ["generate", "split_events", "chunk_sizes", "CHUNK_SIZE"]
 
 #: Default number of events per chunk (one basket per branch).
 CHUNK_SIZE = 100_000
@@ -50,17 +54,13 @@ def split_events(n_events: int, n_channels: int) -> list[int]:
     return [base + (i < extra) for i in range(n_channels)]
 
 
-def chunk_sizes(n: int, chunk_size: int) -> list[int]:
-    """``n`` events cut into chunks of ``chunk_size`` (the last one shorter)."""
-    chunk_size = _positive_int("chunk_size", chunk_size)
-    full, rest = divmod(n, chunk_size)
-    return [chunk_size] * full + ([rest] if rest else [])
-
-
-def chunk_rng(seed: int, mother: int, chunk: int) -> np.random.Generator:
-    """The generator of chunk ``chunk`` of the channel of ``mother`` (positive PDG ID):
-    ``SeedSequence(seed, spawn_key=(mother, chunk))``."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(mother, chunk)))
+def chunk_sizes(n: int, chunk_size: int) -> list[tuple[int, int]]:
+    """(first block, events) of the chunks of ``n`` events: ``chunk_size`` rounded up to whole
+    blocks of :data:`mcsim.chain.BLOCK_SIZE` events (the last chunk shorter)."""
+    blocks = -(-_positive_int("chunk_size", chunk_size) // BLOCK_SIZE)
+    size = blocks * BLOCK_SIZE
+    full, rest = divmod(n, size)
+    return [(k * blocks, size) for k in range(full)] + ([(full * blocks, rest)] if rest else [])
 
 
 def _renormalise(arrays: dict, index: int, w_norm: float, efficiency: float) -> dict:
@@ -82,7 +82,7 @@ def _spectrum_info(mother: int, beam: str) -> dict:
 
 def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: list[int],
               per_channel: list[dict], *, seed: int, mode: str, threshold: float,
-              chunk_size: int, compression: str, expected: float) -> dict:
+              chunk_size: int, compression: str, expected: Estimate) -> dict:
     e_max = detector.photon_energy_max
     return {
         "format": "mcsim-events-1",
@@ -106,7 +106,8 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "br": [c.br for c in chans],
         "n_generated": counts,
         "spectra": [_spectrum_info(c.mother, detector.beam) for c in chans],
-        "expected_events": expected,
+        "expected_events": float(expected),
+        "expected_events_stat_error": expected.stat_error,
     }
 
 
@@ -135,25 +136,27 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
 
     from tqdm import tqdm
 
-    per_channel, expected = [], 0.0
+    per_channel, sum_w, sum_w2 = [], 0.0, 0.0
     with NtupleWriter(path, overwrite=overwrite, compression_spec=compression) as writer, \
             tqdm(total=n_events, unit="ev", unit_scale=True, disable=not progress,
                  desc="mcsim generate") as bar:
         for index, (chan, n_total) in enumerate(zip(chans, counts)):
             info = None
-            for k, size in enumerate(chunk_sizes(n_total, chunk_size)):
-                batch = simulate(model, detector, n_events=size,
-                                 seed=chunk_rng(int(seed), chan.mother, k), mode=mode,
-                                 threshold=e_min, channels=[chan.mother])
+            for first_block, size in chunk_sizes(n_total, chunk_size):
+                batch = simulate(model, detector, n_events=size, seed=int(seed), mode=mode,
+                                 threshold=e_min, channels=[chan.mother],
+                                 first_block=first_block)
                 info = info or {"n_mesons": batch.metadata["n_mesons"][0]}
                 arrays = _renormalise(batch.arrays, index,
-                                      info["n_mesons"] * chan.br / n_total, detector.efficiency)
+                                      channel_normalisation(info["n_mesons"], chan.br, n_total),
+                                      detector.efficiency)
                 writer.extend(arrays)
-                expected += float(arrays["weight"].sum())
+                chunk = EventBatch(arrays, batch.metadata).expected_events()
+                sum_w, sum_w2 = sum_w + chunk, sum_w2 + chunk.stat_error**2
                 bar.update(size)
             per_channel.append(info)
         metadata = _metadata(model, detector, chans, counts, per_channel, seed=int(seed),
                              mode=mode, threshold=e_min, chunk_size=chunk_size,
-                             compression=compression, expected=expected)
+                             compression=compression, expected=estimate(sum_w, sum_w2))
         writer.finish(metadata)
     return metadata

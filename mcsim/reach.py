@@ -7,9 +7,10 @@ BR scales as d^2 and c*tau as 1/d^2, so with r = (d / d_ref)^2
     N(d) = efficiency x sum_channels N_M x BR(d_ref) x r / n_generated
                      x sum_{selected events} P_decay(accepted intervals; beta_gamma c*tau_ref / r)
 
-and only selected events (photon on the calorimeter, energy in the window) enter the inner sum
-(:func:`summed_decay_probability`, a numba kernel).  Contours are the level lines of log10 N on
-the (log10 mass, log10 d) grid.  Recast limits use the CLs method (:func:`signal_upper_limit`).
+(:mod:`mcsim.yields`, computed by :mod:`mcsim.scan`), each grid cell with its Monte Carlo error.
+Contours are the level lines of log10 N on the (log10 mass, log10 d) grid, with a band from the
+level lines of N -+ one standard deviation.  Recast limits use the CLs method
+(:func:`signal_upper_limit`).
 """
 
 from __future__ import annotations
@@ -20,24 +21,15 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numba as nb
 import numpy as np
 from scipy import optimize, stats
 
-from .propagate import interval_probability
-
-__all__ = ["ReachGrid", "summed_decay_probability", "contour_lines", "signal_upper_limit",
+__all__ = ["ReachGrid", "contour_lines", "signal_upper_limit",
            "recast_upper_limit", "log_grid", "write_grids", "read_grids", "write_contours",
            "min_coupling", "DISCOVERY_LEVEL"]
 
 #: Expected signal events required for a sensitivity contour (paper Sec. 4.3).
 DISCOVERY_LEVEL = 3.0
-
-# P_decay = exp(-a/lam) (...) is below exp(-700) ~ 1e-304 once a > 700 lam: nothing left.
-_NEGLIGIBLE_EXPONENT = 700.0
-# Below this b / lambda the decay probability is evaluated by its series (no exponentials).
-_SERIES_LIMIT = 1e-3
-
 
 def log_grid(lo: float, hi: float, n: int, *, name: str) -> np.ndarray:
     """n log-spaced values from lo to hi (both > 0, lo < hi, n >= 2) for the grid axis ``name``."""
@@ -46,52 +38,6 @@ def log_grid(lo: float, hi: float, n: int, *, name: str) -> np.ndarray:
     if not (0.0 < lo < hi and math.isfinite(hi)):
         raise ValueError(f"{name} grid: need 0 < low < high < inf, got [{lo!r}, {hi!r}]")
     return np.geomspace(lo, hi, int(n))
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _series(a, b, x):
-    """exp(-a x) - exp(-b x) to third order in b x (for b x < 1e-3: relative error < 1e-9)."""
-    if b <= a:
-        return 0.0
-    u, v = a * x, b * x
-    return (v - u) * (1.0 - 0.5 * (u + v) + (u * u + u * v + v * v) / 6.0)
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _summed_decay_probability(intervals, beta_gamma, ctau_ref, ratios):
-    n_d = ratios.size
-    out = np.zeros(n_d)
-    for i in range(intervals.shape[0]):
-        a1, b1, a2, b2 = intervals[i, 0], intervals[i, 1], intervals[i, 2], intervals[i, 3]
-        far = max(b1, b2)
-        inv_lam_ref = 1.0 / (beta_gamma[i] * ctau_ref)
-        for k in range(n_d):
-            inv_lam = inv_lam_ref * ratios[k]
-            if a1 * inv_lam > _NEGLIGIBLE_EXPONENT:
-                break  # ratios ascend: 1/lambda only grows from here on
-            if far * inv_lam < _SERIES_LIMIT:
-                out[k] += _series(a1, b1, inv_lam) + _series(a2, b2, inv_lam)
-            else:
-                lam = 1.0 / inv_lam
-                out[k] += interval_probability(a1, b1, lam) + interval_probability(a2, b2, lam)
-    return out
-
-
-def summed_decay_probability(intervals: np.ndarray, beta_gamma: np.ndarray, ctau_ref: float,
-                             ratios: np.ndarray) -> np.ndarray:
-    """sum_i P_i for each ratio r_k = (d_k / d_ref)^2: the probability of event i to decay inside
-    its accepted intervals (n, 4) [m] (a1, b1, a2, b2, with a1 the smallest start) for decay
-    length beta_gamma_i x ctau_ref / r_k [m].  ``ratios`` must be ascending.  Exact to 1e-9
-    relative (a third-order series where b_i / lambda < 1e-3, exponentials elsewhere); events
-    whose decay probability underflows (a1 / lambda > 700) are skipped."""
-    ratios = np.ascontiguousarray(ratios, dtype=np.float64)
-    if ratios.ndim != 1 or np.any(np.diff(ratios) <= 0) or np.any(ratios <= 0):
-        raise ValueError("coupling ratios must be positive and strictly ascending")
-    if not (ctau_ref > 0.0 and math.isfinite(ctau_ref)):
-        raise ValueError(f"ctau_ref must be a finite length > 0 m, got {ctau_ref!r}")
-    intervals = np.ascontiguousarray(intervals, dtype=np.float64).reshape(-1, 4)
-    return _summed_decay_probability(intervals, np.ascontiguousarray(beta_gamma, np.float64),
-                                     float(ctau_ref), ratios)
 
 
 def contour_lines(masses: np.ndarray, couplings: np.ndarray, events: np.ndarray,
@@ -205,7 +151,8 @@ class ReachGrid:
 
     masses: M1 (dark dipole) or M_N (neutrino dipole) [GeV]; couplings: d [GeV^-1], ascending;
     level: events that define the contour (3 for a sensitivity, N_up for a recast limit);
-    metadata: model, detector, selection, Monte Carlo settings, missing spectrum tables.
+    metadata: model, detector, selection, Monte Carlo settings, missing spectrum tables,
+    contour quality; stat_error: Monte Carlo standard deviation of each cell (zeros if unknown).
     """
 
     label: str
@@ -214,10 +161,23 @@ class ReachGrid:
     events: np.ndarray
     level: float = DISCOVERY_LEVEL
     metadata: dict = field(default_factory=dict)
+    stat_error: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.stat_error is None:
+            object.__setattr__(self, "stat_error", np.zeros_like(self.events, dtype=float))
 
     def contours(self) -> list[np.ndarray]:
         """The N = level lines: list of (k, 2) arrays of (mass [GeV], d [GeV^-1])."""
         return contour_lines(self.masses, self.couplings, self.events, self.level)
+
+    def contour_band(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The level lines of N - sigma and N + sigma: the contour's one-standard-deviation
+        Monte Carlo band (inner, outer)."""
+        return (contour_lines(self.masses, self.couplings, self.events - self.stat_error,
+                              self.level),
+                contour_lines(self.masses, self.couplings, self.events + self.stat_error,
+                              self.level))
 
     def min_coupling(self, mass: float) -> float:
         """Smallest d [GeV^-1] reached at ``mass`` [GeV] (nearest grid column); NaN if none."""
@@ -226,29 +186,32 @@ class ReachGrid:
     def to_dict(self) -> dict:
         return {"label": self.label, "level": self.level, "metadata": self.metadata,
                 "masses": self.masses.tolist(), "couplings": self.couplings.tolist(),
-                "events": [[float(f"{v:.6g}") for v in row] for row in self.events]}
+                "events": [[float(f"{v:.6g}") for v in row] for row in self.events],
+                "stat_error": [[float(f"{v:.3g}") for v in row] for row in self.stat_error]}
 
     @classmethod
     def from_dict(cls, data: dict) -> ReachGrid:
+        events = np.asarray(data["events"], dtype=np.float64)
         return cls(data["label"], np.asarray(data["masses"]), np.asarray(data["couplings"]),
-                   np.asarray(data["events"], dtype=np.float64), data["level"],
-                   data.get("metadata", {}))
+                   events, data["level"], data.get("metadata", {}),
+                   np.asarray(data.get("stat_error", np.zeros_like(events)), dtype=np.float64))
 
 
 def write_grids(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
     """Write ``stem``.json (every grid, with metadata) and ``stem``.csv (label, mass_GeV,
-    d_inv_GeV, events).  Returns the paths."""
+    d_inv_GeV, events, stat_error).  Returns the paths."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     js, cs = stem.with_suffix(".json"), stem.with_suffix(".csv")
     js.write_text(json.dumps([g.to_dict() for g in grids], default=_jsonable))
     with cs.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["label", "mass_GeV", "d_inv_GeV", "events"])
+        w.writerow(["label", "mass_GeV", "d_inv_GeV", "events", "stat_error"])
         for g in grids:
             for i, m in enumerate(g.masses):
                 for k, d in enumerate(g.couplings):
-                    w.writerow([g.label, f"{m:.6g}", f"{d:.6g}", f"{g.events[i, k]:.6g}"])
+                    w.writerow([g.label, f"{m:.6g}", f"{d:.6g}", f"{g.events[i, k]:.6g}",
+                                f"{g.stat_error[i, k]:.3g}"])
     return [js, cs]
 
 
@@ -258,23 +221,30 @@ def read_grids(path: str | Path) -> list[ReachGrid]:
 
 
 def write_contours(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
-    """Write the contours of ``grids`` to ``stem``.json ({label: {level, lines: [[[m, d],
-    ...]]}}) and ``stem``.csv (label, level, line, mass_GeV, d_inv_GeV).  Returns the paths."""
+    """Write the contours of ``grids`` with their Monte Carlo band to ``stem``.json ({label:
+    {level, lines, band_minus, band_plus, unconverged_masses}}, each line [[m, d], ...]) and
+    ``stem``.csv (label, level, curve, line, mass_GeV, d_inv_GeV; curve is 'central', or
+    'minus_1sigma' / 'plus_1sigma' for the level lines of N -+ sigma).  Returns the paths."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     js, cs = stem.with_suffix(".json"), stem.with_suffix(".csv")
     data = {}
     with cs.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["label", "level", "line", "mass_GeV", "d_inv_GeV"])
+        w.writerow(["label", "level", "curve", "line", "mass_GeV", "d_inv_GeV"])
         for g in grids:
-            lines = g.contours()
-            data[g.label] = {"level": g.level,
-                             "lines": [[[float(f"{m:.6g}"), float(f"{d:.6g}")] for m, d in ln]
-                                       for ln in lines]}
-            for j, ln in enumerate(lines):
-                for m, d in ln:
-                    w.writerow([g.label, f"{g.level:.6g}", j, f"{m:.6g}", f"{d:.6g}"])
+            curves = dict(zip(("central", "minus_1sigma", "plus_1sigma"),
+                              (g.contours(), *g.contour_band())))
+            rounded = {k: [[[float(f"{m:.6g}"), float(f"{d:.6g}")] for m, d in ln]
+                           for ln in lines] for k, lines in curves.items()}
+            data[g.label] = {"level": g.level, "lines": rounded["central"],
+                             "band_minus": rounded["minus_1sigma"],
+                             "band_plus": rounded["plus_1sigma"],
+                             "unconverged_masses": g.metadata.get("unconverged_masses", [])}
+            for curve, lines in curves.items():
+                for j, ln in enumerate(lines):
+                    for m, d in ln:
+                        w.writerow([g.label, f"{g.level:.6g}", curve, j, f"{m:.6g}", f"{d:.6g}"])
     js.write_text(json.dumps(data))
     return [js, cs]
 

@@ -4,11 +4,15 @@ One task = (model family point: mass [, delta or flavour], beam).  It samples ea
 ONCE (meson momenta and the production decay do not depend on the detector), propagates the
 sample through every distinct geometry fed by that beam (NA62 1e17/1e18 and HIKE share one
 propagation; SHiP and BEBC have their own), applies every photon selection (thresholds) to the
-propagated events, and re-weights over the whole coupling grid
-(:func:`mcsim.reach.summed_decay_probability`).  Per-task random streams come from
-``numpy.random.SeedSequence(seed, spawn_key=(task index,))``, so the grids are the same, bit for
-bit, whatever runs the tasks (:class:`concurrent.futures.ProcessPoolExecutor`, 2 workers by
-default, or ``distributed.Client(scheduler)``).
+propagated events, and re-weights over the whole coupling grid with the sums of
+:func:`mcsim.yields.yield_sums` -- the expected events AND their Monte Carlo variance, with the
+normalisation of :func:`mcsim.chain.channel_normalisation`.  Events come in the random-number
+blocks of :func:`mcsim.chain.block_rngs`, keyed by (seed, mother, block): a grid cell is the
+expected number of events that :func:`mcsim.chain.simulate` gives for the same seed and events
+per channel (to rounding), and the grids are the same, bit for bit, whatever runs the tasks
+(:class:`concurrent.futures.ProcessPoolExecutor`, 2 workers by default, or
+``distributed.Client(scheduler)``).  The first pass is followed by an adaptive refinement of
+the cells that decide the contours (:class:`Refinement`).
 """
 
 from __future__ import annotations
@@ -18,22 +22,26 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
 from . import spectra
-from .chain import SpectraSource, in_energy_window, produce
+from .chain import (BLOCK_SIZE, SpectraSource, block_rngs, block_sizes, channel_normalisation,
+                    in_energy_window, produce)
 from .detector import Detector, load_detector
 from .memory import keep_freed_memory
 from .models import DarkDipole, Model, NeutrinoDipole
 from .mesons import LEPTON_PDGID, sm
-from .production import CHARGED_PSEUDOSCALARS, NEUTRAL_PSEUDOSCALARS, VECTORS, open_channels
-from .propagate import MODES, propagate
-from .reach import DISCOVERY_LEVEL, ReachGrid, recast_upper_limit, summed_decay_probability
+from .production import (CHARGED_PSEUDOSCALARS, NEUTRAL_PSEUDOSCALARS, VECTORS, generate,
+                         open_channels)
+from .propagate import MODES, decay_probability, propagate
+from .reach import DISCOVERY_LEVEL, ReachGrid, recast_upper_limit
+from .yields import yield_sums
 
-__all__ = ["Family", "Target", "Task", "make_tasks", "run_task", "run_tasks", "scan", "scan_set"]
+__all__ = ["Family", "Target", "Task", "ChannelSums", "TaskResult", "Refinement", "NO_REFINEMENT",
+           "make_tasks", "run_task", "run_tasks", "scan", "scan_set"]
 
 #: Coupling at which samples are generated [GeV^-1]; any value works (exact re-weighting).
 D_REF = 1e-5
@@ -84,7 +92,14 @@ class Target:
 
 @dataclass(frozen=True)
 class Task:
-    """Masses x one beam: what one worker call computes (see the module docstring)."""
+    """Masses x one beam: what one worker call computes (see the module docstring).
+
+    First pass (``plan`` empty): ``n_events`` per open channel, from block 0.  Refinement:
+    ``plan`` lists (mother, events, first block) of the channels to add events to and
+    ``decisive`` the (target, coupling) cells whose yield the new events are for; with
+    ``importance`` the meson momenta are drawn from a density tilted towards the momenta that
+    fill those cells (learnt from the first ``n_events`` events, defensively mixed 1:1 with the
+    spectrum, so importance weights stay <= 2)."""
 
     index: int
     family: Family
@@ -94,6 +109,36 @@ class Task:
     couplings: tuple[float, ...]
     n_events: int
     seed: int
+    plan: tuple[tuple[int, int, int], ...] = ()
+    decisive: tuple[tuple[int, int], ...] = ()
+    importance: bool = False
+
+
+@dataclass
+class ChannelSums:
+    """Monte Carlo sums of one channel of a task: ``n`` events generated, ``s1`` and ``s2``
+    (n_targets, n_couplings) the sums of w x r x P and of its square over the selected events
+    (:func:`mcsim.yields.yield_sums`; w = 1, or the importance weight)."""
+
+    n: int
+    s1: np.ndarray
+    s2: np.ndarray
+    next_block: int = 0  # the first random-number block not used yet
+
+    def add(self, other: ChannelSums) -> None:
+        self.n += other.n
+        self.s1 += other.s1
+        self.s2 += other.s2
+        self.next_block = max(self.next_block, other.next_block)
+
+
+@dataclass
+class TaskResult:
+    """Sums per channel (mother PDG ID -> :class:`ChannelSums`), and the channels skipped for
+    want of a spectrum table ('beam/meson')."""
+
+    channels: dict[int, ChannelSums]
+    missing: list[str]
 
 
 @lru_cache(maxsize=64)
@@ -126,46 +171,116 @@ def _geometry_key(target: Target) -> tuple:
     return ("full", vol.code, tuple(vol.params), calo.code, tuple(calo.params))
 
 
-def run_task(task: Task) -> tuple[np.ndarray, list[str]]:
-    """Expected events (n_targets, n_couplings) of ``task`` and the names of the channels
-    skipped for want of a spectrum table ('beam/meson').  Mesons the beam's normalisation does
+def _selected_samples(task: Task, model: Model, channel, source, blocks, tilt=None):
+    """For each block ((index, events) of ``blocks``) of ``channel``: yields the mothers (n, 4),
+    importance weights (n,) and, per target, (selected mask, propagated arrays).  Targets of
+    one geometry share the propagation; every propagation uses the block's own stream, so each
+    target sees the events simulate() gives for the same seed."""
+    groups: dict[tuple, list[int]] = {}
+    for t, target in enumerate(task.targets):
+        groups.setdefault(_geometry_key(target), []).append(t)
+    for block, size in blocks:
+        rng_production = block_rngs(task.seed, channel.mother, block)[0]
+        if tilt is None:
+            mothers, products = produce(channel, source, size, rng_production)
+            weights = np.ones(size)
+        else:
+            table = spectra.load_table(channel.mother, task.beam)
+            mothers, weights = spectra.sample_momenta_tilted(table, size, rng_production, tilt)
+            products = generate(channel, mothers, rng_production)
+        per_target: list = [None] * len(task.targets)
+        for members in groups.values():
+            lead = task.targets[members[0]]
+            prop = propagate(products["llp"], m_llp=model.llp_mass,
+                             m_invisible=model.invisible_mass,
+                             detector=_detector(lead.detector), mode=lead.mode,
+                             ctau=model.ctau, rng=block_rngs(task.seed, channel.mother, block)[2],
+                             threshold=0.0)
+            for t in members:
+                e_min, e_max, _ = _selection(task.targets[t])
+                keep = prop["photon_hits_calo"] & in_energy_window(prop["p4_photon"][:, 0],
+                                                                   e_min, e_max)
+                per_target[t] = (keep, prop)
+        yield mothers, weights, per_target
+
+
+def _channel_sums(task: Task, model: Model, channel, source, blocks, ratios,
+                  tilt=None) -> ChannelSums:
+    n_t = len(task.targets)
+    out = ChannelSums(0, np.zeros((n_t, ratios.size)), np.zeros((n_t, ratios.size)))
+    out.next_block = blocks[-1][0] + 1 if blocks else 0
+    for _, weights, per_target in _selected_samples(task, model, channel, source, blocks, tilt):
+        out.n += len(weights)
+        for t, (keep, prop) in enumerate(per_target):
+            s1, s2 = yield_sums(weights * keep, prop["acc_intervals"], prop["beta_gamma"],
+                                model.ctau, ratios)
+            out.s1[t] += s1
+            out.s2[t] += s2
+    return out
+
+
+def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndarray | None:
+    """Importance factors q/p per momentum bin of the channel's spectrum table, learnt from the
+    first ``task.n_events`` events (regenerated: the same streams): q_opt ~ p sqrt(E[f^2|bin]),
+    f an event's share of the decisive cells' yields (each cell normalised to 1), mixed 1:1
+    with p.  None when q_opt would not at least halve the second moment of f (the selection
+    does not sit in a tail of the spectrum)."""
+    table = spectra.load_table(channel.mother, task.beam)
+    edges = 10.0 ** table.log10p_edges
+    n_bins = edges.size - 1
+    p_marginal = table.counts.sum(axis=1) / table.counts.sum()
+    rows = []
+    for mothers, _, per_target in _selected_samples(task, model, channel, source,
+                                                    block_sizes(task.n_events)):
+        contrib = np.empty((len(task.decisive), len(mothers)))
+        for c, (t, k) in enumerate(task.decisive):
+            keep, prop = per_target[t]
+            contrib[c] = keep * decay_probability(prop["acc_intervals"], prop["beta_gamma"],
+                                                  model.ctau / ratios[k])
+        p = np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1))
+        rows.append((np.clip(np.searchsorted(edges, p, side="right") - 1, 0, n_bins - 1),
+                     contrib))
+    totals = sum(c.sum(axis=1) for _, c in rows)
+    if not np.any(totals > 0):
+        return None
+    norm = np.where(totals > 0, 1.0 / np.where(totals > 0, totals, 1.0), 0.0)
+    f2, count = np.zeros(n_bins), np.zeros(n_bins)
+    for bins, contrib in rows:
+        f = norm @ contrib
+        f2 += np.bincount(bins, weights=f * f, minlength=n_bins)
+        count += np.bincount(bins, minlength=n_bins)
+    m2 = f2 / np.maximum(count, 1.0)
+    root = p_marginal * np.sqrt(m2)
+    if root.sum() ** 2 > 0.5 * np.sum(p_marginal * m2):
+        return None
+    q_opt = root / root.sum()
+    return 0.5 + 0.5 * np.divide(q_opt, p_marginal, out=np.zeros(n_bins), where=p_marginal > 0)
+
+
+def run_task(task: Task) -> TaskResult:
+    """The channel sums of ``task`` (see :class:`Task`).  Mesons the beam's normalisation does
     not list (not produced there) are left out without a note.  Keeps freed memory in the
     worker process for the next task (:func:`mcsim.memory.keep_freed_memory`)."""
     keep_freed_memory()
     model = task.family.at(task.mass, D_REF)
-    couplings = np.asarray(task.couplings, dtype=np.float64)
-    ratios = (couplings / D_REF) ** 2
-    out = np.zeros((len(task.targets), couplings.size))
-    groups: dict[tuple, list[int]] = {}
-    for t, target in enumerate(task.targets):
-        groups.setdefault(_geometry_key(target), []).append(t)
-    rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=(task.index,)))
+    ratios = (np.asarray(task.couplings, dtype=np.float64) / D_REF) ** 2
     source = SpectraSource(_detector(task.targets[0].detector))
-    missing = []
-    n = task.n_events
+    plan = {m: (n, b) for m, n, b in task.plan}
+    out = TaskResult({}, [])
     for channel in open_channels(model):
         if not source.produces(channel.mother):
             continue  # e.g. Upsilon at 70 GeV: below threshold, no normalisation, no table
         if not _has_table(channel.mother, task.beam):
-            missing.append(f"{task.beam}/{spectra.table_name(channel.mother)}")
+            out.missing.append(f"{task.beam}/{spectra.table_name(channel.mother)}")
             continue
-        llp = produce(channel, source, n, rng)[1]["llp"]
-        for members in groups.values():
-            lead = task.targets[members[0]]
-            prop = propagate(llp, m_llp=model.llp_mass, m_invisible=model.invisible_mass,
-                             detector=_detector(lead.detector), mode=lead.mode, ctau=model.ctau,
-                             rng=rng, threshold=0.0)
-            e_gamma = prop["p4_photon"][:, 0]
-            summed: dict[tuple[float, float], np.ndarray] = {}
-            for t in members:
-                e_min, e_max, eff = _selection(task.targets[t])
-                if (e_min, e_max) not in summed:
-                    keep = prop["photon_hits_calo"] & in_energy_window(e_gamma, e_min, e_max)
-                    summed[e_min, e_max] = summed_decay_probability(
-                        prop["acc_intervals"][keep], prop["beta_gamma"][keep], model.ctau, ratios)
-                norm = eff * _n_mesons(task.targets[t].detector, channel.mother) * channel.br / n
-                out[t] += norm * ratios * summed[e_min, e_max]
-    return out, missing
+        if task.plan and channel.mother not in plan:
+            continue
+        n, first_block = plan.get(channel.mother, (task.n_events, 0))
+        tilt = (_momentum_tilt(task, model, channel, source, ratios)
+                if task.importance else None)
+        out.channels[channel.mother] = _channel_sums(
+            task, model, channel, source, block_sizes(n, first_block), ratios, tilt)
+    return out
 
 
 def _any_channel_open(model: Model) -> bool:
@@ -183,8 +298,9 @@ def _any_channel_open(model: Model) -> bool:
 def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
                seed: int, start: int = 0) -> list[Task]:
     """One task per (mass, beam) for ``targets`` over the grid (masses [GeV], couplings
-    [GeV^-1], both ascending), numbered from ``start`` (the task index seeds its stream).  Raises ValueError on an empty grid, an unknown detector or
-    mode, or a mass range where every production channel is closed."""
+    [GeV^-1], both ascending), numbered from ``start``, each with ``n_events`` per open
+    channel.  Raises ValueError on an empty grid, an unknown detector or mode, or a mass range
+    where every production channel is closed."""
     masses = np.asarray(masses, dtype=np.float64)
     couplings = np.asarray(couplings, dtype=np.float64)
     if masses.ndim != 1 or masses.size == 0:
@@ -219,14 +335,14 @@ def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
 
 
 def run_tasks(tasks: list[Task], *, workers: int = 2, scheduler: str | None = None,
-              progress: bool = True) -> list[tuple[np.ndarray, list[str]]]:
+              progress: bool = True, desc: str = "reach scan") -> list[TaskResult]:
     """Results of :func:`run_task` for every task, in task order: on ``workers`` local processes
     (1: in this process), or on the Dask cluster at ``scheduler`` (an address).  Local workers
     are spawned, so a calling script must be importable (a file, not ``python - <<EOF``)."""
     from tqdm.auto import tqdm
 
     results: list = [None] * len(tasks)
-    bar = tqdm(total=len(tasks), desc="reach scan", unit="task", disable=not progress)
+    bar = tqdm(total=len(tasks), desc=desc, unit="task", disable=not progress)
     if scheduler is not None:
         from distributed import Client, as_completed as dask_completed
 
@@ -266,49 +382,125 @@ def _single_threaded_blas():
                 os.environ[k] = v
 
 
+@dataclass(frozen=True)
+class Refinement:
+    """Adaptive statistics after the first pass: cells that decide a contour (adjacent cells on
+    either side of its level) are refined until the relative Monte Carlo error of their yield
+    is below ``target`` -- more events for their mass and channels (Neyman allocation over the
+    channels), with importance sampling of the meson momentum where the selection sits in a tail
+    of the spectrum -- in at most ``rounds`` rounds, adding at most ``budget`` x the first
+    pass's events in all and ``max_factor`` x n_events to one channel of one mass."""
+
+    target: float = 0.05
+    rounds: int = 2
+    budget: float = 1.0
+    max_factor: int = 64
+
+    def __post_init__(self):
+        if not (0 < self.target < 1):
+            raise ValueError(f"refinement target must be a relative error in (0, 1), "
+                             f"got {self.target!r}")
+        if self.rounds < 0 or self.budget < 0 or self.max_factor < 1:
+            raise ValueError("refinement rounds and budget must be >= 0, max_factor >= 1")
+
+
+#: No refinement: the first pass only.
+NO_REFINEMENT = Refinement(rounds=0)
+
+
 def scan_set(jobs: list[tuple[Family, list[Target]]], masses, couplings, *, n_events: int,
              seed: int, workers: int = 2, scheduler: str | None = None,
-             progress: bool = True) -> list[list[ReachGrid]]:
+             progress: bool = True, refinement: Refinement = Refinement()) -> list[list[ReachGrid]]:
     """Several scans over the same masses [GeV] x couplings [GeV^-1] run as one set of tasks
-    (one pool, one progress bar): for each (family, targets) job, one
-    :class:`mcsim.reach.ReachGrid` per target, in order.  A target whose card has a [recast]
-    table gets the 95% CL limit N_up as its contour level, the others N = 3."""
+    (one pool): for each (family, targets) job, one :class:`mcsim.reach.ReachGrid` per target,
+    in order, with per-cell Monte Carlo errors.  A target whose card has a [recast] table gets
+    the 95% CL limit N_up as its contour level, the others N = 3.  After the first pass
+    (``n_events`` per mass and channel) the contour cells are refined (:class:`Refinement`)."""
     if not jobs:
         raise ValueError("no scan requested")
-    per_job = []
+    tasks: list[Task] = []
     for family, targets in jobs:
-        per_job.append(make_tasks(family, masses, couplings, targets, n_events=n_events,
-                                  seed=seed, start=sum(len(t) for t in per_job)))
-    tasks = [t for job_tasks in per_job for t in job_tasks]
+        tasks += make_tasks(family, masses, couplings, targets, n_events=n_events, seed=seed,
+                            start=len(tasks))
     results = run_tasks(tasks, workers=workers, scheduler=scheduler, progress=progress)
     masses = np.asarray(masses, dtype=np.float64)
     couplings = np.asarray(couplings, dtype=np.float64)
-    out, offset = [], 0
-    for (family, targets), job_tasks in zip(jobs, per_job):
-        job_results = results[offset:offset + len(job_tasks)]
-        offset += len(job_tasks)
-        out.append([_grid(family, target, masses, couplings, job_tasks, job_results, n_events,
-                          seed) for target in targets])
-    return out
+    first_pass = sum(r.n for res in results for r in res.channels.values())
+    added, spent = 0, 0
+    for round_ in range(refinement.rounds):
+        grids = _grids(jobs, tasks, results, masses, couplings, n_events, seed)
+        extra = _refinement_tasks(tasks, results, grids, jobs, masses, refinement,
+                                  first_pass * refinement.budget - spent)
+        if not extra:
+            break
+        more = run_tasks(extra, workers=workers, scheduler=scheduler, progress=progress,
+                         desc=f"refinement {round_ + 1}")
+        for task, res in zip(extra, more):
+            into = results[task.index]
+            for mother, sums in res.channels.items():
+                into.channels[mother].add(sums)
+                added += sums.n
+            spent += sum(n for _, n, _ in task.plan)
+    grids = _grids(jobs, tasks, results, masses, couplings, n_events, seed)
+    for job_grids in grids:
+        for g in job_grids:
+            g.metadata.update(_contour_quality(g, refinement.target))
+            g.metadata["refinement"] = {"target": refinement.target,
+                                        "events_first_pass": int(first_pass),
+                                        "events_added": int(added)}
+    return grids
 
 
 def scan(family: Family, masses, couplings, targets: list[Target], *, n_events: int,
          seed: int, workers: int = 2, scheduler: str | None = None,
-         progress: bool = True) -> list[ReachGrid]:
+         progress: bool = True, refinement: Refinement = Refinement()) -> list[ReachGrid]:
     """Reach grids of ``targets`` for ``family`` (see :func:`scan_set`)."""
     return scan_set([(family, targets)], masses, couplings, n_events=n_events, seed=seed,
-                    workers=workers, scheduler=scheduler, progress=progress)[0]
+                    workers=workers, scheduler=scheduler, progress=progress,
+                    refinement=refinement)[0]
 
 
-def _grid(family: Family, target: Target, masses, couplings, tasks, results, n_events: int,
+def _grids(jobs, tasks, results, masses, couplings, n_events, seed) -> list[list[ReachGrid]]:
+    out = []
+    for family, targets in jobs:
+        job = [(t, r) for t, r in zip(tasks, results) if t.family == family
+               and t.targets[0] in targets]
+        out.append([_grid(family, target, masses, couplings, job, n_events, seed)
+                    for target in targets])
+    return out
+
+
+def _cell_sums(target: Target, task: Task, result: TaskResult):
+    """Yield and variance (n_couplings,) of ``target`` from one task, and the per-channel
+    variances (mother -> array): sum_c norm_c s1_c and sum_c norm_c^2 s2_c, with
+    norm_c = efficiency x N_M x BR(d_ref) / n_c (:func:`mcsim.chain.channel_normalisation`)."""
+    t = task.targets.index(target)
+    model = task.family.at(task.mass, D_REF)
+    brs = {c.mother: c.br for c in open_channels(model)}
+    eff = _selection(target)[2]
+    events = np.zeros(len(task.couplings))
+    variance = np.zeros(len(task.couplings))
+    per_channel = {}
+    for mother, sums in result.channels.items():
+        norm = eff * channel_normalisation(_n_mesons(target.detector, mother), brs[mother],
+                                           sums.n)
+        events += norm * sums.s1[t]
+        per_channel[mother] = norm * norm * sums.s2[t]
+        variance += per_channel[mother]
+    return events, variance, per_channel
+
+
+def _grid(family: Family, target: Target, masses, couplings, job, n_events: int,
           seed: int) -> ReachGrid:
     det = _detector(target.detector)
     events = np.zeros((masses.size, couplings.size))
+    variance = np.zeros_like(events)
     missing: set[str] = set()
-    for task, (ev, miss) in zip(tasks, results):
+    for task, result in job:
         if target in task.targets:
-            events[int(np.searchsorted(masses, task.mass))] = ev[task.targets.index(target)]
-            missing.update(miss)
+            i = int(np.searchsorted(masses, task.mass))
+            events[i], variance[i], _ = _cell_sums(target, task, result)
+            missing.update(result.missing)
     level = recast_upper_limit(det) if det.observed_events is not None else DISCOVERY_LEVEL
     e_min, e_max, eff = _selection(target)
     meta = {"family": family.name, "model": family.model, "delta": family.delta,
@@ -316,4 +508,81 @@ def _grid(family: Family, target: Target, masses, couplings, tasks, results, n_e
             "photon_energy_min_GeV": e_min, "photon_energy_max_GeV": e_max, "efficiency": eff,
             "n_events_per_channel": int(n_events), "seed": int(seed),
             "missing_tables": sorted(missing)}
-    return ReachGrid(target.label, masses, couplings, events, level, meta)
+    return ReachGrid(target.label, masses, couplings, events, level, meta,
+                     stat_error=np.sqrt(variance))
+
+
+def _decisive_cells(grid: ReachGrid) -> np.ndarray:
+    """Mask (n_masses, n_couplings) of the cells that decide the contour: cells next to a cell
+    on the other side of the level (along d or along the mass), with a non-zero yield."""
+    above = grid.events >= grid.level
+    mask = np.zeros_like(above)
+    for axis in (0, 1):
+        flip = np.diff(above.astype(np.int8), axis=axis) != 0
+        lo = [slice(None)] * 2
+        hi = [slice(None)] * 2
+        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
+        mask[tuple(lo)] |= flip
+        mask[tuple(hi)] |= flip
+    return mask & (grid.events > 0)
+
+
+def _relative_error(grid: ReachGrid) -> np.ndarray:
+    return np.divide(grid.stat_error, grid.events, out=np.full(grid.events.shape, np.inf),
+                     where=grid.events > 0)
+
+
+def _contour_quality(grid: ReachGrid, target: float) -> dict:
+    """Largest relative error of the decisive cells per mass, and the masses still above
+    ``target`` (the contour pieces flagged as not converged)."""
+    mask = _decisive_cells(grid)
+    rel = np.where(mask, _relative_error(grid), 0.0)
+    worst = rel.max(axis=1)
+    return {"contour_rel_error": [float(f"{w:.3g}") if mask[i].any() else None
+                                  for i, w in enumerate(worst)],
+            "unconverged_masses": [float(m) for m, w in zip(grid.masses, worst) if w > target]}
+
+
+def _refinement_tasks(tasks, results, grids, jobs, masses, refinement: Refinement,
+                      budget: float) -> list[Task]:
+    """Tasks adding events where a decisive cell misses the target error: per (mass, beam)
+    task, each channel gets the events that bring the worst such cell to the target (Neyman
+    allocation n_c ~ sigma_c over channels), within the caps."""
+    wanted: dict[int, dict] = {}
+    for (family, targets), job_grids in zip(jobs, grids):
+        for target, grid in zip(targets, job_grids):
+            rel = np.where(_decisive_cells(grid), _relative_error(grid), 0.0)
+            for i, k in zip(*np.nonzero(rel > refinement.target)):
+                task = next(t for t in tasks if t.family == family and target in t.targets
+                            and t.mass == masses[i])
+                res = results[task.index]
+                per_channel = {m: v[k] for m, v in _cell_sums(target, task, res)[2].items()}
+                need = _neyman(per_channel, res, grid.events[i, k] * refinement.target)
+                entry = wanted.setdefault(task.index, {"need": {}, "cells": set()})
+                entry["cells"].add((task.targets.index(target), int(k)))
+                for mother, n in need.items():
+                    entry["need"][mother] = max(entry["need"].get(mother, 0), n)
+    extra = []
+    for index in sorted(wanted, key=lambda j: -sum(wanted[j]["need"].values())):
+        task, res = tasks[index], results[index]
+        plan = []
+        for mother, n_goal in sorted(wanted[index]["need"].items()):
+            have = res.channels[mother].n
+            n_add = int(min(n_goal, refinement.max_factor * task.n_events) - have)
+            if n_add < BLOCK_SIZE // 4 or n_add > budget:
+                continue
+            budget -= n_add
+            plan.append((mother, n_add, res.channels[mother].next_block))
+        if plan:
+            extra.append(replace(task, plan=tuple(plan),
+                                 decisive=tuple(sorted(wanted[index]["cells"])),
+                                 importance=True))
+    return extra
+
+
+def _neyman(per_channel: dict, result: TaskResult, sigma_goal: float) -> dict[int, int]:
+    """Events per channel that bring the summed variance to sigma_goal^2 at least cost: with
+    v_c the channel's variance at n_c events, sigma_c^2 = v_c n_c and n_c ~ sigma_c."""
+    sigma = {m: math.sqrt(v * result.channels[m].n) for m, v in per_channel.items() if v > 0}
+    total = sum(sigma.values())
+    return {m: int(math.ceil(s * total / sigma_goal**2)) for m, s in sigma.items()}

@@ -40,6 +40,7 @@ __all__ = [
     "load_table",
     "available_tables",
     "sample_momenta",
+    "sample_momenta_tilted",
     "mesons_per_pot",
     "positive_fraction",
 ]
@@ -322,20 +323,35 @@ def sample_momenta(table: SpectrumTable, n: int, rng: np.random.Generator) -> np
         raise ValueError(f"number of samples must be >= 0, got {n}")
     if table.n_entries == 0:
         raise ValueError(f"the {table.name} table for beam {table.beam} is empty")
-    prob, alias = table.alias
+    return _draw(table, *table.alias, n, rng)
+
+
+def _draw(table: SpectrumTable, prob, alias, n: int, rng) -> np.ndarray:
+    """:func:`_sample_kernel` on the bins of ``table`` with the alias table (prob, alias)."""
     p_e, t_e = table.log10p_edges, table.log10theta_edges
-    return _sample_kernel(
-        prob,
-        alias,
-        10.0 ** p_e[:-1],
-        _LN10 * (p_e[-1] - p_e[0]) / (p_e.size - 1),
-        10.0 ** t_e[:-1],
-        _LN10 * (t_e[-1] - t_e[0]) / (t_e.size - 1),
-        t_e.size - 1,
-        sm(table.pdgid).mass,
-        int(n),
-        rng,
-    )
+    return _sample_kernel(prob, alias, 10.0 ** p_e[:-1],
+                          _LN10 * (p_e[-1] - p_e[0]) / (p_e.size - 1), 10.0 ** t_e[:-1],
+                          _LN10 * (t_e[-1] - t_e[0]) / (t_e.size - 1), t_e.size - 1,
+                          sm(table.pdgid).mass, int(n), rng)
+
+
+def sample_momenta_tilted(table: SpectrumTable, n: int, rng: np.random.Generator,
+                          factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Importance sampling of ``table``: momentum bin i (row i of ``counts``) drawn with
+    ``factor[i]`` times its probability (``factor`` normalised so that the tilted density sums
+    to 1: sum_i p_i factor_i = 1), inside the bin as :func:`sample_momenta`.  Returns the
+    4-momenta (n, 4) [GeV] and the importance weights p/q = 1 / factor[i] (n,), which make
+    every weighted sum an unbiased estimate of the plain one."""
+    factor = np.asarray(factor, dtype=np.float64)
+    if factor.shape != (table.counts.shape[0],) or not np.all(np.isfinite(factor)) \
+            or np.any(factor < 0):
+        raise ValueError(f"factor must be {table.counts.shape[0]} finite values >= 0")
+    tilted = (table.counts * factor[:, None]).ravel().astype(np.float64)
+    momenta = _draw(table, *_alias_table(tilted), n, rng)
+    p = np.sqrt(np.sum(momenta[:, 1:] ** 2, axis=1))
+    row = np.clip(np.searchsorted(10.0 ** table.log10p_edges, p, side="right") - 1, 0,
+                  factor.size - 1)
+    return momenta, 1.0 / factor[row]
 
 
 # ---------------------------------------------------------------------------- normalisation

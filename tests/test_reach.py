@@ -6,36 +6,9 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from mcsim import DarkDipole
-from mcsim.chain import expected_events_at, simulate
 from mcsim.detector import load_detector
 from mcsim.reach import (ReachGrid, contour_lines, log_grid, read_grids, recast_upper_limit,
-                         signal_upper_limit, summed_decay_probability, write_contours,
-                         write_grids)
-from mcsim.scan import Family, Target, scan
-
-
-def test_summed_decay_probability_matches_direct_exponentials(rng):
-    n = 500
-    a1 = rng.uniform(30.0, 100.0, n)
-    b1 = a1 + rng.uniform(0.0, 50.0, n)
-    two = rng.random(n) < 0.3
-    a2 = np.where(two, b1 + rng.uniform(0.0, 5.0, n), 0.0)
-    b2 = np.where(two, a2 + rng.uniform(0.0, 20.0, n), 0.0)
-    intervals = np.column_stack([a1, b1, a2, b2])
-    bg = 10 ** rng.uniform(0.5, 3.5, n)
-    ratios = np.geomspace(1e-8, 1e6, 60)
-    got = summed_decay_probability(intervals, bg, 0.3, ratios)
-    for k in (0, 10, 30, 45, 59):
-        lam = bg * 0.3 / ratios[k]
-        direct = np.sum(np.exp(-a1 / lam) * -np.expm1(-(b1 - a1) / lam)
-                        + np.where(b2 > a2, np.exp(-a2 / lam) * -np.expm1(-(b2 - a2) / lam), 0))
-        assert got[k] == pytest.approx(direct, rel=1e-9, abs=1e-300)
-
-
-def test_summed_decay_probability_rejects_unsorted_ratios():
-    with pytest.raises(ValueError, match="ascending"):
-        summed_decay_probability(np.zeros((1, 4)), np.ones(1), 1.0, np.array([2.0, 1.0]))
+                         signal_upper_limit, write_contours, write_grids)
 
 
 def test_contour_of_a_power_law_is_exact():
@@ -102,29 +75,31 @@ def test_bad_limit_input():
         signal_upper_limit(1, -0.5)
 
 
-def test_scan_matches_chain_reweighting():
-    """The scan's grid at one mass equals chain.simulate + expected_events_at over the same
-    physics (different random streams: agreement to the Monte Carlo error)."""
-    masses = np.array([0.1])
-    couplings = np.geomspace(1e-6, 1e-4, 5)
-    (grid,) = scan(Family("dark-dipole", delta=0.1), masses, couplings,
-                   [Target("SHiP", "ship")], n_events=20_000, seed=3, workers=1, progress=False)
-    batch = simulate(DarkDipole(m1=0.1, delta=0.1, d=1e-5), "ship", n_events=20_000, seed=4)
-    ref = np.array([expected_events_at(batch, d) for d in couplings])
-    np.testing.assert_allclose(grid.events[0], ref, rtol=0.1)
-
-
 def test_grid_and_contour_files_round_trip(tmp_path):
     masses = np.geomspace(0.01, 1.0, 5)
     couplings = np.geomspace(1e-7, 1e-3, 6)
     events = np.outer(masses, couplings) * 1e7
-    g = ReachGrid("toy", masses, couplings, events, 3.0, {"note": "x"})
+    g = ReachGrid("toy", masses, couplings, events, 3.0, {"note": "x"}, 0.1 * np.sqrt(events))
     js, cs = write_grids([g], tmp_path / "grid")
     (back,) = read_grids(js)
     np.testing.assert_allclose(back.events, events, rtol=1e-5)
-    assert cs.read_text().splitlines()[0] == "label,mass_GeV,d_inv_GeV,events"
+    np.testing.assert_allclose(back.stat_error, 0.1 * np.sqrt(events), rtol=1e-2)
+    assert cs.read_text().splitlines()[0] == "label,mass_GeV,d_inv_GeV,events,stat_error"
     cj, cc = write_contours([g], tmp_path / "contours")
     assert "toy" in cj.read_text() and len(cc.read_text().splitlines()) > 1
+    curves = {row.split(",")[2] for row in cc.read_text().splitlines()[1:]}
+    assert curves == {"central", "minus_1sigma", "plus_1sigma"}
+
+
+def test_contour_band_brackets_the_contour():
+    # N = 3 (d / d0)^2 with a 10% error: the band lines are at d0 / sqrt(1 -+ 0.1)
+    masses = np.geomspace(0.01, 1.0, 5)
+    couplings = np.geomspace(1e-7, 1e-3, 81)
+    events = np.tile(3.0 * (couplings / 1e-5) ** 2, (masses.size, 1))
+    g = ReachGrid("toy", masses, couplings, events, 3.0, stat_error=0.1 * events)
+    (minus,), (plus,) = g.contour_band()
+    np.testing.assert_allclose(minus[:, 1], 1e-5 / math.sqrt(0.9), rtol=2e-3)
+    np.testing.assert_allclose(plus[:, 1], 1e-5 / math.sqrt(1.1), rtol=2e-3)
 
 
 def test_log_grid_errors():
