@@ -17,7 +17,7 @@ import numpy as np
 
 from .models import FLAVOURS
 from .reach import ReachGrid, log_grid, write_contours, write_grids
-from .scan import Family, Target, scan_set
+from .scan import Family, Refinement, Target, scan_set
 
 __all__ = ["FIG2_DELTAS", "FIG3_THRESHOLDS", "FigureSpec", "figure_spec", "dark_targets",
            "neutrino_targets", "make_figure", "plot_reach", "validate_cone", "CONE_EXPERIMENTS"]
@@ -106,12 +106,35 @@ def _is_empty(grid: ReachGrid) -> bool:
     return not np.any(grid.events > 0)
 
 
+def _draw_uncertainty(ax, g: ReachGrid, colour) -> bool:
+    """Shade the contour's one-sigma Monte Carlo band (|N - level| < sigma) and mark with x the
+    contour points at masses whose decisive cells still miss the error target.  Returns
+    whether any point was marked."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(g.stat_error > 0, (g.events - g.level) / g.stat_error,
+                     np.sign(g.events - g.level) * np.inf)
+    if np.any(np.abs(z) < 1):
+        ax.contourf(g.masses, g.couplings, np.nan_to_num(z, posinf=1e3, neginf=-1e3).T,
+                    levels=[-1.0, 1.0], colors=[colour], alpha=0.25)
+    flagged = np.isin(g.masses, g.metadata.get("unconverged_masses", []))
+    if not flagged.any():
+        return False
+    log_m = np.log(g.masses)
+    for line in g.contours():
+        nearest = np.abs(np.log(line[:, 0])[:, None] - log_m[None, :]).argmin(axis=1)
+        mark = flagged[nearest]
+        ax.plot(line[mark, 0], line[mark, 1], ls="none", marker="x", ms=3, color=colour)
+    return True
+
+
 def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "mass [GeV]",
                legend: bool = True) -> list[str]:
     """Draw grids on ``ax``: recast limits (level != 3 or a [recast] card) shaded where
-    N > N_up, sensitivities as their N = 3 lines.  Returns notes on grids left out (no open
-    channel with a spectrum table)."""
+    N > N_up, sensitivities as their N = 3 lines, each with its one-sigma Monte Carlo band and x
+    marks where the contour's Monte Carlo error misses the refinement target.  Returns notes on
+    grids left out (no open channel with a spectrum table)."""
     notes = []
+    flagged = False
     for g in grids:
         if _is_empty(g):
             miss = ", ".join(g.metadata.get("missing_tables", [])) or "no signal"
@@ -125,10 +148,15 @@ def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "ma
                 ax.plot(line[:, 0], line[:, 1], color=colour, ls=ls, lw=1.0)
             ax.plot([], [], color=colour, ls=ls, lw=6, alpha=0.5,
                     label=f"{g.label} (N > {g.level:.3g})")
+            flagged |= _draw_uncertainty(ax, g, colour)
             continue
         style = _style(g.label, g.metadata.get("photon_energy_min_GeV"))
         for j, line in enumerate(g.contours()):
             ax.plot(line[:, 0], line[:, 1], lw=1.6, label=g.label if j == 0 else None, **style)
+        flagged |= _draw_uncertainty(ax, g, style["color"])
+    if flagged:
+        ax.plot([], [], ls="none", marker="x", ms=4, color="k",
+                label="MC error at contour above target")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(grids[0].masses[0], grids[0].masses[-1])
@@ -154,8 +182,8 @@ def _panel_grids(spec: FigureSpec, results: list[list[ReachGrid]]) -> list[Reach
 
 def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
                 n_couplings: int = 100, n_events: int = 100_000, seed: int = 1,
-                workers: int = 2, scheduler: str | None = None,
-                progress: bool = True) -> dict[str, Path | list[str]]:
+                workers: int = 2, scheduler: str | None = None, progress: bool = True,
+                refinement: Refinement = Refinement()) -> dict[str, Path | list[str]]:
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
     figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
     the notes (grids not shown)."""
@@ -169,7 +197,7 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
     couplings = log_grid(*spec.coupling_range, n_couplings, name="coupling")
     jobs = [(family, list(targets)) for _, family, targets in spec.panels]
     results = scan_set(jobs, masses, couplings, n_events=n_events, seed=seed, workers=workers,
-                       scheduler=scheduler, progress=progress)
+                       scheduler=scheduler, progress=progress, refinement=refinement)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, len(spec.panels), figsize=(5.0 * len(spec.panels), 4.6),
@@ -178,8 +206,9 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
     for k, (ax, (title, _, _), grids) in enumerate(zip(axes, spec.panels, results)):
         notes += [f"{title}: {n}" for n in plot_reach(ax, grids, title=title,
                                                       xlabel=spec.xlabel, legend=k == 0)]
-    fig.suptitle(f"mcsim: Figure {number} of the paper (N = 3 contours, "
-                 f"{n_events:.0e} MC events per mass and channel)", fontsize=10)
+    fig.suptitle(f"mcsim: Figure {number} of the paper (N = 3 contours with 1-sigma MC bands; "
+                 f"{n_events:.0e} MC events per mass and channel, contour cells refined to "
+                 f"{refinement.target:.0%})", fontsize=10)
     png = out_dir / f"figure{number}.png"
     fig.savefig(png, dpi=90)
     plt.close(fig)
@@ -204,6 +233,7 @@ def _ratio(full: np.ndarray, cone: np.ndarray, floor: float = 0.0) -> np.ndarray
 def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30,
                   n_couplings: int = 80, n_events: int = 100_000, seed: int = 1,
                   workers: int = 2, scheduler: str | None = None, progress: bool = True,
+                  refinement: Refinement = Refinement(),
                   experiments: dict[str, str] | None = None) -> dict:
     """Full geometry vs the paper's cone (dark dipole at ``delta``): for each experiment the
     ratio of yields full/cone over the (M1, d) plane with both N = 3 contours overlaid
@@ -223,7 +253,8 @@ def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30
         targets += [Target(f"{label} full", card, "full"), Target(f"{label} cone", card, "cone")]
     family = Family("dark-dipole", delta=delta)
     grids = scan_set([(family, targets)], masses, couplings, n_events=n_events, seed=seed,
-                     workers=workers, scheduler=scheduler, progress=progress)[0]
+                     workers=workers, scheduler=scheduler, progress=progress,
+                     refinement=refinement)[0]
     pairs = [(label, grids[2 * i], grids[2 * i + 1]) for i, label in enumerate(experiments)]
     pairs = [p for p in pairs if not (_is_empty(p[1]) and _is_empty(p[2]))]
     skipped = [label for label in experiments if label not in {p[0] for p in pairs}]

@@ -8,7 +8,7 @@ import click
 
 from .models import FLAVOURS
 from .reach import log_grid, write_contours, write_grids
-from .scan import Family, Target, scan
+from .scan import Family, Refinement, Target, scan
 
 __all__ = ["reach", "figure", "validate_cone_command"]
 
@@ -24,6 +24,11 @@ def _scan_options(f):
         click.option("--scheduler", default=None, metavar="ADDRESS",
                      help="Run the tasks on the Dask cluster at ADDRESS instead."),
         click.option("--progress/--no-progress", default=True, show_default=True),
+        click.option("--target-error", type=float, default=0.05, show_default=True,
+                     help="Refine the cells that decide a contour until their relative Monte "
+                          "Carlo error is below this (0: no refinement)."),
+        click.option("--refine-budget", type=float, default=0.5, show_default=True,
+                     help="Events the refinement may add, as a multiple of the first pass."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -52,7 +57,8 @@ def _scan_options(f):
               default=Path("reach"), show_default=True)
 @_scan_options
 def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_couplings,
-          threshold, mode, out_dir, n_events, seed, workers, scheduler, progress):
+          threshold, mode, out_dir, n_events, seed, workers, scheduler, progress, target_error,
+          refine_budget):
     """Expected signal events over a (mass, d) grid and the N = 3 contours (N_up for a recast
     card): writes grid.{csv,json}, contours.{csv,json} and reach.png to --out."""
     family = (Family(model, delta=delta) if model == "dark-dipole"
@@ -63,17 +69,31 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
     couplings = log_grid(*d_range, n_couplings, name="coupling")
     targets = [Target(d, d, mode, threshold) for d in detectors]
     grids = scan(family, masses, couplings, targets, n_events=n_events, seed=seed,
-                 workers=workers, scheduler=scheduler, progress=progress)
+                 workers=workers, scheduler=scheduler, progress=progress,
+                 refinement=_refinement(target_error, refine_budget))
     files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
     files.append(_plot(grids, out_dir / "reach.png", family))
     for g in grids:
         lines = g.contours()
+        worst = [e for e in g.metadata["contour_rel_error"] if e is not None]
         click.echo(f"{g.label}: {len(lines)} contour line(s) at N = {g.level:.4g}; max N = "
-                   f"{g.events.max():.3g}")
+                   f"{g.events.max():.3g}; MC error at the contour <= "
+                   f"{max(worst, default=0.0):.1%}")
+        if g.metadata["unconverged_masses"]:
+            click.echo(f"  note: {len(g.metadata['unconverged_masses'])} mass(es) above the "
+                       f"{g.metadata['refinement']['target']:.0%} target (marked x in the plot)",
+                       err=True)
         if g.metadata["missing_tables"]:
             click.echo(f"  warning: channels skipped, no spectrum table: "
                        f"{', '.join(g.metadata['missing_tables'])}", err=True)
     click.echo("wrote " + ", ".join(str(f) for f in files))
+
+
+def _refinement(target_error: float, budget: float) -> Refinement:
+    """The --target-error and --refine-budget options (target 0: no refinement)."""
+    if target_error == 0:
+        return Refinement(rounds=0)
+    return Refinement(target=target_error, budget=budget)
 
 
 def _plot(grids, path: Path, family: Family) -> Path:
@@ -100,13 +120,14 @@ def _plot(grids, path: Path, family: Family) -> Path:
 @click.option("--couplings", "n_couplings", type=int, default=100, show_default=True)
 @_scan_options
 def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, scheduler,
-           progress):
+           progress, target_error, refine_budget):
     """The paper's Figure NUMBER (2, 3 or 4): scan, plot, and write the grids and contours."""
     from .figures import make_figure
 
     result = make_figure(number, out_dir, n_masses=n_masses, n_couplings=n_couplings,
                          n_events=n_events, seed=seed, workers=workers, scheduler=scheduler,
-                         progress=progress)
+                         progress=progress,
+                         refinement=_refinement(target_error, refine_budget))
     for note in result["notes"]:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {result['png']}, {result['grids']}, "
@@ -121,14 +142,15 @@ def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, sche
 @click.option("--couplings", "n_couplings", type=int, default=80, show_default=True)
 @_scan_options
 def validate_cone_command(delta, out_dir, n_masses, n_couplings, n_events, seed, workers,
-                          scheduler, progress):
+                          scheduler, progress, target_error, refine_budget):
     """Full geometry vs the paper's cone approximation: yield ratio over the (M1, d) plane and
     both N = 3 contours per experiment (validate_cone.png) and a table (.csv, .md)."""
     from .figures import validate_cone
 
     result = validate_cone(out_dir, delta=delta, n_masses=n_masses, n_couplings=n_couplings,
                            n_events=n_events, seed=seed, workers=workers, scheduler=scheduler,
-                           progress=progress)
+                           progress=progress,
+                           refinement=_refinement(target_error, refine_budget))
     if result["skipped"]:
         click.echo(f"note: not computed (no spectrum tables): {', '.join(result['skipped'])}",
                    err=True)

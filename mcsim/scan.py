@@ -219,42 +219,42 @@ def _channel_sums(task: Task, model: Model, channel, source, blocks, ratios,
     return out
 
 
+#: The momentum tilt starts at this fraction of the lowest meson momentum that filled a cell.
+_TILT_MARGIN = 0.7
+
+
 def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndarray | None:
-    """Importance factors q/p per momentum bin of the channel's spectrum table, learnt from the
-    first ``task.n_events`` events (regenerated: the same streams): q_opt ~ p sqrt(E[f^2|bin]),
-    f an event's share of the decisive cells' yields (each cell normalised to 1), mixed 1:1
-    with p.  None when q_opt would not at least halve the second moment of f (the selection
-    does not sit in a tail of the spectrum)."""
+    """Importance factors q/p per momentum bin of the channel's spectrum table, for a
+    selection that sits in the tail of the spectrum: half of the events from the spectrum,
+    half from the spectrum above p_cut (q = p/2 + p [p > p_cut] / 2 P(p > p_cut); importance
+    weights <= 2 everywhere, 2 P(p > p_cut) in the tail).  p_cut is 0.7 x the lowest meson
+    momentum that fills a decisive cell in the first ``task.n_events`` events (regenerated:
+    the same streams).  None when the tilt would not at least halve the second moment of the
+    events' share f of the decisive cells (each cell normalised to 1): no tail."""
     table = spectra.load_table(channel.mother, task.beam)
     edges = 10.0 ** table.log10p_edges
-    n_bins = edges.size - 1
     p_marginal = table.counts.sum(axis=1) / table.counts.sum()
-    rows = []
+    momenta, shares = [], []
     for mothers, _, per_target in _selected_samples(task, model, channel, source,
                                                     block_sizes(task.n_events)):
-        contrib = np.empty((len(task.decisive), len(mothers)))
-        for c, (t, k) in enumerate(task.decisive):
+        c = np.empty((len(task.decisive), len(mothers)))
+        for j, (t, k) in enumerate(task.decisive):
             keep, prop = per_target[t]
-            contrib[c] = keep * decay_probability(prop["acc_intervals"], prop["beta_gamma"],
-                                                  model.ctau / ratios[k])
-        p = np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1))
-        rows.append((np.clip(np.searchsorted(edges, p, side="right") - 1, 0, n_bins - 1),
-                     contrib))
-    totals = sum(c.sum(axis=1) for _, c in rows)
+            c[j] = keep * decay_probability(prop["acc_intervals"], prop["beta_gamma"],
+                                            model.ctau / ratios[k])
+        momenta.append(np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1)))
+        shares.append(c)
+    c = np.concatenate(shares, axis=1)
+    totals = c.sum(axis=1)
     if not np.any(totals > 0):
         return None
-    norm = np.where(totals > 0, 1.0 / np.where(totals > 0, totals, 1.0), 0.0)
-    f2, count = np.zeros(n_bins), np.zeros(n_bins)
-    for bins, contrib in rows:
-        f = norm @ contrib
-        f2 += np.bincount(bins, weights=f * f, minlength=n_bins)
-        count += np.bincount(bins, minlength=n_bins)
-    m2 = f2 / np.maximum(count, 1.0)
-    root = p_marginal * np.sqrt(m2)
-    if root.sum() ** 2 > 0.5 * np.sum(p_marginal * m2):
-        return None
-    q_opt = root / root.sum()
-    return 0.5 + 0.5 * np.divide(q_opt, p_marginal, out=np.zeros(n_bins), where=p_marginal > 0)
+    f = np.where(totals > 0, 1.0 / np.maximum(totals, 1e-300), 0.0) @ c
+    p = np.concatenate(momenta)
+    p_cut = _TILT_MARGIN * p[f > 0].min()
+    tail = edges[1:] > p_cut  # bins reaching above p_cut
+    factor = 0.5 + 0.5 * tail / p_marginal[tail].sum()
+    row = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, factor.size - 1)
+    return factor if np.sum(f * f / factor[row]) < 0.5 * np.sum(f * f) else None
 
 
 def run_task(task: Task) -> TaskResult:
@@ -389,19 +389,23 @@ class Refinement:
     is below ``target`` -- more events for their mass and channels (Neyman allocation over the
     channels), with importance sampling of the meson momentum where the selection sits in a tail
     of the spectrum -- in at most ``rounds`` rounds, adding at most ``budget`` x the first
-    pass's events in all and ``max_factor`` x n_events to one channel of one mass."""
+    pass's events in all, ``per_round`` x n_events to one channel of one mass in one round and
+    ``max_factor`` x n_events in all (the error estimates of a round steer the next: importance
+    sampling often needs far fewer events than the first pass's variance predicts)."""
 
     target: float = 0.05
-    rounds: int = 2
-    budget: float = 1.0
+    rounds: int = 3
+    budget: float = 0.5
+    per_round: int = 8
     max_factor: int = 64
 
     def __post_init__(self):
         if not (0 < self.target < 1):
             raise ValueError(f"refinement target must be a relative error in (0, 1), "
                              f"got {self.target!r}")
-        if self.rounds < 0 or self.budget < 0 or self.max_factor < 1:
-            raise ValueError("refinement rounds and budget must be >= 0, max_factor >= 1")
+        if self.rounds < 0 or self.budget < 0 or self.max_factor < 1 or self.per_round < 1:
+            raise ValueError("refinement rounds and budget must be >= 0, per_round and "
+                             "max_factor >= 1")
 
 
 #: No refinement: the first pass only.
@@ -547,7 +551,8 @@ def _refinement_tasks(tasks, results, grids, jobs, masses, refinement: Refinemen
                       budget: float) -> list[Task]:
     """Tasks adding events where a decisive cell misses the target error: per (mass, beam)
     task, each channel gets the events that bring the worst such cell to the target (Neyman
-    allocation n_c ~ sigma_c over channels), within the caps."""
+    allocation n_c ~ sigma_c over channels), within the caps; the cheapest refinements first,
+    so that the budget converges as many contour pieces as it can."""
     wanted: dict[int, dict] = {}
     for (family, targets), job_grids in zip(jobs, grids):
         for target, grid in zip(targets, job_grids):
@@ -557,19 +562,21 @@ def _refinement_tasks(tasks, results, grids, jobs, masses, refinement: Refinemen
                             and t.mass == masses[i])
                 res = results[task.index]
                 per_channel = {m: v[k] for m, v in _cell_sums(target, task, res)[2].items()}
-                need = _neyman(per_channel, res, grid.events[i, k] * refinement.target)
+                need = _neyman(per_channel, res, grid.events[i, k] * refinement.target,
+                               _production(target, task))
                 entry = wanted.setdefault(task.index, {"need": {}, "cells": set()})
                 entry["cells"].add((task.targets.index(target), int(k)))
                 for mother, n in need.items():
                     entry["need"][mother] = max(entry["need"].get(mother, 0), n)
     extra = []
-    for index in sorted(wanted, key=lambda j: -sum(wanted[j]["need"].values())):
+    for index in sorted(wanted, key=lambda j: sum(wanted[j]["need"].values())):
         task, res = tasks[index], results[index]
         plan = []
         for mother, n_goal in sorted(wanted[index]["need"].items()):
             have = res.channels[mother].n
-            n_add = int(min(n_goal, refinement.max_factor * task.n_events) - have)
-            if n_add < BLOCK_SIZE // 4 or n_add > budget:
+            n_add = int(min(n_goal - have, refinement.per_round * task.n_events,
+                            refinement.max_factor * task.n_events - have, budget))
+            if n_add < BLOCK_SIZE // 4:
                 continue
             budget -= n_add
             plan.append((mother, n_add, res.channels[mother].next_block))
@@ -580,9 +587,30 @@ def _refinement_tasks(tasks, results, grids, jobs, masses, refinement: Refinemen
     return extra
 
 
-def _neyman(per_channel: dict, result: TaskResult, sigma_goal: float) -> dict[int, int]:
+#: Channels without a selected event yet get this fraction of the largest allocation, if their
+#: N_M x BR is at least _FLOOR_PRODUCTION of the largest channel's (their variance is unknown,
+#: not zero: a channel the first pass missed may still carry much of the yield).
+_FLOOR_FRACTION = 0.25
+_FLOOR_PRODUCTION = 1e-3
+
+
+def _production(target: Target, task: Task) -> dict[int, float]:
+    """N_M x BR(d_ref) of every channel of ``task`` for ``target``'s exposure."""
+    model = task.family.at(task.mass, D_REF)
+    return {c.mother: _n_mesons(target.detector, c.mother) * c.br for c in open_channels(model)}
+
+
+def _neyman(per_channel: dict, result: TaskResult, sigma_goal: float,
+            production: dict[int, float]) -> dict[int, int]:
     """Events per channel that bring the summed variance to sigma_goal^2 at least cost: with
-    v_c the channel's variance at n_c events, sigma_c^2 = v_c n_c and n_c ~ sigma_c."""
+    v_c the channel's variance at n_c events, sigma_c^2 = v_c n_c and n_c ~ sigma_c; channels
+    with no selected event get the floor (see _FLOOR_FRACTION)."""
     sigma = {m: math.sqrt(v * result.channels[m].n) for m, v in per_channel.items() if v > 0}
     total = sum(sigma.values())
-    return {m: int(math.ceil(s * total / sigma_goal**2)) for m, s in sigma.items()}
+    need = {m: int(math.ceil(s * total / sigma_goal**2)) for m, s in sigma.items()}
+    floor = int(_FLOOR_FRACTION * max(need.values(), default=0))
+    big = _FLOOR_PRODUCTION * max(production.get(m, 0.0) for m in result.channels)
+    for m in result.channels:
+        if m not in need and production.get(m, 0.0) >= big:
+            need[m] = max(floor, result.channels[m].n)
+    return need
