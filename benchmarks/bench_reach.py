@@ -5,9 +5,11 @@
 
 3 deltas (0.1, 0.01, 0.005) x 5 configurations (NA62 1e17 and 1e18, HIKE, SHiP, FASER 2) x
 masses (M1 = 0.01-5 GeV) x couplings (d = 1e-8-1e-2 GeV^-1), E_gamma > 1 GeV, full geometry,
-one Monte Carlo sample of ``--events`` per mass and channel from the shipped spectra.  Reports the
-wall time of the whole set (worker start-up included), the CPU time of the workers and of this
-process, and the load average of the machine; ``--recasts`` adds CHARM-II, BEBC and NuCal.
+one Monte Carlo sample of ``--events`` per mass and channel from the shipped spectra, then the
+adaptive refinement of the contour cells (``--no-refine``: first pass only).  Reports the wall
+time of the whole set (worker start-up included), the CPU time of the workers and of this
+process, the load average of the machine, the events the refinement added and the largest
+relative Monte Carlo error at each contour; ``--recasts`` adds CHARM-II, BEBC and NuCal.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import os
 import resource
 import time
 
+import numpy as np
+
 from mcsim.figures import FIG2_DELTAS, dark_targets
 from mcsim.reach import log_grid
-from mcsim.scan import Family, scan_set
+from mcsim.scan import NO_REFINEMENT, Family, Refinement, scan_set
 
 
 def main() -> None:
@@ -30,6 +34,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--recasts", action="store_true")
+    ap.add_argument("--no-refine", action="store_true")
     args = ap.parse_args()
     masses = log_grid(0.01, 5.0, args.masses, name="mass")
     couplings = log_grid(1e-8, 1e-2, args.couplings, name="coupling")
@@ -38,7 +43,8 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     grids = scan_set(jobs, masses, couplings, n_events=args.events, seed=args.seed,
-                     workers=args.workers)
+                     workers=args.workers,
+                     refinement=NO_REFINEMENT if args.no_refine else Refinement())
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_workers = children.ru_utime + children.ru_stime
@@ -48,9 +54,17 @@ def main() -> None:
     print(f"wall {wall:.1f} s; CPU: workers {cpu_workers:.1f} s, this process {cpu:.1f} s; "
           f"load average "
           f"{load0:.2f} before, {os.getloadavg()[0]:.2f} after")
+    ref = grids[0][0].metadata["refinement"]
+    print(f"events: first pass {ref['events_first_pass']:.3g}, added by the refinement "
+          f"{ref['events_added']:.3g}")
     for delta, job in zip(FIG2_DELTAS, grids):
         reach = ", ".join(f"{g.label} {g.min_coupling(0.1):.2g}" for g in job)
         print(f"  delta = {delta:g}: smallest d at M1 = 0.1 GeV: {reach}")
+        for g in job:
+            errors = [e for e in g.metadata["contour_rel_error"] if e is not None]
+            print(f"    {g.label}: MC error at the contour: median "
+                  f"{np.median(errors) if errors else 0:.1%}, max {max(errors, default=0):.1%}; "
+                  f"{len(g.metadata['unconverged_masses'])} masses above the target")
 
 
 if __name__ == "__main__":

@@ -180,8 +180,16 @@ class ReachGrid:
                               self.level))
 
     def min_coupling(self, mass: float) -> float:
-        """Smallest d [GeV^-1] reached at ``mass`` [GeV] (nearest grid column); NaN if none."""
+        """Smallest d [GeV^-1] reached at ``mass`` [GeV] (interpolated); NaN if none."""
         return min_coupling(self.masses, self.couplings, self.events, mass, self.level)
+
+    def min_coupling_band(self, mass: float) -> tuple[float, float]:
+        """The smallest d [GeV^-1] reached by N + sigma and by N - sigma at ``mass`` [GeV]:
+        the one-standard-deviation Monte Carlo range of :meth:`min_coupling`."""
+        return (min_coupling(self.masses, self.couplings, self.events + self.stat_error, mass,
+                             self.level),
+                min_coupling(self.masses, self.couplings, self.events - self.stat_error, mass,
+                             self.level))
 
     def to_dict(self) -> dict:
         return {"label": self.label, "level": self.level, "metadata": self.metadata,
