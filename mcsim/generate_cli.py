@@ -8,6 +8,7 @@ import click
 
 from .info_cli import model_options
 from .models import model_from_options
+from .ntuple import KEEP
 from .propagate import MODES
 
 __all__ = ["generate"]
@@ -60,10 +61,17 @@ def _mothers(text: str | None) -> list[int] | None:
 @click.option("--compression", default="zstd:1", show_default=True,
               help="ROOT compression: zstd|zlib|lz4|lzma[:LEVEL] or none (zlib:1 for ROOT "
                    "older than 6.20)")
+@click.option("--keep", type=click.Choice(KEEP), default="selected", show_default=True,
+              help="events written to the events tree: selected = those that can contribute at "
+                   "some coupling (LLP crosses the volume, photon accepted); crossing = LLP "
+                   "crosses the decay volume; all.  Weights and the cutflow do not depend on it")
+@click.option("--float32", is_flag=True,
+              help="store 4-momenta, vertices and impact points in float32 (weights, paths and "
+                   "probabilities stay float64)")
 @click.option("--overwrite", is_flag=True, help="replace an existing output file")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, threshold,
-             channels, chunk_size, output, compression, overwrite, quiet):
+             channels, chunk_size, output, compression, keep, float32, overwrite, quiet):
     """Generate events with the full chain and write them to a ROOT file (TTree 'events',
     metadata in 'mcsim_metadata', 'run', 'channels')."""
     from .ntuple import generate as run
@@ -72,9 +80,27 @@ def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, 
     start = time.perf_counter()
     meta = run(point, detector, output, n_events=n_events, seed=seed, mode=mode,
                threshold=threshold, channels=_mothers(channels), chunk_size=chunk_size,
-               overwrite=overwrite, compression=compression, progress=not quiet)
+               overwrite=overwrite, compression=compression, keep=keep, float32=float32,
+               progress=not quiet)
     seconds = time.perf_counter() - start
-    click.echo(f"wrote {output}: {meta['n_events']} events in {len(meta['channels'])} channels, "
+    click.echo(f"wrote {output}: {meta['n_events']} events generated in "
+               f"{len(meta['channels'])} channels, {meta['n_kept']} kept (--keep {keep}), "
                f"{seconds:.1f} s ({meta['n_events'] / seconds:.3g} events/s)")
-    click.echo(f"expected signal events: {meta['expected_events']:.6g} "
-               f"(d = {meta['d']:g} GeV^-1, c*tau = {meta['ctau']:.4g} m, {meta['detector']})")
+    click.echo(summary(meta))
+
+
+def summary(meta: dict) -> str:
+    """Expected signal events with their Monte Carlo error, in total and per channel."""
+    from .cutflow import exposure
+
+    width = max(len(c) for c in meta["channels"])
+    lines = [f"expected signal events: {meta['expected_events']:.4g} +- {meta['stat_error']:.2g} "
+             f"(MC) at d = {meta['d']:g} GeV^-1 (c*tau = {meta['ctau']:.4g} m), "
+             f"{meta['detector']}, {exposure(meta)}",
+             f"  {'channel':<{width}}  {'MC events':>9}  {'kept':>7}  {'signal events':>13}  "
+             f"{'MC error':>8}"]
+    for name, n, kept, y, err in zip(meta["channels"], meta["n_generated"],
+                                     meta["n_kept_by_channel"], meta["expected_by_channel"],
+                                     meta["stat_error_by_channel"]):
+        lines.append(f"  {name:<{width}}  {n:>9d}  {kept:>7d}  {y:>13.4g}  {err:>8.2g}")
+    return "\n".join(lines)

@@ -9,7 +9,15 @@ the same file content bit for bit (and a channel's events do not depend on the o
 
 Normalisation: ``w_norm = N_M x BR / N_generated(channel)`` with N_generated the channel's TOTAL
 over all its chunks, so the weights of the file sum to the expected number of signal events.
-Memory stays bounded by one chunk; the file appears at its path only when complete.
+The control histograms of the selected events (:mod:`mcsim.histograms`) are written into the
+file too (directory ``histograms``, TH1D/TH2D).  Memory stays bounded by one chunk; the file appears at its path only when complete.
+
+What is kept (``keep``): ``all`` events; ``crossing``: events whose LLP crosses the decay volume;
+``selected`` (the default): events that can contribute at SOME coupling -- the LLP crosses the
+volume, its photon can reach the calorimeter and passes the energy window (every other event
+has weight 0 at every d).  Dropping events never changes the weights: N_generated counts every
+event generated.  With ``selected`` the LLPs that cross the volume in dropped events go to the
+small ``crossing`` tree, so that the cutflow's rows before the selection stay exact at any d.
 """
 
 from __future__ import annotations
@@ -19,15 +27,20 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, spectra
+from . import __version__, histograms, spectra
 from .chain import SpectraSource, event_weight, run_metadata, select_channels, simulate
+from .cutflow import mc_error
 from .detector import Detector, load_detector
 from .models import Model
 from .production import Channel
 from .propagate import MODES
 from .rootio import NtupleWriter
 
-__all__ = ["generate", "split_events", "chunk_sizes", "chunk_rng", "CHUNK_SIZE"]
+__all__ = ["generate", "split_events", "chunk_sizes", "chunk_rng", "keep_mask", "CHUNK_SIZE",
+           "KEEP"]
+
+#: What ``generate`` keeps in the events tree (see the module docstring).
+KEEP = ("selected", "crossing", "all")
 
 #: Default number of events per chunk (one basket per branch).
 CHUNK_SIZE = 100_000
@@ -63,6 +76,17 @@ def chunk_rng(seed: int, mother: int, chunk: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(mother, chunk)))
 
 
+def keep_mask(arrays: dict, keep: str) -> np.ndarray:
+    """Events of a chunk kept in the events tree under the policy ``keep`` (:data:`KEEP`)."""
+    if keep == "all":
+        return np.ones(len(arrays["weight"]), dtype=bool)
+    if keep == "crossing":
+        return arrays["in_volume"].copy()
+    if keep == "selected":
+        return arrays["in_volume"] & arrays["photon_hits_calo"] & arrays["above_threshold"]
+    raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
+
+
 def _renormalise(arrays: dict, index: int, w_norm: float, efficiency: float) -> dict:
     """Give a one-channel chunk its place in the file: channel index and the per-event
     normalisation of the whole channel, and the weight that follows from it."""
@@ -82,7 +106,8 @@ def _spectrum_info(mother: int, beam: str) -> dict:
 
 def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: list[int],
               per_channel: list[dict], *, seed: int, mode: str, threshold: float,
-              chunk_size: int, compression: str, expected: float) -> dict:
+              chunk_size: int, compression: str, keep: str, float32: bool,
+              n_kept: list[int], expected: list[float], sum_w2: list[float]) -> dict:
     e_max = detector.photon_energy_max
     return {
         "format": "mcsim-events-1",
@@ -97,6 +122,9 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "photon_energy_max": e_max if math.isfinite(e_max) else None,
         "seed": seed,
         "n_events": sum(counts),
+        "n_kept": sum(n_kept),
+        "keep": keep,
+        "float32": float32,
         "chunk_size": chunk_size,
         "compression": compression,
         "events_split": "equal over channels",
@@ -106,19 +134,28 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "br": [c.br for c in chans],
         "n_generated": counts,
         "spectra": [_spectrum_info(c.mother, detector.beam) for c in chans],
-        "expected_events": expected,
+        "n_kept_by_channel": n_kept,
+        "expected_by_channel": expected,
+        "stat_error_by_channel": [mc_error(y, v, n) for y, v, n in
+                                  zip(expected, sum_w2, counts)],
+        "expected_events": sum(expected),
+        "stat_error": mc_error(expected, sum_w2, counts),
     }
 
 
 def generate(model: Model, detector: Detector | str, path: str | Path, *, n_events: int,
              seed: int, mode: str = "full", threshold: float | None = None,
              channels=None, chunk_size: int = CHUNK_SIZE, overwrite: bool = False,
-             compression: str = "zstd:1", progress: bool = False) -> dict:
+             compression: str = "zstd:1", keep: str = "selected", float32: bool = False,
+             progress: bool = False) -> dict:
     """Write ``n_events`` events (in total, split equally over the channels) of ``model`` in
     ``detector`` to the ROOT file ``path`` (layout: :mod:`mcsim.rootio`).  ``mode``, ``threshold``
     [GeV] and ``channels`` (mother PDG IDs) as in :func:`mcsim.chain.simulate`.  The output path
     is checked before anything is generated; ``overwrite`` allows replacing a file;
-    ``compression`` as in :func:`mcsim.rootio.compression`.  Returns the metadata written."""
+    ``compression`` as in :func:`mcsim.rootio.compression`; ``keep`` one of :data:`KEEP`;
+    ``float32`` stores the kinematics in float32.  Returns the metadata written, with the
+    expected signal events and their Monte Carlo error (sqrt of the sum of squared weights),
+    in total and per channel."""
     n_events = _positive_int("n_events", n_events)
     chunk_size = _positive_int("chunk_size", chunk_size)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
@@ -127,6 +164,8 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
     if isinstance(detector, str):
         detector = load_detector(detector)
     chans = select_channels(model, SpectraSource(detector), channels)
@@ -135,12 +174,16 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
 
     from tqdm import tqdm
 
-    per_channel, expected = [], 0.0
-    with NtupleWriter(path, overwrite=overwrite, compression_spec=compression) as writer, \
+    per_channel, n_kept, expected, sum_w2 = [], [], [], []
+    hists = histograms.book({"calorimeter_half_size_m": detector.calorimeter.half_size,
+                             "calorimeter_z_m": detector.calorimeter.z_face})
+    first = 0  # number of the chunk's first event among all generated
+    with NtupleWriter(path, overwrite=overwrite, compression_spec=compression,
+                      float32=float32) as writer, \
             tqdm(total=n_events, unit="ev", unit_scale=True, disable=not progress,
                  desc="mcsim generate") as bar:
         for index, (chan, n_total) in enumerate(zip(chans, counts)):
-            info = None
+            info, kept, total, w2 = None, 0, 0.0, 0.0
             for k, size in enumerate(chunk_sizes(n_total, chunk_size)):
                 batch = simulate(model, detector, n_events=size,
                                  seed=chunk_rng(int(seed), chan.mother, k), mode=mode,
@@ -148,12 +191,25 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
                 info = info or {"n_mesons": batch.metadata["n_mesons"][0]}
                 arrays = _renormalise(batch.arrays, index,
                                       info["n_mesons"] * chan.br / n_total, detector.efficiency)
-                writer.extend(arrays)
-                expected += float(arrays["weight"].sum())
+                numbers = np.arange(first, first + size, dtype=np.int64)
+                mask = keep_mask(arrays, keep)
+                writer.extend({k: v[mask] for k, v in arrays.items()}, numbers[mask])
+                dropped = arrays["in_volume"] & ~mask
+                writer.extend_crossing({k: v[dropped] for k, v in arrays.items()},
+                                       numbers[dropped])
+                histograms.fill(hists, arrays, arrays["weight"])
+                kept += int(mask.sum())
+                total += float(arrays["weight"].sum())
+                w2 += float(np.square(arrays["weight"]).sum())
+                first += size
                 bar.update(size)
             per_channel.append(info)
+            n_kept.append(kept)
+            expected.append(total)
+            sum_w2.append(w2)
         metadata = _metadata(model, detector, chans, counts, per_channel, seed=int(seed),
                              mode=mode, threshold=e_min, chunk_size=chunk_size,
-                             compression=compression, expected=expected)
-        writer.finish(metadata)
+                             compression=compression, keep=keep, float32=float32,
+                             n_kept=n_kept, expected=expected, sum_w2=sum_w2)
+        writer.finish(metadata, hists)
     return metadata
