@@ -8,7 +8,7 @@ import click
 
 from .info_cli import model_options
 from .models import model_from_options
-from .ntuple import KEEP
+from .ntuple import FORMATS, KEEP
 from .propagate import MODES
 
 __all__ = ["generate"]
@@ -57,7 +57,10 @@ def _mothers(text: str | None) -> list[int] | None:
 @click.option("--chunk-size", type=_Count(), default=100_000, show_default=True,
               help="events per chunk (memory scales with it)")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="output ROOT file")
+              help="output file: ROOT (TTree 'events'), or HepMC3 ASCII for a .hepmc3 or "
+                   ".hepmc name")
+@click.option("--format", "fmt", type=click.Choice(tuple(FORMATS)),
+              help="output format (default: from the suffix of --output; ROOT otherwise)")
 @click.option("--compression", default="zstd:1", show_default=True,
               help="ROOT compression: zstd|zlib|lz4|lzma[:LEVEL] or none (zlib:1 for ROOT "
                    "older than 6.20)")
@@ -71,9 +74,10 @@ def _mothers(text: str | None) -> list[int] | None:
 @click.option("--overwrite", is_flag=True, help="replace an existing output file")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, threshold,
-             channels, chunk_size, output, compression, keep, float32, overwrite, quiet):
+             channels, chunk_size, output, fmt, compression, keep, float32, overwrite, quiet):
     """Generate events with the full chain and write them to a ROOT file (TTree 'events',
-    metadata in 'mcsim_metadata', 'run', 'channels')."""
+    metadata in 'mcsim_metadata', 'run', 'channels', control histograms in 'histograms') or a
+    HepMC3 file (for detector simulation)."""
     from .ntuple import generate as run
 
     point = model_from_options(model, d=d, m1=m1, delta=delta, m_n=m_n, flavour=flavour)
@@ -81,7 +85,7 @@ def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, 
     meta = run(point, detector, output, n_events=n_events, seed=seed, mode=mode,
                threshold=threshold, channels=_mothers(channels), chunk_size=chunk_size,
                overwrite=overwrite, compression=compression, keep=keep, float32=float32,
-               progress=not quiet)
+               format=fmt, progress=not quiet)
     seconds = time.perf_counter() - start
     click.echo(f"wrote {output}: {meta['n_events']} events generated in "
                f"{len(meta['channels'])} channels, {meta['n_kept']} kept (--keep {keep}), "

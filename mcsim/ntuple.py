@@ -36,8 +36,8 @@ from .production import Channel
 from .propagate import MODES
 from .rootio import NtupleWriter
 
-__all__ = ["generate", "split_events", "chunk_sizes", "chunk_rng", "keep_mask", "CHUNK_SIZE",
-           "KEEP"]
+__all__ = ["generate", "split_events", "chunk_sizes", "chunk_rng", "keep_mask", "output_format",
+           "CHUNK_SIZE", "KEEP", "FORMATS"]
 
 #: What ``generate`` keeps in the events tree (see the module docstring).
 KEEP = ("selected", "crossing", "all")
@@ -76,6 +76,21 @@ def chunk_rng(seed: int, mother: int, chunk: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(mother, chunk)))
 
 
+#: Output formats of ``generate`` and the file suffixes that select them.
+FORMATS = {"root": (".root",), "hepmc3": (".hepmc3", ".hepmc")}
+
+
+def output_format(path: str | Path, format: str | None = None) -> str:
+    """The output format: ``format`` if given, else 'hepmc3' for a .hepmc3 or .hepmc path and
+    'root' for any other."""
+    if format is not None:
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+        return format
+    suffix = Path(path).suffix.lower()
+    return next((name for name, suffixes in FORMATS.items() if suffix in suffixes), "root")
+
+
 def keep_mask(arrays: dict, keep: str) -> np.ndarray:
     """Events of a chunk kept in the events tree under the policy ``keep`` (:data:`KEEP`)."""
     if keep == "all":
@@ -105,7 +120,7 @@ def _spectrum_info(mother: int, beam: str) -> dict:
 
 
 def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: list[int],
-              per_channel: list[dict], *, seed: int, mode: str, threshold: float,
+              n_mesons: list[float], *, seed: int, mode: str, threshold: float,
               chunk_size: int, compression: str, keep: str, float32: bool,
               n_kept: list[int], expected: list[float], sum_w2: list[float]) -> dict:
     e_max = detector.photon_energy_max
@@ -130,7 +145,7 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "events_split": "equal over channels",
         "channels": [c.name for c in chans],
         "mother_pdgids": [c.mother for c in chans],
-        "n_mesons": [p["n_mesons"] for p in per_channel],
+        "n_mesons": n_mesons,
         "br": [c.br for c in chans],
         "n_generated": counts,
         "spectra": [_spectrum_info(c.mother, detector.beam) for c in chans],
@@ -147,13 +162,14 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
              seed: int, mode: str = "full", threshold: float | None = None,
              channels=None, chunk_size: int = CHUNK_SIZE, overwrite: bool = False,
              compression: str = "zstd:1", keep: str = "selected", float32: bool = False,
-             progress: bool = False) -> dict:
+             format: str | None = None, progress: bool = False) -> dict:
     """Write ``n_events`` events (in total, split equally over the channels) of ``model`` in
     ``detector`` to the ROOT file ``path`` (layout: :mod:`mcsim.rootio`).  ``mode``, ``threshold``
     [GeV] and ``channels`` (mother PDG IDs) as in :func:`mcsim.chain.simulate`.  The output path
     is checked before anything is generated; ``overwrite`` allows replacing a file;
     ``compression`` as in :func:`mcsim.rootio.compression`; ``keep`` one of :data:`KEEP`;
-    ``float32`` stores the kinematics in float32.  Returns the metadata written, with the
+    ``float32`` stores the kinematics in float32; ``format`` 'root' or 'hepmc3' (HepMC3 ASCII,
+    :mod:`mcsim.hepmc`; default: from the suffix, see :func:`output_format`).  Returns the metadata written, with the
     expected signal events and their Monte Carlo error (sqrt of the sum of squared weights),
     in total and per channel."""
     n_events = _positive_int("n_events", n_events)
@@ -168,29 +184,44 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
         raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
     if isinstance(detector, str):
         detector = load_detector(detector)
-    chans = select_channels(model, SpectraSource(detector), channels)
+    fmt = output_format(path, format)
+    source = SpectraSource(detector)
+    chans = select_channels(model, source, channels)
     counts = split_events(n_events, len(chans))
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
+    n_mesons = [source.n_mesons(c.mother) for c in chans]
+
+    def metadata_with(n_kept, expected, sum_w2):
+        return _metadata(model, detector, chans, counts, n_mesons, seed=int(seed), mode=mode,
+                         threshold=e_min, chunk_size=chunk_size, compression=compression,
+                         keep=keep, float32=float32, n_kept=n_kept, expected=expected,
+                         sum_w2=sum_w2)
+
+    if fmt == "hepmc3":
+        from .hepmc import HepMCWriter
+
+        zeros = [0] * len(chans)
+        writer = HepMCWriter(path, metadata_with(zeros, zeros, zeros), overwrite=overwrite)
+    else:
+        writer = NtupleWriter(path, overwrite=overwrite, compression_spec=compression,
+                              float32=float32)
 
     from tqdm import tqdm
 
-    per_channel, n_kept, expected, sum_w2 = [], [], [], []
+    n_kept, expected, sum_w2 = [], [], []
     hists = histograms.book({"calorimeter_half_size_m": detector.calorimeter.half_size,
                              "calorimeter_z_m": detector.calorimeter.z_face})
     first = 0  # number of the chunk's first event among all generated
-    with NtupleWriter(path, overwrite=overwrite, compression_spec=compression,
-                      float32=float32) as writer, \
-            tqdm(total=n_events, unit="ev", unit_scale=True, disable=not progress,
-                 desc="mcsim generate") as bar:
+    with writer, tqdm(total=n_events, unit="ev", unit_scale=True, disable=not progress,
+                      desc="mcsim generate") as bar:
         for index, (chan, n_total) in enumerate(zip(chans, counts)):
-            info, kept, total, w2 = None, 0, 0.0, 0.0
+            kept, total, w2 = 0, 0.0, 0.0
             for k, size in enumerate(chunk_sizes(n_total, chunk_size)):
                 batch = simulate(model, detector, n_events=size,
                                  seed=chunk_rng(int(seed), chan.mother, k), mode=mode,
                                  threshold=e_min, channels=[chan.mother])
-                info = info or {"n_mesons": batch.metadata["n_mesons"][0]}
-                arrays = _renormalise(batch.arrays, index,
-                                      info["n_mesons"] * chan.br / n_total, detector.efficiency)
+                arrays = _renormalise(batch.arrays, index, n_mesons[index] * chan.br / n_total,
+                                      detector.efficiency)
                 numbers = np.arange(first, first + size, dtype=np.int64)
                 mask = keep_mask(arrays, keep)
                 writer.extend({k: v[mask] for k, v in arrays.items()}, numbers[mask])
@@ -203,13 +234,9 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
                 w2 += float(np.square(arrays["weight"]).sum())
                 first += size
                 bar.update(size)
-            per_channel.append(info)
             n_kept.append(kept)
             expected.append(total)
             sum_w2.append(w2)
-        metadata = _metadata(model, detector, chans, counts, per_channel, seed=int(seed),
-                             mode=mode, threshold=e_min, chunk_size=chunk_size,
-                             compression=compression, keep=keep, float32=float32,
-                             n_kept=n_kept, expected=expected, sum_w2=sum_w2)
+        metadata = metadata_with(n_kept, expected, sum_w2)
         writer.finish(metadata, hists)
     return metadata
