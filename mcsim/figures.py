@@ -159,9 +159,6 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
     figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
     the notes (grids not shown)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     spec = figure_spec(number)
@@ -209,9 +206,6 @@ def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30
     ratio of yields full/cone over the (M1, d) plane with both N = 3 contours overlaid
     (validate_cone.png), and a table (validate_cone.csv / .md) of the smallest d reached at
     M1 = 0.05, 0.1, 0.3, 1 GeV and the median ratio where both yields are >= 3."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 

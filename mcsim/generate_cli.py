@@ -6,10 +6,11 @@ import time
 
 import click
 
-from .info_cli import model_options
+from .info_cli import model_options, warn_branching_ratios
 from .models import model_from_options
 from .ntuple import FORMATS, KEEP
 from .propagate import MODES
+from .spectra_cli import tables_option
 
 __all__ = ["generate"]
 
@@ -44,18 +45,20 @@ def _mothers(text: str | None) -> list[int] | None:
 @click.command()
 @model_options
 @click.option("--detector", default="na62", show_default=True,
-              help="detector card: a shipped name (na62, na62:1e17, ship, ...) or a path")
+              help="detector card: a shipped name (na62, na62:1e17, ship, ...; see `mcsim "
+                   "detectors list`) or a path")
 @click.option("--events", "n_events", type=_Count(), required=True,
               help="total number of events in the file, split equally over the channels")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), required=True,
               help="master seed; the same seed gives the same file content")
 @click.option("--mode", type=click.Choice(MODES), default="full", show_default=True,
               help="full: 3-D geometry; cone: the paper's selection")
-@click.option("--threshold", type=float, help="minimum photon energy [GeV] (default: the card's)")
+@click.option("--threshold", type=float,
+              help="minimum photon energy [GeV]  [default: the card's]")
 @click.option("--channels", help="only these production channels: mother PDG IDs or names, "
                                  "comma-separated (default: every open channel)")
 @click.option("--chunk-size", type=_Count(), default=100_000, show_default=True,
-              help="events per chunk (memory scales with it)")
+              help="events per chunk (memory scales with it; about 1 kB per event)")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="output file: ROOT (TTree 'events'), or HepMC3 ASCII for a .hepmc3 or "
                    ".hepmc name")
@@ -73,6 +76,7 @@ def _mothers(text: str | None) -> list[int] | None:
                    "probabilities stay float64)")
 @click.option("--overwrite", is_flag=True, help="replace an existing output file")
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@tables_option
 def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, threshold,
              channels, chunk_size, output, fmt, compression, keep, float32, overwrite, quiet):
     """Generate events with the full chain and write them to a ROOT file (TTree 'events',
@@ -81,6 +85,7 @@ def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, 
     from .ntuple import generate as run
 
     point = model_from_options(model, d=d, m1=m1, delta=delta, m_n=m_n, flavour=flavour)
+    warn_branching_ratios(point)
     start = time.perf_counter()
     meta = run(point, detector, output, n_events=n_events, seed=seed, mode=mode,
                threshold=threshold, channels=_mothers(channels), chunk_size=chunk_size,
