@@ -278,3 +278,17 @@ def test_root_reads_the_file_and_rdataframe_gives_the_cutflow(files):
         assert n.GetValue() == cut.raw
         assert total.GetValue() == pytest.approx(cut.weighted, rel=1e-12)
     tfile.Close()
+
+
+def test_root_reads_the_control_histograms_as_th1d(files):
+    """PyROOT (when importable) reads a control histogram of the file as a TH1D with the same
+    contents and errors as the cutflow's ``hist`` object."""
+    ROOT = pytest.importorskip("ROOT")
+    h = cutflow(files["base"]).histograms["photon_energy"]
+    tfile = ROOT.TFile.Open(str(files["base"]))
+    th1 = tfile.Get("histograms/photon_energy")
+    assert th1.ClassName() == "TH1D" and th1.GetNbinsX() == h.axes[0].size
+    for i, (value, variance) in enumerate(zip(h.values(), h.variances()), start=1):
+        assert th1.GetBinContent(i) == pytest.approx(value, rel=1e-12, abs=1e-300)
+        assert th1.GetBinError(i) == pytest.approx(math.sqrt(variance), rel=1e-12, abs=1e-300)
+    tfile.Close()
