@@ -1,6 +1,6 @@
 """HepMC3 output (ASCII, through ``pyhepmc``) for detector simulations such as Geant4.
 
-One GenEvent per kept event, in GeV and mm, the beam along +z and the target at the origin:
+One GenEvent per kept event, in GeV and mm, the beam along +z and the target at the origin::
 
   meson (status 2, from the target) --vertex at (0, 0, 0, 0)--> LLP (status 2), invisible
       partner (status 1; none in P+ -> l+ N gamma), prompt photon and charged lepton (status 1)

@@ -1,6 +1,6 @@
 """ROOT files of events: flat TTree branches written with uproot, metadata next to them.
 
-File layout (every object readable by ROOT and by uproot):
+File layout (every object readable by ROOT and by uproot)::
 
   events          TTree, one entry per kept event, flat branches (:data:`BRANCHES`); every
                   branch's ROOT title says what it holds and in which unit (:data:`TITLES`)
@@ -12,12 +12,13 @@ File layout (every object readable by ROOT and by uproot):
                   number generated)
   mcsim_metadata  TObjString: the complete metadata as one JSON document
   detector_card   TObjString: the detector card (TOML) the events were generated with
+  histograms/     control histograms of the selected events (TH1D, TH2D; mcsim.histograms)
 
 Branches of ``events`` follow :data:`mcsim.chain.ARRAYS`: a 4-momentum ``p4_<name>`` becomes
 ``<name>_E, <name>_px, <name>_py, <name>_pz`` [GeV]; ``vertex`` -> ``vertex_x/y/z`` [m];
 ``impact`` -> ``impact_x/y`` [m]; ``acc_intervals`` -> ``acc_a1, acc_b1, acc_a2, acc_b2`` [m];
 every other array keeps its name, except the photon-energy flag: the file's three selection
-flags are CUMULATIVE, so that a cut on any one of them alone is the cutflow's row,
+flags are CUMULATIVE, so that a cut on any one of them alone is the cutflow's row::
 
   in_volume         the LLP path crosses the decay volume (cone mode: it is inside the cone)
   photon_hits_calo  in_volume, and some decay position on the path sends the photon onto the
@@ -45,6 +46,7 @@ import json
 import math
 import os
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,7 +58,8 @@ from .chain import ARRAYS
 __all__ = ["BRANCHES", "TITLES", "CROSSING_BRANCHES", "EVENTS_TREE", "CROSSING_TREE",
            "METADATA_KEY", "COMPRESSIONS", "branches_of", "branch_types", "flatten", "unflatten",
            "compression", "check_output", "NtupleWriter", "read_metadata", "read_arrays",
-           "iterate", "iterate_crossing", "CROSSING_KEYS", "HISTOGRAM_DIR"]
+           "iterate", "iterate_crossing", "CROSSING_KEYS", "HISTOGRAM_DIR",
+           "schema_markdown"]
 
 EVENTS_TREE = "events"
 CROSSING_TREE = "crossing"
@@ -467,3 +470,39 @@ def iterate_crossing(path: str | Path, *, step_size: int = 200_000
             out = unflatten(columns, CROSSING_KEYS)
             out["in_volume"] = np.ones(len(out["w_norm"]), dtype=bool)
             yield out
+
+
+def schema_markdown() -> str:
+    """The layout of an events file as Markdown tables (branch, type, ROOT title): the
+    documentation's ntuple schema page is generated from this."""
+    float32 = branch_types(float32=True)
+    run = {k: v.dtype for k, v in _run_columns(defaultdict(float)).items()}
+    empty = {"channels": [], "mother_pdgids": [], "n_mesons": [], "br": [], "n_generated": []}
+    channels = {k: v.dtype for k, v in _channel_columns(empty).items()}
+    sections = [
+        (EVENTS_TREE, "one entry per kept event", BRANCHES, TITLES),
+        (CROSSING_TREE, "one entry per LLP crossing the decay volume in an event not kept "
+                        "(--keep selected)", CROSSING_BRANCHES, TITLES),
+        (RUN_TREE, "one entry: the run", run, _RUN_TITLES),
+        (CHANNELS_TREE, "one entry per production channel", channels, _CHANNEL_TITLES),
+    ]
+    out = []
+    for name, what, types, titles in sections:
+        out += [f"## TTree `{name}`", "", f"{what[0].upper()}{what[1:]}.", "",
+                "| branch | type | title (meaning and unit) |", "|---|---|---|"]
+        for branch in types:
+            dtype = types[branch]
+            kind = str(dtype)
+            if name == EVENTS_TREE and float32[branch] != dtype:
+                kind += " (float32 with `--float32`)"
+            title = titles[branch].replace("|", "\\|")
+            out.append(f"| `{branch}` | {kind} | {title} |")
+        out.append("")
+    out += ["## Other keys", "",
+            f"- `{METADATA_KEY}`: TObjString, the complete run metadata as one JSON document",
+            f"- `{CARD_KEY}`: TObjString, the detector card (TOML) the events were generated "
+            f"with",
+            f"- `{HISTOGRAM_DIR}/`: the control histograms of the selected events (TH1D "
+            f"`photon_energy`, `vertex_z`, `photon_angle`; TH2D `impact`), in expected events "
+            f"with sum-of-squares errors", ""]
+    return "\n".join(out)

@@ -204,3 +204,15 @@ def test_keep_selected_drops_only_events_of_zero_weight_at_every_coupling(files,
     np.testing.assert_array_equal(crossing["event"], full["event"][dropped])
     np.testing.assert_array_equal(crossing["s_out"], full["s_out"][dropped])
     assert path.stat().st_size * 5 < files["a"].stat().st_size
+
+
+def test_schema_page_lists_every_branch_with_its_title():
+    from mcsim.rootio import CROSSING_BRANCHES, schema_markdown
+
+    text = schema_markdown()
+    for name in list(BRANCHES) + list(CROSSING_BRANCHES):
+        assert f"| `{name}` |" in text, name
+    assert "| `photon_E` | float64 (float32 with `--float32`) |" in text
+    assert "| `beta_gamma` | float64 | \\|p\\| / m of the LLP |" in text
+    for tree in ("events", "crossing", "run", "channels"):
+        assert f"## TTree `{tree}`" in text
