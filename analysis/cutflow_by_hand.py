@@ -36,6 +36,9 @@ def cutflow_by_hand(path: str, d: float | None = None) -> list[tuple[str, int, f
     (the LLPs produced, N_M x BR), for a file written with --keep all or --keep crossing."""
     with uproot.open(path) as file:
         meta = json.loads(str(file["mcsim_metadata"]))  # run metadata, a JSON TObjString
+        if meta.get("keep") == "selected":
+            raise ValueError(f"{path} keeps only the selected events: generate it with "
+                             f"--keep all (or crossing) for the rows before the selection")
         events = file["events"].arrays(
             ["in_volume", "photon_hits_calo", "selected", "w_norm", "p_decay_volume",
              "p_decay_accepted", "weight", "s_in", "s_out", "acc_a1", "acc_b1", "acc_a2",
