@@ -300,6 +300,8 @@ def _make_tree(file, name: str, title: str, types: dict, titles: dict):
     basket (uproot's own relocation step; tests/test_rootio.py reads the titles back)."""
     tree = file.mktree(name, types, title=title)
     cascading = tree._cascading
+    if not hasattr(cascading, "_relocate"):  # another uproot: keep its leaf-list titles
+        return tree
     for datum in cascading._branch_data:
         datum["fTitle"] = titles[datum["fName"]]
     cascading._relocate(file._file, file._file.sink)
