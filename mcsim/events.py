@@ -1,10 +1,10 @@
 """Events as awkward records with ``vector`` fields: ``mcsim.read(path)``.
 
-Each kept event (see ``--keep``) is a record with the 4-momenta ``meson, llp, invisible, prompt_photon, lepton,
-decay_invisible, photon`` as ``Momentum4D`` (px, py, pz, E [GeV]; zero vectors for particles the
-channel does not have), ``vertex`` as ``Vector3D`` and ``impact`` as ``Vector2D`` [m], and every
-other branch of the file as a scalar field (``event, channel, mother_pdgid, weight, ...``).
-The file's metadata is in ``events.attrs["metadata"]``.
+Each kept event (see ``--keep``) is a record with the 4-momenta ``meson, llp, invisible,
+prompt_photon, lepton, decay_invisible, photon`` as ``Momentum4D`` (px, py, pz, E [GeV]; zero
+vectors for particles the channel does not have), ``vertex`` as ``Vector3D`` and ``impact``
+as ``Vector2D`` [m], and every other branch of the file as a scalar field (``event, channel,
+mother_pdgid, weight, ...``).  The file's metadata is in ``events.attrs["metadata"]``.
 
     >>> events = mcsim.read("na62.root")
     >>> events.photon.E, events.photon.theta, events.vertex.z, events.weight

@@ -10,7 +10,8 @@ the same file content bit for bit (and a channel's events do not depend on the o
 Normalisation: ``w_norm = N_M x BR / N_generated(channel)`` with N_generated the channel's TOTAL
 over all its chunks, so the weights of the file sum to the expected number of signal events.
 The control histograms of the selected events (:mod:`mcsim.histograms`) are written into the
-file too (directory ``histograms``, TH1D/TH2D).  Memory stays bounded by one chunk; the file appears at its path only when complete.
+file too (directory ``histograms``, TH1D/TH2D).  Memory stays bounded by one chunk; the file
+appears at its path only when complete.
 
 What is kept (``keep``): ``all`` events; ``crossing``: events whose LLP crosses the decay volume;
 ``selected`` (the default): events that can contribute at SOME coupling -- the LLP crosses the
@@ -169,9 +170,9 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
     is checked before anything is generated; ``overwrite`` allows replacing a file;
     ``compression`` as in :func:`mcsim.rootio.compression`; ``keep`` one of :data:`KEEP`;
     ``float32`` stores the kinematics in float32; ``format`` 'root' or 'hepmc3' (HepMC3 ASCII,
-    :mod:`mcsim.hepmc`; default: from the suffix, see :func:`output_format`).  Returns the metadata written, with the
-    expected signal events and their Monte Carlo error (sqrt of the sum of squared weights),
-    in total and per channel."""
+    :mod:`mcsim.hepmc`; default: from the suffix, see :func:`output_format`).  Returns the
+    metadata written, with the expected signal events and their Monte Carlo error
+    (:func:`mcsim.cutflow.mc_error`), in total and per channel."""
     n_events = _positive_int("n_events", n_events)
     chunk_size = _positive_int("chunk_size", chunk_size)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
