@@ -40,6 +40,9 @@ from .rootio import NtupleWriter
 __all__ = ["generate", "split_events", "chunk_sizes", "chunk_rng", "keep_mask", "output_format",
            "CHUNK_SIZE", "KEEP", "FORMATS"]
 
+#: Layout version of the events files (2: cumulative flags, --keep, the crossing tree).
+FORMAT_VERSION = "mcsim-events-2"
+
 #: What ``generate`` keeps in the events tree (see the module docstring).
 KEEP = ("selected", "crossing", "all")
 
@@ -126,7 +129,7 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
               n_kept: list[int], expected: list[float], sum_w2: list[float]) -> dict:
     e_max = detector.photon_energy_max
     return {
-        "format": "mcsim-events-1",
+        "format": FORMAT_VERSION,
         "mcsim_version": __version__,
         **run_metadata(model, detector, mode, threshold),
         "beam": detector.beam,

@@ -429,6 +429,9 @@ def read_metadata(path: str | Path) -> dict:
         if METADATA_KEY not in file:
             raise ValueError(f"{path}: no {METADATA_KEY!r} key; not an mcsim events file")
         meta = json.loads(str(file[METADATA_KEY]))
+    if meta.get("format") == "mcsim-events-1":
+        raise ValueError(f"{path} was written by an older mcsim (format mcsim-events-1, "
+                         f"non-cumulative flags): generate it again")
     if meta["photon_energy_max"] is None:
         meta["photon_energy_max"] = math.inf
     return meta
