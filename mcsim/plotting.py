@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = ["control_plots", "draw_histogram", "draw_impact", "run_label"]
 
-_STYLE = {"font.size": 11, "axes.titlesize": "small"}
+_STYLE = {"font.size": 12, "axes.titlesize": "small"}
 
 
 def draw_histogram(ax, h, *, label: str | None = None, log: bool = True) -> None:
@@ -57,14 +57,15 @@ def control_plots(flow, out_dir: str | Path, *, stem: str) -> list[Path]:
     if not flow.histograms:
         raise ValueError("control_plots: the cutflow was run without histograms")
     import matplotlib.pyplot as plt
+    import mplhep
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     title = run_label(flow)
     paths = []
-    with plt.rc_context(_STYLE):
+    with plt.style.context(mplhep.style.ROOT), plt.rc_context(_STYLE):
         for name, h in flow.histograms.items():
-            fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+            fig, ax = plt.subplots(figsize=(7.0, 5.6), layout="constrained")
             if name == "impact":
                 draw_impact(ax, h)
             else:
