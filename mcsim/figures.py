@@ -172,9 +172,10 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
     fig, axes = plt.subplots(1, len(spec.panels), figsize=(5.0 * len(spec.panels), 4.6),
                              constrained_layout=True)
     notes: list[str] = []
-    for k, (ax, (title, _, _), grids) in enumerate(zip(axes, spec.panels, results)):
-        notes += [f"{title}: {n}" for n in plot_reach(ax, grids, title=title,
-                                                      xlabel=spec.xlabel, legend=k == 0)]
+    for k, (ax, (title, family, _), grids) in enumerate(zip(axes, spec.panels, results)):
+        # notes go to the terminal: the family's plain-text name, not the LaTeX panel title
+        notes += [f"{family.name}: {n}" for n in plot_reach(ax, grids, title=title,
+                                                            xlabel=spec.xlabel, legend=k == 0)]
     fig.suptitle(f"mcsim: Figure {number} of the paper (N = 3 contours, "
                  f"{n_events:.0e} MC events per mass and channel)", fontsize=10)
     png = out_dir / f"figure{number}.png"
