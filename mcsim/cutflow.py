@@ -203,10 +203,11 @@ def rows_of(mode: str) -> tuple[str, ...]:
 
 
 def _row_weights(a: dict, efficiency: float) -> dict[str, np.ndarray]:
-    """Weight per event of each row (arrays of the events or the crossing tree)."""
+    """Weight per event of each row (arrays of the events tree; the crossing tree has no
+    photon selection, so no 'selected' row)."""
     w = {"crossing": a["w_norm"], "decay": a["w_norm"] * a["p_decay_volume"],
          "calo": a["w_norm"] * a["p_decay_accepted"]}
-    if "weight" in a:
+    if "above_threshold" in a:
         w["selected"] = event_weight(a, efficiency)
     return w
 
@@ -260,7 +261,6 @@ def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None
             a["above_threshold"] = (in_energy_window(a["p4_photon"][:, 0], thr,
                                                      meta["photon_energy_max"])
                                     & a["photon_hits_calo"])
-            a["weight"] = event_weight(a, meta["efficiency"])
         if d is not None:
             a = reweight(EventBatch(a, meta), d_out).arrays
         a["selected"] = a["above_threshold"]
