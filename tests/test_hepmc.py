@@ -27,16 +27,18 @@ def _p4(particle):
 @pytest.fixture(scope="module", params=["dark", "neutrino"])
 def pair(request, tmp_path_factory):
     d = tmp_path_factory.mktemp("hepmc")
-    point = (DarkDipole(m1=0.1, delta=0.1, d=1e-6) if request.param == "dark"
-             else NeutrinoDipole(m_n=0.3, d=1e-6, flavour="mu"))
-    generate(point, "na62", d / "ev.root", **KW)
-    generate(point, "na62", d / "ev.hepmc3", **KW)
+    # dark: every one of the 1e4 events (--keep all); neutrino: the selected ones (default)
+    point, keep = ((DarkDipole(m1=0.1, delta=0.1, d=1e-6), "all") if request.param == "dark"
+                   else (NeutrinoDipole(m_n=0.3, d=1e-6, flavour="mu"), "selected"))
+    generate(point, "na62", d / "ev.root", keep=keep, **KW)
+    generate(point, "na62", d / "ev.hepmc3", keep=keep, **KW)
     return request.param, read_arrays(d / "ev.root", None), _read(d / "ev.hepmc3"), d
 
 
 def test_same_events_momenta_vertices_and_weights_as_the_root_file(pair):
     model, a, events, _ = pair
-    assert len(events) == len(a["weight"]) > 50
+    assert len(events) == len(a["weight"]) == (KW["n_events"] if model == "dark" else
+                                                int(a["above_threshold"].sum())) > 50
     from mcsim.rootio import iterate
     numbers = next(iterate(pair[3] / "ev.root", ["event"], step_size=10**7))
     for i, ev in enumerate(events):
@@ -65,7 +67,8 @@ def test_same_events_momenta_vertices_and_weights_as_the_root_file(pair):
             assert np.all(np.abs(balance) <= 1e-9 * meson.momentum.e)
         assert ev.weight_names == list(WEIGHT_NAMES)
         np.testing.assert_array_equal(ev.weights, [a[n][i] for n in WEIGHT_NAMES])
-        assert ev.weight("weight") == a["weight"][i] > 0
+        assert ev.weight("weight") == a["weight"][i]
+        assert ev.attributes["selected"].astype(int) == a["above_threshold"][i]
 
 
 def test_production_products_and_pdg_codes(pair):
