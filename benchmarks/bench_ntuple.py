@@ -37,7 +37,7 @@ def peak_rss_gb() -> float:
 def bench_generate(path: Path, n_events: int, compression: str) -> None:
     start = time.perf_counter()
     meta = generate(POINT, "na62", path, n_events=n_events, seed=1, compression=compression,
-                    progress=True)
+                    keep="all", progress=True)
     seconds = time.perf_counter() - start
     size = path.stat().st_size
     print(f"generate: {n_events:.3g} events in {seconds:.1f} s = {n_events / seconds:.3g} "
@@ -47,7 +47,8 @@ def bench_generate(path: Path, n_events: int, compression: str) -> None:
 
 def bench_write(directory: Path, compression: str, repeats: int = 20) -> None:
     batch = simulate(POINT, "na62", n_events=100_000, seed=2, channels=[113])
-    meta = dict(batch.metadata, n_events=repeats * len(batch), n_collisions=1e18, n_pot=1e18,
+    meta = dict(batch.metadata, n_events=repeats * len(batch), n_kept=repeats * len(batch),
+                n_collisions=1e18, n_pot=1e18,
                 luminosity_inv_ab=None, photon_energy_max=None, expected_events=0.0)
     path = directory / "write_only.root"
     start = time.perf_counter()

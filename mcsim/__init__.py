@@ -11,7 +11,7 @@ from .jit_cache import refresh_package_cache
 
 refresh_package_cache()  # before any kernel loads its cache: see mcsim/jit_cache.py
 
-from .events import read  # noqa: E402
+from .events import iterate, read  # noqa: E402
 from .models import DarkDipole, NeutrinoDipole, model_from_options  # noqa: E402
 
 try:
@@ -19,4 +19,5 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["DarkDipole", "NeutrinoDipole", "model_from_options", "read", "__version__"]
+__all__ = ["DarkDipole", "NeutrinoDipole", "model_from_options", "read", "iterate",
+           "__version__"]

@@ -312,14 +312,19 @@ def _coupling_ratio(batch: EventBatch, d: float) -> float:
 
 def expected_events_at(batch: EventBatch, d: float) -> Estimate:
     """Expected signal events of ``batch`` at dipole coefficient d [GeV^-1] with their Monte
-    Carlo uncertainty, exactly: BR x r and c*tau / r with r = (d / d_batch)^2, decay
-    probabilities recomputed (:func:`mcsim.yields.yield_sums`, as the reach scans do)."""
+    Carlo error, exactly: BR x r and c*tau / r with r = (d / d_batch)^2, decay probabilities
+    recomputed (:func:`mcsim.yields.yield_sums` per channel, as the reach scans do)."""
     r = _coupling_ratio(batch, d)
     a, meta = batch.arrays, batch.metadata
-    s1, s2 = yield_sums(a["w_norm"] * a["above_threshold"], a["acc_intervals"], a["beta_gamma"],
-                        meta["ctau"], [r])
+    n_channels = len(meta["n_generated"])
+    sums = np.zeros((2, n_channels))
+    for c in range(n_channels):
+        mine = a["channel"] == c
+        s1, s2 = yield_sums(a["w_norm"][mine] * a["above_threshold"][mine],
+                            a["acc_intervals"][mine], a["beta_gamma"][mine], meta["ctau"], [r])
+        sums[:, c] = s1[0], s2[0]
     eff = meta["efficiency"]
-    return estimate(eff * s1[0], eff * eff * s2[0])
+    return estimate(eff * sums[0], eff * eff * sums[1], meta["n_generated"])
 
 
 def reweight(batch: EventBatch, d: float) -> EventBatch:

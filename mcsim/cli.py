@@ -26,15 +26,27 @@ class _Group(click.Group):
             sys.exit(2)
 
 
+#: Sub-commands that run the numba kernels.
+_SIMULATING = ("generate", "reach", "figure", "validate-cone")
+
+
 @click.group(cls=_Group)
 @click.version_option(package_name="mcsim")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Long-lived dark states from meson decays, seen through a single photon."""
     keep_freed_memory()  # chunks reuse the memory of the previous chunk
+    if ctx.invoked_subcommand in _SIMULATING:
+        from .jit_cache import kernels_cached
+
+        if not kernels_cached():
+            click.echo("mcsim: compiling the numba kernels (first run after installing or "
+                       "updating; about a minute, once)...", err=True)
 
 
 def _register() -> None:
     from .cutflow_cli import cutflow
+    from .detectors_cli import detectors
     from .generate_cli import generate
     from .info_cli import info
     from .reach_cli import figure, reach, validate_cone_command
@@ -47,6 +59,7 @@ def _register() -> None:
     main.add_command(validate_cone_command)
     main.add_command(generate)
     main.add_command(cutflow)
+    main.add_command(detectors)
 
 
 _register()

@@ -1,22 +1,29 @@
 """The paper's selection (Sec. 3, Eq. 4.1) as a ROOT-style cutflow over an events file.
 
-Cuts, in order, each on top of the previous ones (raw = events passing the flags; weighted =
-expected numbers for the file's exposure):
+Every row counts ONE set of events twice: ``raw`` is how many Monte Carlo events are in it,
+``weighted`` the expected number for the file's exposure (POT or luminosity) that those events
+carry, with its Monte Carlo error ``stat_error`` (:func:`mcsim.yields.stat_error`: the sum of squared weights,
+less the part fixed by the number of events generated per channel).  Rows (full mode):
 
-  0  generated                          weighted: LLPs produced, sum of w_norm = sum N_M x BR
-  1  LLP crosses the decay volume       in_volume;        LLPs decaying in it (x p_decay_volume)
-  2  photon reaches the calorimeter     photon_hits_calo; decays whose photon is accepted
-                                        (x p_decay_accepted)
-  3  photon energy window x efficiency  above_threshold;  signal events: sum of ``weight``
+  row                                   events (file flag)   weight per event
+  0  LLPs produced (N_M x BR)           all generated        w_norm
+  1  LLP crosses the decay volume       in_volume            w_norm
+  2  LLP decays inside the volume       in_volume            w_norm * p_decay_volume
+  3  photon reaches the calorimeter     photon_hits_calo     w_norm * p_decay_accepted
+  4  photon energy window (x eff.)      selected             weight
 
-(``cone`` mode: the volume is the paper's cone, theta < theta_max and L_i < s < L_f, and the photon
-is not traced, so cut 2 equals cut 1.)  Relative and cumulative efficiencies are ratios of the
-weighted counts.
+so a cut on the file's flag alone, with the row's weight, gives the row.  The decay is a weight,
+not a cut: rows 1 and 2 hold the same events.  In ``cone`` mode (the paper's selection: the LLP
+inside the cone, a decay between L_i and L_f, the photon not traced) row 3 would repeat row 2 and
+is left out.  Relative and cumulative efficiencies are ratios of the weighted counts.
 
-With ``d`` the file is re-weighted to another dipole coefficient, exactly, by
-:func:`mcsim.chain.reweight` on the stored intervals and beta*gamma (vertices moved accordingly);
-with ``threshold`` the photon energy cut is re-applied to the stored photon energies (any value:
-every event's photon is in the file).  The file is read in steps of bounded size.
+With ``d`` the file is re-weighted to another dipole coefficient exactly
+(:func:`mcsim.chain.reweight`: BR x r, c*tau / r, decay probabilities recomputed from the stored
+paths), and so are the errors; with ``threshold`` the photon energy cut is re-applied to the
+stored photon energies (files written with ``--keep selected`` hold the photons above the
+generated threshold only, so only a higher one is allowed).  Row 0 comes from the metadata (the
+events generated, whether kept or not) and the ``crossing`` tree supplies the LLPs of events not
+kept, so the cutflow does not depend on ``--keep``.  The file is read in steps of bounded size.
 """
 
 from __future__ import annotations
@@ -28,42 +35,51 @@ from pathlib import Path
 
 import numpy as np
 
+from . import yields
 from .chain import EventBatch, event_weight, in_energy_window, reweight
-from .rootio import iterate, read_metadata
+from .propagate import decay_probability
+from .rootio import iterate, iterate_crossing, read_metadata
 
-__all__ = ["Cut", "Cutflow", "cutflow", "CUT_FLAGS", "HISTOGRAMS"]
+__all__ = ["Cut", "Cutflow", "cutflow", "exposure", "ROWS", "rows_of"]
 
-#: Flag of each cut after 'generated' (cumulative).
-CUT_FLAGS = ("in_volume", "photon_hits_calo", "above_threshold")
-
-_READ = ("in_volume", "photon_hits_calo", "above_threshold", "w_norm", "p_decay_volume",
-         "p_decay_accepted", "weight", "p4_photon", "vertex", "impact")
-_READ_REWEIGHT = ("s_in", "s_out", "acc_intervals", "beta_gamma", "p4_llp")
-
-#: Control histograms: name -> (axis label, number of bins).  Ranges come from the metadata.
-HISTOGRAMS = {
-    "photon_energy": (r"$\log_{10}(E_\gamma$ / GeV$)$", 100),
-    "vertex_z": (r"decay vertex $z$ [m]", 100),
-    "photon_angle": (r"$\log_{10}(\theta_\gamma$ / rad$)$", 100),
-    "impact": (r"photon impact $x$, $y$ on the calorimeter [m]", 60),
+#: Rows after row 0: key -> (name in full mode, name in cone mode or None if left out, file
+#: flag selecting the events, weight per event (see :func:`_row_weights`)).
+ROWS = {
+    "crossing": ("LLP crosses the decay volume", "LLP inside the cone, theta < theta_max",
+                 "in_volume", "w_norm"),
+    "decay": ("LLP decays inside the decay volume", "LLP decays in [L_i, L_f]",
+              "in_volume", "w_norm * p_decay_volume"),
+    "calo": ("photon reaches the calorimeter", None, "photon_hits_calo",
+             "w_norm * p_decay_accepted"),
+    "selected": ("photon energy window", "photon energy window", "selected", "weight"),
 }
+
+_READ = ("channel", "in_volume", "photon_hits_calo", "above_threshold", "w_norm",
+         "p_decay_volume", "p_decay_accepted", "weight", "p4_photon", "vertex", "impact")
+_READ_REWEIGHT = ("s_in", "s_out", "acc_intervals", "beta_gamma", "p4_llp")
 
 
 @dataclass(frozen=True)
 class Cut:
-    """One row of the cutflow: events passing, expected (weighted) events, efficiencies."""
+    """One row of the cutflow: Monte Carlo events in it (``raw``), the expected events they
+    carry (``weighted``) and its Monte Carlo error, relative and cumulative efficiencies; the
+    file flag and the weight per event that give the row."""
 
     name: str
     raw: int
     weighted: float
+    stat_error: float
     rel_eff: float
     cum_eff: float
+    flag: str
+    weight: str
 
 
 @dataclass(frozen=True)
 class Cutflow:
-    """Rows of the cutflow and the run they belong to.  ``histograms``: name -> dict with
-    ``edges`` (a tuple of bin-edge arrays) and ``series`` (label -> weighted counts)."""
+    """Rows of the cutflow and the run they belong to; ``by_channel``: per production channel,
+    the rows' raw and weighted counts and errors; ``histograms``: control histograms of the
+    selected events (name -> ``hist.Hist``, see :mod:`mcsim.histograms`)."""
 
     path: str
     cuts: tuple[Cut, ...]
@@ -71,6 +87,7 @@ class Cutflow:
     ctau: float
     threshold: float
     metadata: dict = field(repr=False)
+    by_channel: dict = field(repr=False, default_factory=dict)
     histograms: dict = field(repr=False, default_factory=dict)
 
     @property
@@ -78,47 +95,85 @@ class Cutflow:
         """Expected signal events: the weighted count after the last cut."""
         return self.cuts[-1].weighted
 
-    def header(self) -> str:
+    @property
+    def stat_error(self) -> float:
+        """Monte Carlo error of the expected signal events."""
+        return self.cuts[-1].stat_error
+
+    def header(self) -> list[str]:
+        """The run: model point, detector and exposure, selection, Monte Carlo sample."""
         m = self.metadata
         params = ", ".join(f"{k} = {v}" for k, v in m["model"].items() if k not in ("model", "d"))
-        return (f"{self.path}: {m['model']['model']} ({params}), d = {self.d:.4g} GeV^-1 "
-                f"(c*tau = {self.ctau:.4g} m); detector {m['detector']}, mode {m['mode']}, "
-                f"{_window(m, self.threshold)}; {m['n_events']} events, seed {m['seed']}")
+        kept = m.get("n_kept", m["n_events"])
+        return [f"{self.path}",
+                f"model:    {m['model']['model']} ({params}), d = {self.d:.4g} GeV^-1 "
+                f"(c*tau = {self.ctau:.4g} m)",
+                f"detector: {m['detector']} ({m['mode']} geometry), {exposure(m)}",
+                f"photon:   {_window(m, self.threshold)}, efficiency {m['efficiency']:g}",
+                f"sample:   {m['n_events']} MC events generated (seed {m['seed']}), {kept} kept "
+                f"(--keep {m.get('keep', 'all')})"]
 
     def table(self) -> str:
         """ROOT-style text table."""
         width = max(len(c.name) for c in self.cuts)
-        lines = [self.header(),
-                 f"{'#':>2}  {'cut':<{width}}  {'raw':>10}  {'weighted':>12}  {'rel. eff.':>10}"
-                 f"  {'cum. eff.':>10}"]
+        lines = self.header() + [
+            f"{'#':>2}  {'cut':<{width}}  {'raw':>9}  {'weighted':>11}  {'MC error':>9}  "
+            f"{'rel. eff.':>9}  {'cum. eff.':>9}"]
         for i, c in enumerate(self.cuts):
-            lines.append(f"{i:>2}  {c.name:<{width}}  {c.raw:>10d}  {c.weighted:>12.5g}  "
-                         f"{c.rel_eff:>10.4g}  {c.cum_eff:>10.4g}")
-        lines.append(f"expected signal events: {self.expected_events:.6g}")
+            lines.append(f"{i:>2}  {c.name:<{width}}  {c.raw:>9d}  {c.weighted:>11.4g}  "
+                         f"{c.stat_error:>9.2g}  {c.rel_eff:>9.4g}  {c.cum_eff:>9.4g}")
+        lines.append(f"expected signal events: {self.expected_events:.4g} +- "
+                     f"{self.stat_error:.2g} (MC)")
+        lines.append("raw: MC events in the row; weighted: the expected events they carry "
+                     "(row 0: LLPs produced, exact); MC error: from the squared weights")
         return "\n".join(lines)
 
     def markdown(self) -> str:
         """Markdown table."""
-        lines = [f"*{self.header()}*", "",
-                 "| # | cut | raw events | weighted events | rel. eff. | cum. eff. |",
-                 "|---|---|---:|---:|---:|---:|"]
+        lines = [f"*{line}*  " for line in self.header()] + [
+            "", "| # | cut | raw events | weighted events | MC error | rel. eff. | cum. eff. |",
+            "|---|---|---:|---:|---:|---:|---:|"]
         for i, c in enumerate(self.cuts):
-            lines.append(f"| {i} | {c.name} | {c.raw} | {c.weighted:.5g} | {c.rel_eff:.4g} | "
-                         f"{c.cum_eff:.4g} |")
-        lines.append(f"\nExpected signal events: **{self.expected_events:.6g}**")
+            lines.append(f"| {i} | {c.name} | {c.raw} | {c.weighted:.4g} | {c.stat_error:.2g} | "
+                         f"{c.rel_eff:.4g} | {c.cum_eff:.4g} |")
+        lines.append(f"\nExpected signal events: **{self.expected_events:.4g} +- "
+                     f"{self.stat_error:.2g}** (Monte Carlo error)")
+        return "\n".join(lines)
+
+    def channel_table(self) -> str:
+        """Per-production-channel yields: MC events, LLPs produced, expected signal events."""
+        rows = self.by_channel["rows"]
+        width = max(len(r["channel"]) for r in rows)
+        lines = [f"{'channel':<{width}}  {'MC events':>9}  {'LLPs produced':>13}  "
+                 f"{'selected':>8}  {'signal events':>13}  {'MC error':>8}  {'share':>6}"]
+        total = self.expected_events
+        for r in rows:
+            lines.append(f"{r['channel']:<{width}}  {r['raw'][0]:>9d}  {r['weighted'][0]:>13.4g}  "
+                         f"{r['raw'][-1]:>8d}  {r['weighted'][-1]:>13.4g}  "
+                         f"{r['stat_error'][-1]:>8.2g}  "
+                         f"{r['weighted'][-1] / total if total else 0.0:>6.3f}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         """JSON-ready summary."""
         m = self.metadata
         return {"file": self.path, "model": dict(m["model"], d=self.d), "ctau_m": self.ctau,
-                "detector": m["detector"], "mode": m["mode"], "threshold_gev": self.threshold,
-                "n_events": m["n_events"], "seed": m["seed"],
-                "cuts": [c.__dict__ for c in self.cuts],
-                "expected_events": self.expected_events}
+                "detector": m["detector"], "mode": m["mode"], "n_pot": m["n_pot"],
+                "luminosity_inv_ab": m["luminosity_inv_ab"], "threshold_gev": self.threshold,
+                "n_events": m["n_events"], "n_kept": m.get("n_kept", m["n_events"]),
+                "seed": m["seed"], "cuts": [c.__dict__ for c in self.cuts],
+                "expected_events": self.expected_events, "stat_error": self.stat_error,
+                "by_channel": self.by_channel.get("rows", [])}
 
     def json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+
+def exposure(meta: dict) -> str:
+    """'1e+18 POT' or '3 ab^-1 (sigma_inel = 79 mb)': the run's exposure."""
+    if meta.get("n_pot") is not None:
+        return f"{meta['n_pot']:.3g} POT"
+    return f"{meta['luminosity_inv_ab']:g} ab^-1 (sigma_inel = {meta['sigma_inel_mb']:g} mb)"
 
 
 def _window(meta: dict, threshold: float) -> str:
@@ -128,99 +183,112 @@ def _window(meta: dict, threshold: float) -> str:
     return f"E_gamma > {threshold:g} GeV"
 
 
-def _cut_names(meta: dict, threshold: float) -> tuple[str, ...]:
-    window = _window(meta, threshold)
-    eff = meta["efficiency"]
-    window += f" (x efficiency {eff:g})" if eff != 1.0 else ""
-    if meta["mode"] == "cone":
-        return ("generated", "LLP in the cone, theta < theta_max",
-                "decay in [L_i, L_f] (cone: photon not traced)", window)
-    return ("generated", "LLP crosses the decay volume", "photon reaches the calorimeter",
-            window)
+def rows_of(mode: str) -> tuple[str, ...]:
+    """Keys of :data:`ROWS` in the cutflow of a file of the given mode."""
+    return tuple(k for k, v in ROWS.items() if mode == "full" or v[1] is not None)
 
 
-def _ranges(meta: dict) -> dict[str, tuple[float, float]]:
-    half = 1.1 * meta["calorimeter_half_size_m"]
-    return {"photon_energy": (-2.0, 4.0), "vertex_z": (0.0, 1.05 * meta["calorimeter_z_m"]),
-            "photon_angle": (-6.0, 0.0), "impact": (-half, half)}
+def _row_weights(a: dict, efficiency: float) -> dict[str, np.ndarray]:
+    """Weight per event of each row (arrays of the events tree; the crossing tree has no
+    photon selection, so no 'selected' row)."""
+    w = {"crossing": a["w_norm"], "decay": a["w_norm"] * a["p_decay_volume"],
+         "calo": a["w_norm"] * a["p_decay_accepted"]}
+    if "above_threshold" in a:
+        w["selected"] = event_weight(a, efficiency)
+    return w
 
 
-class _Histograms:
-    """Weighted control histograms filled step by step."""
+class _Sums:
+    """raw, sum w and sum w^2 per (row, channel)."""
 
-    SERIES = ("photon reaches the calorimeter", "selected")
+    def __init__(self, n_rows: int, n_channels: int):
+        self.raw = np.zeros((n_rows, n_channels), dtype=np.int64)
+        self.w = np.zeros((n_rows, n_channels))
+        self.w2 = np.zeros((n_rows, n_channels))
 
-    def __init__(self, meta: dict):
-        self.edges = {}
-        for name, (lo, hi) in _ranges(meta).items():
-            edges = np.linspace(lo, hi, HISTOGRAMS[name][1] + 1)
-            self.edges[name] = (edges, edges) if name == "impact" else (edges,)
-        self.counts = {name: {s: 0.0 for s in self.SERIES} for name in self.edges}
-
-    def fill(self, a: dict, masks, weights) -> None:
-        photon = a["p4_photon"]
-        values = {
-            "photon_energy": np.log10(photon[:, 0]),
-            "vertex_z": a["vertex"][:, 2],
-            "photon_angle": np.log10(np.arctan2(np.hypot(photon[:, 1], photon[:, 2]),
-                                                photon[:, 3])),
-        }
-        for series, mask, w in zip(self.SERIES, masks, weights):
-            for name, x in values.items():
-                ok = mask & np.isfinite(x)
-                h, _ = np.histogram(x[ok], bins=self.edges[name][0], weights=w[ok])
-                self.counts[name][series] = self.counts[name][series] + h
-            x, y = a["impact"][:, 0], a["impact"][:, 1]
-            ok = mask & np.isfinite(x) & np.isfinite(y)
-            h, _, _ = np.histogram2d(x[ok], y[ok], bins=self.edges["impact"], weights=w[ok])
-            self.counts["impact"][series] = self.counts["impact"][series] + h
-
-    def result(self) -> dict:
-        return {name: {"edges": self.edges[name], "label": HISTOGRAMS[name][0],
-                       "series": self.counts[name]} for name in self.edges}
+    def add(self, row: int, channel: np.ndarray, mask: np.ndarray, w: np.ndarray) -> None:
+        n = self.raw.shape[1]
+        ch = channel[mask]
+        self.raw[row] += np.bincount(ch, minlength=n)
+        self.w[row] += np.bincount(ch, weights=w[mask], minlength=n)
+        self.w2[row] += np.bincount(ch, weights=np.square(w[mask]), minlength=n)
 
 
 def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None = None,
             step_size: int = 200_000, histograms: bool = True) -> Cutflow:
     """The cutflow of the events file ``path``, at the file's coupling or re-weighted to ``d``
-    [GeV^-1], with the file's photon threshold or ``threshold`` [GeV]; control histograms
-    filled unless ``histograms`` is False."""
+    [GeV^-1], with the file's photon threshold or ``threshold`` [GeV]; control histograms of
+    the selected events filled unless ``histograms`` is False."""
     meta = read_metadata(path)
     if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
+    if (threshold is not None and meta.get("keep") == "selected"
+            and threshold < meta["threshold"]):
+        raise ValueError(f"threshold: {path} keeps only photons above {meta['threshold']:g} GeV "
+                         f"(--keep selected); a threshold >= {meta['threshold']:g} GeV is "
+                         f"allowed, or generate with --keep crossing")
     if d is not None and not (d > 0.0 and math.isfinite(d)):
         raise ValueError(f"d must be a finite coupling > 0 GeV^-1, got {d!r}")
     d_out = meta["d"] if d is None else float(d)
+    r = (d_out / meta["d"]) ** 2
+    ctau = meta["ctau"] / r
     thr = meta["threshold"] if threshold is None else float(threshold)
-    keys = _READ + (_READ_REWEIGHT if d is not None else ())
-    n_cuts = 1 + len(CUT_FLAGS)
-    raw = np.zeros(n_cuts, dtype=np.int64)
-    weighted = np.zeros(n_cuts)
-    hists = _Histograms(meta) if histograms else None
-    ctau = meta["ctau"]
-    for a in iterate(path, keys, step_size=step_size):
+    keys = rows_of(meta["mode"])
+    n_ch = len(meta["channels"])
+    sums = _Sums(1 + len(keys), n_ch)
+    hists = None
+    if histograms:
+        from .histograms import book, fill
+
+        hists = book(meta)
+    read = _READ + (_READ_REWEIGHT if d is not None else ())
+    for a in iterate(path, read, step_size=step_size):
         if threshold is not None:
-            a["above_threshold"] = in_energy_window(a["p4_photon"][:, 0], thr,
-                                                    meta["photon_energy_max"])
-            a["weight"] = event_weight(a, meta["efficiency"])
+            a["above_threshold"] = (in_energy_window(a["p4_photon"][:, 0], thr,
+                                                     meta["photon_energy_max"])
+                                    & a["photon_hits_calo"])
         if d is not None:
-            batch = reweight(EventBatch(a, meta), d_out)
-            a, ctau = batch.arrays, batch.metadata["ctau"]
-        masks = [np.ones(len(a["weight"]), dtype=bool)]
-        for flag in CUT_FLAGS:
-            masks.append(masks[-1] & a[flag])
-        weights = (a["w_norm"], a["w_norm"] * a["p_decay_volume"],
-                   a["w_norm"] * a["p_decay_accepted"], a["weight"])
-        for i, (mask, w) in enumerate(zip(masks, weights)):
-            raw[i] += int(mask.sum())
-            weighted[i] += float(w[mask].sum())
+            a = reweight(EventBatch(a, meta), d_out).arrays
+        a["selected"] = a["above_threshold"]
+        weights = _row_weights(a, meta["efficiency"])
+        for row, key in enumerate(keys, start=1):
+            sums.add(row, a["channel"], a[ROWS[key][2]], weights[key])
         if hists is not None:
-            hists.fill(a, masks[2:], (weights[2] * meta["efficiency"], weights[3]))
-    cuts = []
-    for i, name in enumerate(_cut_names(meta, thr)):
+            fill(hists, a, weights["selected"])
+    for a in iterate_crossing(path, step_size=step_size):
+        a["w_norm"] = a["w_norm"] * r
+        a["p_decay_volume"] = decay_probability(np.column_stack([a["s_in"], a["s_out"]]),
+                                                a["beta_gamma"], ctau)
+        a["p_decay_accepted"] = decay_probability(a["acc_intervals"], a["beta_gamma"], ctau)
+        weights = _row_weights(a, meta["efficiency"])
+        for row, key in enumerate(keys, start=1):
+            if key != "selected":
+                sums.add(row, a["channel"], a[ROWS[key][2]], weights[key])
+    llps = np.asarray(meta["n_mesons"]) * np.asarray(meta["br"]) * r
+    n_gen = np.asarray(meta["n_generated"])
+    sums.raw[0], sums.w[0], sums.w2[0] = n_gen, llps, llps ** 2 / n_gen
+    names = ["LLPs produced (N_M x BR)"] + [ROWS[k][0 if meta["mode"] == "full" else 1]
+                                            for k in keys]
+    eff = meta["efficiency"]
+    names[-1] = _window(meta, thr) + (f" (x efficiency {eff:g})" if eff != 1.0 else "")
+    flags = ["(all generated)"] + [ROWS[k][2] for k in keys]
+    wnames = ["w_norm"] + [ROWS[k][3] for k in keys]
+    errors = [yields.stat_error(sums.w[i], sums.w2[i], n_gen) for i in range(len(names))]
+    cuts = _cuts(names, flags, wnames, sums.raw.sum(1), sums.w.sum(1), errors)
+    by_channel = {"rows": [
+        {"channel": meta["channels"][c], "mother_pdgid": meta["mother_pdgids"][c],
+         "raw": sums.raw[:, c].tolist(), "weighted": sums.w[:, c].tolist(),
+         "stat_error": [yields.stat_error(sums.w[i, c], sums.w2[i, c], n_gen[c])
+                        for i in range(len(names))]} for c in range(n_ch)]}
+    return Cutflow(str(path), cuts, d_out, ctau, thr, meta, by_channel,
+                   hists if hists is not None else {})
+
+
+def _cuts(names, flags, wnames, raw, weighted, errors) -> tuple[Cut, ...]:
+    out = []
+    for i, name in enumerate(names):
         prev, first = weighted[i - 1] if i else weighted[0], weighted[0]
-        cuts.append(Cut(name, int(raw[i]), float(weighted[i]),
-                        float(weighted[i] / prev) if prev else 0.0,
-                        float(weighted[i] / first) if first else 0.0))
-    return Cutflow(str(path), tuple(cuts), d_out, ctau, thr, meta,
-                   hists.result() if hists is not None else {})
+        out.append(Cut(name, int(raw[i]), float(weighted[i]), errors[i],
+                       float(weighted[i] / prev) if prev else 0.0,
+                       float(weighted[i] / first) if first else 0.0, flags[i], wnames[i]))
+    return tuple(out)

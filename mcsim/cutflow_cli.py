@@ -11,22 +11,31 @@ __all__ = ["cutflow"]
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--d", "d", type=float, help="re-weight to this dipole coefficient [GeV^-1]")
-@click.option("--threshold", type=float, help="photon energy threshold [GeV] (default: the file's)")
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.option("--d", "d", type=float,
+              help="re-weight exactly to this dipole coefficient [GeV^-1] (default: the file's)")
+@click.option("--threshold", type=float,
+              help="minimum photon energy [GeV] (default: the file's; files written with "
+                   "--keep selected allow only a higher one)")
+@click.option("--by-channel", is_flag=True,
+              help="also print the yields of each production channel")
+@click.option("--json", "as_json", is_flag=True,
+              help="print JSON (every row with its stat_error; per-channel rows included)")
 @click.option("--markdown", is_flag=True, help="print a Markdown table")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False),
               help="directory of the PNG control plots (default: next to FILE)")
 @click.option("--no-plots", is_flag=True, help="do not draw control plots")
-def cutflow(file, d, threshold, as_json, markdown, plots_dir, no_plots):
-    """Cutflow of FILE (written by `mcsim generate`): raw and weighted (expected) events,
-    relative and cumulative efficiency per cut."""
+def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plots):
+    """Cutflow of FILE (written by `mcsim generate`): per cut, the Monte Carlo events passing
+    (raw) and the expected events they carry (weighted) with its Monte Carlo error, relative
+    and cumulative efficiency; control plots of the selected events with error bars."""
     from .cutflow import cutflow as run
 
     if as_json and markdown:
         raise ValueError("choose one of --json and --markdown")
     flow = run(file, d=d, threshold=threshold, histograms=not no_plots)
     click.echo(flow.json() if as_json else flow.markdown() if markdown else flow.table())
+    if by_channel and not as_json:
+        click.echo("\n" + flow.channel_table())
     if not no_plots:
         from .plotting import control_plots
 

@@ -9,7 +9,7 @@ of the card (e.g. ``[configurations.1e17.exposure] n_pot = 1e17``), and a
 ``default_configuration``.  ``"na62:1e17"`` (or ``"./my.toml:1e17"``) selects one; a bare name
 uses the default.  The resolved detector is named ``"<card>:<label>"``.
 
-Card layout (units in the key names: metres, GeV, radians, millibarn, inverse attobarn):
+Card layout (units in the key names: metres, GeV, radians, millibarn, inverse attobarn)::
 
   name, description, default_configuration (optional)
   [beam]          spectrum (sps400, sps450, u70, lhc14), proton_energy_GeV, target, target_A

@@ -1,10 +1,10 @@
 """Events as awkward records with ``vector`` fields: ``mcsim.read(path)``.
 
-Each event is a record with the 4-momenta ``meson, llp, invisible, prompt_photon, lepton,
-decay_invisible, photon`` as ``Momentum4D`` (px, py, pz, E [GeV]; zero vectors for particles the
-channel does not have), ``vertex`` as ``Vector3D`` and ``impact`` as ``Vector2D`` [m], and every
-other branch of the file as a scalar field (``event, channel, mother_pdgid, weight, ...``).
-The file's metadata is in ``events.attrs["metadata"]``.
+Each kept event (see ``--keep``) is a record with the 4-momenta ``meson, llp, invisible,
+prompt_photon, lepton, decay_invisible, photon`` as ``Momentum4D`` (px, py, pz, E [GeV]; zero
+vectors for particles the channel does not have), ``vertex`` as ``Vector3D`` and ``impact``
+as ``Vector2D`` [m], and every other branch of the file as a scalar field (``event, channel,
+mother_pdgid, weight, ...``).  The file's metadata is in ``events.attrs["metadata"]``.
 
     >>> events = mcsim.read("na62.root")
     >>> events.photon.E, events.photon.theta, events.vertex.z, events.weight
@@ -65,8 +65,12 @@ def read(path: str | Path, *, entry_start: int | None = None,
     return to_records(columns, metadata)
 
 
-def iterate(path: str | Path, *, step_size: int = 200_000) -> Iterator[ak.Array]:
-    """The events of an mcsim ROOT file as records, ``step_size`` events at a time."""
+def iterate(path: str | Path, *, step_size: int | str = 200_000) -> Iterator[ak.Array]:
+    """The events of an mcsim ROOT file as records (as :func:`read`), ``step_size`` events at a
+    time (or a memory size such as ``"100 MB"``, as uproot takes it): memory stays bounded.
+
+        >>> for chunk in mcsim.iterate("na62.root", step_size=100_000):
+        ...     total += ak.sum(chunk.weight[chunk.photon.E > 2.0])"""
     metadata = read_metadata(path)
     with uproot.open(path) as file:
         for columns in file[EVENTS_TREE].iterate(step_size=step_size, library="np"):

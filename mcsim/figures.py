@@ -19,7 +19,7 @@ from .models import FLAVOURS
 from .reach import ReachGrid, log_grid, write_contours, write_grids
 from .scan import Family, Refinement, Target, scan_set
 
-__all__ = ["FIG2_DELTAS", "FIG3_THRESHOLDS", "FigureSpec", "figure_spec", "dark_targets",
+__all__ = ["draw_uncertainty", "FIG2_DELTAS", "FIG3_THRESHOLDS", "FigureSpec", "figure_spec", "dark_targets",
            "neutrino_targets", "make_figure", "plot_reach", "validate_cone", "CONE_EXPERIMENTS"]
 
 FIG2_DELTAS = (0.1, 0.01, 0.005)
@@ -106,7 +106,7 @@ def _is_empty(grid: ReachGrid) -> bool:
     return not np.any(grid.events > 0)
 
 
-def _draw_uncertainty(ax, g: ReachGrid, colour) -> bool:
+def draw_uncertainty(ax, g: ReachGrid, colour) -> bool:
     """Shade the contour's one-sigma Monte Carlo band (|N - level| < sigma) and mark with x the
     contour points at masses whose decisive cells still miss the error target.  Returns
     whether any point was marked."""
@@ -148,12 +148,12 @@ def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "ma
                 ax.plot(line[:, 0], line[:, 1], color=colour, ls=ls, lw=1.0)
             ax.plot([], [], color=colour, ls=ls, lw=6, alpha=0.5,
                     label=f"{g.label} (N > {g.level:.3g})")
-            flagged |= _draw_uncertainty(ax, g, colour)
+            flagged |= draw_uncertainty(ax, g, colour)
             continue
         style = _style(g.label, g.metadata.get("photon_energy_min_GeV"))
         for j, line in enumerate(g.contours()):
             ax.plot(line[:, 0], line[:, 1], lw=1.6, label=g.label if j == 0 else None, **style)
-        flagged |= _draw_uncertainty(ax, g, style["color"])
+        flagged |= draw_uncertainty(ax, g, style["color"])
     if flagged:
         ax.plot([], [], ls="none", marker="x", ms=4, color="k",
                 label="MC error at contour above target")
@@ -187,9 +187,6 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
     figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
     the notes (grids not shown)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     spec = figure_spec(number)
@@ -203,9 +200,10 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
     fig, axes = plt.subplots(1, len(spec.panels), figsize=(5.0 * len(spec.panels), 4.6),
                              constrained_layout=True)
     notes: list[str] = []
-    for k, (ax, (title, _, _), grids) in enumerate(zip(axes, spec.panels, results)):
-        notes += [f"{title}: {n}" for n in plot_reach(ax, grids, title=title,
-                                                      xlabel=spec.xlabel, legend=k == 0)]
+    for k, (ax, (title, family, _), grids) in enumerate(zip(axes, spec.panels, results)):
+        # notes go to the terminal: the family's plain-text name, not the LaTeX panel title
+        notes += [f"{family.name}: {n}" for n in plot_reach(ax, grids, title=title,
+                                                            xlabel=spec.xlabel, legend=k == 0)]
     fig.suptitle(f"mcsim: Figure {number} of the paper (N = 3 contours with 1-sigma MC bands; "
                  f"{n_events:.0e} MC events per mass and channel, contour cells refined to "
                  f"{refinement.target:.0%})", fontsize=10)
@@ -239,9 +237,6 @@ def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30
     ratio of yields full/cone over the (M1, d) plane with both N = 3 contours overlaid
     (validate_cone.png), and a table (validate_cone.csv / .md) of the smallest d reached at
     M1 = 0.05, 0.1, 0.3, 1 GeV and the median ratio where both yields are >= 3."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 

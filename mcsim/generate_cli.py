@@ -6,9 +6,11 @@ import time
 
 import click
 
-from .info_cli import model_options
+from .info_cli import model_options, warn_branching_ratios
 from .models import model_from_options
+from .ntuple import FORMATS, KEEP
 from .propagate import MODES
+from .spectra_cli import tables_option
 
 __all__ = ["generate"]
 
@@ -43,39 +45,71 @@ def _mothers(text: str | None) -> list[int] | None:
 @click.command()
 @model_options
 @click.option("--detector", default="na62", show_default=True,
-              help="detector card: a shipped name (na62, na62:1e17, ship, ...) or a path")
+              help="detector card: a shipped name (na62, na62:1e17, ship, ...; see `mcsim "
+                   "detectors list`) or a path")
 @click.option("--events", "n_events", type=_Count(), required=True,
               help="total number of events in the file, split equally over the channels")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), required=True,
               help="master seed; the same seed gives the same file content")
 @click.option("--mode", type=click.Choice(MODES), default="full", show_default=True,
               help="full: 3-D geometry; cone: the paper's selection")
-@click.option("--threshold", type=float, help="minimum photon energy [GeV] (default: the card's)")
+@click.option("--threshold", type=float,
+              help="minimum photon energy [GeV]  [default: the card's]")
 @click.option("--channels", help="only these production channels: mother PDG IDs or names, "
                                  "comma-separated (default: every open channel)")
 @click.option("--chunk-size", type=_Count(), default=100_000, show_default=True,
-              help="events per chunk (memory scales with it)")
+              help="events per chunk (memory scales with it; about 1 kB per event)")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="output ROOT file")
+              help="output file: ROOT (TTree 'events'), or HepMC3 ASCII for a .hepmc3 or "
+                   ".hepmc name")
+@click.option("--format", "fmt", type=click.Choice(tuple(FORMATS)),
+              help="output format (default: from the suffix of --output; ROOT otherwise)")
 @click.option("--compression", default="zstd:1", show_default=True,
               help="ROOT compression: zstd|zlib|lz4|lzma[:LEVEL] or none (zlib:1 for ROOT "
                    "older than 6.20)")
+@click.option("--keep", type=click.Choice(KEEP), default="selected", show_default=True,
+              help="events written to the events tree: selected = those that can contribute at "
+                   "some coupling (LLP crosses the volume, photon accepted); crossing = LLP "
+                   "crosses the decay volume; all.  Weights and the cutflow do not depend on it")
+@click.option("--float32", is_flag=True,
+              help="store 4-momenta, vertices and impact points in float32 (weights, paths and "
+                   "probabilities stay float64)")
 @click.option("--overwrite", is_flag=True, help="replace an existing output file")
 @click.option("--quiet", is_flag=True, help="no progress bar")
+@tables_option
 def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, threshold,
-             channels, chunk_size, output, compression, overwrite, quiet):
+             channels, chunk_size, output, fmt, compression, keep, float32, overwrite, quiet):
     """Generate events with the full chain and write them to a ROOT file (TTree 'events',
-    metadata in 'mcsim_metadata', 'run', 'channels')."""
+    metadata in 'mcsim_metadata', 'run', 'channels', control histograms in 'histograms') or a
+    HepMC3 file (for detector simulation)."""
     from .ntuple import generate as run
 
     point = model_from_options(model, d=d, m1=m1, delta=delta, m_n=m_n, flavour=flavour)
+    warn_branching_ratios(point)
     start = time.perf_counter()
     meta = run(point, detector, output, n_events=n_events, seed=seed, mode=mode,
                threshold=threshold, channels=_mothers(channels), chunk_size=chunk_size,
-               overwrite=overwrite, compression=compression, progress=not quiet)
+               overwrite=overwrite, compression=compression, keep=keep, float32=float32,
+               format=fmt, progress=not quiet)
     seconds = time.perf_counter() - start
-    click.echo(f"wrote {output}: {meta['n_events']} events in {len(meta['channels'])} channels, "
+    click.echo(f"wrote {output}: {meta['n_events']} events generated in "
+               f"{len(meta['channels'])} channels, {meta['n_kept']} kept (--keep {keep}), "
                f"{seconds:.1f} s ({meta['n_events'] / seconds:.3g} events/s)")
-    click.echo(f"expected signal events: {meta['expected_events']:.6g} "
-               f"+- {meta['expected_events_stat_error']:.2g} (MC stat.) "
-               f"(d = {meta['d']:g} GeV^-1, c*tau = {meta['ctau']:.4g} m, {meta['detector']})")
+    click.echo(summary(meta))
+
+
+def summary(meta: dict) -> str:
+    """Expected signal events with their Monte Carlo error, in total and per channel."""
+    from .cutflow import exposure
+
+    width = max(len(c) for c in meta["channels"])
+    lines = [f"expected signal events: {meta['expected_events']:.4g} +- {meta['stat_error']:.2g} "
+             f"(MC) at d = {meta['d']:g} GeV^-1 (c*tau = {meta['ctau']:.4g} m), "
+             f"{meta['detector']}, {exposure(meta)}",
+             f"  {'channel':<{width}}  {'MC events':>9}  {'kept':>7}  {'signal events':>13}  "
+             f"{'MC error':>8}"]
+    for name, n, kept, y, err in zip(meta["channels"], meta["n_generated"],
+                                     meta["n_kept_by_channel"], meta["expected_by_channel"],
+                                     meta["stat_error_by_channel"]):
+        lines.append(f"  {name:<{width}}  {n:>9d}  {kept:>7d}  {y:>13.4g}  {err:>8.2g}")
+    return "\n".join(lines)

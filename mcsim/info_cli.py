@@ -9,7 +9,16 @@ import click
 from .models import FLAVOURS, model_from_options
 from .production import channels
 
-__all__ = ["info", "model_options"]
+__all__ = ["info", "model_options", "warn_branching_ratios"]
+
+
+def warn_branching_ratios(point) -> None:
+    """One warning line on stderr per open channel whose branching ratio exceeds 1: the
+    effective dipole theory is not valid at such a coupling."""
+    for c in channels(point):
+        if c.is_open and c.br > 1.0:
+            click.echo(f"mcsim: warning: BR({c.name}) = {c.br:.3g} > 1 at d = {point.d:g} "
+                       f"GeV^-1: the effective dipole theory is not valid there", err=True)
 
 
 def model_options(func):
@@ -18,10 +27,14 @@ def model_options(func):
         click.option("--model", "model", required=True,
                      type=click.Choice(["dark-dipole", "neutrino-dipole"]),
                      help="dark-dipole (chi2 -> chi1 gamma) or neutrino-dipole (N -> nu gamma)"),
-        click.option("--m1", type=float, help="chi1 mass [GeV] (dark-dipole)"),
-        click.option("--delta", type=float, help="relative splitting (M2 - M1)/M1 (dark-dipole)"),
-        click.option("--m-n", "m_n", type=float, help="N mass [GeV] (neutrino-dipole)"),
-        click.option("--flavour", type=click.Choice(FLAVOURS), help="active flavour (neutrino-dipole)"),
+        click.option("--m1", type=float, help="chi1 mass [GeV] (dark-dipole; required there)"),
+        click.option("--delta", type=float,
+                     help="relative splitting (M2 - M1)/M1, dimensionless (dark-dipole; "
+                          "required there)"),
+        click.option("--m-n", "m_n", type=float,
+                     help="N mass [GeV] (neutrino-dipole; required there)"),
+        click.option("--flavour", type=click.Choice(FLAVOURS),
+                     help="active flavour (neutrino-dipole; required there)"),
         click.option("--d", "d", type=float, required=True, help="dipole coefficient [GeV^-1]"),
     ]
     for opt in reversed(opts):
@@ -35,6 +48,7 @@ def model_options(func):
 def info(model, m1, delta, m_n, flavour, d, as_json):
     """Width and c*tau of the long-lived state and the BR of every production channel."""
     point = model_from_options(model, d=d, m1=m1, delta=delta, m_n=m_n, flavour=flavour)
+    warn_branching_ratios(point)
     chans = channels(point)
     if as_json:
         out = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numba
 
-__all__ = ["refresh", "refresh_package_cache"]
+__all__ = ["refresh", "refresh_package_cache", "kernels_cached"]
 
 _STAMP = "mcsim-sources.sha256"
 _CACHE_SUFFIXES = (".nbi", ".nbc")
@@ -64,11 +64,27 @@ def _probe():  # a cached dispatcher defined here tells where numba caches this 
     return 0
 
 
-def refresh_package_cache() -> bool:
-    """:func:`refresh` for mcsim itself, in the directory numba uses for its modules (next to
-    the sources, or under NUMBA_CACHE_DIR).  Nothing is compiled."""
+def _cache_dir() -> Path | None:
+    """The directory numba caches mcsim's kernels in (next to the sources, or under
+    NUMBA_CACHE_DIR), if it exists."""
     cache = getattr(numba.njit(cache=True)(_probe), "_cache", None)
     cache_dir = getattr(cache, "_cache_path", None)
     if cache_dir is None or not Path(cache_dir).is_dir():
+        return None
+    return Path(cache_dir)
+
+
+def refresh_package_cache() -> bool:
+    """:func:`refresh` for mcsim itself, in the directory numba uses for its modules (next to
+    the sources, or under NUMBA_CACHE_DIR).  Nothing is compiled."""
+    cache_dir = _cache_dir()
+    if cache_dir is None:
         return False
-    return refresh(Path(cache_dir), Path(__file__).parent)
+    return refresh(cache_dir, Path(__file__).parent)
+
+
+def kernels_cached() -> bool:
+    """Whether the propagator kernel (the last one the chain compiles) is in numba's cache: if
+    not, the next simulation compiles the kernels first (once, about a minute)."""
+    cache_dir = _cache_dir()
+    return cache_dir is not None and any(cache_dir.glob("propagate.propagate_kernel-*.nbi"))

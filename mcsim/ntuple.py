@@ -11,7 +11,16 @@ seed and number of events per channel.
 
 Normalisation: ``w_norm = N_M x BR / N_generated(channel)`` with N_generated the channel's TOTAL
 over all its chunks, so the weights of the file sum to the expected number of signal events.
-Memory stays bounded by one chunk; the file appears at its path only when complete.
+The control histograms of the selected events (:mod:`mcsim.histograms`) are written into the
+file too (directory ``histograms``, TH1D/TH2D).  Memory stays bounded by one chunk; the file
+appears at its path only when complete.
+
+What is kept (``keep``): ``all`` events; ``crossing``: events whose LLP crosses the decay volume;
+``selected`` (the default): events that can contribute at SOME coupling -- the LLP crosses the
+volume, its photon can reach the calorimeter and passes the energy window (every other event
+has weight 0 at every d).  Dropping events never changes the weights: N_generated counts every
+event generated.  With ``selected`` the LLPs that cross the volume in dropped events go to the
+small ``crossing`` tree, so that the cutflow's rows before the selection stay exact at any d.
 """
 
 from __future__ import annotations
@@ -21,17 +30,24 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, spectra
-from .chain import (BLOCK_SIZE, EventBatch, SpectraSource, channel_normalisation, event_weight,
+from . import __version__, histograms, spectra
+from .chain import (BLOCK_SIZE, SpectraSource, channel_normalisation, event_weight,
                     run_metadata, select_channels, simulate)
 from .detector import Detector, load_detector
 from .models import Model
 from .production import Channel
 from .propagate import MODES
 from .rootio import NtupleWriter
-from .yields import Estimate, estimate
+from .yields import stat_error
 
-__all__ = ["generate", "split_events", "chunk_sizes", "CHUNK_SIZE"]
+__all__ = ["generate", "split_events", "chunk_sizes", "keep_mask", "output_format",
+           "CHUNK_SIZE", "KEEP", "FORMATS"]
+
+#: Layout version of the events files (2: cumulative flags, --keep, the crossing tree).
+FORMAT_VERSION = "mcsim-events-2"
+
+#: What ``generate`` keeps in the events tree (see the module docstring).
+KEEP = ("selected", "crossing", "all")
 
 #: Default number of events per chunk (one basket per branch).
 CHUNK_SIZE = 100_000
@@ -63,6 +79,32 @@ def chunk_sizes(n: int, chunk_size: int) -> list[tuple[int, int]]:
     return [(k * blocks, size) for k in range(full)] + ([(full * blocks, rest)] if rest else [])
 
 
+#: Output formats of ``generate`` and the file suffixes that select them.
+FORMATS = {"root": (".root",), "hepmc3": (".hepmc3", ".hepmc")}
+
+
+def output_format(path: str | Path, format: str | None = None) -> str:
+    """The output format: ``format`` if given, else 'hepmc3' for a .hepmc3 or .hepmc path and
+    'root' for any other."""
+    if format is not None:
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+        return format
+    suffix = Path(path).suffix.lower()
+    return next((name for name, suffixes in FORMATS.items() if suffix in suffixes), "root")
+
+
+def keep_mask(arrays: dict, keep: str) -> np.ndarray:
+    """Events of a chunk kept in the events tree under the policy ``keep`` (:data:`KEEP`)."""
+    if keep == "all":
+        return np.ones(len(arrays["weight"]), dtype=bool)
+    if keep == "crossing":
+        return arrays["in_volume"].copy()
+    if keep == "selected":
+        return arrays["in_volume"] & arrays["photon_hits_calo"] & arrays["above_threshold"]
+    raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
+
+
 def _renormalise(arrays: dict, index: int, w_norm: float, efficiency: float) -> dict:
     """Give a one-channel chunk its place in the file: channel index and the per-event
     normalisation of the whole channel, and the weight that follows from it."""
@@ -81,11 +123,12 @@ def _spectrum_info(mother: int, beam: str) -> dict:
 
 
 def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: list[int],
-              per_channel: list[dict], *, seed: int, mode: str, threshold: float,
-              chunk_size: int, compression: str, expected: Estimate) -> dict:
+              n_mesons: list[float], *, seed: int, mode: str, threshold: float,
+              chunk_size: int, compression: str, keep: str, float32: bool,
+              n_kept: list[int], expected: list[float], sum_w2: list[float]) -> dict:
     e_max = detector.photon_energy_max
     return {
-        "format": "mcsim-events-1",
+        "format": FORMAT_VERSION,
         "mcsim_version": __version__,
         **run_metadata(model, detector, mode, threshold),
         "beam": detector.beam,
@@ -97,29 +140,41 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "photon_energy_max": e_max if math.isfinite(e_max) else None,
         "seed": seed,
         "n_events": sum(counts),
+        "n_kept": sum(n_kept),
+        "keep": keep,
+        "float32": float32,
         "chunk_size": chunk_size,
         "compression": compression,
         "events_split": "equal over channels",
         "channels": [c.name for c in chans],
         "mother_pdgids": [c.mother for c in chans],
-        "n_mesons": [p["n_mesons"] for p in per_channel],
+        "n_mesons": n_mesons,
         "br": [c.br for c in chans],
         "n_generated": counts,
         "spectra": [_spectrum_info(c.mother, detector.beam) for c in chans],
-        "expected_events": float(expected),
-        "expected_events_stat_error": expected.stat_error,
+        "n_kept_by_channel": n_kept,
+        "expected_by_channel": expected,
+        "stat_error_by_channel": [stat_error(y, v, n) for y, v, n in
+                                  zip(expected, sum_w2, counts)],
+        "expected_events": sum(expected),
+        "stat_error": stat_error(expected, sum_w2, counts),
     }
 
 
 def generate(model: Model, detector: Detector | str, path: str | Path, *, n_events: int,
              seed: int, mode: str = "full", threshold: float | None = None,
              channels=None, chunk_size: int = CHUNK_SIZE, overwrite: bool = False,
-             compression: str = "zstd:1", progress: bool = False) -> dict:
+             compression: str = "zstd:1", keep: str = "selected", float32: bool = False,
+             format: str | None = None, progress: bool = False) -> dict:
     """Write ``n_events`` events (in total, split equally over the channels) of ``model`` in
     ``detector`` to the ROOT file ``path`` (layout: :mod:`mcsim.rootio`).  ``mode``, ``threshold``
     [GeV] and ``channels`` (mother PDG IDs) as in :func:`mcsim.chain.simulate`.  The output path
     is checked before anything is generated; ``overwrite`` allows replacing a file;
-    ``compression`` as in :func:`mcsim.rootio.compression`.  Returns the metadata written."""
+    ``compression`` as in :func:`mcsim.rootio.compression`; ``keep`` one of :data:`KEEP`;
+    ``float32`` stores the kinematics in float32; ``format`` 'root' or 'hepmc3' (HepMC3 ASCII,
+    :mod:`mcsim.hepmc`; default: from the suffix, see :func:`output_format`).  Returns the
+    metadata written, with the expected signal events and their Monte Carlo error
+    (:func:`mcsim.yields.stat_error`), in total and per channel."""
     n_events = _positive_int("n_events", n_events)
     chunk_size = _positive_int("chunk_size", chunk_size)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
@@ -128,35 +183,64 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
     if isinstance(detector, str):
         detector = load_detector(detector)
-    chans = select_channels(model, SpectraSource(detector), channels)
+    fmt = output_format(path, format)
+    source = SpectraSource(detector)
+    chans = select_channels(model, source, channels)
     counts = split_events(n_events, len(chans))
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
+    n_mesons = [source.n_mesons(c.mother) for c in chans]
+
+    def metadata_with(n_kept, expected, sum_w2):
+        return _metadata(model, detector, chans, counts, n_mesons, seed=int(seed), mode=mode,
+                         threshold=e_min, chunk_size=chunk_size, compression=compression,
+                         keep=keep, float32=float32, n_kept=n_kept, expected=expected,
+                         sum_w2=sum_w2)
+
+    if fmt == "hepmc3":
+        from .hepmc import HepMCWriter
+
+        zeros = [0] * len(chans)
+        writer = HepMCWriter(path, metadata_with(zeros, zeros, zeros), overwrite=overwrite)
+    else:
+        writer = NtupleWriter(path, overwrite=overwrite, compression_spec=compression,
+                              float32=float32)
 
     from tqdm import tqdm
 
-    per_channel, sum_w, sum_w2 = [], 0.0, 0.0
-    with NtupleWriter(path, overwrite=overwrite, compression_spec=compression) as writer, \
-            tqdm(total=n_events, unit="ev", unit_scale=True, disable=not progress,
-                 desc="mcsim generate") as bar:
+    n_kept, expected, sum_w2 = [], [], []
+    hists = histograms.book({"calorimeter_half_size_m": detector.calorimeter.half_size,
+                             "calorimeter_z_m": detector.calorimeter.z_face})
+    first = 0  # number of the chunk's first event among all generated
+    with writer, tqdm(total=n_events, unit="ev", unit_scale=True, disable=not progress,
+                      desc="mcsim generate") as bar:
         for index, (chan, n_total) in enumerate(zip(chans, counts)):
-            info = None
+            kept, total, w2 = 0, 0.0, 0.0
             for first_block, size in chunk_sizes(n_total, chunk_size):
                 batch = simulate(model, detector, n_events=size, seed=int(seed), mode=mode,
                                  threshold=e_min, channels=[chan.mother],
                                  first_block=first_block)
-                info = info or {"n_mesons": batch.metadata["n_mesons"][0]}
                 arrays = _renormalise(batch.arrays, index,
-                                      channel_normalisation(info["n_mesons"], chan.br, n_total),
+                                      channel_normalisation(n_mesons[index], chan.br, n_total),
                                       detector.efficiency)
-                writer.extend(arrays)
-                chunk = EventBatch(arrays, batch.metadata).expected_events()
-                sum_w, sum_w2 = sum_w + chunk, sum_w2 + chunk.stat_error**2
+                numbers = np.arange(first, first + size, dtype=np.int64)
+                mask = keep_mask(arrays, keep)
+                writer.extend({k: v[mask] for k, v in arrays.items()}, numbers[mask])
+                dropped = arrays["in_volume"] & ~mask
+                writer.extend_crossing({k: v[dropped] for k, v in arrays.items()},
+                                       numbers[dropped])
+                histograms.fill(hists, arrays, arrays["weight"])
+                kept += int(mask.sum())
+                total += float(arrays["weight"].sum())
+                w2 += float(np.square(arrays["weight"]).sum())
+                first += size
                 bar.update(size)
-            per_channel.append(info)
-        metadata = _metadata(model, detector, chans, counts, per_channel, seed=int(seed),
-                             mode=mode, threshold=e_min, chunk_size=chunk_size,
-                             compression=compression, expected=estimate(sum_w, sum_w2))
-        writer.finish(metadata)
+            n_kept.append(kept)
+            expected.append(total)
+            sum_w2.append(w2)
+        metadata = metadata_with(n_kept, expected, sum_w2)
+        writer.finish(metadata, hists)
     return metadata

@@ -1,7 +1,10 @@
-"""matplotlib figures (imported only when used).
+"""matplotlib figures (imported only when used; the backend is never chosen here).
 
-Control plots of a cutflow (:func:`control_plots`): photon energy, decay-vertex z, photon angle
-and the impact point on the calorimeter, weighted to expected events.
+Control plots of a cutflow: photon energy, decay-vertex z, photon angle and the impact point on
+the calorimeter of the selected events, in expected events with Monte Carlo error bars (the
+``hist`` Weight storage of :mod:`mcsim.histograms`), drawn with ``mplhep``.
+:func:`draw_histogram` and :func:`draw_impact` draw on a given ``ax``; :func:`control_plots`
+writes the PNG files.
 """
 
 from __future__ import annotations
@@ -10,51 +13,42 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["control_plots"]
+__all__ = ["control_plots", "draw_histogram", "draw_impact", "run_label"]
+
+_STYLE = {"font.size": 12, "axes.titlesize": "small"}
 
 
-def _pyplot():
-    import matplotlib
+def draw_histogram(ax, h, *, label: str | None = None, log: bool = True) -> None:
+    """A 1-D ``hist.Hist`` with Weight storage on ``ax``: steps with sqrt(sum w^2) error bars."""
+    import mplhep
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _step_plot(plt, hist: dict, title: str, out: Path) -> None:
-    (edges,) = hist["edges"]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    drawn = False
-    for label, counts in hist["series"].items():
-        counts = np.asarray(counts, dtype=float)
-        if counts.sum() > 0:
-            ax.stairs(counts, edges, label=f"{label} ({counts.sum():.3g})")
-            drawn = True
-    if drawn:
-        ax.set_yscale("log")
-        ax.legend(fontsize="small")
-    ax.set_xlabel(hist["label"])
+    mplhep.histplot(h, ax=ax, yerr=np.sqrt(h.variances()), histtype="step", label=label,
+                    flow="none")
+    ax.set_xlabel(h.axes[0].label)
     ax.set_ylabel("expected events per bin")
-    ax.set_title(title, fontsize="small")
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    if log and np.any(h.values() > 0):
+        ax.set_yscale("log")
 
 
-def _impact_plot(plt, hist: dict, title: str, out: Path) -> None:
-    xedges, yedges = hist["edges"]
-    counts = np.asarray(hist["series"]["selected"], dtype=float)
-    fig, ax = plt.subplots(figsize=(5.5, 4.8))
-    masked = np.ma.masked_less_equal(counts.T, 0.0)
-    if masked.count():
-        mesh = ax.pcolormesh(xedges, yedges, masked)
-        fig.colorbar(mesh, ax=ax, label="expected events per bin")
+def draw_impact(ax, h) -> None:
+    """The 2-D impact-point ``hist.Hist`` on ``ax``, with its colour bar beside ``ax``."""
+    import mplhep
+
+    values = h.values()
+    if np.any(values > 0):
+        mplhep.hist2dplot(h, ax=ax, cmin=np.min(values[values > 0]), flow="none",
+                          cbarextend=False)
+        ax.figure.axes[-1].set_ylabel("expected events per bin")
     ax.set_aspect("equal")
-    ax.set_xlabel("photon impact $x$ [m]")
-    ax.set_ylabel("photon impact $y$ [m]")
-    ax.set_title(title, fontsize="small")
-    fig.savefig(out, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    ax.set_xlabel(h.axes[0].label)
+    ax.set_ylabel(h.axes[1].label)
+
+
+def run_label(flow) -> str:
+    """Two lines naming the run of a :class:`mcsim.cutflow.Cutflow` (plain text, no LaTeX)."""
+    m = flow.metadata
+    return (f"{m['model']['model']}, d = {flow.d:.3g} GeV^-1, {m['detector']} ({m['mode']})\n"
+            f"{flow.expected_events:.3g} +- {flow.stat_error:.2g} signal events")
 
 
 def control_plots(flow, out_dir: str | Path, *, stem: str) -> list[Path]:
@@ -62,18 +56,23 @@ def control_plots(flow, out_dir: str | Path, *, stem: str) -> list[Path]:
     ``<out_dir>/<stem>_<name>.png``; returns the paths."""
     if not flow.histograms:
         raise ValueError("control_plots: the cutflow was run without histograms")
-    plt = _pyplot()
+    import matplotlib.pyplot as plt
+    import mplhep
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    m = flow.metadata
-    title = (f"{m['model']['model']}, d = {flow.d:.3g} GeV$^{{-1}}$, {m['detector']} "
-             f"({m['mode']}): {flow.expected_events:.3g} signal events")
+    title = run_label(flow)
     paths = []
-    for name, hist in flow.histograms.items():
-        out = out_dir / f"{stem}_{name}.png"
-        if name == "impact":
-            _impact_plot(plt, hist, title, out)
-        else:
-            _step_plot(plt, hist, title, out)
-        paths.append(out)
+    with plt.style.context(mplhep.style.ROOT), plt.rc_context(_STYLE):
+        for name, h in flow.histograms.items():
+            fig, ax = plt.subplots(figsize=(7.0, 5.6), layout="constrained")
+            if name == "impact":
+                draw_impact(ax, h)
+            else:
+                draw_histogram(ax, h, label="selected")
+            ax.set_title(title, loc="left")
+            out = out_dir / f"{stem}_{name}.png"
+            fig.savefig(out, dpi=110)
+            plt.close(fig)
+            paths.append(out)
     return paths

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from .models import FLAVOURS
-from .reach import log_grid, write_contours, write_grids
+from .reach import DISCOVERY_LEVEL, log_grid, write_contours, write_grids
 from .scan import Family, Refinement, Target, scan
+from .spectra_cli import tables_option
 
 __all__ = ["reach", "figure", "validate_cone_command"]
 
@@ -17,18 +18,22 @@ def _scan_options(f):
     """Monte Carlo and execution options shared by the three commands."""
     options = [
         click.option("--events", "n_events", type=int, default=100_000, show_default=True,
-                     help="Monte Carlo events per mass and channel."),
-        click.option("--seed", type=int, default=1, show_default=True),
+                     help="Monte Carlo events per mass and production channel"),
+        click.option("--seed", type=int, default=1, show_default=True,
+                     help="master seed; the same seed gives the same grids"),
         click.option("--workers", type=int, default=2, show_default=True,
-                     help="Local worker processes (1: run in this process)."),
+                     help="local worker processes (1: run in this process)"),
         click.option("--scheduler", default=None, metavar="ADDRESS",
-                     help="Run the tasks on the Dask cluster at ADDRESS instead."),
-        click.option("--progress/--no-progress", default=True, show_default=True),
+                     help="run the tasks on the Dask cluster at ADDRESS (tcp://HOST:8786) "
+                          "instead of local processes"),
+        click.option("--progress/--no-progress", default=True, show_default=True,
+                     help="progress bar on the terminal"),
         click.option("--target-error", type=float, default=0.05, show_default=True,
-                     help="Refine the cells that decide a contour until their relative Monte "
-                          "Carlo error is below this (0: no refinement)."),
+                     help="refine the cells that decide a contour until their relative Monte "
+                          "Carlo error is below this (0: no refinement)"),
         click.option("--refine-budget", type=float, default=0.5, show_default=True,
-                     help="Events the refinement may add, as a multiple of the first pass."),
+                     help="events the refinement may add, as a multiple of the first pass"),
+        tables_option,
     ]
     for option in reversed(options):
         f = option(f)
@@ -37,37 +42,47 @@ def _scan_options(f):
 
 @click.command()
 @click.option("--model", type=click.Choice(["dark-dipole", "neutrino-dipole"]),
-              default="dark-dipole", show_default=True)
+              default="dark-dipole", show_default=True, help="model family")
 @click.option("--delta", type=float, default=0.1, show_default=True,
-              help="Dark dipole: relative splitting (M2 - M1) / M1.")
+              help="dark dipole: relative splitting (M2 - M1) / M1 (dimensionless)")
 @click.option("--flavour", type=click.Choice(FLAVOURS), default="mu", show_default=True,
-              help="Neutrino dipole: flavour of the active neutrino.")
+              help="neutrino dipole: flavour of the active neutrino")
 @click.option("--detector", "detectors", multiple=True, required=True,
-              help="Detector card name (na62, na62:1e17, ship, ...) or path; repeatable.")
+              help="detector card name (na62, na62:1e17, ship, ...; see `mcsim detectors "
+                   "list`) or path; repeat for several")
 @click.option("--mass-range", nargs=2, type=float, default=(0.01, 5.0), show_default=True,
-              help="M1 or M_N range [GeV].")
-@click.option("--masses", "n_masses", type=int, default=40, show_default=True)
+              help="M1 or M_N range [GeV], log-spaced")
+@click.option("--masses", "n_masses", type=int, default=40, show_default=True,
+              help="number of masses in the grid")
 @click.option("--d-range", nargs=2, type=float, default=None,
-              help="Coupling range [GeV^-1]; default 1e-8 1e-2 (dark), 1e-9 1e-3 (neutrino).")
-@click.option("--couplings", "n_couplings", type=int, default=100, show_default=True)
+              help="coupling range [GeV^-1], log-spaced  [default: 1e-8 1e-2 (dark), 1e-9 1e-3 "
+                   "(neutrino)]")
+@click.option("--couplings", "n_couplings", type=int, default=100, show_default=True,
+              help="number of couplings in the grid")
 @click.option("--threshold", type=float, default=None,
-              help="Minimum photon energy [GeV] (default: each card's).")
-@click.option("--mode", type=click.Choice(["full", "cone"]), default="full", show_default=True)
+              help="minimum photon energy [GeV]  [default: each card's]")
+@click.option("--mode", type=click.Choice(["full", "cone"]), default="full", show_default=True,
+              help="full: 3-D geometry; cone: the paper's cone approximation")
+@click.option("--level", type=float, default=DISCOVERY_LEVEL, show_default=True,
+              help="expected signal events N of the contour (cards with a [recast] table "
+                   "keep their 95%% CL N_up)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("reach"), show_default=True)
+              default=Path("reach"), show_default=True, help="output directory")
 @_scan_options
 def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_couplings,
-          threshold, mode, out_dir, n_events, seed, workers, scheduler, progress, target_error,
-          refine_budget):
-    """Expected signal events over a (mass, d) grid and the N = 3 contours (N_up for a recast
-    card): writes grid.{csv,json}, contours.{csv,json} and reach.png to --out."""
+          threshold, mode, level, out_dir, n_events, seed, workers, scheduler, progress,
+          target_error, refine_budget):
+    """Expected signal events over a (mass, d) grid and the N = --level contours (N_up for a
+    recast card): writes grid.{csv,json}, contours.{csv,json} and reach.png to --out."""
+    if not level > 0:
+        raise ValueError(f"--level must be a number of events > 0, got {level!r}")
     family = (Family(model, delta=delta) if model == "dark-dipole"
               else Family(model, flavour=flavour))
     if d_range is None:
         d_range = (1e-8, 1e-2) if model == "dark-dipole" else (1e-9, 1e-3)
     masses = log_grid(*mass_range, n_masses, name="mass")
     couplings = log_grid(*d_range, n_couplings, name="coupling")
-    targets = [Target(d, d, mode, threshold) for d in detectors]
+    targets = [Target(d, d, mode, threshold, level) for d in detectors]
     grids = scan(family, masses, couplings, targets, n_events=n_events, seed=seed,
                  workers=workers, scheduler=scheduler, progress=progress,
                  refinement=_refinement(target_error, refine_budget))
@@ -96,18 +111,52 @@ def _refinement(target_error: float, budget: float) -> Refinement:
     return Refinement(target=target_error, budget=budget)
 
 
-def _plot(grids, path: Path, family: Family) -> Path:
-    import matplotlib
+#: Colours and line styles of the detectors of one `mcsim reach` plot, in order.
+_COLOURS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9")
+_STYLES = ("-", "--", ":", "-.")
 
-    matplotlib.use("Agg")
+
+def plot_detectors(ax, grids, *, xlabel: str) -> None:
+    """The contours of ``grids`` on ``ax``, each detector with its own colour and line style,
+    its one-sigma Monte Carlo band and x marks where the contour misses the error target, and a
+    legend naming the card, its exposure and the contour level."""
+    from .cutflow import exposure
+    from .detector import load_detector
+    from .figures import draw_uncertainty
+
+    flagged = False
+    for i, g in enumerate(grids):
+        det = load_detector(g.metadata.get("detector", g.label))
+        meta = {"n_pot": det.n_pot, "luminosity_inv_ab": det.luminosity_inv_ab,
+                "sigma_inel_mb": det.sigma_inel_mb}
+        style = {"color": _COLOURS[i % len(_COLOURS)],
+                 "ls": _STYLES[(i // len(_COLOURS) + i) % len(_STYLES)], "lw": 1.8}
+        lines = g.contours()
+        for line in lines:
+            ax.plot(line[:, 0], line[:, 1], **style)
+        flagged |= draw_uncertainty(ax, g, style["color"])
+        note = "" if lines else ", not reached"
+        ax.plot([], [], label=f"{g.label}: {exposure(meta)}, N = {g.level:.3g}{note}", **style)
+    if flagged:
+        ax.plot([], [], ls="none", marker="x", ms=4, color="k",
+                label="MC error at the contour above the target")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(grids[0].masses[0], grids[0].masses[-1])
+    ax.set_ylim(grids[0].couplings[0], grids[0].couplings[-1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("d [GeV^-1]")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="small", loc="upper right")
+
+
+def _plot(grids, path: Path, family: Family) -> Path:
     import matplotlib.pyplot as plt
 
-    from .figures import plot_reach
-
-    fig, ax = plt.subplots(figsize=(6, 4.6), constrained_layout=True)
-    plot_reach(ax, grids, title=family.name,
-               xlabel="$M_1$ [GeV]" if family.delta is not None else "$M_N$ [GeV]")
-    fig.savefig(path, dpi=90)
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+    plot_detectors(ax, grids, xlabel="M1 [GeV]" if family.delta is not None else "M_N [GeV]")
+    ax.set_title(family.name, loc="left", fontsize="small")
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
@@ -115,9 +164,11 @@ def _plot(grids, path: Path, family: Family) -> Path:
 @click.command()
 @click.argument("number", type=int)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("figures"), show_default=True)
-@click.option("--masses", "n_masses", type=int, default=40, show_default=True)
-@click.option("--couplings", "n_couplings", type=int, default=100, show_default=True)
+              default=Path("figures"), show_default=True, help="output directory")
+@click.option("--masses", "n_masses", type=int, default=40, show_default=True,
+              help="number of masses in the grid")
+@click.option("--couplings", "n_couplings", type=int, default=100, show_default=True,
+              help="number of couplings in the grid")
 @_scan_options
 def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, scheduler,
            progress, target_error, refine_budget):
@@ -135,11 +186,14 @@ def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, sche
 
 
 @click.command("validate-cone")
-@click.option("--delta", type=float, default=0.1, show_default=True)
+@click.option("--delta", type=float, default=0.1, show_default=True,
+              help="dark dipole: relative splitting (M2 - M1) / M1")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("figures"), show_default=True)
-@click.option("--masses", "n_masses", type=int, default=30, show_default=True)
-@click.option("--couplings", "n_couplings", type=int, default=80, show_default=True)
+              default=Path("figures"), show_default=True, help="output directory")
+@click.option("--masses", "n_masses", type=int, default=30, show_default=True,
+              help="number of masses in the grid")
+@click.option("--couplings", "n_couplings", type=int, default=80, show_default=True,
+              help="number of couplings in the grid")
 @_scan_options
 def validate_cone_command(delta, out_dir, n_masses, n_couplings, n_events, seed, workers,
                           scheduler, progress, target_error, refine_budget):

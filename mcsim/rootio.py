@@ -1,18 +1,38 @@
 """ROOT files of events: flat TTree branches written with uproot, metadata next to them.
 
-File layout (every object readable by ROOT and by uproot):
+File layout (every object readable by ROOT and by uproot)::
 
-  events          TTree, one entry per event, flat branches (:data:`BRANCHES`)
+  events          TTree, one entry per kept event, flat branches (:data:`BRANCHES`); every
+                  branch's ROOT title says what it holds and in which unit (:data:`TITLES`)
+  crossing        TTree, one entry per LLP that crosses the decay volume in an event that was
+                  NOT kept (``--keep selected``): what the cutflow needs at any coupling
+                  (:data:`CROSSING_BRANCHES`); empty for ``--keep all`` or ``crossing``
   run             TTree, one entry: numeric run parameters (d, ctau, N_POT, seed, ...)
   channels        TTree, one entry per production channel (index, mother PDG ID, N_M, BR,
                   number generated)
   mcsim_metadata  TObjString: the complete metadata as one JSON document
   detector_card   TObjString: the detector card (TOML) the events were generated with
+  histograms/     control histograms of the selected events (TH1D, TH2D; mcsim.histograms)
 
 Branches of ``events`` follow :data:`mcsim.chain.ARRAYS`: a 4-momentum ``p4_<name>`` becomes
 ``<name>_E, <name>_px, <name>_py, <name>_pz`` [GeV]; ``vertex`` -> ``vertex_x/y/z`` [m];
 ``impact`` -> ``impact_x/y`` [m]; ``acc_intervals`` -> ``acc_a1, acc_b1, acc_a2, acc_b2`` [m];
-every other array keeps its name.  ``event`` numbers the entries from 0.
+every other array keeps its name, except the photon-energy flag: the file's three selection
+flags are CUMULATIVE, so that a cut on any one of them alone is the cutflow's row::
+
+  in_volume         the LLP path crosses the decay volume (cone mode: it is inside the cone)
+  photon_hits_calo  in_volume, and some decay position on the path sends the photon onto the
+                    calorimeter (cone mode: equal to in_volume)
+  selected          photon_hits_calo, and the photon energy is inside the window
+
+(``selected`` is stored for the chain's ``above_threshold`` and read back under that name: the
+weight ``w_norm x p_decay_accepted x above_threshold x efficiency`` is the same, since
+p_decay_accepted = 0 without photon_hits_calo).  ``event`` is the event's index among all
+events GENERATED (0, 1, ...), so it has gaps where events were not kept.
+
+Storage: float64 everywhere, or with ``float32`` the kinematics (4-momenta, vertex, impact) in
+float32; the numbers the weights are computed from (w_norm, probabilities, paths, intervals,
+beta*gamma) always stay float64, so re-weighting is exact either way.
 
 Files are written to a temporary name in the output directory and renamed when complete
 (:class:`NtupleWriter`), so a crash or Ctrl-C never leaves a partial file at the output path.
@@ -26,6 +46,7 @@ import json
 import math
 import os
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,20 +55,75 @@ import uproot
 
 from .chain import ARRAYS
 
-__all__ = ["BRANCHES", "EVENTS_TREE", "METADATA_KEY", "COMPRESSIONS", "branches_of", "flatten",
-           "unflatten", "compression", "check_output", "NtupleWriter", "read_metadata",
-           "read_arrays", "iterate"]
+__all__ = ["BRANCHES", "TITLES", "CROSSING_BRANCHES", "EVENTS_TREE", "CROSSING_TREE",
+           "METADATA_KEY", "COMPRESSIONS", "branches_of", "branch_types", "flatten", "unflatten",
+           "compression", "check_output", "NtupleWriter", "read_metadata", "read_arrays",
+           "iterate", "iterate_crossing", "CROSSING_KEYS", "HISTOGRAM_DIR",
+           "schema_markdown"]
 
 EVENTS_TREE = "events"
+CROSSING_TREE = "crossing"
 RUN_TREE = "run"
 CHANNELS_TREE = "channels"
 METADATA_KEY = "mcsim_metadata"
 CARD_KEY = "detector_card"
+HISTOGRAM_DIR = "histograms"
 
 _COMPONENTS = {4: ("E", "px", "py", "pz")}
 _SPECIAL = {"vertex": ("vertex_x", "vertex_y", "vertex_z"),
             "impact": ("impact_x", "impact_y"),
-            "acc_intervals": ("acc_a1", "acc_b1", "acc_a2", "acc_b2")}
+            "acc_intervals": ("acc_a1", "acc_b1", "acc_a2", "acc_b2"),
+            "above_threshold": ("selected",)}
+#: Arrays stored in float32 with ``float32=True`` (kinematics only; never what weights use).
+_KINEMATICS = tuple(k for k in ARRAYS if k.startswith("p4_")) + ("vertex", "impact")
+
+_PARTICLES = {
+    "meson": "decaying meson (from the target)",
+    "llp": "long-lived particle (chi2 or N)",
+    "invisible": "invisible partner from the production decay (chi1 or nu; 0 if none)",
+    "prompt_photon": "photon of a three-body production decay (0 if none)",
+    "lepton": "charged lepton of P+ -> l+ N gamma (0 if none)",
+    "decay_invisible": "invisible daughter of the LLP decay (chi1 or nu)",
+    "photon": "signal photon from the LLP decay",
+}
+_COMPONENT_WORDS = {"E": "energy", "px": "momentum x", "py": "momentum y", "pz": "momentum z"}
+
+
+def _titles() -> dict[str, str]:
+    titles = {
+        "event": "index of the event among all generated events (gaps: events not kept)",
+        "channel": "production channel: index into the 'channels' tree",
+        "mother_pdgid": "signed PDG ID of the decaying meson",
+        "is_antiparticle": "true for an anti-N (neutrino dipole); always false for chi2",
+        "vertex_x": "LLP decay vertex x [m] (target at the origin, beam along +z)",
+        "vertex_y": "LLP decay vertex y [m]",
+        "vertex_z": "LLP decay vertex z [m]",
+        "impact_x": "photon impact x on the calorimeter plane [m] (NaN: misses the plane)",
+        "impact_y": "photon impact y on the calorimeter plane [m] (NaN: misses the plane)",
+        "s_in": "path length where the LLP enters the decay volume [m] (= s_out: misses it)",
+        "s_out": "path length where the LLP leaves the decay volume [m]",
+        "acc_a1": "start of accepted decay interval 1 along the LLP path [m]",
+        "acc_b1": "end of accepted decay interval 1 [m] (photon reaches the calorimeter)",
+        "acc_a2": "start of accepted decay interval 2 [m] (empty if a2 = b2)",
+        "acc_b2": "end of accepted decay interval 2 [m]",
+        "beta_gamma": "|p| / m of the LLP",
+        "in_volume": "cut 1 (cumulative): the LLP crosses the decay volume (cone: in the cone)",
+        "photon_hits_calo": "cut 2 (cumulative): in_volume and the photon can reach the "
+                            "calorimeter",
+        "selected": "cut 3 (cumulative): photon_hits_calo and photon energy in the window",
+        "w_norm": "N_M x BR(d) / N_generated(channel) [LLPs per MC event]",
+        "p_decay_volume": "probability that the LLP decays inside the decay volume",
+        "p_decay_accepted": "probability that the LLP decays where its photon is accepted",
+        "weight": "expected signal events: w_norm x p_decay_accepted x selected x efficiency",
+    }
+    for name, what in _PARTICLES.items():
+        for comp, word in _COMPONENT_WORDS.items():
+            titles[f"{name}_{comp}"] = f"{what}: {word} [GeV], lab frame"
+    return titles
+
+
+#: Branch name -> ROOT title (meaning and unit) of every branch of the trees.
+TITLES: dict[str, str] = _titles()
 
 
 def branches_of(key: str) -> tuple[str, ...]:
@@ -63,21 +139,40 @@ def branches_of(key: str) -> tuple[str, ...]:
     return (key,)
 
 
-#: Branch name -> numpy dtype of the ``events`` tree, in file order.
-BRANCHES: dict[str, np.dtype] = {"event": np.dtype(np.int64)}
-for _key, (_dtype, _) in ARRAYS.items():
-    for _name in branches_of(_key):
-        BRANCHES[_name] = np.dtype(_dtype)
+def branch_types(float32: bool = False) -> dict[str, np.dtype]:
+    """Branch name -> numpy dtype of the ``events`` tree, in file order."""
+    out = {"event": np.dtype(np.int64)}
+    for key, (dtype, _) in ARRAYS.items():
+        if float32 and key in _KINEMATICS:
+            dtype = np.float32
+        for name in branches_of(key):
+            out[name] = np.dtype(dtype)
+    return out
 
 
-def flatten(arrays: dict[str, np.ndarray], first_event: int) -> dict[str, np.ndarray]:
-    """Per-event arrays (names of :data:`mcsim.chain.ARRAYS`) -> flat branch columns, with
-    ``event`` numbered from ``first_event``."""
+#: Branch name -> numpy dtype of the ``events`` tree (float64 storage), in file order.
+BRANCHES: dict[str, np.dtype] = branch_types()
+
+#: Arrays of the ``crossing`` tree (besides ``event``): the cutflow's volume rows need them.
+CROSSING_KEYS = ("channel", "w_norm", "beta_gamma", "s_in", "s_out", "acc_intervals",
+                 "photon_hits_calo")
+CROSSING_BRANCHES: dict[str, np.dtype] = {
+    name: BRANCHES[name] for key in ("event",) + CROSSING_KEYS for name in branches_of(key)}
+
+
+def flatten(arrays: dict[str, np.ndarray], events, keys=None) -> dict[str, np.ndarray]:
+    """Per-event arrays (names of :data:`mcsim.chain.ARRAYS`) -> flat branch columns (of
+    ``keys`` only, if given), with ``event`` the given event numbers (an array) or numbered
+    from ``events`` (an int).  The photon-energy flag is stored cumulatively as ``selected``."""
     n = len(arrays["weight"])
-    out = {"event": np.arange(first_event, first_event + n, dtype=np.int64)}
-    for key in ARRAYS:
+    if np.ndim(events) == 0:
+        events = np.arange(events, events + n, dtype=np.int64)
+    out = {"event": np.asarray(events, dtype=np.int64)}
+    for key in ARRAYS if keys is None else keys:
         names = branches_of(key)
         value = arrays[key]
+        if key == "above_threshold":
+            value = value & arrays["photon_hits_calo"] & arrays["in_volume"]
         if len(names) == 1:
             out[names[0]] = np.ascontiguousarray(value, dtype=BRANCHES[names[0]])
         else:
@@ -88,7 +183,7 @@ def flatten(arrays: dict[str, np.ndarray], first_event: int) -> dict[str, np.nda
 
 def unflatten(columns: dict[str, np.ndarray], keys=None) -> dict[str, np.ndarray]:
     """Flat branch columns -> per-event arrays under the names of :data:`mcsim.chain.ARRAYS`
-    (only ``keys`` if given; all of them by default)."""
+    (only ``keys`` if given; all of them by default), in float64 whatever the storage."""
     out = {}
     for key in ARRAYS if keys is None else keys:
         names = branches_of(key)
@@ -96,6 +191,8 @@ def unflatten(columns: dict[str, np.ndarray], keys=None) -> dict[str, np.ndarray
             out[key] = np.asarray(columns[names[0]])
         else:
             out[key] = np.column_stack([np.asarray(columns[n], dtype=np.float64) for n in names])
+        if key in _KINEMATICS:
+            out[key] = out[key].astype(np.float64, copy=False)
     return out
 
 
@@ -134,6 +231,32 @@ def check_output(path: str | Path, *, overwrite: bool) -> Path:
     return path
 
 
+_RUN_TITLES = {
+    "d": "dipole coefficient d [GeV^-1] the events were generated at",
+    "ctau": "proper decay length c*tau of the LLP [m]",
+    "llp_mass": "LLP mass [GeV]",
+    "invisible_mass": "mass of the invisible LLP daughter [GeV]",
+    "n_collisions": "protons on target (fixed target) or inelastic collisions (collider)",
+    "n_pot": "protons on target (NaN for a collider)",
+    "luminosity_inv_ab": "integrated luminosity [ab^-1] (NaN for a fixed target)",
+    "threshold": "minimum photon energy [GeV]",
+    "photon_energy_max": "maximum photon energy [GeV] (inf: no upper cut)",
+    "efficiency": "photon detection efficiency applied to the weight",
+    "calorimeter_z_m": "z of the calorimeter face [m]",
+    "expected_events": "expected signal events: the sum of the weights",
+    "seed": "master seed",
+    "n_generated": "number of events generated (the events tree may keep fewer)",
+    "n_kept": "number of entries of the events tree",
+}
+_CHANNEL_TITLES = {
+    "index": "channel index (the events tree's 'channel')",
+    "mother_pdgid": "PDG ID of the decaying meson (positive)",
+    "n_mesons": "N_M: mesons of this species produced in the whole exposure",
+    "br": "branching ratio of the production decay at the generated d",
+    "n_generated": "MC events generated in this channel",
+}
+
+
 def _run_columns(meta: dict) -> dict[str, np.ndarray]:
     """The numeric run parameters of the ``run`` tree (one entry)."""
     nan = float("nan")
@@ -152,6 +275,7 @@ def _run_columns(meta: dict) -> dict[str, np.ndarray]:
     out = {k: np.array([v], dtype=np.float64) for k, v in values.items()}
     out["seed"] = np.array([meta["seed"]], dtype=np.int64)
     out["n_generated"] = np.array([meta["n_events"]], dtype=np.int64)
+    out["n_kept"] = np.array([meta["n_kept"]], dtype=np.int64)
     return out
 
 
@@ -166,9 +290,27 @@ def _channel_columns(meta: dict) -> dict[str, np.ndarray]:
     }
 
 
-def _write_tree(file, name: str, title: str, columns: dict[str, np.ndarray]) -> None:
-    tree = file.mktree(name, {k: v.dtype for k, v in columns.items()}, title=title)
-    tree.extend(columns)
+def _make_tree(file, name: str, title: str, types: dict, titles: dict):
+    """An empty TTree whose branches carry ``titles`` (meaning and unit) as their ROOT titles.
+
+    uproot (5.7) writes each branch's leaf list ("name/D") as its title and has no argument for
+    another; as in CMS NanoAOD, the branch title holds the description here (the leaves keep
+    their own names and types, which is what ROOT and uproot read the data with).  The titles
+    are set in uproot's branch records and the tree's metadata is written again before any
+    basket (uproot's own relocation step; tests/test_rootio.py reads the titles back)."""
+    tree = file.mktree(name, types, title=title)
+    cascading = tree._cascading
+    if not hasattr(cascading, "_relocate"):  # another uproot: keep its leaf-list titles
+        return tree
+    for datum in cascading._branch_data:
+        datum["fTitle"] = titles[datum["fName"]]
+    cascading._relocate(file._file, file._file.sink)
+    return tree
+
+
+def _write_tree(file, name: str, title: str, columns: dict[str, np.ndarray],
+                titles: dict[str, str]) -> None:
+    _make_tree(file, name, title, {k: v.dtype for k, v in columns.items()}, titles).extend(columns)
 
 
 def _umask() -> int:
@@ -181,21 +323,25 @@ class NtupleWriter:
     """Context manager writing one events file.
 
     On entry, checks ``path`` (:func:`check_output`) and opens a temporary file next to it; each
-    :meth:`extend` appends one chunk of events (a basket per branch: pass ~1e5 events);
-    :meth:`finish` writes the metadata.  On a clean exit after :meth:`finish` the temporary file
-    is renamed to ``path``; on any exception (KeyboardInterrupt included) it is removed.
-    ``compression_spec``: see :func:`compression`.
+    :meth:`extend` appends one chunk of kept events (a basket per branch: pass ~1e5 events),
+    :meth:`extend_crossing` the crossing LLPs of events not kept; :meth:`finish` writes the
+    metadata.  On a clean exit after :meth:`finish` the temporary file is renamed to ``path``;
+    on any exception (KeyboardInterrupt included) it is removed.  ``compression_spec``: see
+    :func:`compression`; ``float32``: store the kinematics in float32.
     """
 
     def __init__(self, path: str | Path, *, overwrite: bool = False,
-                 compression_spec: str = "zstd:1"):
+                 compression_spec: str = "zstd:1", float32: bool = False):
         self.compression = compression(compression_spec)
         self.path = check_output(path, overwrite=overwrite)
         self.overwrite = overwrite
+        self.types = branch_types(float32)
         self.n_written = 0
+        self.n_crossing = 0
         self._tmp: Path | None = None
         self._file = None
         self._tree = None
+        self._crossing = None
         self._finished = False
 
     def __enter__(self) -> NtupleWriter:
@@ -209,29 +355,45 @@ class NtupleWriter:
         os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; give a normal file
         try:
             self._file = uproot.recreate(self._tmp, compression=self.compression)
-            self._tree = self._file.mktree(EVENTS_TREE, dict(BRANCHES),
-                                           title="mcsim events (one entry per MC event)")
+            self._tree = _make_tree(self._file, EVENTS_TREE,
+                                    "mcsim events (one entry per kept MC event)", self.types,
+                                    TITLES)
+            self._crossing = _make_tree(self._file, CROSSING_TREE,
+                                        "LLPs crossing the decay volume in events not kept",
+                                        CROSSING_BRANCHES, TITLES)
         except BaseException:
             self._discard()
             raise
         return self
 
-    def extend(self, arrays: dict[str, np.ndarray]) -> None:
-        """Append one chunk of per-event arrays (names of :data:`mcsim.chain.ARRAYS`)."""
-        columns = flatten(arrays, self.n_written)
-        self._tree.extend(columns)
+    def extend(self, arrays: dict[str, np.ndarray], events=None) -> None:
+        """Append one chunk of per-event arrays (names of :data:`mcsim.chain.ARRAYS`) with
+        their event numbers ``events`` (default: consecutive after the last one written)."""
+        columns = flatten(arrays, self.n_written if events is None else events)
+        self._tree.extend({k: v.astype(self.types[k], copy=False) for k, v in columns.items()})
         self.n_written += len(columns["event"])
 
-    def finish(self, metadata: dict) -> None:
-        """Write the metadata (JSON-serialisable dict; see :func:`mcsim.ntuple.generate`)."""
-        if metadata["n_events"] != self.n_written:
-            raise ValueError(f"metadata says {metadata['n_events']} events, "
+    def extend_crossing(self, arrays: dict[str, np.ndarray], events) -> None:
+        """Append LLPs crossing the decay volume (arrays of :data:`CROSSING_KEYS`) of events
+        not kept in the events tree, with their event numbers."""
+        if len(events):
+            self._crossing.extend(flatten(arrays, events, CROSSING_KEYS))
+            self.n_crossing += len(events)
+
+    def finish(self, metadata: dict, histograms: dict | None = None) -> None:
+        """Write the metadata (JSON-serialisable dict; see :func:`mcsim.ntuple.generate`) and
+        the ``histograms`` (name -> ``hist.Hist``, written as TH1D/TH2D)."""
+        if metadata["n_kept"] != self.n_written:
+            raise ValueError(f"metadata says {metadata['n_kept']} events kept, "
                              f"{self.n_written} were written")
         self._file[METADATA_KEY] = json.dumps(metadata, sort_keys=True)
         self._file[CARD_KEY] = metadata["card_text"]
-        _write_tree(self._file, RUN_TREE, "mcsim run parameters", _run_columns(metadata))
+        _write_tree(self._file, RUN_TREE, "mcsim run parameters", _run_columns(metadata),
+                    _RUN_TITLES)
         _write_tree(self._file, CHANNELS_TREE, "mcsim production channels",
-                    _channel_columns(metadata))
+                    _channel_columns(metadata), _CHANNEL_TITLES)
+        for name, hist in (histograms or {}).items():
+            self._file[f"{HISTOGRAM_DIR}/{name}"] = hist
         self._finished = True
 
     def _discard(self) -> None:
@@ -267,6 +429,9 @@ def read_metadata(path: str | Path) -> dict:
         if METADATA_KEY not in file:
             raise ValueError(f"{path}: no {METADATA_KEY!r} key; not an mcsim events file")
         meta = json.loads(str(file[METADATA_KEY]))
+    if meta.get("format") == "mcsim-events-1":
+        raise ValueError(f"{path} was written by an older mcsim (format mcsim-events-1, "
+                         f"non-cumulative flags): generate it again")
     if meta["photon_energy_max"] is None:
         meta["photon_energy_max"] = math.inf
     return meta
@@ -295,3 +460,54 @@ def iterate(path: str | Path, keys=None, *, step_size: int = 200_000
         tree = file[EVENTS_TREE]
         for columns in tree.iterate(_branch_list(keys), step_size=step_size, library="np"):
             yield unflatten(columns, keys)
+
+
+def iterate_crossing(path: str | Path, *, step_size: int = 200_000
+                     ) -> Iterator[dict[str, np.ndarray]]:
+    """The ``crossing`` tree (LLPs crossing the decay volume in events not kept) as arrays of
+    :data:`CROSSING_KEYS`, ``step_size`` entries at a time; nothing for files without one."""
+    with uproot.open(path) as file:
+        if CROSSING_TREE not in file:
+            return
+        tree = file[CROSSING_TREE]
+        for columns in tree.iterate(list(CROSSING_BRANCHES), step_size=step_size,
+                                    library="np"):
+            out = unflatten(columns, CROSSING_KEYS)
+            out["in_volume"] = np.ones(len(out["w_norm"]), dtype=bool)
+            yield out
+
+
+def schema_markdown() -> str:
+    """The layout of an events file as Markdown tables (branch, type, ROOT title): the
+    documentation's ntuple schema page is generated from this."""
+    float32 = branch_types(float32=True)
+    run = {k: v.dtype for k, v in _run_columns(defaultdict(float)).items()}
+    empty = {"channels": [], "mother_pdgids": [], "n_mesons": [], "br": [], "n_generated": []}
+    channels = {k: v.dtype for k, v in _channel_columns(empty).items()}
+    sections = [
+        (EVENTS_TREE, "one entry per kept event", BRANCHES, TITLES),
+        (CROSSING_TREE, "one entry per LLP crossing the decay volume in an event not kept "
+                        "(--keep selected)", CROSSING_BRANCHES, TITLES),
+        (RUN_TREE, "one entry: the run", run, _RUN_TITLES),
+        (CHANNELS_TREE, "one entry per production channel", channels, _CHANNEL_TITLES),
+    ]
+    out = []
+    for name, what, types, titles in sections:
+        out += [f"## TTree `{name}`", "", f"{what[0].upper()}{what[1:]}.", "",
+                "| branch | type | title (meaning and unit) |", "|---|---|---|"]
+        for branch in types:
+            dtype = types[branch]
+            kind = str(dtype)
+            if name == EVENTS_TREE and float32[branch] != dtype:
+                kind += " (float32 with `--float32`)"
+            title = titles[branch].replace("|", "\\|")
+            out.append(f"| `{branch}` | {kind} | {title} |")
+        out.append("")
+    out += ["## Other keys", "",
+            f"- `{METADATA_KEY}`: TObjString, the complete run metadata as one JSON document",
+            f"- `{CARD_KEY}`: TObjString, the detector card (TOML) the events were generated "
+            f"with",
+            f"- `{HISTOGRAM_DIR}/`: the control histograms of the selected events (TH1D "
+            f"`photon_energy`, `vertex_z`, `photon_angle`; TH2D `impact`), in expected events "
+            f"with sum-of-squares errors", ""]
+    return "\n".join(out)

@@ -82,12 +82,14 @@ class Family:
 @dataclass(frozen=True)
 class Target:
     """One yield grid: ``detector`` (card name, ``card:config`` or path) in ``mode`` ('full' or
-    'cone') with minimum photon energy ``threshold`` [GeV] (None: the card's)."""
+    'cone') with minimum photon energy ``threshold`` [GeV] (None: the card's) and contour
+    ``level`` [events] (a card with a [recast] table keeps its 95% CL N_up)."""
 
     label: str
     detector: str
     mode: str = "full"
     threshold: float | None = None
+    level: float = DISCOVERY_LEVEL
 
 
 @dataclass(frozen=True)
@@ -118,17 +120,25 @@ class Task:
 class ChannelSums:
     """Monte Carlo sums of one channel of a task: ``n`` events generated, ``s1`` and ``s2``
     (n_targets, n_couplings) the sums of w x r x P and of its square over the selected events
-    (:func:`mcsim.yields.yield_sums`; w = 1, or the importance weight)."""
+    (:func:`mcsim.yields.yield_sums`; w = 1, or the importance weight), and ``m2`` the sum over
+    the passes (each of n_j independent events) of s1_j^2 / n_j: the variance of the channel's
+    sum is s2 - m2 (:func:`mcsim.yields.stat_error`)."""
 
     n: int
     s1: np.ndarray
     s2: np.ndarray
+    m2: np.ndarray
     next_block: int = 0  # the first random-number block not used yet
+
+    @property
+    def variance(self) -> np.ndarray:
+        return np.maximum(self.s2 - self.m2, 0.0)
 
     def add(self, other: ChannelSums) -> None:
         self.n += other.n
         self.s1 += other.s1
         self.s2 += other.s2
+        self.m2 += other.m2
         self.next_block = max(self.next_block, other.next_block)
 
 
@@ -206,8 +216,8 @@ def _selected_samples(task: Task, model: Model, channel, source, blocks, tilt=No
 
 def _channel_sums(task: Task, model: Model, channel, source, blocks, ratios,
                   tilt=None) -> ChannelSums:
-    n_t = len(task.targets)
-    out = ChannelSums(0, np.zeros((n_t, ratios.size)), np.zeros((n_t, ratios.size)))
+    shape = (len(task.targets), ratios.size)
+    out = ChannelSums(0, np.zeros(shape), np.zeros(shape), np.zeros(shape))
     out.next_block = blocks[-1][0] + 1 if blocks else 0
     for _, weights, per_target in _selected_samples(task, model, channel, source, blocks, tilt):
         out.n += len(weights)
@@ -216,6 +226,7 @@ def _channel_sums(task: Task, model: Model, channel, source, blocks, ratios,
                                 model.ctau, ratios)
             out.s1[t] += s1
             out.s2[t] += s2
+    out.m2 = out.s1 ** 2 / max(out.n, 1)
     return out
 
 
@@ -476,7 +487,7 @@ def _grids(jobs, tasks, results, masses, couplings, n_events, seed) -> list[list
 
 def _cell_sums(target: Target, task: Task, result: TaskResult):
     """Yield and variance (n_couplings,) of ``target`` from one task, and the per-channel
-    variances (mother -> array): sum_c norm_c s1_c and sum_c norm_c^2 s2_c, with
+    variances (mother -> array): sum_c norm_c s1_c and sum_c norm_c^2 (s2_c - m2_c), with
     norm_c = efficiency x N_M x BR(d_ref) / n_c (:func:`mcsim.chain.channel_normalisation`)."""
     t = task.targets.index(target)
     model = task.family.at(task.mass, D_REF)
@@ -489,7 +500,7 @@ def _cell_sums(target: Target, task: Task, result: TaskResult):
         norm = eff * channel_normalisation(_n_mesons(target.detector, mother), brs[mother],
                                            sums.n)
         events += norm * sums.s1[t]
-        per_channel[mother] = norm * norm * sums.s2[t]
+        per_channel[mother] = norm * norm * sums.variance[t]
         variance += per_channel[mother]
     return events, variance, per_channel
 
@@ -505,7 +516,7 @@ def _grid(family: Family, target: Target, masses, couplings, job, n_events: int,
             i = int(np.searchsorted(masses, task.mass))
             events[i], variance[i], _ = _cell_sums(target, task, result)
             missing.update(result.missing)
-    level = recast_upper_limit(det) if det.observed_events is not None else DISCOVERY_LEVEL
+    level = recast_upper_limit(det) if det.observed_events is not None else target.level
     e_min, e_max, eff = _selection(target)
     meta = {"family": family.name, "model": family.model, "delta": family.delta,
             "flavour": family.flavour, "detector": det.name, "mode": target.mode,

@@ -8,6 +8,12 @@ combined, keyed by the positive PDG ID.
 
 The number of mesons per proton on target, f_M of the paper (Eq. 4.2), comes from
 ``generators/normalisation.toml`` (see :func:`mesons_per_pot`).
+
+Tables written elsewhere (``mcsim spectra generate`` writes to :func:`user_tables_directory` by
+default, never into the installed package) are used when the environment variable
+``MCSIM_TABLES`` names their directory -- the ``--tables DIR`` option of the commands sets it, so
+local worker processes see it too (set it on the workers of a Dask cluster yourself).  A table
+missing there is read from the shipped ones.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -38,6 +45,9 @@ __all__ = [
     "table_name",
     "table_path",
     "load_table",
+    "tables_directory",
+    "user_tables_directory",
+    "TABLES_ENV",
     "available_tables",
     "sample_momenta",
     "sample_momenta_tilted",
@@ -124,8 +134,25 @@ def _check_beam(beam: str) -> str:
     return beam
 
 
+#: Environment variable naming a directory of spectrum tables used before the shipped ones.
+TABLES_ENV = "MCSIM_TABLES"
+
+
 def _tables_root():
     return resources.files("mcsim.generators").joinpath("tables")
+
+
+def tables_directory() -> Path | None:
+    """The directory named by ``MCSIM_TABLES`` (tables read before the shipped ones), if set."""
+    value = os.environ.get(TABLES_ENV)
+    return Path(value) if value else None
+
+
+def user_tables_directory() -> Path:
+    """Where ``mcsim spectra generate`` writes by default: ``$XDG_DATA_HOME/mcsim/tables``
+    (``~/.local/share/mcsim/tables`` if XDG_DATA_HOME is unset)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "mcsim" / "tables"
 
 
 def table_path(meson: str | int, beam: str, *, directory: str | Path | None = None):
@@ -141,18 +168,22 @@ def load_table(
     """Load the spectrum table of ``meson`` (short name or PDG ID) for ``beam``.
 
     ``directory`` reads a table tree written by ``mcsim spectra generate --out`` instead of the
-    shipped one.  Shipped tables are read once per process; tables are read-only.  Raises
-    ``ValueError`` naming the file for a missing or corrupt table.
+    shipped one; without it, the table in ``$MCSIM_TABLES`` if there is one, else the shipped
+    one (each read once per process).  Tables are read-only.  Raises ``ValueError`` naming the
+    file for a missing or corrupt table.
     """
     pdgid = table_key(meson)
     if directory is None:
-        return _shipped_table(pdgid, beam)
+        user = tables_directory()
+        if user is not None and table_path(pdgid, beam, directory=user).is_file():
+            return _cached_table(pdgid, beam, str(user.resolve()))
+        return _cached_table(pdgid, beam, None)
     return _read_table(pdgid, beam, table_path(pdgid, beam, directory=directory))
 
 
 @lru_cache(maxsize=None)
-def _shipped_table(pdgid: int, beam: str) -> SpectrumTable:
-    return _read_table(pdgid, beam, table_path(pdgid, beam))
+def _cached_table(pdgid: int, beam: str, directory: str | None) -> SpectrumTable:
+    return _read_table(pdgid, beam, table_path(pdgid, beam, directory=directory))
 
 
 def _read_table(pdgid: int, beam: str, path: Path) -> SpectrumTable:
@@ -197,12 +228,16 @@ def _read_table(pdgid: int, beam: str, path: Path) -> SpectrumTable:
 
 
 def available_tables(*, directory: str | Path | None = None) -> list[tuple[str, int]]:
-    """(beam, pdgid) of every table present, shipped ones by default."""
-    root = _tables_root() if directory is None else Path(directory)
+    """(beam, pdgid) of every table present in ``directory``, by default the shipped ones and
+    those in ``$MCSIM_TABLES``."""
+    if directory is not None:
+        roots = [Path(directory)]
+    else:
+        roots = [_tables_root()] + ([tables_directory()] if tables_directory() else [])
     found = []
     for beam in BEAMS:
         for pdgid in TABLE_MESONS:
-            if root.joinpath(beam, f"{table_name(pdgid)}.npz").is_file():
+            if any(r.joinpath(beam, f"{table_name(pdgid)}.npz").is_file() for r in roots):
                 found.append((beam, pdgid))
     return found
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .mesons import sm
-from .spectra import BEAMS, CHARGED_MESONS, table_key, table_name
+from .spectra import BEAMS, CHARGED_MESONS, table_key, table_name, user_tables_directory
 
 __all__ = [
     "LOG10P_EDGES",
@@ -337,7 +337,8 @@ def generate(card: str | Path, *, out_dir: str | Path | None = None, events: int
              scheduler: str | None = None, workers: int = 1,
              progress: bool = False) -> list[Path]:
     """Run a generator card and write one table per meson to ``<out_dir>/<beam>/<name>.npz``
-    (default: the package's ``generators/tables``).  Events, seed and chunk size default to the
+    (default: :func:`mcsim.spectra.user_tables_directory`, never the installed package; use the
+    tables with ``--tables DIR`` or ``MCSIM_TABLES``).  Events, seed and chunk size default to the
     card's directives.  Chunks run in this process (workers = 1), on ``workers`` local processes,
     or on the Dask scheduler at address ``scheduler``.  Tables are written only after every
     chunk succeeded.  Returns the paths written."""
@@ -353,8 +354,7 @@ def generate(card: str | Path, *, out_dir: str | Path | None = None, events: int
 
     n_events = sum(r["events"] for r in results)
     sigma = sum(r["sigma_gen_mb"] * r["events"] for r in results) / n_events
-    root = (Path(str(resources.files("mcsim.generators").joinpath("tables")))
-            if out_dir is None else Path(out_dir))
+    root = user_tables_directory() if out_dir is None else Path(out_dir)
     written = []
     for m in c.mesons:
         counts = sum(r["counts"][m] for r in results)

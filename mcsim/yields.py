@@ -9,8 +9,9 @@ BR scales as r and c*tau as 1 / r, so its weight is
     W_i(r) = efficiency x w_i x r x P_i(beta_gamma_i c*tau_ref / r),
 
 P_i the probability to decay inside the accepted intervals (exact, no series).  The expected
-number of events is N = sum_i W_i and its Monte Carlo variance sum_i W_i^2 (the events are
-independent draws), exact under re-weighting.
+number of events is N = sum_i W_i; its Monte Carlo variance, for the N_c independent events of
+each channel c, is sum_c [sum_i W_i^2 - (sum_i W_i)^2 / N_c] (:func:`stat_error`), exact under
+re-weighting.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from .propagate import interval_probability
 
-__all__ = ["Estimate", "yield_sums", "estimate"]
+__all__ = ["Estimate", "yield_sums", "estimate", "stat_error"]
 
 # P_decay = exp(-a/lam) (...) is below exp(-700) ~ 1e-304 once a > 700 lam: nothing left.
 _NEGLIGIBLE_EXPONENT = 700.0
@@ -59,9 +60,24 @@ class Estimate(float):
         return (Estimate, (float(self), self.stat_error))
 
 
-def estimate(sum_w: float, sum_w2: float) -> Estimate:
-    """The Estimate of a sum of weights from the sum and the sum of squares."""
-    return Estimate(float(sum_w), math.sqrt(max(float(sum_w2), 0.0)))
+def stat_error(sum_w, sum_w2, n_generated) -> float:
+    """Monte Carlo error of a weighted count, from its per-channel sums of weights ``sum_w`` and
+    of squared weights ``sum_w2`` over ``n_generated`` events per channel (scalars or arrays):
+
+        sqrt( sum_c [ sum_w2_c - sum_w_c^2 / N_c ] ).
+
+    Each channel's count is a sum over N_c independent events, so its variance is N_c times the
+    variance of one event's contribution; this is its estimate.  For a rare selection it is
+    sqrt(sum w^2); for all events of equal weight it is 0.  Re-weighting to another d re-weights
+    the sums, so the error follows exactly."""
+    var = (np.asarray(sum_w2, dtype=float)
+           - np.square(np.asarray(sum_w, dtype=float)) / np.asarray(n_generated, dtype=float))
+    return float(math.sqrt(float(np.sum(np.maximum(var, 0.0)))))
+
+
+def estimate(sum_w, sum_w2, n_generated) -> Estimate:
+    """The Estimate of a weighted count from its per-channel sums (see :func:`stat_error`)."""
+    return Estimate(float(np.sum(sum_w)), stat_error(sum_w, sum_w2, n_generated))
 
 
 @nb.njit(cache=True)

@@ -16,7 +16,7 @@ POINT = NeutrinoDipole(m_n=0.3, d=1e-6, flavour="e")
 @pytest.fixture(scope="module")
 def path(tmp_path_factory):
     out = tmp_path_factory.mktemp("events") / "nu.root"
-    generate(POINT, "na62", out, n_events=6_000, seed=11, chunk_size=700)
+    generate(POINT, "na62", out, n_events=6_000, seed=11, chunk_size=700, keep="all")
     return out
 
 
@@ -62,7 +62,8 @@ def test_charged_channels_fill_the_lepton(path):
 
 def test_iterate_and_entry_range_agree_with_read(path):
     whole = mcsim.read(path)
-    parts = list(iterate(path, step_size=2_500))
+    parts = list(mcsim.iterate(path, step_size=2_500))
+    assert mcsim.iterate is iterate
     assert [len(p) for p in parts] == [2_500, 2_500, 1_000]
     joined = ak.concatenate(parts)
     assert ak.all(joined.event == whole.event)

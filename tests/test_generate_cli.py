@@ -25,9 +25,14 @@ def test_generate_writes_the_file(tmp_path):
     out = tmp_path / "na62.root"
     res = _run("--events", "7e3", "--seed", "1", "-o", str(out), "--quiet")
     assert res.exit_code == 0, res.output
-    assert "7000 events in 7 channels" in res.output and "expected signal events" in res.output
+    assert "7000 events generated in 7 channels" in res.output
+    assert "expected signal events" in res.output and "(MC)" in res.output
+    assert "eta -> gamma chi1 chi2" in res.output  # the per-channel summary
     with uproot.open(out) as f:
-        assert f["events"].num_entries == 7000
+        kept = f["events"].num_entries
+        assert 0 < kept < 7000 and f["events"]["selected"].array(library="np").all()
+        assert f["run"]["n_generated"].array(library="np")[0] == 7000
+    assert f"{kept} kept (--keep selected)" in res.output
     assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
     assert _no_leftovers(tmp_path)
 
@@ -127,7 +132,8 @@ def test_interrupt_keeps_an_existing_file_when_overwriting(tmp_path, monkeypatch
 def test_overwrite_replaces(tmp_path):
     out = tmp_path / "x.root"
     out.write_text("old")
-    res = _run("--events", "700", "--seed", "1", "-o", str(out), "--overwrite", "--quiet")
+    res = _run("--events", "700", "--seed", "1", "-o", str(out), "--overwrite", "--quiet",
+               "--keep", "all")
     assert res.exit_code == 0, res.output
     with uproot.open(out) as f:
         assert f["events"].num_entries == 700
@@ -153,7 +159,8 @@ def test_generate_leaves_out_mesons_the_beam_does_not_make(tmp_path):
     out = tmp_path / "nucal.root"
     res = CliRunner().invoke(main, ["generate", "--model", "dark-dipole", "--m1", "0.1",
                                     "--delta", "0.1", "--d", "1e-6", "--detector", "nucal",
-                                    "--events", "2000", "--seed", "1", "-o", str(out)])
+                                    "--events", "2000", "--seed", "1", "-o", str(out),
+                                    "--keep", "all"])
     assert res.exit_code == 0, res.output
     import uproot
     with uproot.open(out) as f:

@@ -65,3 +65,15 @@ def test_unknown_flavour_and_model_rejected_by_cli():
     assert res.exit_code == 2 and "flavour" in res.output
     res = _info("--model", "axion", "--m1", "0.1", "--delta", "0.1", "--d", "1e-6")
     assert res.exit_code == 2 and "model" in res.output
+
+
+def test_branching_ratio_above_one_warns():
+    from click.testing import CliRunner
+
+    from mcsim.cli import main
+
+    args = ["info", "--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1"]
+    res = CliRunner().invoke(main, [*args, "--d", "1"])
+    assert res.exit_code == 0
+    assert "warning: BR(J/psi(1S) -> chi1 chi2) = 12.6 > 1 at d = 1 GeV^-1" in res.output
+    assert "warning" not in CliRunner().invoke(main, [*args, "--d", "1e-3"]).output

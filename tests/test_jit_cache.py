@@ -44,3 +44,14 @@ def test_data_files_count_and_the_stamp_matches_the_installed_package(tmp_path):
     stamp = package_dir / "__pycache__" / "mcsim-sources.sha256"
     if stamp.exists():  # default cache location (not NUMBA_CACHE_DIR)
         assert stamp.read_text().strip() == sources_hash(package_dir)
+
+
+def test_kernels_cached_looks_for_the_propagator(tmp_path, monkeypatch):
+    from mcsim import jit_cache
+
+    monkeypatch.setattr(jit_cache, "_cache_dir", lambda: tmp_path)
+    assert not jit_cache.kernels_cached()
+    (tmp_path / "propagate.propagate_kernel-156.py311.nbi").write_bytes(b"")
+    assert jit_cache.kernels_cached()
+    monkeypatch.setattr(jit_cache, "_cache_dir", lambda: None)
+    assert not jit_cache.kernels_cached()

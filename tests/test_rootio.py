@@ -10,7 +10,7 @@ from mcsim import DarkDipole, __version__
 from mcsim.chain import ARRAYS, BLOCK_SIZE, simulate
 from mcsim.detector import load_detector
 from mcsim.ntuple import chunk_sizes, generate, split_events
-from mcsim.rootio import (BRANCHES, NtupleWriter, branches_of, compression, flatten,
+from mcsim.rootio import (BRANCHES, TITLES, NtupleWriter, branches_of, compression, flatten,
                           read_arrays, read_metadata, unflatten)
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
@@ -23,7 +23,8 @@ def files(tmp_path_factory):
     out = {}
     for label, seed in (("a", 7), ("b", 7), ("c", 8)):
         path = d / f"{label}.root"
-        generate(POINT, "na62", path, n_events=N_EVENTS, seed=seed, chunk_size=CHUNK)
+        generate(POINT, "na62", path, n_events=N_EVENTS, seed=seed, chunk_size=CHUNK,
+                 keep="all")
         out[label] = path
     return out
 
@@ -46,13 +47,23 @@ def test_branch_names_cover_every_chain_array():
 def test_file_layout_is_ttrees_and_tobjstrings(files):
     with uproot.open(files["a"]) as f:
         classes = {k.split(";")[0]: v for k, v in f.classnames().items()}
-        assert classes == {"events": "TTree", "run": "TTree", "channels": "TTree",
-                           "mcsim_metadata": "TObjString", "detector_card": "TObjString"}
+        hists = {f"histograms/{n}": "TH1D" for n in ("photon_energy", "vertex_z",
+                                                      "photon_angle")}
+        assert classes == {"events": "TTree", "crossing": "TTree", "run": "TTree",
+                           "channels": "TTree", "mcsim_metadata": "TObjString",
+                           "detector_card": "TObjString", "histograms": "TDirectory",
+                           "histograms/impact": "TH2D", **hists}
         tree = f["events"]
         assert tree.num_entries == N_EVENTS
         assert list(tree.keys()) == list(BRANCHES)
         for name, branch in tree.items():
             assert branch.interpretation.to_dtype == BRANCHES[name], name
+            assert branch.title == TITLES[name], name
+            assert branch.member("fLeaves")[0].member("fTitle") == name
+        assert "[GeV]" in tree["photon_E"].title and "[m]" in tree["vertex_z"].title
+        for name in ("run", "channels"):
+            assert all(len(b.title) > 10 and "/" not in b.title[-3:]
+                       for b in f[name].values()), name
         assert f["run"].num_entries == 1
         assert f["run"]["n_generated"].array(library="np")[0] == N_EVENTS
 
@@ -60,7 +71,8 @@ def test_file_layout_is_ttrees_and_tobjstrings(files):
 def test_writer_round_trip_is_exact(tmp_path):
     """Every branch read back by uproot equals the array handed to the writer, bit for bit."""
     batch = simulate(POINT, "na62", n_events=500, seed=3)
-    meta = dict(batch.metadata, n_events=len(batch), n_collisions=1e18, n_pot=1e18,
+    meta = dict(batch.metadata, n_events=len(batch), n_kept=len(batch), n_collisions=1e18,
+                n_pot=1e18,
                 luminosity_inv_ab=None, expected_events=batch.expected_events(),
                 photon_energy_max=None)
     path = tmp_path / "w.root"
@@ -68,10 +80,15 @@ def test_writer_round_trip_is_exact(tmp_path):
         writer.extend(batch.arrays)
         writer.finish(meta)
     back = read_arrays(path)
-    for key, value in batch.arrays.items():
+    for key, value in _cumulative(batch.arrays).items():
         np.testing.assert_array_equal(back[key], value, err_msg=key)
         assert back[key].dtype == value.dtype, key
     np.testing.assert_array_equal(_branches(path)["event"], np.arange(len(batch)))
+
+
+def _cumulative(arrays):
+    """The chain's arrays as the file stores them: the energy flag as the cumulative one."""
+    return dict(arrays, above_threshold=arrays["above_threshold"] & arrays["photon_hits_calo"])
 
 
 def test_generated_file_equals_the_chain_chunk_by_chunk(files):
@@ -83,8 +100,8 @@ def test_generated_file_equals_the_chain_chunk_by_chunk(files):
     start = 0
     for index, (mother, n_total) in enumerate(zip(meta["mother_pdgids"], meta["n_generated"])):
         for first_block, size in chunk_sizes(n_total, CHUNK):
-            ref = simulate(POINT, det, n_events=size, seed=7, channels=[mother],
-                           first_block=first_block).arrays
+            ref = _cumulative(simulate(POINT, det, n_events=size, seed=7, channels=[mother],
+                                       first_block=first_block).arrays)
             part = {key: v[start:start + size] for key, v in back.items()}
             for key in ARRAYS:
                 if key not in ("channel", "w_norm", "weight"):
@@ -124,8 +141,8 @@ def test_events_do_not_depend_on_the_chunk_size(tmp_path):
     path = tmp_path / "rho.root"
     n = 2 * BLOCK_SIZE + 123
     assert len(chunk_sizes(n, 1)) == 3
-    generate(POINT, "na62", path, n_events=n, seed=9, chunk_size=1, channels=[113])
-    ref = simulate(POINT, "na62", n_events=n, seed=9, channels=[113]).arrays
+    generate(POINT, "na62", path, n_events=n, seed=9, chunk_size=1, channels=[113], keep="all")
+    ref = _cumulative(simulate(POINT, "na62", n_events=n, seed=9, channels=[113]).arrays)
     back = read_arrays(path)
     for key in ARRAYS:
         np.testing.assert_array_equal(back[key], ref[key], err_msg=key)
@@ -153,7 +170,7 @@ def test_metadata_describes_the_run(files):
 def test_flatten_unflatten_inverse():
     batch = simulate(POINT, "na62", n_events=50, seed=4, channels=[113])
     back = unflatten(flatten(batch.arrays, 10))
-    for key, value in batch.arrays.items():
+    for key, value in _cumulative(batch.arrays).items():
         np.testing.assert_array_equal(back[key], value)
 
 
@@ -164,3 +181,50 @@ def test_compression_spec():
     for bad in ("gzip", "zstd:0", "zlib:x", "none:1"):
         with pytest.raises(ValueError, match="compression must be"):
             compression(bad)
+
+
+def test_flags_are_cumulative(files):
+    a = _branches(files["a"])
+    assert np.all(a["photon_hits_calo"] <= a["in_volume"])
+    assert np.all(a["selected"] <= a["photon_hits_calo"])
+    assert a["selected"].sum() > 0 and "above_threshold" not in a
+    np.testing.assert_array_equal(a["weight"] > 0, a["selected"] & (a["p_decay_accepted"] > 0))
+
+
+def test_keep_selected_drops_only_events_of_zero_weight_at_every_coupling(files, tmp_path):
+    """--keep selected: the kept events are the file's selected ones, with the same event
+    numbers, w_norm and weights (N_generated counts every event); the crossing tree holds the
+    other crossing LLPs; float32 storage changes only the kinematics, to float32 precision."""
+    path = tmp_path / "skim.root"
+    meta = generate(POINT, "na62", path, n_events=N_EVENTS, seed=7, chunk_size=CHUNK,
+                    float32=True)
+    full = _branches(files["a"])
+    skim = _branches(path)
+    sel = full["selected"]
+    assert meta["keep"] == "selected" and meta["n_kept"] == sel.sum() == len(skim["event"])
+    np.testing.assert_array_equal(skim["event"], full["event"][sel])
+    for name in ("w_norm", "weight", "p_decay_accepted", "s_in", "acc_a1", "beta_gamma"):
+        np.testing.assert_array_equal(skim[name], full[name][sel], err_msg=name)
+        assert skim[name].dtype == np.float64
+    for name in ("photon_E", "llp_pz", "vertex_z"):
+        assert skim[name].dtype == np.float32
+        np.testing.assert_allclose(skim[name], full[name][sel], rtol=1e-7)
+    assert meta["expected_events"] == pytest.approx(full["weight"].sum(), rel=1e-12)
+    with uproot.open(path) as f:
+        crossing = f["crossing"].arrays(library="np")
+    dropped = full["in_volume"] & ~sel
+    np.testing.assert_array_equal(crossing["event"], full["event"][dropped])
+    np.testing.assert_array_equal(crossing["s_out"], full["s_out"][dropped])
+    assert path.stat().st_size * 5 < files["a"].stat().st_size
+
+
+def test_schema_page_lists_every_branch_with_its_title():
+    from mcsim.rootio import CROSSING_BRANCHES, schema_markdown
+
+    text = schema_markdown()
+    for name in list(BRANCHES) + list(CROSSING_BRANCHES):
+        assert f"| `{name}` |" in text, name
+    assert "| `photon_E` | float64 (float32 with `--float32`) |" in text
+    assert "| `beta_gamma` | float64 | \\|p\\| / m of the LLP |" in text
+    for tree in ("events", "crossing", "run", "channels"):
+        assert f"## TTree `{tree}`" in text

@@ -42,8 +42,9 @@ def test_yield_sums_rejects_unsorted_ratios():
 
 
 def test_estimate_is_a_float_with_its_error():
-    e = estimate(4.0, 0.25)
+    e = estimate(4.0, 0.25 + 16.0 / 64, 64)  # sum w^2 - (sum w)^2 / N
     assert e == 4.0 and e.stat_error == 0.5 and e.relative_error == 0.125
+    assert estimate([1.0, 2.0], [1.0, 4.0], [1, 1]).stat_error == 0.0  # one event: no spread
     assert f"{e:.2f}" == "4.00 +- 0.50" and isinstance(e + 1, float)
     assert Estimate(0.0, 0.0).relative_error == math.inf
 

@@ -1,0 +1,125 @@
+"""HepMC3 output: read back by pyhepmc, the same events as the ROOT file of the same seed."""
+
+import numpy as np
+import pyhepmc
+import pytest
+from click.testing import CliRunner
+
+from mcsim import DarkDipole, NeutrinoDipole
+from mcsim.cli import main
+from mcsim.hepmc import PDG_CHI1, PDG_CHI2, PDG_N, WEIGHT_NAMES
+from mcsim.ntuple import generate, output_format
+from mcsim.rootio import read_arrays
+
+KW = dict(n_events=10_000, seed=3, chunk_size=4_000)
+
+
+def _read(path):
+    with pyhepmc.open(path) as f:
+        return list(f)
+
+
+def _p4(particle):
+    m = particle.momentum
+    return np.array([m.e, m.px, m.py, m.pz])
+
+
+@pytest.fixture(scope="module", params=["dark", "neutrino"])
+def pair(request, tmp_path_factory):
+    d = tmp_path_factory.mktemp("hepmc")
+    # dark: every one of the 1e4 events (--keep all); neutrino: the selected ones (default)
+    point, keep = ((DarkDipole(m1=0.1, delta=0.1, d=1e-6), "all") if request.param == "dark"
+                   else (NeutrinoDipole(m_n=0.3, d=1e-6, flavour="mu"), "selected"))
+    generate(point, "na62", d / "ev.root", keep=keep, **KW)
+    generate(point, "na62", d / "ev.hepmc3", keep=keep, **KW)
+    return request.param, read_arrays(d / "ev.root", None), _read(d / "ev.hepmc3"), d
+
+
+def test_same_events_momenta_vertices_and_weights_as_the_root_file(pair):
+    model, a, events, _ = pair
+    assert len(events) == len(a["weight"]) == (KW["n_events"] if model == "dark" else
+                                                int(a["above_threshold"].sum())) > 50
+    from mcsim.rootio import iterate
+    numbers = next(iterate(pair[3] / "ev.root", ["event"], step_size=10**7))
+    for i, ev in enumerate(events):
+        assert ev.event_number == numbers["event"][i]
+        assert ev.momentum_unit == pyhepmc.Units.GEV and ev.length_unit == pyhepmc.Units.MM
+        production, decay = ev.vertices
+        (meson,) = production.particles_in
+        assert meson.status == 2 and meson.pid == a["mother_pdgid"][i]
+        np.testing.assert_array_equal(_p4(meson), a["p4_meson"][i])
+        (llp,) = decay.particles_in
+        np.testing.assert_array_equal(_p4(llp), a["p4_llp"][i])
+        assert abs(llp.pid) == (PDG_CHI2 if model == "dark" else PDG_N)
+        out = {p.pid: p for p in decay.particles_out}
+        np.testing.assert_array_equal(_p4(out[22]), a["p4_photon"][i])
+        (inv,) = [p for pid, p in out.items() if pid != 22]
+        np.testing.assert_array_equal(_p4(inv), a["p4_decay_invisible"][i])
+        pos = decay.position
+        np.testing.assert_allclose([pos.x, pos.y, pos.z], 1000.0 * a["vertex"][i], rtol=1e-15)
+        beta = np.linalg.norm(a["p4_llp"][i][1:]) / a["p4_llp"][i][0]
+        assert pos.t == pytest.approx(1000.0 * np.linalg.norm(a["vertex"][i]) / beta, rel=1e-12)
+        assert pos.t >= np.linalg.norm([pos.x, pos.y, pos.z])  # nothing faster than light
+        # 4-momentum conservation at both vertices (independent of the ROOT file)
+        for vertex in (production, decay):
+            balance = sum(_p4(p) for p in vertex.particles_out) - sum(
+                _p4(p) for p in vertex.particles_in)
+            assert np.all(np.abs(balance) <= 1e-9 * meson.momentum.e)
+        assert ev.weight_names == list(WEIGHT_NAMES)
+        np.testing.assert_array_equal(ev.weights, [a[n][i] for n in WEIGHT_NAMES])
+        assert ev.weight("weight") == a["weight"][i]
+        assert ev.attributes["selected"].astype(int) == a["above_threshold"][i]
+
+
+def test_production_products_and_pdg_codes(pair):
+    model, a, events, _ = pair
+    for i, ev in enumerate(events[:300]):
+        production = ev.vertices[0]
+        pids = sorted(p.pid for p in production.particles_out)
+        charged = abs(a["mother_pdgid"][i]) in (321, 411, 431, 521)
+        if model == "dark":
+            assert set(pids) - {22} == {PDG_CHI1, PDG_CHI2}
+            assert (22 in pids) == (a["p4_prompt_photon"][i][0] > 0)
+        elif charged:  # P+ -> l+ N gamma: charge conserved, lepton number too
+            (lep,) = [p for p in production.particles_out if abs(p.pid) == 13]
+            assert np.sign(-lep.pid) == np.sign(a["mother_pdgid"][i])
+            np.testing.assert_array_equal(_p4(lep), a["p4_lepton"][i])
+        else:  # N nubar or Nbar nu
+            (nu,) = [p for p in production.particles_out if abs(p.pid) == 14]
+            (n,) = [p for p in production.particles_out if abs(p.pid) == PDG_N]
+            assert np.sign(nu.pid) == -np.sign(n.pid)
+
+
+def test_run_info_names_the_model_point(pair):
+    model, _, events, _ = pair
+    info = events[0].run_info
+    assert info.weight_names == list(WEIGHT_NAMES)
+    assert info.tools[0].name == "mcsim"
+    attrs = info.attributes  # read back unparsed: astype gives the value
+
+    def get(key, kind):
+        return attrs[key].astype(kind)
+
+    assert get("model", str) == ("dark-dipole" if model == "dark" else "neutrino-dipole")
+    assert get("d_inv_gev", float) == 1e-6 and get("detector", str) == "na62:1e18"
+    assert get("n_generated", int) == KW["n_events"]
+    if model == "dark":
+        assert get("m1", float) == 0.1 and get("delta", float) == 0.1
+    else:
+        assert get("flavour", str) == "mu" and get("m_n", float) == 0.3
+
+
+def test_format_from_suffix_and_cli(tmp_path):
+    assert output_format("a.hepmc3") == output_format("a.HepMC") == "hepmc3"
+    assert output_format("a.root") == output_format("a.dat") == "root"
+    assert output_format("a.root", "hepmc3") == "hepmc3"
+    with pytest.raises(ValueError, match="format must be one of"):
+        output_format("a.root", "lhe")
+    out = tmp_path / "x.dat"
+    res = CliRunner().invoke(main, ["generate", "--model", "dark-dipole", "--m1", "0.1",
+                                    "--delta", "0.1", "--d", "1e-5", "--events", "700",
+                                    "--seed", "1", "--format", "hepmc3", "-o", str(out),
+                                    "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert out.read_text().startswith("HepMC::Version")
+    assert [p.name for p in tmp_path.iterdir()] == ["x.dat"]
