@@ -25,7 +25,7 @@ def test_generate_writes_the_file(tmp_path):
     out = tmp_path / "na62.root"
     res = _run("--events", "7e3", "--seed", "1", "-o", str(out), "--quiet")
     assert res.exit_code == 0, res.output
-    assert "7000 events in 7 channels" in res.output and "expected signal events" in res.output
+    assert "7000 events in 10 channels" in res.output and "expected signal events" in res.output
     with uproot.open(out) as f:
         assert f["events"].num_entries == 7000
     assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())

@@ -79,8 +79,40 @@ def test_neutrino_substitution_matches_dark_formula():
     # dark model with a vanishing lighter mass and M2 = M_N: M1 -> 0 means delta -> inf with M2 fixed
     m1 = 1e-9
     dark = _by_mother(DarkDipole(m1, m_n / m1 - 1.0, d / math.sqrt(2)))
-    for pdgid in (113, 223, 333, 443, 553, 221, 331):
+    for pdgid in (113, 223, 333, 443, 553, 100443, 100553, 200553, 221, 331):
         assert nu[pdgid].br == pytest.approx(2.0 * dark[pdgid].br, rel=1e-5)
+
+
+#: BR(V -> e+ e-) of the excited quarkonia, PDG 2024 summary tables (Phys. Rev. D 110 (2024) 030001).
+PDG_BR_EE = {100443: 7.94e-3, 100553: 1.91e-2, 200553: 2.18e-2}
+
+
+@pytest.mark.parametrize("pdgid", sorted(PDG_BR_EE))
+def test_excited_quarkonium_massless_limit_from_pdg(pdgid):
+    """psi(2S), Upsilon(2S), Upsilon(3S): BR(V -> chi1 chi2)/d^2 -> BR(V -> ee) M_V^2/(2 pi alpha)
+    (spec/physics-inputs.md), with the PDG BR_ee typed in here; both models."""
+    mv = sm(pdgid).mass
+    ref = PDG_BR_EE[pdgid] * mv ** 2 / (2 * math.pi * ALPHA)
+    for d in (1e-6, 1.0):
+        dark = _by_mother(DarkDipole(1e-9, 0.1, d))[pdgid]
+        assert dark.kind == "vector" and dark.products == ("invisible", "llp")
+        assert dark.br / d ** 2 == pytest.approx(ref, rel=1e-6)
+        nu = _by_mother(NeutrinoDipole(1e-5, d, "tau"))[pdgid]   # N nu + N-bar nu-bar
+        assert nu.br / d ** 2 == pytest.approx(ref, rel=1e-6)
+    assert {100443: "psi(2S)", 100553: "Upsilon(2S)", 200553: "Upsilon(3S)"}[pdgid] in dark.name
+
+
+def test_excited_quarkonia_open_and_close_with_their_own_mass():
+    """M1 + M2 between M(J/psi) and M(psi(2S)): only psi(2S) of the charmonia is open; likewise
+    for the Upsilons; the width vanishes at threshold like beta (A.2)."""
+    chans = _by_mother(DarkDipole(1.75, 0.1, 1e-4))      # M1 + M2 = 3.675 GeV
+    assert not chans[443].is_open and chans[443].br == 0.0
+    assert chans[100443].is_open and chans[100443].br > 0.0
+    assert not _by_mother(DarkDipole(1.76, 0.1, 1e-4))[100443].is_open   # 3.696 > 3.686 GeV
+    chans = _by_mother(DarkDipole(4.9, 0.1, 1e-4))       # M1 + M2 = 10.29 GeV
+    assert [chans[v].is_open for v in (553, 100553, 200553)] == [False, False, True]
+    nu = _by_mother(NeutrinoDipole(10.0, 1e-6, "e"))      # M_N = 10 GeV: only Upsilon(2S, 3S)
+    assert [nu[v].is_open for v in (553, 100553, 200553)] == [False, True, True]
 
 
 def test_branching_ratio_scales_with_d_squared():
