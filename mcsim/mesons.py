@@ -9,10 +9,12 @@ from particle import Particle
 
 __all__ = ["SMParticle", "sm", "MESON_NAMES", "pdgid_of", "LEPTON_PDGID"]
 
-#: The mesons of the paper (Table 1, Sec. 4.1) by short name -> PDG ID.
+#: The mesons of the paper (Table 1, Sec. 4.1) and the excited quarkonia psi(2S), Upsilon(2S, 3S)
+#: by short name -> PDG ID.
 MESON_NAMES: dict[str, int] = {
     "pi0": 111, "eta": 221, "etap": 331,
     "rho": 113, "omega": 223, "phi": 333, "jpsi": 443, "upsilon": 553,
+    "psi2S": 100443, "upsilon2S": 100553, "upsilon3S": 200553,
     "K+": 321, "K-": -321, "D+": 411, "D-": -411, "Ds+": 431, "Ds-": -431, "B+": 521, "B-": -521,
 }
 

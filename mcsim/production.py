@@ -4,7 +4,8 @@ For a model, :func:`channels` lists every channel the paper considers, open or c
 branching ratio at the model's coupling; :func:`generate` produces decays event by event.
 
 Channel kinds:
-  ``vector``  V -> chi1 chi2 (or N nu), Eq. (A.2), two-body;
+  ``vector``  V -> chi1 chi2 (or N nu), Eq. (A.2), two-body (the paper's rho, omega, phi, J/psi,
+              Upsilon(1S), and the excited quarkonia psi(2S), Upsilon(2S), Upsilon(3S));
   ``anomaly`` P0 -> gamma chi1 chi2 (or gamma N nu), Eq. (A.4), three-body;
   ``charged`` P+ -> l+ N gamma, Eq. (A.7), three-body (neutrino model only).
 Neutrino model: widths follow from the dark ones with M1 -> 0, M2 -> M_N, d -> d/sqrt(2), and the
@@ -31,7 +32,7 @@ __all__ = ["Channel", "channels", "open_channels", "generate", "llp_decay",
            "vector_decay_constant", "two_photon_width", "VECTORS", "NEUTRAL_PSEUDOSCALARS",
            "CHARGED_PSEUDOSCALARS"]
 
-VECTORS = (113, 223, 333, 443, 553)
+VECTORS = (113, 223, 333, 443, 553, 100443, 100553, 200553)
 NEUTRAL_PSEUDOSCALARS = (111, 221, 331)
 CHARGED_PSEUDOSCALARS = (321, 411, 431, 521)
 _PHASE_SPACE = 1.0 / (32.0 * (2.0 * math.pi) ** 3)  # Eq. (A.5) without 1/M_P^3

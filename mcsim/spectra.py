@@ -53,6 +53,7 @@ __all__ = [
     "sample_momenta_tilted",
     "mesons_per_pot",
     "positive_fraction",
+    "acceptance_fraction",
 ]
 
 #: Beam name -> description (beam energy in GeV, target at rest unless stated).
@@ -63,8 +64,10 @@ BEAMS: dict[str, str] = {
     "lhc14": "LHC pp collisions at sqrt(s) = 14 TeV (FASER 2)",
 }
 
-#: The table keys (positive PDG IDs) of the paper's mesons, in Table 1 order.
-TABLE_MESONS: tuple[int, ...] = (111, 221, 331, 113, 223, 333, 443, 553, 321, 411, 431, 521)
+#: The table keys (positive PDG IDs) of the paper's mesons, in Table 1 order, then the excited
+#: quarkonia psi(2S), Upsilon(2S), Upsilon(3S).
+TABLE_MESONS: tuple[int, ...] = (111, 221, 331, 113, 223, 333, 443, 553, 321, 411, 431, 521,
+                                 100443, 100553, 200553)
 
 #: Table keys of the charged species (both charges in one table).
 CHARGED_MESONS: tuple[int, ...] = (321, 411, 431, 521)
@@ -423,6 +426,45 @@ def _pythia_yield(pdgid: int, beam: str, beam_data: dict) -> float:
     return table.multiplicity * table.meta["sigma_gen_mb"] / sigma_ref
 
 
+def acceptance_fraction(table: SpectrumTable, *, y: tuple[float, float],
+                        pt: tuple[float, float], n_sub: int = 8) -> float:
+    """Fraction of the table's mesons with rapidity y[0] < y < y[1] and transverse momentum
+    pt[0] < pT < pt[1] [GeV] (beam axis +z).  Each (log10 p, log10 theta) bin is integrated on
+    an n_sub x n_sub grid of midpoints, log10 p and log10 theta uniform in the bin as in the
+    sampler (the last theta bin, reaching past pi, folded back the same way)."""
+    i, j = np.nonzero(table.counts)
+    w = table.counts[i, j] / (n_sub * n_sub)
+    p_e, t_e = table.log10p_edges, table.log10theta_edges
+    u = (np.arange(n_sub) + 0.5) / n_sub
+    p = (10.0 ** (p_e[i, None] + np.diff(p_e)[i, None] * u))[:, :, None]
+    theta = (10.0 ** (t_e[j, None] + np.diff(t_e)[j, None] * u))[:, None, :]
+    theta = np.where(theta > np.pi, 2.0 * np.pi - theta, theta)
+    pt_ = p * np.sin(theta)
+    pz = p * np.cos(theta)
+    mt = np.sqrt(sm(table.pdgid).mass ** 2 + pt_ * pt_)
+    rapidity = np.sign(pz) * np.log((np.sqrt(mt * mt + pz * pz) + np.abs(pz)) / mt)
+    inside = (y[0] < rapidity) & (rapidity < y[1]) & (pt[0] < pt_) & (pt_ < pt[1])
+    return float((w[:, None, None] * inside).sum() / table.counts.sum())
+
+
+def _measured_yield(pdgid: int, beam: str, beam_data: dict, entry: dict) -> float:
+    """Mesons per inelastic collision from a measured cross section in a fiducial region (rule
+    ``f = "measured"``): ``sigma_ub`` [ub] (divided by ``br_mumu`` when the measurement is
+    sigma x B(mu mu)) times the beam's ``energy_scale``, over PYTHIA8's fraction of the table's
+    mesons in the region (``y``, ``pt_GeV``) and over the beam's ``sigma_inel_mb``."""
+    try:
+        sigma_ub = float(entry["sigma_ub"]) / float(entry.get("br_mumu", 1.0))
+        scale = float(beam_data["energy_scale"])
+        y, pt = tuple(entry["y"]), tuple(entry["pt_GeV"])
+        sigma_inel_ub = float(beam_data["sigma_inel_mb"]) * 1e3
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"generators/normalisation.toml: [{beam}.{table_name(pdgid)}] rule "
+                         f"'measured' needs sigma_ub, y, pt_GeV and the beam's energy_scale and "
+                         f"sigma_inel_mb ({err})") from None
+    fraction = acceptance_fraction(load_table(pdgid, beam), y=y, pt=pt)
+    return sigma_ub * scale / fraction / sigma_inel_ub
+
+
 def is_produced(meson: str | int, beam: str) -> bool:
     """Whether ``generators/normalisation.toml`` lists the meson for ``beam`` (e.g. no Upsilon at
     70 GeV, no K+- decaying near the LHC interaction point)."""
@@ -435,7 +477,10 @@ def mesons_per_pot(meson: str | int, beam: str, target_A: float) -> float:
 
     The rule per (beam, meson) is in ``generators/normalisation.toml``: ``f`` is a number (paper
     Table 1 per pp collision; for K+- the 0.29 K+ + 0.07 K- decaying in flight per proton) or
-    ``"pythia"`` (PYTHIA8's own yield per collision, see the data file); ``scale_from = BEAM``
+    ``"pythia"`` (PYTHIA8's own yield per collision, see the data file) or ``"measured"`` (a
+    measured cross section in a fiducial region over PYTHIA8's fraction of the table there, see
+    :func:`acceptance_fraction`) or ``"ratio"`` (``ratio`` x f of the meson ``to`` at the same beam
+    and target, e.g. psi(2S) / J/psi; nothing else applies); ``scale_from = BEAM``
     multiplies by PYTHIA8's yield ratio between this beam and BEAM (energy dependence);
     ``A_power`` multiplies by ``target_A ** A_power`` (0.29 for charm and beauty on nuclei).
     K- / D- etc. give the same, combined number: split it with :func:`positive_fraction`.
@@ -448,6 +493,10 @@ def mesons_per_pot(meson: str | int, beam: str, target_A: float) -> float:
         f = float(rule)
     elif rule == "pythia":
         f = _pythia_yield(pdgid, beam, beam_data)
+    elif rule == "measured":
+        f = _measured_yield(pdgid, beam, beam_data, entry)
+    elif rule == "ratio":
+        return float(entry["ratio"]) * mesons_per_pot(entry["to"], beam, target_A)
     else:
         raise ValueError(f"generators/normalisation.toml: [{beam}.{table_name(pdgid)}] has an "
                          f"unknown rule f = {rule!r}")

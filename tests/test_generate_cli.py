@@ -25,7 +25,7 @@ def test_generate_writes_the_file(tmp_path):
     out = tmp_path / "na62.root"
     res = _run("--events", "7e3", "--seed", "1", "-o", str(out), "--quiet")
     assert res.exit_code == 0, res.output
-    assert "7000 events generated in 7 channels" in res.output
+    assert "7000 events generated in 10 channels" in res.output
     assert "expected signal events" in res.output and "(MC)" in res.output
     assert "eta -> gamma chi1 chi2" in res.output  # the per-channel summary
     with uproot.open(out) as f:

@@ -21,7 +21,8 @@ def test_info_json_dark_dipole():
     out = json.loads(res.output)
     assert out["ctau_m"] == pytest.approx(DarkDipole(0.1, 0.1, 1e-4).ctau)
     assert out["ctau_m"] == pytest.approx(1.78e-2, rel=5e-3)
-    assert set(out["channels"]) == {"113", "223", "333", "443", "553", "111", "221", "331"}
+    assert set(out["channels"]) == {"113", "223", "333", "443", "553", "100443", "100553",
+                                    "200553", "111", "221", "331"}
     assert out["channels"]["111"] == {"name": "pi0 -> gamma chi1 chi2", "br": 0.0, "open": False}
     assert out["channels"]["443"]["open"] is True and out["channels"]["443"]["br"] > 0.0
 

@@ -27,7 +27,8 @@ def test_every_paper_meson_has_a_table_where_it_matters():
     shipped = set(available_tables())
     for beam in ("sps400", "sps450", "lhc14"):
         assert {(beam, m) for m in TABLE_MESONS} <= shipped
-    assert {("u70", m) for m in (111, 221, 331, 113, 223, 333, 443, 321, 411, 431)} <= shipped
+    assert {("u70", m) for m in (111, 221, 331, 113, 223, 333, 443, 321, 411, 431, 100443)
+            } <= shipped
 
 
 @pytest.mark.parametrize("beam, pdgid", available_tables())
@@ -166,3 +167,77 @@ def test_in_bin_series_are_exact_to_rounding():
     assert np.max(np.abs(cos_t - np.cos(theta))) < 1e-15
     forward = theta < 1.0
     assert np.max(np.abs(cos_t[forward] / np.cos(theta[forward]) - 1)) < 3e-16
+
+
+# ------------------------------------------------ quarkonia normalised to measured cross sections
+
+#: LHCb prompt cross sections at 13 TeV in 2 < y < 4.5 [ub] and their pT range [GeV]:
+#: J/psi 15.30 ub (pT < 14, JHEP 10 (2015) 172 and erratum JHEP 05 (2017) 063); Upsilon(1S)
+#: sigma x B(mu mu) = 4.687 nb (pT < 15, JHEP 07 (2018) 134) / B(mu mu) = 2.48% (PDG 2024).
+LHCB_13TEV = {"jpsi": (15.30, 14.0), "upsilon": (4.687e-3 / 0.0248, 15.0)}
+TO_14TEV = 1.05        # power law in sqrt(s) through LHCb's 8 and 13 TeV cross sections
+SIGMA_INEL_UB = 79.5e3
+
+
+def _rapidity_pt(p):
+    pt = np.hypot(p[:, 1], p[:, 2])
+    return 0.5 * np.log((p[:, 0] + p[:, 3]) / (p[:, 0] - p[:, 3])), pt
+
+
+@pytest.mark.parametrize("meson", list(LHCB_13TEV))
+def test_lhc14_quarkonium_cross_section_in_lhcb_acceptance(meson):
+    """sigma(2 < y < 4.5, pT < pT_max) from the shipped table (sampled) and the normalisation
+    equals LHCb's 13 TeV value x 1.05 within 10%; PYTHIA8's own LO yield is > 2x off."""
+    sigma_meas, pt_max = LHCB_13TEV[meson]
+    table = load_table(meson, "lhc14")
+    y, pt = _rapidity_pt(sample_momenta(table, 2_000_000, np.random.default_rng(5)))
+    inside = np.mean((2.0 < y) & (y < 4.5) & (pt < pt_max))
+    sigma = mesons_per_pot(meson, "lhc14", 1.0) * SIGMA_INEL_UB * inside
+    assert sigma == pytest.approx(sigma_meas * TO_14TEV, rel=0.10)
+    pythia_lo = table.multiplicity * table.meta["sigma_gen_mb"] * 1e3 * inside
+    assert pythia_lo > 2.0 * sigma_meas * TO_14TEV
+
+
+def test_acceptance_fraction_against_sampling():
+    """The bin quadrature of acceptance_fraction agrees with the sampler to 1% for the LHCb
+    region, and a window shifted by one unit of rapidity gives a clearly different fraction.
+    (No forward-backward comparison: the tables resolve theta in log10 bins, fine forward and
+    one bin wide near theta = pi.)"""
+    from mcsim.spectra import acceptance_fraction
+    table = load_table("jpsi", "lhc14")
+    y, pt = _rapidity_pt(sample_momenta(table, 1_000_000, np.random.default_rng(8)))
+    for window in ((2.0, 4.5), (3.0, 5.5)):
+        sampled = np.mean((window[0] < y) & (y < window[1]) & (2.0 < pt) & (pt < 14.0))
+        assert acceptance_fraction(table, y=window, pt=(2.0, 14.0)) == pytest.approx(
+            sampled, rel=0.01)
+    assert acceptance_fraction(table, y=(3.0, 5.5), pt=(2.0, 14.0)) < 0.9 * acceptance_fraction(
+        table, y=(2.0, 4.5), pt=(2.0, 14.0))
+
+
+def test_excited_quarkonia_normalisation():
+    """psi(2S), Upsilon(2S, 3S): fixed target relative to J/psi and Upsilon(1S) (A^0.29
+    included through the reference), LHC from LHCb; produced wherever their tables exist."""
+    assert mesons_per_pot("psi2S", "sps400", 96) == pytest.approx(
+        0.134 * 4.7e-6 * 96**0.29)
+    assert mesons_per_pot("upsilon2S", "sps400", 63.5) == pytest.approx(
+        0.34 * 2.2e-9 * 63.5**0.29)
+    assert mesons_per_pot("upsilon3S", "sps450", 9) == pytest.approx(
+        0.15 * mesons_per_pot("upsilon", "sps450", 9))
+    assert mesons_per_pot("psi2S", "u70", 56) == pytest.approx(
+        0.134 * mesons_per_pot("jpsi", "u70", 56))
+    assert is_produced("psi2S", "u70") and not is_produced("upsilon2S", "u70")
+    for beam in ("sps400", "sps450", "lhc14"):
+        for meson in ("psi2S", "upsilon2S", "upsilon3S"):
+            assert is_produced(meson, beam) and load_table(meson, beam).n_entries > 100
+    # LHC: psi(2S)/J/psi and Upsilon(nS)/Upsilon(1S) in the LHCb acceptance as measured
+    from mcsim.spectra import acceptance_fraction
+
+    def sigma_acc(meson, pt):
+        t = load_table(meson, "lhc14")
+        return mesons_per_pot(meson, "lhc14", 1) * acceptance_fraction(t, y=(2, 4.5), pt=pt)
+    assert sigma_acc("psi2S", (2, 20)) * SIGMA_INEL_UB == pytest.approx(1.430 * TO_14TEV)
+    ups = sigma_acc("upsilon", (0, 15))
+    assert sigma_acc("upsilon2S", (0, 15)) / ups == pytest.approx(
+        (1.134 / 0.0193) / (4.687 / 0.0248))
+    assert sigma_acc("upsilon3S", (0, 15)) / ups == pytest.approx(
+        (0.561 / 0.0218) / (4.687 / 0.0248))
