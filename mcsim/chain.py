@@ -16,6 +16,7 @@ gives the sample at any other coupling exactly, without generating again.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,12 +28,18 @@ from .detector import Detector, load_detector
 from .models import Model, NeutrinoDipole
 from .production import Channel, generate, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
+from .directed import meson_tilt
 from .yields import Estimate, estimate, yield_sums
 
 __all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "select_channels", "produce",
            "run_metadata", "reweight", "expected_events_at", "event_weight", "in_energy_window",
            "channel_normalisation", "block_rngs", "block_sizes", "master_seed", "BLOCK_SIZE",
-           "ARRAYS"]
+           "SAMPLINGS", "window", "ARRAYS"]
+
+#: How the production decay orients the long-lived particle: isotropically in the meson's rest
+#: frame ('plain'), or pointed into the detector's angular window with the exact importance
+#: weight ('directed', :mod:`mcsim.directed`).
+SAMPLINGS = ("plain", "directed")
 
 #: Events per random-number block: block b of a channel's events draws from its own streams
 #: (:func:`block_rngs`), so a sample's events depend on the seed alone -- not on how they are
@@ -60,7 +67,8 @@ ARRAYS: dict[str, tuple[type, int]] = {
     "in_volume": (np.bool_, 0),          # the LLP path crosses the decay volume (cone: the cone)
     "photon_hits_calo": (np.bool_, 0),   # accepted set non-empty (cone: same as in_volume)
     "above_threshold": (np.bool_, 0),    # E_photon inside the card's (or given) energy window
-    "w_norm": (np.float64, 0),           # N_M x BR(d) / N_generated [events]
+    "w_sampling": (np.float64, 0),       # importance weight of directed sampling (1: plain)
+    "w_norm": (np.float64, 0),           # N_M x BR(d) / N_generated x w_sampling [events]
     "p_decay_volume": (np.float64, 0),   # probability to decay in [s_in, s_out]
     "p_decay_accepted": (np.float64, 0), # probability to decay where the photon is accepted
     "weight": (np.float64, 0),           # expected signal events carried by this event
@@ -102,6 +110,11 @@ class MesonSource(Protocol):
     def positive_fraction(self, pdgid: int) -> float:
         """Fraction of positive charges among them (charged species only)."""
 
+    # Optional, for directed sampling (used when present):
+    # def sample_directed(self, channel, n, rng, window) -> (momenta (n, 4), weights (n,)):
+    #     mothers of the channel drawn preferably where their LLP can fly within window [rad]
+    #     of the beam axis, with the importance weights that keep weighted sums unbiased.
+
 
 @dataclass(frozen=True)
 class SpectraSource:
@@ -113,6 +126,17 @@ class SpectraSource:
     def sample(self, pdgid: int, n: int, rng: np.random.Generator) -> np.ndarray:
         return spectra.sample_momenta(spectra.load_table(pdgid, self.detector.beam), n, rng)
 
+    def sample_directed(self, channel: Channel, n: int, rng: np.random.Generator,
+                        window: float) -> tuple[np.ndarray, np.ndarray]:
+        """Mothers of ``channel`` tilted towards the table bins whose LLPs reach ``window``
+        [rad] (:func:`mcsim.directed.meson_tilt`) and their importance weights (n,)."""
+        table = spectra.load_table(channel.mother, self.detector.beam)
+        factor = _meson_tilt(channel.mother, self.detector.beam, window, channel.mother_mass,
+                             channel.masses[1], channel.llp_momentum_max)
+        if factor is None:  # no LLP can reach the detector: every weight is 0
+            return spectra.sample_momenta(table, n, rng), np.zeros(n)
+        return spectra.sample_momenta_tilted(table, n, rng, factor)
+
     def produces(self, pdgid: int) -> bool:
         return spectra.is_produced(pdgid, self.detector.beam)
 
@@ -122,6 +146,14 @@ class SpectraSource:
 
     def positive_fraction(self, pdgid: int) -> float:
         return spectra.positive_fraction(pdgid, self.detector.beam)
+
+
+@functools.lru_cache(maxsize=256)
+def _meson_tilt(pdgid: int, beam: str, window: float, m_parent: float, m_llp: float,
+                p_star: float) -> np.ndarray | None:
+    table = spectra.load_table(pdgid, beam)
+    return meson_tilt(table.log10p_edges, table.log10theta_edges, table.counts, window=window,
+                      m_parent=m_parent, m_llp=m_llp, p_star=p_star)
 
 
 def select_channels(model: Model, source: MesonSource,
@@ -177,12 +209,33 @@ def _charges(model: Model, channel: Channel, n: int, source: MesonSource,
     return rng.random(n) >= f_plus
 
 
-def produce(channel: Channel, source: MesonSource, n: int,
-            rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def produce(channel: Channel, source: MesonSource, n: int, rng: np.random.Generator,
+            window: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The detector-independent step: n mothers (n, 4) [GeV] from ``source`` and their decay
-    products through ``channel`` (see :func:`mcsim.production.generate`)."""
-    mothers = np.ascontiguousarray(source.sample(channel.mother, n, rng), dtype=np.float64)
-    return mothers, generate(channel, mothers, rng)
+    products through ``channel`` (see :func:`mcsim.production.generate`).  With ``window``
+    [rad] > 0 (directed sampling) the mothers are drawn preferably where their LLP can fly
+    within ``window`` of the beam axis (:meth:`SpectraSource.sample_directed`), and the LLP is
+    pointed into it (:mod:`mcsim.directed`); products['weight'] holds the importance weights."""
+    sample_directed = getattr(source, "sample_directed", None)
+    if window > 0.0 and sample_directed is not None:
+        mothers, weights = sample_directed(channel, n, rng, window)
+    else:
+        mothers, weights = source.sample(channel.mother, n, rng), np.ones(n)
+    mothers = np.ascontiguousarray(mothers, dtype=np.float64)
+    products = generate(channel, mothers, rng, window)
+    products["weight"] = products["weight"] * weights
+    return mothers, products
+
+
+def window(detector: Detector, mode: str, sampling: str) -> float:
+    """The angular window [rad] of directed sampling: the largest polar angle of the decay
+    volume ('full') or the cone ('cone') -- no LLP outside it can decay inside -- or 0 for
+    plain sampling."""
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}")
+    if sampling == "plain":
+        return 0.0
+    return (detector.decay_volume if mode == "full" else detector.cone).max_polar_angle
 
 
 def channel_normalisation(n_mesons: float, br: float, n_generated: int) -> float:
@@ -191,9 +244,9 @@ def channel_normalisation(n_mesons: float, br: float, n_generated: int) -> float
 
 
 def _run_block(index: int, channel: Channel, model: Model, detector: Detector, source,
-               n: int, rngs, mode: str, threshold) -> dict:
+               n: int, rngs, mode: str, threshold, angle: float) -> dict:
     rng_production, rng_charge, rng_propagation = rngs
-    mothers, products = produce(channel, source, n, rng_production)
+    mothers, products = produce(channel, source, n, rng_production, angle)
     anti = _charges(model, channel, n, source, rng_charge)
     prop = propagate(products["llp"], m_llp=model.llp_mass, m_invisible=model.invisible_mass,
                      detector=detector, mode=mode, ctau=model.ctau, rng=rng_propagation,
@@ -209,18 +262,20 @@ def _run_block(index: int, channel: Channel, model: Model, detector: Detector, s
         "p4_prompt_photon": products.get("photon", np.zeros((n, 4))),
         "p4_lepton": products.get("lepton", np.zeros((n, 4))),
         **prop,
+        "w_sampling": products["weight"],
     }
 
 
 def _run_channel(index: int, channel: Channel, model: Model, detector: Detector, source,
-                 n: int, seed: int, first_block: int, mode: str, threshold) -> tuple[dict, float]:
+                 n: int, seed: int, first_block: int, mode: str, threshold,
+                 angle: float) -> tuple[dict, float]:
     n_m = source.n_mesons(channel.mother)
     blocks = [_run_block(index, channel, model, detector, source, size,
-                         block_rngs(seed, channel.mother, block), mode, threshold)
+                         block_rngs(seed, channel.mother, block), mode, threshold, angle)
               for block, size in block_sizes(n, first_block)]
     arrays = blocks[0] if len(blocks) == 1 else {k: np.concatenate([b[k] for b in blocks])
                                                  for k in blocks[0]}
-    arrays["w_norm"] = np.full(n, channel_normalisation(n_m, channel.br, n))
+    arrays["w_norm"] = channel_normalisation(n_m, channel.br, n) * arrays["w_sampling"]
     arrays["weight"] = event_weight(arrays, detector.efficiency)
     return arrays, n_m
 
@@ -242,14 +297,16 @@ def _empty(n: int = 0) -> dict:
 def simulate(model: Model, detector: Detector | str, *, n_events: int,
              seed: int | np.random.Generator, mode: str = "full", threshold: float | None = None,
              channels: list[int] | None = None, source: MesonSource | None = None,
-             first_block: int = 0) -> EventBatch:
+             first_block: int = 0, sampling: str = "plain") -> EventBatch:
     """Run the chain for ``model`` in ``detector`` (a Detector or a card name/path) with
     ``n_events`` Monte Carlo events in EACH open channel (or in those of the given mother PDG
     IDs).  ``mode`` 'full' (3-D geometry) or 'cone' (the paper's selection); ``threshold`` [GeV]
     replaces the card's minimum photon energy; ``source`` replaces the shipped spectra (tests).
     Events come in blocks of :data:`BLOCK_SIZE` with their own random streams
     (:func:`block_rngs`), from block ``first_block`` on: the same seed gives the same batch, bit
-    for bit, and the same events as a reach scan or an events file of that seed.
+    for bit, and the same events as a reach scan or an events file of that seed.  ``sampling``
+    'directed' points the LLPs into the detector (:data:`SAMPLINGS`, :func:`window`); the
+    importance weights are part of ``w_norm``.
     """
     if isinstance(detector, str):
         detector = load_detector(detector)
@@ -260,12 +317,13 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
     if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
     seed = master_seed(seed)
+    angle = window(detector, mode, sampling)
     source = SpectraSource(detector) if source is None else source
     chans = select_channels(model, source, channels)
     parts, n_mesons = [], []
     for index, channel in enumerate(chans):
         arrays, n_m = _run_channel(index, channel, model, detector, source, int(n_events), seed,
-                                   int(first_block), mode, threshold)
+                                   int(first_block), mode, threshold, angle)
         parts.append(arrays)
         n_mesons.append(n_m)
     if len(parts) > 1:
@@ -273,7 +331,7 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
     else:
         merged = {k: parts[0][k] for k in ARRAYS} if parts else _empty()
     metadata = {
-        **run_metadata(model, detector, mode, threshold),
+        **run_metadata(model, detector, mode, threshold, sampling),
         "seed": seed,
         "channels": [c.name for c in chans],
         "mother_pdgids": [c.mother for c in chans],
@@ -284,10 +342,13 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
     return EventBatch(merged, metadata)
 
 
-def run_metadata(model: Model, detector: Detector, mode: str, threshold: float | None) -> dict:
+def run_metadata(model: Model, detector: Detector, mode: str, threshold: float | None,
+                 sampling: str = "plain") -> dict:
     """What a sample's re-weighting and selection need to know of its model point and detector:
-    model parameters, d and c*tau, the card, the calorimeter plane and the photon selection."""
+    model parameters, d and c*tau, the card, the calorimeter plane, the photon selection and
+    how the events were sampled."""
     return {
+        "sampling": sampling,
         "model": model.describe(),
         "llp_mass": model.llp_mass,
         "invisible_mass": model.invisible_mass,

@@ -28,6 +28,7 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
+from .directed import llp_direction
 from .kinematics import dalitz_momenta, dalitz_range
 from .xoshiro import stream, uniform
 
@@ -180,11 +181,14 @@ def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, bounds, 
 
 
 @nb.njit(cache=True)
-def generate_three_body(parents, kind: int, mp: float, m_x: float, m_y: float, bounds, rng):
-    """Three-body decays of parents (n, 4) drawn from |M|^2, boosted to the lab.
+def generate_three_body(parents, kind: int, mp: float, m_x: float, m_y: float, bounds, rng,
+                        one_minus_cos_w: float = 0.0):
+    """Three-body decays of parents (n, 4) drawn from |M|^2, boosted to the lab; the LLP's
+    (c's) rest-frame direction isotropic, or directed into the window cone
+    1 - cos(theta) <= one_minus_cos_w about +z (:mod:`mcsim.directed`).
 
-    Returns (p_a, p_b, p_c, n_overflow) in sampler order: ANOMALY (gamma, M1, M2),
-    CHARGED (l, gamma, N); each (n, 4).
+    Returns (p_a, p_b, p_c, weight, n_overflow) in sampler order: ANOMALY (gamma, M1, M2),
+    CHARGED (l, gamma, N); each (n, 4); weight (n,): the importance weights (1: plain).
     """
     n = parents.shape[0]
     m_a, m_b, m_c = _labels(kind, m_x, m_y)
@@ -192,11 +196,17 @@ def generate_three_body(parents, kind: int, mp: float, m_x: float, m_y: float, b
     pa = np.empty((n, 4))
     pb = np.empty((n, 4))
     pc = np.empty((n, 4))
+    weight = np.empty(n)
     state = stream(rng)
     for i in range(n):
-        a, b, c = dalitz_momenta(s_ab[i], s_bc[i], mp, m_a, m_b, m_c, parents[i, 0],
-                                 parents[i, 1], parents[i, 2], parents[i, 3], state)
+        e, px, py, pz = parents[i, 0], parents[i, 1], parents[i, 2], parents[i, 3]
+        e_c = (mp * mp + m_c * m_c - s_ab[i]) / (2.0 * mp)
+        p_c = math.sqrt(max(e_c * e_c - m_c * m_c, 0.0))
+        nx, ny, nz, weight[i] = llp_direction(e, px, py, pz, mp, p_c, e_c, one_minus_cos_w,
+                                              state)
+        a, b, c = dalitz_momenta(s_ab[i], s_bc[i], mp, m_a, m_b, m_c, e, px, py, pz,
+                                 nx, ny, nz, state)
         pa[i, 0], pa[i, 1], pa[i, 2], pa[i, 3] = a
         pb[i, 0], pb[i, 1], pb[i, 2], pb[i, 3] = b
         pc[i, 0], pc[i, 1], pc[i, 2], pc[i, 3] = c
-    return pa, pb, pc, overflow
+    return pa, pb, pc, weight, overflow

@@ -183,7 +183,8 @@ def _panel_grids(spec: FigureSpec, results: list[list[ReachGrid]]) -> list[Reach
 def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
                 n_couplings: int = 100, n_events: int = 100_000, seed: int = 1,
                 workers: int = 2, scheduler: str | None = None, progress: bool = True,
-                refinement: Refinement = Refinement()) -> dict[str, Path | list[str]]:
+                refinement: Refinement = Refinement(),
+                sampling: str = "directed") -> dict[str, Path | list[str]]:
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
     figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
     the notes (grids not shown)."""
@@ -194,7 +195,8 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
     couplings = log_grid(*spec.coupling_range, n_couplings, name="coupling")
     jobs = [(family, list(targets)) for _, family, targets in spec.panels]
     results = scan_set(jobs, masses, couplings, n_events=n_events, seed=seed, workers=workers,
-                       scheduler=scheduler, progress=progress, refinement=refinement)
+                       scheduler=scheduler, progress=progress, refinement=refinement,
+                       sampling=sampling)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, len(spec.panels), figsize=(5.0 * len(spec.panels), 4.6),
@@ -231,7 +233,7 @@ def _ratio(full: np.ndarray, cone: np.ndarray, floor: float = 0.0) -> np.ndarray
 def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30,
                   n_couplings: int = 80, n_events: int = 100_000, seed: int = 1,
                   workers: int = 2, scheduler: str | None = None, progress: bool = True,
-                  refinement: Refinement = Refinement(),
+                  refinement: Refinement = Refinement(), sampling: str = "directed",
                   experiments: dict[str, str] | None = None) -> dict:
     """Full geometry vs the paper's cone (dark dipole at ``delta``): for each experiment the
     ratio of yields full/cone over the (M1, d) plane with both N = 3 contours overlaid
@@ -249,7 +251,7 @@ def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30
     family = Family("dark-dipole", delta=delta)
     grids = scan_set([(family, targets)], masses, couplings, n_events=n_events, seed=seed,
                      workers=workers, scheduler=scheduler, progress=progress,
-                     refinement=refinement)[0]
+                     refinement=refinement, sampling=sampling)[0]
     pairs = [(label, grids[2 * i], grids[2 * i + 1]) for i, label in enumerate(experiments)]
     pairs = [p for p in pairs if not (_is_empty(p[1]) and _is_empty(p[2]))]
     skipped = [label for label in experiments if label not in {p[0] for p in pairs}]

@@ -7,6 +7,7 @@ import time
 import click
 
 from .info_cli import model_options, warn_branching_ratios
+from .chain import SAMPLINGS
 from .models import model_from_options
 from .ntuple import FORMATS, KEEP
 from .propagate import MODES
@@ -71,6 +72,9 @@ def _mothers(text: str | None) -> list[int] | None:
               help="events written to the events tree: selected = those that can contribute at "
                    "some coupling (LLP crosses the volume, photon accepted); crossing = LLP "
                    "crosses the decay volume; all.  Weights and the cutflow do not depend on it")
+@click.option("--sampling", type=click.Choice(SAMPLINGS), default="plain", show_default=True,
+              help="plain: LLPs isotropic in the meson's rest frame; directed: mesons and LLPs "
+                   "drawn towards the detector, with exact importance weights (w_sampling)")
 @click.option("--float32", is_flag=True,
               help="store 4-momenta, vertices and impact points in float32 (weights, paths and "
                    "probabilities stay float64)")
@@ -78,7 +82,8 @@ def _mothers(text: str | None) -> list[int] | None:
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @tables_option
 def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, threshold,
-             channels, chunk_size, output, fmt, compression, keep, float32, overwrite, quiet):
+             channels, chunk_size, output, fmt, compression, keep, sampling, float32, overwrite,
+             quiet):
     """Generate events with the full chain and write them to a ROOT file (TTree 'events',
     metadata in 'mcsim_metadata', 'run', 'channels', control histograms in 'histograms') or a
     HepMC3 file (for detector simulation)."""
@@ -90,6 +95,7 @@ def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, 
     meta = run(point, detector, output, n_events=n_events, seed=seed, mode=mode,
                threshold=threshold, channels=_mothers(channels), chunk_size=chunk_size,
                overwrite=overwrite, compression=compression, keep=keep, float32=float32,
+               sampling=sampling,
                format=fmt, progress=not quiet)
     seconds = time.perf_counter() - start
     click.echo(f"wrote {output}: {meta['n_events']} events generated in "

@@ -336,6 +336,11 @@ class Cylinder(_Volume):
     def params(self) -> np.ndarray:
         return np.array([self.z_start, self.z_end, self.radius])
 
+    @property
+    def max_polar_angle(self) -> float:
+        """Largest polar angle [rad] of a point of the volume seen from the origin."""
+        return math.atan2(self.radius, self.z_start)
+
 
 @dataclass(frozen=True)
 class RectFrustum(_Volume):
@@ -361,6 +366,13 @@ class RectFrustum(_Volume):
         return np.array([self.z_start, self.z_end, self.width_start / 2, self.height_start / 2,
                          self.width_end / 2, self.height_end / 2])
 
+    @property
+    def max_polar_angle(self) -> float:
+        """Largest polar angle [rad] of a point of the volume seen from the origin: at a corner
+        of the entrance or the exit face (half-diagonal / z is monotonic in between)."""
+        return max(math.atan2(math.hypot(self.width_start, self.height_start) / 2, self.z_start),
+                   math.atan2(math.hypot(self.width_end, self.height_end) / 2, self.z_end))
+
 
 @dataclass(frozen=True)
 class Box(_Volume):
@@ -383,6 +395,11 @@ class Box(_Volume):
         hx, hy = self.width / 2, self.height / 2
         return np.array([self.z_start, self.z_end, hx, hy, hx, hy])
 
+    @property
+    def max_polar_angle(self) -> float:
+        """Largest polar angle [rad] of a point of the volume seen from the origin."""
+        return math.atan2(math.hypot(self.width, self.height) / 2, self.z_start)
+
 
 @dataclass(frozen=True)
 class Cone(_Volume):
@@ -403,6 +420,11 @@ class Cone(_Volume):
     @property
     def params(self) -> np.ndarray:
         return np.array([self.l_i, self.l_f, self.theta_max])
+
+    @property
+    def max_polar_angle(self) -> float:
+        """Largest polar angle [rad] of a point of the cone: theta_max."""
+        return self.theta_max
 
     def path(self, origin, direction) -> tuple[float, float]:
         """(s_in, s_out) [m] of one ray from the apex; other start points are refused."""

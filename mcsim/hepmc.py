@@ -34,7 +34,7 @@ from .rootio import check_output
 __all__ = ["HepMCWriter", "WEIGHT_NAMES", "PDG_CHI1", "PDG_CHI2", "PDG_N", "pdg_codes"]
 
 #: Names of the event weights, the default (total) weight first.
-WEIGHT_NAMES = ("weight", "w_norm", "p_decay_volume", "p_decay_accepted")
+WEIGHT_NAMES = ("weight", "w_norm", "w_sampling", "p_decay_volume", "p_decay_accepted")
 PDG_CHI1 = 52
 PDG_CHI2 = 9900052
 PDG_N = 9900012

@@ -14,6 +14,7 @@ import math
 import numba as nb
 import numpy as np
 
+from .directed import llp_direction
 from .xoshiro import azimuth, direction, stream
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "boost",
     "decay_two_body_one",
     "decay_two_body",
+    "decay_to_llp",
     "dalitz_range",
     "dalitz_momenta",
 ]
@@ -53,18 +55,50 @@ def boost(q0, q1, q2, q3, e, px, py, pz, m):
 
 
 @nb.njit(cache=True, inline="always")
-def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, state):
-    """One isotropic (rest frame) decay of a parent (mass m, lab 4-momentum (e, px, py, pz)) into
-    a + b, where a has rest-frame momentum p_star and energy e_a_star [GeV].  Returns the lab
-    4-tuples (a, b).  a is boosted; b = parent - a, so 4-momentum is conserved to rounding.  A
-    massless a (e_a_star == p_star) gets E = |p|, exactly on its mass shell: boosting a soft,
-    backward photon loses ~gamma^2 x 1e-16 of its E - |p|, and the massive b absorbs it.
-    ``state``: the kernel's :mod:`mcsim.xoshiro` state."""
-    ux, uy, uz = direction(state)
+def _two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz):
+    """Decay of a parent (mass m, lab 4-momentum (e, px, py, pz)) into a + b with a along the
+    rest-frame unit vector u (rest-frame momentum p_star, energy e_a_star [GeV]).  Returns the
+    lab 4-tuples (a, b).  a is boosted; b = parent - a, so 4-momentum is conserved to rounding.
+    A massless a (e_a_star == p_star) gets E = |p|, exactly on its mass shell: boosting a soft,
+    backward photon loses ~gamma^2 x 1e-16 of its E - |p|, and the massive b absorbs it."""
     ae, ax, ay, az = boost(e_a_star, p_star * ux, p_star * uy, p_star * uz, e, px, py, pz, m)
     if e_a_star == p_star:
         ae = math.sqrt(ax * ax + ay * ay + az * az)
     return (ae, ax, ay, az), (e - ae, px - ax, py - ay, pz - az)
+
+
+@nb.njit(cache=True, inline="always")
+def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, state):
+    """One isotropic (rest frame) decay of a parent into a + b (see :func:`_two_body_along`).
+    ``state``: the kernel's :mod:`mcsim.xoshiro` state."""
+    ux, uy, uz = direction(state)
+    return _two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz)
+
+
+@nb.njit(cache=True)
+def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float,
+                 one_minus_cos_w: float, rng):
+    """Two-body production decays parent -> invisible + LLP of parents (n, 4), the LLP's
+    rest-frame direction isotropic (one_minus_cos_w <= 0) or directed into the window cone
+    1 - cos(theta) <= one_minus_cos_w about +z (:mod:`mcsim.directed`).  Returns (p_inv, p_llp,
+    weight): (n, 4), (n, 4) and the importance weights (n,) (1 for plain sampling).  The
+    invisible partner is boosted (exactly on shell when massless), the LLP is the rest."""
+    n = parents.shape[0]
+    p_inv = np.empty((n, 4))
+    p_llp = np.empty((n, 4))
+    weight = np.empty(n)
+    p_star = two_body_momentum(m_parent, m_inv, m_llp)
+    e_inv = math.sqrt(p_star * p_star + m_inv * m_inv)
+    e_llp = math.sqrt(p_star * p_star + m_llp * m_llp)
+    state = stream(rng)
+    for i in range(n):
+        e, px, py, pz = parents[i, 0], parents[i, 1], parents[i, 2], parents[i, 3]
+        nx, ny, nz, weight[i] = llp_direction(e, px, py, pz, m_parent, p_star, e_llp,
+                                              one_minus_cos_w, state)
+        a, b = _two_body_along(e, px, py, pz, m_parent, p_star, e_inv, -nx, -ny, -nz)
+        p_inv[i, 0], p_inv[i, 1], p_inv[i, 2], p_inv[i, 3] = a
+        p_llp[i, 0], p_llp[i, 1], p_llp[i, 2], p_llp[i, 3] = b
+    return p_inv, p_llp, weight
 
 
 @nb.njit(cache=True)
@@ -126,12 +160,13 @@ def _recoil(e, px, py, pz, x, y):
 
 
 @nb.njit(cache=True, inline="always")
-def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, state):
-    """Momenta of big_m -> a b c at the Dalitz point (s_ab, s_bc), randomly oriented (uniform over
-    rotations) in the rest frame and boosted to the lab, where the parent has 4-momentum
-    (e, px, py, pz).  Returns the lab 4-tuples (a, b, c).  The two lighter daughters are boosted
-    (a massless one gets E = |p|, see :func:`decay_two_body_one`) and the heaviest is the parent
-    minus them, so 4-momentum is conserved to rounding and a soft photon stays on its mass shell.
+def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, nx, ny, nz, state):
+    """Momenta of big_m -> a b c at the Dalitz point (s_ab, s_bc), with c along the rest-frame
+    unit vector n and a at a random azimuth about it (uniform over rotations when n is
+    isotropic), boosted to the lab, where the parent has 4-momentum (e, px, py, pz).  Returns the
+    lab 4-tuples (a, b, c).  The two lighter daughters are boosted (a massless one gets
+    E = |p|, see :func:`_two_body_along`) and the heaviest is the parent minus them, so
+    4-momentum is conserved to rounding and a soft photon stays on its mass shell.
     ``state``: the kernel's :mod:`mcsim.xoshiro` state."""
     e_a = (big_m * big_m + m_a * m_a - s_bc) / (2.0 * big_m)
     e_c = (big_m * big_m + m_c * m_c - s_ab) / (2.0 * big_m)
@@ -144,13 +179,12 @@ def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, state):
     else:
         cos_ac = 1.0
     sin_ac = math.sqrt(1.0 - cos_ac * cos_ac)
-    # a along a random axis n; c at angle acos(cos_ac) from n, at a random azimuth about n
-    nx, ny, nz = direction(state)
+    # c along n; a at angle acos(cos_ac) from n, at a random azimuth about n
     cos_psi, sin_psi = azimuth(state)
     ex, ey, ez = _perpendicular(nx, ny, nz, cos_psi, sin_psi)
-    qa = (e_a, p_a * nx, p_a * ny, p_a * nz)
-    qc = (e_c, p_c * (cos_ac * nx + sin_ac * ex), p_c * (cos_ac * ny + sin_ac * ey),
-          p_c * (cos_ac * nz + sin_ac * ez))
+    qc = (e_c, p_c * nx, p_c * ny, p_c * nz)
+    qa = (e_a, p_a * (cos_ac * nx + sin_ac * ex), p_a * (cos_ac * ny + sin_ac * ey),
+          p_a * (cos_ac * nz + sin_ac * ez))
     qb = (big_m - e_a - e_c, -qa[1] - qc[1], -qa[2] - qc[2], -qa[3] - qc[3])
     if m_b >= m_a and m_b >= m_c:
         a = _to_lab(qa, m_a, e, px, py, pz, big_m)

@@ -106,11 +106,11 @@ def keep_mask(arrays: dict, keep: str) -> np.ndarray:
 
 
 def _renormalise(arrays: dict, index: int, w_norm: float, efficiency: float) -> dict:
-    """Give a one-channel chunk its place in the file: channel index and the per-event
-    normalisation of the whole channel, and the weight that follows from it."""
-    n = len(arrays["weight"])
-    arrays["channel"] = np.full(n, index, dtype=np.int32)
-    arrays["w_norm"] = np.full(n, w_norm)
+    """Give a one-channel chunk its place in the file: channel index, the normalisation of the
+    whole channel (``w_norm`` = N_M x BR / N_generated(channel), times each event's importance
+    weight w_sampling), and the weight that follows from it."""
+    arrays["channel"] = np.full(len(arrays["weight"]), index, dtype=np.int32)
+    arrays["w_norm"] = w_norm * arrays["w_sampling"]
     arrays["weight"] = event_weight(arrays, efficiency)
     return arrays
 
@@ -124,13 +124,13 @@ def _spectrum_info(mother: int, beam: str) -> dict:
 
 def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: list[int],
               n_mesons: list[float], *, seed: int, mode: str, threshold: float,
-              chunk_size: int, compression: str, keep: str, float32: bool,
+              chunk_size: int, compression: str, keep: str, float32: bool, sampling: str,
               n_kept: list[int], expected: list[float], sum_w2: list[float]) -> dict:
     e_max = detector.photon_energy_max
     return {
         "format": FORMAT_VERSION,
         "mcsim_version": __version__,
-        **run_metadata(model, detector, mode, threshold),
+        **run_metadata(model, detector, mode, threshold, sampling),
         "beam": detector.beam,
         "n_pot": detector.n_pot,
         "sigma_inel_mb": detector.sigma_inel_mb,
@@ -165,10 +165,12 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
              seed: int, mode: str = "full", threshold: float | None = None,
              channels=None, chunk_size: int = CHUNK_SIZE, overwrite: bool = False,
              compression: str = "zstd:1", keep: str = "selected", float32: bool = False,
-             format: str | None = None, progress: bool = False) -> dict:
+             format: str | None = None, sampling: str = "plain",
+             progress: bool = False) -> dict:
     """Write ``n_events`` events (in total, split equally over the channels) of ``model`` in
     ``detector`` to the ROOT file ``path`` (layout: :mod:`mcsim.rootio`).  ``mode``, ``threshold``
-    [GeV] and ``channels`` (mother PDG IDs) as in :func:`mcsim.chain.simulate`.  The output path
+    [GeV], ``channels`` (mother PDG IDs) and ``sampling`` as in :func:`mcsim.chain.simulate`.
+    The output path
     is checked before anything is generated; ``overwrite`` allows replacing a file;
     ``compression`` as in :func:`mcsim.rootio.compression`; ``keep`` one of :data:`KEEP`;
     ``float32`` stores the kinematics in float32; ``format`` 'root' or 'hepmc3' (HepMC3 ASCII,
@@ -197,8 +199,8 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
     def metadata_with(n_kept, expected, sum_w2):
         return _metadata(model, detector, chans, counts, n_mesons, seed=int(seed), mode=mode,
                          threshold=e_min, chunk_size=chunk_size, compression=compression,
-                         keep=keep, float32=float32, n_kept=n_kept, expected=expected,
-                         sum_w2=sum_w2)
+                         keep=keep, float32=float32, sampling=sampling, n_kept=n_kept,
+                         expected=expected, sum_w2=sum_w2)
 
     if fmt == "hepmc3":
         from .hepmc import HepMCWriter
@@ -222,7 +224,7 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
             for first_block, size in chunk_sizes(n_total, chunk_size):
                 batch = simulate(model, detector, n_events=size, seed=int(seed), mode=mode,
                                  threshold=e_min, channels=[chan.mother],
-                                 first_block=first_block)
+                                 first_block=first_block, sampling=sampling)
                 arrays = _renormalise(batch.arrays, index,
                                       channel_normalisation(n_mesons[index], chan.br, n_total),
                                       detector.efficiency)

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import dalitz
 from .constants import ALPHA, E_CHARGE_SQ, G_F, INPUTS
-from .kinematics import decay_two_body
+from .kinematics import decay_to_llp, decay_two_body, kallen
 from .mesons import LEPTON_PDGID, sm
 from .models import DarkDipole, Model, NeutrinoDipole
 
@@ -58,6 +58,13 @@ class Channel:
     is_open: bool
     width: float
     br: float
+
+    @property
+    def llp_momentum_max(self) -> float:
+        """Largest LLP momentum [GeV] in the mother's rest frame (the other daughters at their
+        smallest invariant mass, masses[0] + a massless photon where there is one)."""
+        m, (m_x, m_llp) = self.mother_mass, self.masses
+        return math.sqrt(max(kallen(m * m, m_llp * m_llp, m_x * m_x), 0.0)) / (2.0 * m)
 
 
 def vector_decay_constant(pdgid: int) -> float:
@@ -157,26 +164,35 @@ def _envelope(kind: int, mp: float, m_x: float, m_y: float) -> np.ndarray:
     return bounds
 
 
-def generate(channel: Channel, mothers: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Decay mothers (n, 4) [GeV] through ``channel``; returns {product name: (n, 4) array}.
+def generate(channel: Channel, mothers: np.ndarray, rng: np.random.Generator,
+             window: float = 0.0) -> dict[str, np.ndarray]:
+    """Decay mothers (n, 4) [GeV] through ``channel``; returns {product name: (n, 4) array} and
+    'weight' (n,): the importance weights of directed sampling (1 for plain).
 
     Product names: 'llp' (chi2 or N), 'invisible' (chi1 or nu), 'photon' (prompt photon of a
-    three-body decay), 'lepton' (charged lepton).  Raises ValueError for a closed channel.
+    three-body decay), 'lepton' (charged lepton).  ``window`` [rad] > 0 directs the LLP into the
+    cone of that half-angle about the beam axis (+z) with the exact weights of
+    :mod:`mcsim.directed`; 0 samples it isotropically in the mother's rest frame.  Raises
+    ValueError for a closed channel.
     """
     if not channel.is_open:
         raise ValueError(f"channel {channel.name!r} is closed by kinematics for these masses")
+    if not 0.0 <= window <= math.pi:
+        raise ValueError(f"window must be an angle in [0, pi] rad, got {window!r}")
+    one_minus_cos_w = 2.0 * math.sin(0.5 * window) ** 2
     mothers = np.ascontiguousarray(mothers, dtype=np.float64)
     m_x, m_y = channel.masses
     if channel.kind == "vector":
-        inv, llp = decay_two_body(mothers, channel.mother_mass, m_x, m_y, rng)
-        return {"invisible": inv, "llp": llp}
+        inv, llp, weight = decay_to_llp(mothers, channel.mother_mass, m_x, m_y,
+                                        one_minus_cos_w, rng)
+        return {"invisible": inv, "llp": llp, "weight": weight}
     kind = dalitz.ANOMALY if channel.kind == "anomaly" else dalitz.CHARGED
     bounds = _envelope(kind, channel.mother_mass, m_x, m_y)
-    pa, pb, pc, overflow = dalitz.generate_three_body(mothers, kind, channel.mother_mass,
-                                                      m_x, m_y, bounds, rng)
+    pa, pb, pc, weight, overflow = dalitz.generate_three_body(
+        mothers, kind, channel.mother_mass, m_x, m_y, bounds, rng, one_minus_cos_w)
     if overflow:
         raise RuntimeError(f"{channel.name}: |M|^2 exceeded the sampling bound {overflow} times")
-    return dict(zip(channel.products, (pa, pb, pc)))
+    return {**dict(zip(channel.products, (pa, pb, pc))), "weight": weight}
 
 
 def llp_decay(model: Model, llp: np.ndarray, rng: np.random.Generator):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .chain import SAMPLINGS
 from .models import FLAVOURS
 from .reach import DISCOVERY_LEVEL, log_grid, write_contours, write_grids
 from .scan import Family, Refinement, Target, scan
@@ -33,6 +34,10 @@ def _scan_options(f):
                           "Carlo error is below this (0: no refinement)"),
         click.option("--refine-budget", type=float, default=0.5, show_default=True,
                      help="events the refinement may add, as a multiple of the first pass"),
+        click.option("--sampling", type=click.Choice(SAMPLINGS), default="directed",
+                     show_default=True,
+                     help="directed: mesons and LLPs drawn towards the detectors with exact "
+                          "importance weights; plain: as produced"),
         tables_option,
     ]
     for option in reversed(options):
@@ -71,7 +76,7 @@ def _scan_options(f):
 @_scan_options
 def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_couplings,
           threshold, mode, level, out_dir, n_events, seed, workers, scheduler, progress,
-          target_error, refine_budget):
+          target_error, refine_budget, sampling):
     """Expected signal events over a (mass, d) grid and the N = --level contours (N_up for a
     recast card): writes grid.{csv,json}, contours.{csv,json} and reach.png to --out."""
     if not level > 0:
@@ -85,7 +90,7 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
     targets = [Target(d, d, mode, threshold, level) for d in detectors]
     grids = scan(family, masses, couplings, targets, n_events=n_events, seed=seed,
                  workers=workers, scheduler=scheduler, progress=progress,
-                 refinement=_refinement(target_error, refine_budget))
+                 refinement=_refinement(target_error, refine_budget), sampling=sampling)
     files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
     files.append(_plot(grids, out_dir / "reach.png", family))
     for g in grids:
@@ -171,13 +176,13 @@ def _plot(grids, path: Path, family: Family) -> Path:
               help="number of couplings in the grid")
 @_scan_options
 def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, scheduler,
-           progress, target_error, refine_budget):
+           progress, target_error, refine_budget, sampling):
     """The paper's Figure NUMBER (2, 3 or 4): scan, plot, and write the grids and contours."""
     from .figures import make_figure
 
     result = make_figure(number, out_dir, n_masses=n_masses, n_couplings=n_couplings,
                          n_events=n_events, seed=seed, workers=workers, scheduler=scheduler,
-                         progress=progress,
+                         progress=progress, sampling=sampling,
                          refinement=_refinement(target_error, refine_budget))
     for note in result["notes"]:
         click.echo(f"note: {note}", err=True)
@@ -196,14 +201,14 @@ def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, sche
               help="number of couplings in the grid")
 @_scan_options
 def validate_cone_command(delta, out_dir, n_masses, n_couplings, n_events, seed, workers,
-                          scheduler, progress, target_error, refine_budget):
+                          scheduler, progress, target_error, refine_budget, sampling):
     """Full geometry vs the paper's cone approximation: yield ratio over the (M1, d) plane and
     both N = 3 contours per experiment (validate_cone.png) and a table (.csv, .md)."""
     from .figures import validate_cone
 
     result = validate_cone(out_dir, delta=delta, n_masses=n_masses, n_couplings=n_couplings,
                            n_events=n_events, seed=seed, workers=workers, scheduler=scheduler,
-                           progress=progress,
+                           progress=progress, sampling=sampling,
                            refinement=_refinement(target_error, refine_budget))
     if result["skipped"]:
         click.echo(f"note: not computed (no spectrum tables): {', '.join(result['skipped'])}",

@@ -111,7 +111,8 @@ def _titles() -> dict[str, str]:
         "photon_hits_calo": "cut 2 (cumulative): in_volume and the photon can reach the "
                             "calorimeter",
         "selected": "cut 3 (cumulative): photon_hits_calo and photon energy in the window",
-        "w_norm": "N_M x BR(d) / N_generated(channel) [LLPs per MC event]",
+        "w_sampling": "importance weight of directed sampling (1 for plain sampling)",
+        "w_norm": "N_M x BR(d) / N_generated(channel) x w_sampling [LLPs per MC event]",
         "p_decay_volume": "probability that the LLP decays inside the decay volume",
         "p_decay_accepted": "probability that the LLP decays where its photon is accepted",
         "weight": "expected signal events: w_norm x p_decay_accepted x selected x efficiency",

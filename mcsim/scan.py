@@ -28,8 +28,8 @@ from functools import lru_cache
 import numpy as np
 
 from . import spectra
-from .chain import (BLOCK_SIZE, SpectraSource, block_rngs, block_sizes, channel_normalisation,
-                    in_energy_window, produce)
+from .chain import (BLOCK_SIZE, SAMPLINGS, SpectraSource, block_rngs, block_sizes,
+                    channel_normalisation, in_energy_window, produce, window)
 from .detector import Detector, load_detector
 from .memory import keep_freed_memory
 from .models import DarkDipole, Model, NeutrinoDipole
@@ -114,6 +114,7 @@ class Task:
     plan: tuple[tuple[int, int, int], ...] = ()
     decisive: tuple[tuple[int, int], ...] = ()
     importance: bool = False
+    sampling: str = "directed"
 
 
 @dataclass
@@ -189,15 +190,17 @@ def _selected_samples(task: Task, model: Model, channel, source, blocks, tilt=No
     groups: dict[tuple, list[int]] = {}
     for t, target in enumerate(task.targets):
         groups.setdefault(_geometry_key(target), []).append(t)
+    angle = max(window(_detector(t.detector), t.mode, task.sampling) for t in task.targets)
     for block, size in blocks:
         rng_production = block_rngs(task.seed, channel.mother, block)[0]
         if tilt is None:
-            mothers, products = produce(channel, source, size, rng_production)
-            weights = np.ones(size)
+            mothers, products = produce(channel, source, size, rng_production, angle)
+            weights = products["weight"]
         else:
             table = spectra.load_table(channel.mother, task.beam)
             mothers, weights = spectra.sample_momenta_tilted(table, size, rng_production, tilt)
-            products = generate(channel, mothers, rng_production)
+            products = generate(channel, mothers, rng_production, angle)
+            weights = weights * products["weight"]
         per_target: list = [None] * len(task.targets)
         for members in groups.values():
             lead = task.targets[members[0]]
@@ -246,12 +249,12 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     edges = 10.0 ** table.log10p_edges
     p_marginal = table.counts.sum(axis=1) / table.counts.sum()
     momenta, shares = [], []
-    for mothers, _, per_target in _selected_samples(task, model, channel, source,
-                                                    block_sizes(task.n_events)):
+    for mothers, weights, per_target in _selected_samples(task, model, channel, source,
+                                                          block_sizes(task.n_events)):
         c = np.empty((len(task.decisive), len(mothers)))
         for j, (t, k) in enumerate(task.decisive):
             keep, prop = per_target[t]
-            c[j] = keep * decay_probability(prop["acc_intervals"], prop["beta_gamma"],
+            c[j] = weights * keep * decay_probability(prop["acc_intervals"], prop["beta_gamma"],
                                             model.ctau / ratios[k])
         momenta.append(np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1)))
         shares.append(c)
@@ -307,7 +310,7 @@ def _any_channel_open(model: Model) -> bool:
 
 
 def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
-               seed: int, start: int = 0) -> list[Task]:
+               seed: int, start: int = 0, sampling: str = "directed") -> list[Task]:
     """One task per (mass, beam) for ``targets`` over the grid (masses [GeV], couplings
     [GeV^-1], both ascending), numbered from ``start``, each with ``n_events`` per open
     channel.  Raises ValueError on an empty grid, an unknown detector or mode, or a mass range
@@ -323,6 +326,8 @@ def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
             raise ValueError(f"{name} grid must be finite, > 0 and strictly ascending")
     if not targets:
         raise ValueError("no detector given")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}")
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 1:
         raise ValueError(f"n_events must be an integer >= 1, got {n_events!r}")
     by_beam: dict[str, list[Target]] = {}
@@ -341,7 +346,8 @@ def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
     for beam, beam_targets in by_beam.items():
         for m in masses:
             tasks.append(Task(start + len(tasks), family, float(m), beam, tuple(beam_targets),
-                              tuple(couplings.tolist()), int(n_events), int(seed)))
+                              tuple(couplings.tolist()), int(n_events), int(seed),
+                              sampling=sampling))
     return tasks
 
 
@@ -425,18 +431,20 @@ NO_REFINEMENT = Refinement(rounds=0)
 
 def scan_set(jobs: list[tuple[Family, list[Target]]], masses, couplings, *, n_events: int,
              seed: int, workers: int = 2, scheduler: str | None = None,
-             progress: bool = True, refinement: Refinement = Refinement()) -> list[list[ReachGrid]]:
+             progress: bool = True, refinement: Refinement = Refinement(),
+             sampling: str = "directed") -> list[list[ReachGrid]]:
     """Several scans over the same masses [GeV] x couplings [GeV^-1] run as one set of tasks
     (one pool): for each (family, targets) job, one :class:`mcsim.reach.ReachGrid` per target,
     in order, with per-cell Monte Carlo errors.  A target whose card has a [recast] table gets
     the 95% CL limit N_up as its contour level, the others N = 3.  After the first pass
-    (``n_events`` per mass and channel) the contour cells are refined (:class:`Refinement`)."""
+    (``n_events`` per mass and channel, ``sampling`` as in :func:`mcsim.chain.simulate`) the
+    contour cells are refined (:class:`Refinement`)."""
     if not jobs:
         raise ValueError("no scan requested")
     tasks: list[Task] = []
     for family, targets in jobs:
         tasks += make_tasks(family, masses, couplings, targets, n_events=n_events, seed=seed,
-                            start=len(tasks))
+                            start=len(tasks), sampling=sampling)
     results = run_tasks(tasks, workers=workers, scheduler=scheduler, progress=progress)
     masses = np.asarray(masses, dtype=np.float64)
     couplings = np.asarray(couplings, dtype=np.float64)
@@ -468,11 +476,12 @@ def scan_set(jobs: list[tuple[Family, list[Target]]], masses, couplings, *, n_ev
 
 def scan(family: Family, masses, couplings, targets: list[Target], *, n_events: int,
          seed: int, workers: int = 2, scheduler: str | None = None,
-         progress: bool = True, refinement: Refinement = Refinement()) -> list[ReachGrid]:
+         progress: bool = True, refinement: Refinement = Refinement(),
+         sampling: str = "directed") -> list[ReachGrid]:
     """Reach grids of ``targets`` for ``family`` (see :func:`scan_set`)."""
     return scan_set([(family, targets)], masses, couplings, n_events=n_events, seed=seed,
                     workers=workers, scheduler=scheduler, progress=progress,
-                    refinement=refinement)[0]
+                    refinement=refinement, sampling=sampling)[0]
 
 
 def _grids(jobs, tasks, results, masses, couplings, n_events, seed) -> list[list[ReachGrid]]:

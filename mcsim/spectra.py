@@ -329,12 +329,14 @@ def _sample_kernel(prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, n
     :func:`mcsim.xoshiro.azimuth`; no libm call for the usual bin widths."""
     state = stream(rng)
     out = np.empty((n, 4))
+    bins = np.empty(n, dtype=np.int64)
     n_bins = prob.size
     for k in range(n):
         x = uniform(state) * n_bins
         b = min(int(x), n_bins - 1)
         if x - b >= prob[b]:
             b = alias[b]
+        bins[k] = b
         i = b // n_theta
         j = b - i * n_theta
         y = uniform(state) * _TWO26
@@ -349,7 +351,7 @@ def _sample_kernel(prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, n
         out[k, 1] = p * sin_t * cos_phi
         out[k, 2] = p * sin_t * sin_phi
         out[k, 3] = p * cos_t
-    return out
+    return out, bins
 
 
 def sample_momenta(table: SpectrumTable, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -361,11 +363,12 @@ def sample_momenta(table: SpectrumTable, n: int, rng: np.random.Generator) -> np
         raise ValueError(f"number of samples must be >= 0, got {n}")
     if table.n_entries == 0:
         raise ValueError(f"the {table.name} table for beam {table.beam} is empty")
-    return _draw(table, *table.alias, n, rng)
+    return _draw(table, *table.alias, n, rng)[0]
 
 
-def _draw(table: SpectrumTable, prob, alias, n: int, rng) -> np.ndarray:
-    """:func:`_sample_kernel` on the bins of ``table`` with the alias table (prob, alias)."""
+def _draw(table: SpectrumTable, prob, alias, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_sample_kernel` on the bins of ``table`` with the alias table (prob, alias):
+    the 4-momenta (n, 4) and the flat (p-major) bin index of each."""
     p_e, t_e = table.log10p_edges, table.log10theta_edges
     return _sample_kernel(prob, alias, 10.0 ** p_e[:-1],
                           _LN10 * (p_e[-1] - p_e[0]) / (p_e.size - 1), 10.0 ** t_e[:-1],
@@ -375,21 +378,22 @@ def _draw(table: SpectrumTable, prob, alias, n: int, rng) -> np.ndarray:
 
 def sample_momenta_tilted(table: SpectrumTable, n: int, rng: np.random.Generator,
                           factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Importance sampling of ``table``: momentum bin i (row i of ``counts``) drawn with
-    ``factor[i]`` times its probability (``factor`` normalised so that the tilted density sums
-    to 1: sum_i p_i factor_i = 1), inside the bin as :func:`sample_momenta`.  Returns the
-    4-momenta (n, 4) [GeV] and the importance weights p/q = 1 / factor[i] (n,), which make
-    every weighted sum an unbiased estimate of the plain one."""
+    """Importance sampling of ``table``: bin (i, j) (momentum bin i, angle bin j) drawn with
+    ``factor[i, j]`` times its probability (or ``factor[i]`` for a factor per momentum bin),
+    inside the bin as :func:`sample_momenta`.  ``factor`` must make the tilted density sum to 1:
+    sum p_ij factor_ij = 1; a factor of 0 leaves a bin out (it must not matter for what the
+    sample is used for).  Returns the 4-momenta (n, 4) [GeV] and the importance weights
+    p/q = 1 / factor (n,), which make every weighted sum an unbiased estimate of the plain one."""
     factor = np.asarray(factor, dtype=np.float64)
-    if factor.shape != (table.counts.shape[0],) or not np.all(np.isfinite(factor)) \
+    if factor.ndim == 1:
+        factor = np.repeat(factor[:, None], table.counts.shape[1], axis=1)
+    if factor.shape != table.counts.shape or not np.all(np.isfinite(factor)) \
             or np.any(factor < 0):
-        raise ValueError(f"factor must be {table.counts.shape[0]} finite values >= 0")
-    tilted = (table.counts * factor[:, None]).ravel().astype(np.float64)
-    momenta = _draw(table, *_alias_table(tilted), n, rng)
-    p = np.sqrt(np.sum(momenta[:, 1:] ** 2, axis=1))
-    row = np.clip(np.searchsorted(10.0 ** table.log10p_edges, p, side="right") - 1, 0,
-                  factor.size - 1)
-    return momenta, 1.0 / factor[row]
+        raise ValueError(f"factor must be {table.counts.shape[0]} or {table.counts.shape} "
+                         f"finite values >= 0")
+    flat = factor.ravel()
+    momenta, bins = _draw(table, *_alias_table(table.counts.ravel() * flat), n, rng)
+    return momenta, 1.0 / flat[bins]
 
 
 # ---------------------------------------------------------------------------- normalisation

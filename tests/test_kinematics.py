@@ -36,6 +36,7 @@ def test_conservation_and_mass_shell_every_channel(model, rng):
     for chan in chans:
         mothers = random_mothers(rng, chan.mother_mass, 20_000, p_max=3000.0)
         out = generate(chan, mothers, rng)
+        assert np.all(out.pop("weight") == 1.0)  # plain sampling
         total = sum(out.values())
         scale = mothers[:, :1]
         assert np.max(np.abs(total - mothers) / scale) < 1e-9, chan.name

@@ -49,16 +49,19 @@ def test_estimate_is_a_float_with_its_error():
     assert Estimate(0.0, 0.0).relative_error == math.inf
 
 
-@pytest.mark.parametrize("card", ["na62", "ship", "nucal"])
-def test_scan_cell_simulate_and_cutflow_are_one_number(card, tmp_path):
+@pytest.mark.parametrize("card, sampling", [("na62", "plain"), ("ship", "plain"),
+                                            ("nucal", "plain"), ("na62", "directed"),
+                                            ("nucal", "directed")])
+def test_scan_cell_simulate_and_cutflow_are_one_number(card, sampling, tmp_path):
     """Same seed, same point: the scan's grid cell, simulate()'s expected events and the
     cutflow's final weighted count agree to rounding (NuCal: efficiency 0.7), also after
     re-weighting to another d; and their Monte Carlo errors agree likewise."""
     m1, d, d2, n = 0.1, 2e-6, 7e-6, 20_000
     model = DarkDipole(m1=m1, delta=0.1, d=d)
     (grid,) = scan(Family("dark-dipole", delta=0.1), [m1], [d, d2], [Target(card, card)],
-                   n_events=n, seed=3, workers=1, progress=False, refinement=NO_REFINEMENT)
-    batch = simulate(model, card, n_events=n, seed=3)
+                   n_events=n, seed=3, workers=1, progress=False, refinement=NO_REFINEMENT,
+                   sampling=sampling)
+    batch = simulate(model, card, n_events=n, seed=3, sampling=sampling)
     assert batch.metadata["efficiency"] == (0.7 if card == "nucal" else 1.0)
     direct, moved = batch.expected_events(), expected_events_at(batch, d2)
     assert direct > 0 and moved > 0
@@ -68,7 +71,7 @@ def test_scan_cell_simulate_and_cutflow_are_one_number(card, tmp_path):
     assert batch.reweight(d2).expected_events() == pytest.approx(moved, rel=1e-12)
     n_channels = len(select_channels(model, SpectraSource(load_detector(card))))
     path = tmp_path / "events.root"
-    generate(model, card, path, n_events=n * n_channels, seed=3)
+    generate(model, card, path, n_events=n * n_channels, seed=3, sampling=sampling)
     assert cutflow(path, histograms=False).expected_events == pytest.approx(direct, rel=1e-12)
     assert cutflow(path, d=d2, histograms=False).expected_events == pytest.approx(moved,
                                                                                   rel=1e-12)
