@@ -21,6 +21,7 @@ import numpy as np
 
 from . import __version__, spectra
 from .chain import SpectraSource, event_weight, run_metadata, select_channels, simulate
+from .collider import collider_channels, collider_metadata, is_collider
 from .detector import Detector, load_detector
 from .models import Model
 from .production import Channel
@@ -84,7 +85,7 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
               per_channel: list[dict], *, seed: int, mode: str, threshold: float,
               chunk_size: int, compression: str, expected: float) -> dict:
     e_max = detector.photon_energy_max
-    return {
+    out = {
         "format": "mcsim-events-1",
         "mcsim_version": __version__,
         **run_metadata(model, detector, mode, threshold),
@@ -105,9 +106,13 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "n_mesons": [p["n_mesons"] for p in per_channel],
         "br": [c.br for c in chans],
         "n_generated": counts,
-        "spectra": [_spectrum_info(c.mother, detector.beam) for c in chans],
         "expected_events": expected,
     }
+    if is_collider(detector):
+        out.update(collider_metadata(detector))
+    else:
+        out["spectra"] = [_spectrum_info(c.mother, detector.beam) for c in chans]
+    return out
 
 
 def generate(model: Model, detector: Detector | str, path: str | Path, *, n_events: int,
@@ -129,7 +134,10 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
     if isinstance(detector, str):
         detector = load_detector(detector)
-    chans = select_channels(model, SpectraSource(detector), channels)
+    if is_collider(detector):
+        chans = collider_channels(model, detector, channels)
+    else:
+        chans = select_channels(model, SpectraSource(detector), channels)
     counts = split_events(n_events, len(chans))
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
 
