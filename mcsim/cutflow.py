@@ -132,6 +132,13 @@ def _cut_names(meta: dict, threshold: float) -> tuple[str, ...]:
     window = _window(meta, threshold)
     eff = meta["efficiency"]
     window += f" (x efficiency {eff:g})" if eff != 1.0 else ""
+    if "collider" in meta:  # e+ e- -> gamma chi1 chi2 (mcsim.collider): the card's selection
+        c = meta["collider"]
+        return ("generated: sigma x L", "chi2 decays inside the detector",
+                "both photons in the calorimeter",
+                f"E1 >= {c['leading_photon_energy_min_GeV']:g}, E2 >= "
+                f"{c['subleading_photon_energy_min_GeV']:g}, E_miss >= "
+                f"{c['missing_energy_min_GeV']:g} GeV (CM)")
     if meta["mode"] == "cone":
         return ("generated", "LLP in the cone, theta < theta_max",
                 "decay in [L_i, L_f] (cone: photon not traced)", window)
@@ -190,6 +197,9 @@ def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
     if d is not None and not (d > 0.0 and math.isfinite(d)):
         raise ValueError(f"d must be a finite coupling > 0 GeV^-1, got {d!r}")
+    if threshold is not None and "collider" in meta:
+        raise ValueError("threshold: the photon cuts of a collider file are its card's "
+                         "[selection]; they cannot be re-applied")
     d_out = meta["d"] if d is None else float(d)
     thr = meta["threshold"] if threshold is None else float(threshold)
     keys = _READ + (_READ_REWEIGHT if d is not None else ())
