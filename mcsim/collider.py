@@ -216,17 +216,19 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
 
 def check_threshold(model, detector: ColliderDetector) -> None:
     """ValueError (one line) unless ``model`` is a dark dipole whose chi1 chi2 pair can be made
-    with a photon above the leading-photon cut at the card's sqrt(s)."""
+    with a photon above the generation cut (:func:`generation_cuts`) at the card's sqrt(s)."""
     if not isinstance(model, DarkDipole):
         raise ValueError(f"detector {detector.name}: the e+ e- source makes chi1 chi2 pairs of "
                          f"the dark-dipole model only, got {model.kind}")
     rs = detector.sqrt_s
-    need = model.m1 + model.m2
-    if rs <= need:
+    cuts = generation_cuts(model, detector)
+    if cuts["x_min"] >= cuts["x_max"]:
+        need = model.m1 + model.m2 + cuts["x_min"] * rs / 2
         raise ValueError(f"detector {detector.name}: sqrt(s) = {rs:.4g} GeV (beams "
                          f"{detector.electron_energy:g} x {detector.positron_energy:g} GeV) is "
-                         f"below the threshold M1 + M2 = {need:.4g} GeV of e+ e- -> gamma chi1 "
-                         f"chi2")
+                         f"below the threshold M1 + M2 + E_gamma,min = {need:.4g} GeV of e+ e- "
+                         f"-> gamma chi1 chi2 for M1 = {model.m1:g} GeV, delta = "
+                         f"{model.delta:g}")
 
 
 def generation_cuts(model: DarkDipole, detector: ColliderDetector) -> dict:
@@ -413,8 +415,9 @@ def scan_task(task, detector_of) -> tuple[np.ndarray, list[str]]:
         if target.mode != "full" or target.threshold is not None:
             raise ValueError(f"{target.label}: a collider card takes no --mode cone or "
                              f"--threshold (its selection is in the card)")
-        if det.sqrt_s <= model.m1 + model.m2:
-            continue
+        cuts = generation_cuts(model, det)
+        if cuts["x_min"] >= cuts["x_max"]:
+            continue  # above threshold: no events
         batch = simulate(model, det, n_events=task.n_events, seed=rng)
         a = batch.arrays
         keep = a["above_threshold"]

@@ -54,7 +54,9 @@ def _scan_options(f):
 def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_couplings,
           threshold, mode, out_dir, n_events, seed, workers, scheduler, progress):
     """Expected signal events over a (mass, d) grid and the N = 3 contours (N_up for a recast
-    card): writes grid.{csv,json}, contours.{csv,json} and reach.png to --out."""
+    card, 10 events for BaBar): writes grid.{csv,json}, contours.{csv,json} and reach.png to
+    --out, and for the dark dipole the thermal-relic line (relic.{csv,json}, dashed in the
+    plot)."""
     family = (Family(model, delta=delta) if model == "dark-dipole"
               else Family(model, flavour=flavour))
     if d_range is None:
@@ -65,7 +67,13 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
     grids = scan(family, masses, couplings, targets, n_events=n_events, seed=seed,
                  workers=workers, scheduler=scheduler, progress=progress)
     files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
-    files.append(_plot(grids, out_dir / "reach.png", family))
+    relic = None
+    if family.delta is not None:  # the thermal-relic line of the dark dipole
+        from .relic import relic_line, write_relic_lines
+
+        relic = relic_line(masses, delta)
+        files += write_relic_lines({f"delta={delta:g}": relic}, out_dir / "relic")
+    files.append(_plot(grids, out_dir / "reach.png", family, relic))
     for g in grids:
         lines = g.contours()
         click.echo(f"{g.label}: {len(lines)} contour line(s) at N = {g.level:.4g}; max N = "
@@ -76,15 +84,17 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
     click.echo("wrote " + ", ".join(str(f) for f in files))
 
 
-def _plot(grids, path: Path, family: Family) -> Path:
+def _plot(grids, path: Path, family: Family, relic=None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .figures import plot_reach
+    from .figures import plot_reach, plot_relic
 
     fig, ax = plt.subplots(figsize=(6, 4.6), constrained_layout=True)
+    if relic is not None:
+        plot_relic(ax, relic)
     plot_reach(ax, grids, title=family.name,
                xlabel="$M_1$ [GeV]" if family.delta is not None else "$M_N$ [GeV]")
     fig.savefig(path, dpi=90)

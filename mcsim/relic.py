@@ -71,7 +71,7 @@ def _bw(s, mass, width_of_s, br_ee):
 def r_ratio(sqrt_s):
     """R(s) = sigma(e+ e- -> hadrons) / sigma_pt(e+ e- -> mu+ mu-) at CM energy sqrt_s [GeV]
     (float or array): vector-meson dominance below about 1.5 GeV (rho with its P-wave pi pi
-    width, omega, phi, J/psi, Upsilon(1S): masses and widths from `particle`, BR(V -> e+ e-)
+    width below the peak, omega, phi, J/psi, Upsilon(1S): masses and widths from `particle`, BR(V -> e+ e-)
     from data/constants.toml) plus the parton model N_c sum Q_q^2 (1 + alpha_s/pi) above the
     open thresholds (u, d, s switched on around 1.25 GeV, c above 2 m_D, b above 2 m_B).  It
     follows the measured R (PDG review 'Plots of cross sections and related quantities', R in
@@ -85,9 +85,9 @@ def r_ratio(sqrt_s):
         if pdgid == 113:
             p0 = math.sqrt(v.mass ** 2 / 4 - m_pi ** 2)
 
-            def width(t, v=v, p0=p0):
+            def width(t, v=v, p0=p0):  # P-wave pi pi threshold, constant above the peak
                 p = np.sqrt(np.maximum(t / 4 - m_pi ** 2, 0.0))
-                return v.width * (p / p0) ** 3 * v.mass / np.sqrt(t)
+                return v.width * np.minimum((p / p0) ** 3 * v.mass / np.sqrt(t), 1.0)
 
             r += np.where(rs > 2 * m_pi, _bw(s, v.mass, width, row["BR_ee"]), 0.0)
         else:
@@ -134,8 +134,8 @@ def _energy_grid(m1: float, m2: float, t_max: float) -> np.ndarray:
     return np.unique(np.concatenate(nodes))
 
 
-def _sigma_v_eff_over_d2(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
-    """<sigma_eff v> / d^2 [GeV^-4] at x = M1/T (module docstring): trapezoid on
+def _log_sigma_v_eff_over_d2(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
+    """ln(<sigma_eff v> / d^2 [GeV^-4]) at x = M1/T (module docstring): trapezoid on
     :func:`_energy_grid` in e = sqrt(s) - M1 - M2, with exp(-(M1 + M2)/T) factored out of K1
     (it cancels against n_eq^2)."""
     t = m1 / np.asarray(x, dtype=np.float64)
@@ -151,7 +151,7 @@ def _sigma_v_eff_over_d2(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
     n1 = 2.0 * m1 ** 2 * t * special.kve(2, m1 / t) / (2.0 * math.pi ** 2)
     n2 = (2.0 * m2 ** 2 * t * special.kve(2, m2 / t) / (2.0 * math.pi ** 2)
           * np.exp(-(m2 - m1) / t))
-    return 2.0 * pair * np.exp(-(m2 - m1) / t) / (n1 + n2) ** 2
+    return np.log(2.0 * pair) - (m2 - m1) / t - 2.0 * np.log(n1 + n2)
 
 
 def _log_y_eq(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
@@ -180,10 +180,10 @@ class RelicPoint:
     def build(cls, m1: float, delta: float) -> RelicPoint:
         m2 = m1 * (1.0 + delta)
         x = np.geomspace(1.0, 2000.0, 160)
-        sv = _sigma_v_eff_over_d2(m1, m2, x)
+        log_sv = _log_sigma_v_eff_over_d2(m1, m2, x)
         yeq = _log_y_eq(m1, m2, x)
         hub = math.sqrt(math.pi / 45.0) * M_PLANCK * np.asarray(g_star_half(m1 / x)) * m1
-        return cls(m1, delta, np.log(x), np.log(sv), yeq, hub)
+        return cls(m1, delta, np.log(x), log_sv, yeq, hub)
 
 
 @nb.njit(cache=True)

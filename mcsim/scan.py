@@ -25,6 +25,8 @@ import numpy as np
 
 from . import spectra
 from .chain import SpectraSource, in_energy_window, produce
+from .collider import COLLIDER_BEAM
+from .collider import scan_task as collider_scan_task
 from .detector import Detector, load_detector
 from .memory import keep_freed_memory
 from .models import DarkDipole, Model, NeutrinoDipole
@@ -132,6 +134,8 @@ def run_task(task: Task) -> tuple[np.ndarray, list[str]]:
     not list (not produced there) are left out without a note.  Keeps freed memory in the
     worker process for the next task (:func:`mcsim.memory.keep_freed_memory`)."""
     keep_freed_memory()
+    if task.beam == COLLIDER_BEAM:  # e+ e- cards: their own source and selection
+        return collider_scan_task(task, _detector)
     model = task.family.at(task.mass, D_REF)
     couplings = np.asarray(task.couplings, dtype=np.float64)
     ratios = (couplings / D_REF) ** 2
@@ -309,7 +313,8 @@ def _grid(family: Family, target: Target, masses, couplings, tasks, results, n_e
         if target in task.targets:
             events[int(np.searchsorted(masses, task.mass))] = ev[task.targets.index(target)]
             missing.update(miss)
-    level = recast_upper_limit(det) if det.observed_events is not None else DISCOVERY_LEVEL
+    level = (recast_upper_limit(det) if det.observed_events is not None
+             else getattr(det, "sensitivity_events", DISCOVERY_LEVEL))  # BaBar: 10 events
     e_min, e_max, eff = _selection(target)
     meta = {"family": family.name, "model": family.model, "delta": family.delta,
             "flavour": family.flavour, "detector": det.name, "mode": target.mode,

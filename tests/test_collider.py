@@ -57,7 +57,7 @@ def test_beam_energy_below_threshold_is_one_clear_line(tmp_path, babar):
                                               "electron_energy_GeV = 0.05"))
     with pytest.raises(ValueError, match="below the threshold M1 \\+ M2"):
         simulate(DarkDipole(m1=0.3, delta=0.1, d=1e-4), low, n_events=10, seed=1)
-    result = CliRunner().invoke(main, ["generate", "--m1", "0.3", "--delta", "0.1", "--d",
+    result = CliRunner().invoke(main, ["generate", "--model", "dark-dipole", "--m1", "0.3", "--delta", "0.1", "--d",
                                        "1e-4", "--detector", low, "--events", "100", "--seed",
                                        "1", "-o", str(tmp_path / "x.root"), "--quiet"])
     assert result.exit_code == 2
