@@ -10,8 +10,8 @@ as its decay volume.  What the arrays hold for a collider event:
   p4_meson          the e+ e- system (sqrt(s) at rest in the CM), lab frame; mother_pdgid 0
   p4_prompt_photon  the photon radiated by the e+ or e- (lab);  p4_invisible: chi1 (lab)
   p4_llp, p4_photon, p4_decay_invisible, vertex, ...: chi2, its decay photon and chi1, as for
-                    the meson sources; impact: the photon's crossing of the plane z = z_front
-                    (the detector volume's forward end), for control plots only
+                    the meson sources; impact: the photon's crossing of the plane z = z_end
+                    (the detector volume's forward end z_end), for control plots only
   photon_hits_calo  both photons inside the calorimeter's polar-angle acceptance (lab)
   above_threshold   the paper's selection (Sec. 4.2) on top: leading photon E >= E_lead,
                     sub-leading E >= E_sub, missing energy sqrt(s) - E1 - E2 >= E_miss (CM)
@@ -55,17 +55,18 @@ COLLISION_KEY = 0
 @dataclass(frozen=True)
 class DetectorCylinder:
     """The detector volume around the interaction point (the origin): a cylinder on the beam
-    axis of radius [m] from z_back < 0 to z_front > 0 [m]."""
+    axis of radius [m] from z_start < 0 to z_end > 0 [m] (the propagator's cylinder kernel;
+    :class:`mcsim.geometry.Cylinder` itself starts at z >= 0)."""
 
-    z_back: float
-    z_front: float
+    z_start: float
+    z_end: float
     radius: float
 
     code = CYLINDER
 
     @property
     def params(self) -> np.ndarray:
-        return np.array([self.z_back, self.z_front, self.radius])
+        return np.array([self.z_start, self.z_end, self.radius])
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,9 @@ class ColliderDetector:
 
     @property
     def calorimeter(self) -> Calorimeter:
-        """The plane z = z_front of the volume's forward end (photon impacts of control plots)."""
+        """The plane z = z_end of the volume's forward end (photon impacts of control plots)."""
         v = self.decay_volume
-        return Calorimeter(z_face=v.z_front, shape="disc", radius=v.radius)
+        return Calorimeter(z_face=v.z_end, shape="disc", radius=v.radius)
 
 
 def is_collider(detector) -> bool:
@@ -147,7 +148,7 @@ def is_collider(detector) -> bool:
 
 _COLLIDER_KEYS = ("electron_energy_GeV", "positron_energy_GeV", "luminosity_inv_fb",
                   "sensitivity_events")
-_VOLUME_KEYS = ("shape", "z_back_m", "z_front_m", "radius_m")
+_VOLUME_KEYS = ("shape", "z_start_m", "z_end_m", "radius_m")
 _CALO_KEYS = ("cos_theta_min", "cos_theta_max")
 _SELECTION_KEYS = ("leading_photon_energy_min_GeV", "subleading_photon_energy_min_GeV",
                    "missing_energy_min_GeV", "efficiency")
@@ -160,7 +161,7 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
     checker of :mod:`mcsim.detector` (its errors name the card and the key).
 
     Layout: [collider] electron_energy_GeV, positron_energy_GeV, luminosity_inv_fb,
-    sensitivity_events; [decay_volume] shape = "cylinder", z_back_m < 0 < z_front_m, radius_m;
+    sensitivity_events; [decay_volume] shape = "cylinder", z_start_m < 0 < z_end_m, radius_m;
     [calorimeter] cos_theta_min, cos_theta_max (lab polar-angle acceptance); [selection]
     leading_photon_energy_min_GeV, subleading_photon_energy_min_GeV, missing_energy_min_GeV
     (CM frame), efficiency (default 1)."""
@@ -180,11 +181,11 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
     if shape != "cylinder":
         raise card.error("decay_volume.shape", f"a collider volume is a 'cylinder' around the "
                                                f"interaction point, got {shape!r}")
-    z_back = card.value("decay_volume", vol, "z_back_m", "number", required=True)
-    z_front = card.positive("decay_volume", vol, "z_front_m")
-    if not z_back < 0.0:
-        raise card.error("decay_volume.z_back_m", f"must be < 0 (the interaction point is "
-                                                  f"inside the volume), got {z_back!r}")
+    z_start = card.value("decay_volume", vol, "z_start_m", "number", required=True)
+    z_end = card.positive("decay_volume", vol, "z_end_m")
+    if not z_start < 0.0:
+        raise card.error("decay_volume.z_start_m", f"must be < 0 (the interaction point is "
+                                                   f"inside the volume), got {z_start!r}")
     radius = card.positive("decay_volume", vol, "radius_m")
     calo = t["calorimeter"]
     c_lo = card.value("calorimeter", calo, "cos_theta_min", "number", required=True)
@@ -205,7 +206,7 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
     return ColliderDetector(
         name=name, description=card.data.get("description", ""), card_path=path,
         card_text=text, electron_energy=e_minus, positron_energy=e_plus,
-        luminosity_inv_fb=lumi, decay_volume=DetectorCylinder(float(z_back), z_front, radius),
+        luminosity_inv_fb=lumi, decay_volume=DetectorCylinder(float(z_start), z_end, radius),
         cos_theta_min=float(c_lo), cos_theta_max=float(c_hi), leading_energy_min=lead,
         subleading_energy_min=sub, missing_energy_min=miss, efficiency=eff,
         sensitivity_events=level)
