@@ -40,11 +40,24 @@ from .monophoton import GEV2_TO_FB, envelope_bound, sample_cm, sigma_cut
 from .propagate import propagate_kernel
 from .reach import summed_decay_probability
 
-__all__ = ["COLLIDER_BEAM", "ColliderDetector", "DetectorCylinder", "CollisionChannel",
-           "build_collider", "is_collider", "collider_channels", "check_threshold", "generation_cuts",
-           "cross_section_fb", "simulate", "selection", "scan_task", "expected_events",
-           "collider_metadata",
-           "sensitivity_coupling"]
+__all__ = [
+    "COLLIDER_BEAM",
+    "ColliderDetector",
+    "CollisionChannel",
+    "DetectorCylinder",
+    "build_collider",
+    "check_threshold",
+    "collider_channels",
+    "collider_metadata",
+    "cross_section_fb",
+    "expected_events",
+    "generation_cuts",
+    "is_collider",
+    "scan_task",
+    "selection",
+    "sensitivity_coupling",
+    "simulate",
+]
 
 #: The ``beam`` of a collider card (groups its scan tasks apart from the meson beams).
 COLLIDER_BEAM = "e+e-"
@@ -218,9 +231,10 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
 def check_threshold(model, detector: ColliderDetector) -> None:
     """ValueError (one line) unless ``model`` is a dark dipole whose chi1 chi2 pair can be made
     with a photon above the generation cut (:func:`generation_cuts`) at the card's sqrt(s)."""
-    if not isinstance(model, DarkDipole):
-        raise ValueError(f"detector {detector.name}: the e+ e- source makes chi1 chi2 pairs of "
-                         f"the dark-dipole model only, got {model.kind}")
+    if not isinstance(model, DarkDipole):  # bad input of the command line: ValueError
+        raise ValueError(  # noqa: TRY004
+            f"detector {detector.name}: the e+ e- source makes chi1 chi2 pairs of the "
+            f"dark-dipole model only, got {model.kind}")
     rs = detector.sqrt_s
     cuts = generation_cuts(model, detector)
     if cuts["x_min"] >= cuts["x_max"]:

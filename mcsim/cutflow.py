@@ -134,11 +134,11 @@ def _cut_names(meta: dict, threshold: float) -> tuple[str, ...]:
     window += f" (x efficiency {eff:g})" if eff != 1.0 else ""
     if "collider" in meta:  # e+ e- -> gamma chi1 chi2 (mcsim.collider): the card's selection
         c = meta["collider"]
+        energies = (f"E1 >= {c['leading_photon_energy_min_GeV']:g}, E2 >= "
+                    f"{c['subleading_photon_energy_min_GeV']:g}, E_miss >= "
+                    f"{c['missing_energy_min_GeV']:g} GeV (CM)")
         return ("generated: sigma x L", "chi2 decays inside the detector",
-                "both photons in the calorimeter",
-                f"E1 >= {c['leading_photon_energy_min_GeV']:g}, E2 >= "
-                f"{c['subleading_photon_energy_min_GeV']:g}, E_miss >= "
-                f"{c['missing_energy_min_GeV']:g} GeV (CM)")
+                "both photons in the calorimeter", energies)
     if meta["mode"] == "cone":
         return ("generated", "LLP in the cone, theta < theta_max",
                 "decay in [L_i, L_f] (cone: photon not traced)", window)

@@ -33,8 +33,17 @@ from scipy import integrate
 from .constants import ALPHA, E_CHARGE_SQ
 from .xoshiro import azimuth, direction, stream, uniform
 
-__all__ = ["GEV2_TO_FB", "squared_me", "squared_me_many", "sigma_2to2", "dsigma_dx_dcos",
-           "sigma_cut", "phase_space_weight", "sample_cm", "envelope_bound"]
+__all__ = [
+    "GEV2_TO_FB",
+    "dsigma_dx_dcos",
+    "envelope_bound",
+    "phase_space_weight",
+    "sample_cm",
+    "sigma_2to2",
+    "sigma_cut",
+    "squared_me",
+    "squared_me_many",
+]
 
 #: sum |M|^2 over the chi directions at fixed photon is a quadratic form in the chi direction
 #: (c0 + n.C.n, >= 0), so its maximum is at most 3 times its average: the envelope factor of the

@@ -34,16 +34,26 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import numba as nb
+import numpy as np
 from scipy import optimize, special
 
 from .constants import ALPHA, E_CHARGE_SQ, INPUTS
 from .mesons import sm
 from .thermo import g_star_half, h_eff
 
-__all__ = ["OMEGA_DM_H2", "M_PLANCK", "r_ratio", "sigma_coannihilation", "RelicPoint",
-           "omega_h2", "relic_coupling", "relic_line", "freeze_out", "write_relic_lines"]
+__all__ = [
+    "M_PLANCK",
+    "OMEGA_DM_H2",
+    "RelicPoint",
+    "freeze_out",
+    "omega_h2",
+    "r_ratio",
+    "relic_coupling",
+    "relic_line",
+    "sigma_coannihilation",
+    "write_relic_lines",
+]
 
 #: Planck 2018 (A&A 641 (2020) A6): Omega_c h^2 = 0.120.
 OMEGA_DM_H2 = 0.12

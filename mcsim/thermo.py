@@ -25,7 +25,7 @@ import numpy as np
 
 from .mesons import sm
 
-__all__ = ["T_QCD", "W_QCD", "T_NU_DEC", "g_eff", "h_eff", "g_star_half"]
+__all__ = ["T_NU_DEC", "T_QCD", "W_QCD", "g_eff", "g_star_half", "h_eff"]
 
 T_QCD = 0.155   #: QCD pseudo-critical temperature [GeV]
 W_QCD = 0.035   #: width of the interpolation across the transition [GeV]

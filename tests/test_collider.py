@@ -10,7 +10,12 @@ from click.testing import CliRunner
 
 from mcsim.chain import expected_events_at, simulate
 from mcsim.cli import main
-from mcsim.collider import ColliderDetector, cross_section_fb, expected_events, selection
+from mcsim.collider import (
+    ColliderDetector,
+    cross_section_fb,
+    expected_events,
+    selection,
+)
 from mcsim.cutflow import cutflow
 from mcsim.detector import load_detector
 from mcsim.models import DarkDipole

@@ -13,8 +13,14 @@ from scipy.stats import qmc
 from mcsim.constants import E_CHARGE_SQ
 from mcsim.models import DarkDipole
 from mcsim.monophoton import (
-    ANGULAR_ENVELOPE, dsigma_dx_dcos, envelope_bound, sample_cm, sigma_2to2, sigma_cut,
-    squared_me_many)
+    ANGULAR_ENVELOPE,
+    dsigma_dx_dcos,
+    envelope_bound,
+    sample_cm,
+    sigma_2to2,
+    sigma_cut,
+    squared_me_many,
+)
 
 # --------------------------------------------------------- explicit Dirac matrices (reference)
 _I2, _Z2 = np.eye(2), np.zeros((2, 2))
@@ -160,7 +166,7 @@ def test_sampler_rate_gives_the_cross_section():
     """The accept-reject rate of the sampler, times its envelope volume, is the cross section
     (the second step accepts 1 / ANGULAR_ENVELOPE of the events on average)."""
     m1, m2 = 0.5, 0.55
-    (k, q1, q2, trials, violations), (x_min, x_max, bound) = _sample(m1, m2, 100_000, 5)
+    (k, _, _, trials, violations), (x_min, x_max, bound) = _sample(m1, m2, 100_000, 5)
     assert violations == 0
     volume = (1 / 137.035999084 / math.pi * bound * math.log(x_max / x_min)
               * (math.atanh(0.8) - math.atanh(-0.9)))
@@ -213,6 +219,7 @@ def test_photon_energy_and_angle_follow_dsigma_and_a_wrong_shape_fails():
     assert _chi2_pvalue(hc, fc) > 1e-3
     gx, gc = _binned_pdf(edges_x, edges_c, wrong)
     assert _chi2_pvalue(hx, gx) < 1e-6
+    assert _chi2_pvalue(hc, gc) < 1e-6
 
 
 def test_four_momentum_conservation_and_masses():

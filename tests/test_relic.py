@@ -9,7 +9,14 @@ import pytest
 from scipy import integrate, special
 
 from mcsim.relic import (
-    M_PLANCK, OMEGA_DM_H2, RelicPoint, freeze_out, omega_h2, r_ratio, relic_coupling)
+    M_PLANCK,
+    OMEGA_DM_H2,
+    RelicPoint,
+    freeze_out,
+    omega_h2,
+    r_ratio,
+    relic_coupling,
+)
 from mcsim.thermo import g_eff, g_star_half, h_eff
 
 
