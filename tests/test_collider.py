@@ -147,3 +147,18 @@ def test_same_seed_same_events(babar):
     a = simulate(model, babar, n_events=2000, seed=9).arrays
     b = simulate(model, babar, n_events=2000, seed=9).arrays
     assert all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+
+
+def test_reach_scan_of_the_babar_card(babar):
+    """The scan's collider branch: level 10 events, zero above threshold, and at a large d (all
+    chi2 decay at once) N = L sigma x acceptance of a direct simulation."""
+    from mcsim.scan import Family, Target, scan
+
+    masses, couplings = np.array([0.1, 5.0]), np.geomspace(1e-4, 1e-1, 4)
+    (grid,) = scan(Family("dark-dipole", delta=0.01), masses, couplings,
+                   [Target("BaBar", "babar")], n_events=4000, seed=2, workers=1,
+                   progress=False)
+    assert grid.level == 10.0
+    assert np.all(grid.events[1] == 0.0)  # M1 + M2 + 2 GeV > sqrt(s)
+    direct = simulate(DarkDipole(m1=0.1, delta=0.01, d=1e-1), babar, n_events=4000, seed=3)
+    assert grid.events[0, -1] == pytest.approx(direct.expected_events(), rel=0.05)
