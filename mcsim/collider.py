@@ -377,6 +377,7 @@ def collider_metadata(detector: ColliderDetector) -> dict:
         "luminosity_inv_fb": detector.luminosity_inv_fb,
         "normalisation": "n_mesons = luminosity [fb^-1], br = sigma in the generation cuts [fb]",
         "cos_theta_lab": [detector.cos_theta_min, detector.cos_theta_max],
+        "decay_volume_z_m": [detector.decay_volume.z_start, detector.decay_volume.z_end],
         "leading_photon_energy_min_GeV": detector.leading_energy_min,
         "subleading_photon_energy_min_GeV": detector.subleading_energy_min,
         "missing_energy_min_GeV": detector.missing_energy_min}}

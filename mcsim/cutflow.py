@@ -148,6 +148,10 @@ def _cut_names(meta: dict, threshold: float) -> tuple[str, ...]:
 
 def _ranges(meta: dict) -> dict[str, tuple[float, float]]:
     half = 1.1 * meta["calorimeter_half_size_m"]
+    if "collider" in meta:  # vertices around the interaction point, wide photon angles
+        z0, z1 = meta["collider"]["decay_volume_z_m"]
+        return {"photon_energy": (-2.0, 1.0), "vertex_z": (1.05 * z0, 1.05 * z1),
+                "photon_angle": (-3.0, 0.5), "impact": (-half, half)}
     return {"photon_energy": (-2.0, 4.0), "vertex_z": (0.0, 1.05 * meta["calorimeter_z_m"]),
             "photon_angle": (-6.0, 0.0), "impact": (-half, half)}
 

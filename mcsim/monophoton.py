@@ -50,6 +50,8 @@ __all__ = [
 #: chi angles in :func:`sample_cm`.
 ANGULAR_ENVELOPE = 3.0
 
+_BASIS = np.eye(4)  # unit 4-vectors e_nu for g_{mu alpha} L^{mu alpha} = sum eta_nu L(e_nu, e_nu)
+
 #: 1 GeV^-2 in femtobarn ((hbar c)^2 = 0.3893794 mb GeV^2).
 GEV2_TO_FB = 0.38937937e12
 
@@ -99,8 +101,7 @@ def squared_me(p1, p2, k, q1, q2, m1, m2, d):
     Q2 = _dot(Q, Q)
     trace_g = 0.0
     for mu in range(4):
-        e = np.zeros(4)
-        e[mu] = 1.0
+        e = _BASIS[mu]
         trace_g += (1.0 if mu == 0 else -1.0) * _lepton(p1, p2, k, e, e)
     lh = ((q12 - m1 * m2) * _lepton(p1, p2, k, r, r)
           - big * (_lepton(p1, p2, k, w, r) + _lepton(p1, p2, k, r, w))

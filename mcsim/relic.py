@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numba as nb
 import numpy as np
-from scipy import optimize, special
+from scipy import integrate, optimize, special
 
 from .constants import ALPHA, E_CHARGE_SQ, INPUTS
 from .mesons import sm
@@ -157,7 +157,7 @@ def _log_sigma_v_eff_over_d2(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
     # ds sigma lambda K1(sqrt(s)/T) / sqrt(s) = de 2 sigma lambda K1
     base = 2.0 * sigma_coannihilation(s, m1, m2, 1.0) * lam
     k1 = special.k1e(rs[None, :] / t[:, None]) * np.exp(-e[None, :] / t[:, None])
-    pair = 4.0 * t / (32.0 * math.pi ** 4) * np.trapezoid(base[None, :] * k1, e, axis=1)
+    pair = 4.0 * t / (32.0 * math.pi ** 4) * integrate.trapezoid(base[None, :] * k1, e, axis=1)
     n1 = 2.0 * m1 ** 2 * t * special.kve(2, m1 / t) / (2.0 * math.pi ** 2)
     n2 = (2.0 * m2 ** 2 * t * special.kve(2, m2 / t) / (2.0 * math.pi ** 2)
           * np.exp(-(m2 - m1) / t))

@@ -22,6 +22,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+from scipy import integrate
 
 from .mesons import sm
 
@@ -50,8 +51,8 @@ def _gas(z: np.ndarray, fermion: bool) -> tuple[np.ndarray, np.ndarray]:
     e = np.sqrt(_U[None, :] ** 2 + z[:, None] ** 2)
     with np.errstate(over="ignore"):
         occ = 1.0 / (np.exp(e) + (1.0 if fermion else -1.0))
-    rho = np.trapezoid(_U ** 2 * e * occ, _U, axis=1)
-    p = np.trapezoid(_U ** 4 / e * occ, _U, axis=1) / 3.0
+    rho = integrate.trapezoid(_U ** 2 * e * occ, _U, axis=1)
+    p = integrate.trapezoid(_U ** 4 / e * occ, _U, axis=1) / 3.0
     return rho, rho + p
 
 
