@@ -125,10 +125,13 @@ def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "ma
             miss = ", ".join(g.metadata.get("missing_tables", [])) or "no signal"
             notes.append(f"{g.label}: not shown ({miss})")
             continue
-        if g.label in _RECASTS:
-            colour, ls = _RECASTS[g.label][1:]
+        # a recast by its figure label, or by its card (``mcsim reach --detector babar``)
+        name = g.label if g.label in _RECASTS else next(
+            (k for k, v in _RECASTS.items() if v[0] == g.metadata.get("detector")), None)
+        if name is not None:
+            colour, ls = _RECASTS[name][1:]
             ax.contourf(g.masses, g.couplings, g.events.T, levels=[g.level, np.inf],
-                        colors=[colour], alpha=0.35, hatches=[_HATCHES.get(g.label)])
+                        colors=[colour], alpha=0.35, hatches=[_HATCHES.get(name)])
             for line in g.contours():
                 ax.plot(line[:, 0], line[:, 1], color=colour, ls=ls, lw=1.0)
             ax.plot([], [], color=colour, ls=ls, lw=6, alpha=0.5,
