@@ -310,6 +310,13 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
     """
     if isinstance(detector, str):
         detector = load_detector(detector)
+    if detector.beam == "e+e-":  # a collider card: e+ e- -> gamma chi1 chi2 (mcsim.collider)
+        from .collider import simulate as simulate_collider
+
+        block_seed = np.random.SeedSequence(master_seed(seed), spawn_key=(0, int(first_block)))
+        return simulate_collider(model, detector, n_events=n_events,
+                                 seed=np.random.default_rng(block_seed), mode=mode,
+                                 threshold=threshold, channels=channels)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 1:

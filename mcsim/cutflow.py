@@ -170,9 +170,11 @@ class Cutflow:
 
 
 def exposure(meta: dict) -> str:
-    """'1e+18 POT' or '3 ab^-1 (sigma_inel = 79 mb)': the run's exposure."""
+    """'1e+18 POT', '3 ab^-1 (sigma_inel = 79 mb)' or '60 fb^-1 (e+ e-)': the run's exposure."""
     if meta.get("n_pot") is not None:
         return f"{meta['n_pot']:.3g} POT"
+    if meta.get("sigma_inel_mb") is None:  # an e+ e- collider card: luminosity only
+        return f"{1e3 * meta['luminosity_inv_ab']:g} fb^-1 (e+ e-)"
     return f"{meta['luminosity_inv_ab']:g} ab^-1 (sigma_inel = {meta['sigma_inel_mb']:g} mb)"
 
 
@@ -229,6 +231,9 @@ def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None
                          f"allowed, or generate with --keep crossing")
     if d is not None and not (d > 0.0 and math.isfinite(d)):
         raise ValueError(f"d must be a finite coupling > 0 GeV^-1, got {d!r}")
+    if threshold is not None and "collider" in meta:
+        raise ValueError("threshold: the photon cuts of a collider file are its card's "
+                         "[selection]; they cannot be re-applied")
     d_out = meta["d"] if d is None else float(d)
     r = (d_out / meta["d"]) ** 2
     ctau = meta["ctau"] / r

@@ -25,6 +25,9 @@ Card layout (units in the key names: metres, GeV, radians, millibarn, inverse at
   [cone]          L_i_m, L_f_m, theta_max_rad        (the paper's selection, Sec. 3 / Eq. 4.3)
   [recast]        observed_events, expected_background, expected_background_uncertainty
                   (all optional; past experiments of Sec. 4.2)
+
+A card with a [collider] table is an e+ e- experiment with its own layout (BaBar; see
+:func:`mcsim.collider.build_collider`) and gives a :class:`mcsim.collider.ColliderDetector`.
 """
 
 from __future__ import annotations
@@ -357,6 +360,10 @@ def load_detector(name_or_path: str) -> Detector:
                              f"configurations: {known}")
         data = _merge(data, configs[config])
         base = f"{base}:{config}"
+    if "collider" in data:  # an e+ e- experiment (mcsim.collider)
+        from .collider import build_collider
+
+        return build_collider(_Card(label, data), base, path, text)
     return _Card(label, data).build(base, path, text)
 
 

@@ -2,7 +2,8 @@
 
 Each figure is a set of scan jobs (model family x detector selections, see :mod:`mcsim.scan`)
 and a plot of their N = 3 contours on log-log axes (x: M1 or M_N [GeV], y: d [GeV^-1]):
-NA62 1e18 solid, 1e17 dotted, recast limits of past experiments shaded.  matplotlib is imported
+NA62 1e18 solid, 1e17 dotted, recast limits of past experiments shaded (BaBar dotted), and in
+Figure 2 the thermal-relic line of each delta (dashed black, :mod:`mcsim.relic`).  matplotlib is imported
 only when plotting.
 """
 
@@ -17,10 +18,12 @@ import numpy as np
 
 from .models import FLAVOURS
 from .reach import ReachGrid, log_grid, write_contours, write_grids
+from .relic import relic_line, write_relic_lines
 from .scan import Family, Refinement, Target, scan_set
 
-__all__ = ["draw_uncertainty", "FIG2_DELTAS", "FIG3_THRESHOLDS", "FigureSpec", "figure_spec", "dark_targets",
-           "neutrino_targets", "make_figure", "plot_reach", "validate_cone", "CONE_EXPERIMENTS"]
+__all__ = ["draw_uncertainty", "FIG2_DELTAS", "FIG3_THRESHOLDS", "FigureSpec", "figure_spec",
+           "dark_targets", "neutrino_targets", "make_figure", "plot_reach", "plot_relic",
+           "validate_cone", "CONE_EXPERIMENTS"]
 
 FIG2_DELTAS = (0.1, 0.01, 0.005)
 FIG3_THRESHOLDS = (0.5, 1.0, 2.0)
@@ -38,7 +41,12 @@ _RECASTS = {
     "CHARM-II": ("charm2", "0.55", "-"),
     "BEBC": ("bebc", "tab:orange", "-."),
     "NuCal": ("nucal", "tab:purple", "--"),
+    "BaBar": ("babar", "tab:olive", ":"),
 }
+# recasts shaded with a hatch as well (the paper's BaBar region is dotted)
+_HATCHES = {"BaBar": ".."}
+# the thermal-relic line (Omega h^2 = 0.12), dashed black as in the paper
+_RELIC_STYLE = {"color": "k", "ls": "--", "lw": 1.4}
 _THRESHOLD_STYLES = {0.5: "--", 1.0: "-", 2.0: ":"}
 # validate-cone maps the ratio where N >= _MAP_FLOOR x the contour level
 _MAP_FLOOR = 0.1
@@ -140,10 +148,13 @@ def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "ma
             miss = ", ".join(g.metadata.get("missing_tables", [])) or "no signal"
             notes.append(f"{g.label}: not shown ({miss})")
             continue
-        if g.label in _RECASTS:
-            colour, ls = _RECASTS[g.label][1:]
+        # a recast by its figure label, or by its card (``mcsim reach --detector babar``)
+        name = g.label if g.label in _RECASTS else next(
+            (k for k, v in _RECASTS.items() if v[0] == g.metadata.get("detector")), None)
+        if name is not None:
+            colour, ls = _RECASTS[name][1:]
             ax.contourf(g.masses, g.couplings, g.events.T, levels=[g.level, np.inf],
-                        colors=[colour], alpha=0.35)
+                        colors=[colour], alpha=0.35, hatches=[_HATCHES.get(name)])
             for line in g.contours():
                 ax.plot(line[:, 0], line[:, 1], color=colour, ls=ls, lw=1.0)
             ax.plot([], [], color=colour, ls=ls, lw=6, alpha=0.5,
@@ -202,7 +213,11 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
     fig, axes = plt.subplots(1, len(spec.panels), figsize=(5.0 * len(spec.panels), 4.6),
                              constrained_layout=True)
     notes: list[str] = []
+    relic: dict[str, np.ndarray] = {}
     for k, (ax, (title, family, _), grids) in enumerate(zip(axes, spec.panels, results)):
+        if number == 2:
+            relic[f"delta={family.delta:g}"] = line = relic_line(masses, family.delta)
+            plot_relic(ax, line)
         # notes go to the terminal: the family's plain-text name, not the LaTeX panel title
         notes += [f"{family.name}: {n}" for n in plot_reach(ax, grids, title=title,
                                                             xlabel=spec.xlabel, legend=k == 0)]
@@ -217,7 +232,15 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
     write_grids(flat, grid_json.with_suffix(""))
     grid_json.with_suffix(".csv").unlink()  # the long CSV of every grid point is large
     contour_files = write_contours(flat, out_dir / f"figure{number}_contours")
+    if relic:
+        contour_files += write_relic_lines(relic, out_dir / f"figure{number}_relic")
     return {"png": png, "grids": grid_json, "contours": contour_files, "notes": notes}
+
+
+def plot_relic(ax, line: np.ndarray) -> None:
+    """Draw a thermal-relic line (n, 2) of (M1 [GeV], d [GeV^-1]) with Omega h^2 = 0.12
+    (:func:`mcsim.relic.relic_line`) on ``ax``, dashed black as in the paper."""
+    ax.plot(line[:, 0], line[:, 1], label=r"$\Omega h^2 = 0.12$", **_RELIC_STYLE)
 
 
 # --------------------------------------------------------------------- cone vs full validation

@@ -33,6 +33,7 @@ import numpy as np
 from . import __version__, histograms, spectra
 from .chain import (BLOCK_SIZE, SpectraSource, channel_normalisation, event_weight,
                     run_metadata, select_channels, simulate)
+from .collider import collider_channels, collider_metadata, is_collider
 from .detector import Detector, load_detector
 from .models import Model
 from .production import Channel
@@ -127,7 +128,7 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
               chunk_size: int, compression: str, keep: str, float32: bool, sampling: str,
               n_kept: list[int], expected: list[float], sum_w2: list[float]) -> dict:
     e_max = detector.photon_energy_max
-    return {
+    out = {
         "format": FORMAT_VERSION,
         "mcsim_version": __version__,
         **run_metadata(model, detector, mode, threshold, sampling),
@@ -151,7 +152,6 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "n_mesons": n_mesons,
         "br": [c.br for c in chans],
         "n_generated": counts,
-        "spectra": [_spectrum_info(c.mother, detector.beam) for c in chans],
         "n_kept_by_channel": n_kept,
         "expected_by_channel": expected,
         "stat_error_by_channel": [stat_error(y, v, n) for y, v, n in
@@ -159,6 +159,11 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "expected_events": sum(expected),
         "stat_error": stat_error(expected, sum_w2, counts),
     }
+    if is_collider(detector):
+        out.update(collider_metadata(detector))
+    else:
+        out["spectra"] = [_spectrum_info(c.mother, detector.beam) for c in chans]
+    return out
 
 
 def generate(model: Model, detector: Detector | str, path: str | Path, *, n_events: int,
@@ -190,11 +195,15 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
     if isinstance(detector, str):
         detector = load_detector(detector)
     fmt = output_format(path, format)
-    source = SpectraSource(detector)
-    chans = select_channels(model, source, channels)
+    if is_collider(detector):
+        chans = collider_channels(model, detector, channels)
+        n_mesons = [detector.n_collisions] * len(chans)
+    else:
+        source = SpectraSource(detector)
+        chans = select_channels(model, source, channels)
+        n_mesons = [source.n_mesons(c.mother) for c in chans]
     counts = split_events(n_events, len(chans))
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
-    n_mesons = [source.n_mesons(c.mother) for c in chans]
 
     def metadata_with(n_kept, expected, sum_w2):
         return _metadata(model, detector, chans, counts, n_mesons, seed=int(seed), mode=mode,

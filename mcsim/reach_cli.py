@@ -78,7 +78,9 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
           threshold, mode, level, out_dir, n_events, seed, workers, scheduler, progress,
           target_error, refine_budget, sampling):
     """Expected signal events over a (mass, d) grid and the N = --level contours (N_up for a
-    recast card): writes grid.{csv,json}, contours.{csv,json} and reach.png to --out."""
+    recast card, 10 events for BaBar): writes grid.{csv,json}, contours.{csv,json} and reach.png
+    to --out, and for the dark dipole the thermal-relic line (relic.{csv,json}, dashed in the
+    plot)."""
     if not level > 0:
         raise ValueError(f"--level must be a number of events > 0, got {level!r}")
     family = (Family(model, delta=delta) if model == "dark-dipole"
@@ -92,7 +94,13 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
                  workers=workers, scheduler=scheduler, progress=progress,
                  refinement=_refinement(target_error, refine_budget), sampling=sampling)
     files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
-    files.append(_plot(grids, out_dir / "reach.png", family))
+    relic = None
+    if family.delta is not None:  # the thermal-relic line of the dark dipole
+        from .relic import relic_line, write_relic_lines
+
+        relic = relic_line(masses, delta)
+        files += write_relic_lines({f"delta={delta:g}": relic}, out_dir / "relic")
+    files.append(_plot(grids, out_dir / "reach.png", family, relic))
     for g in grids:
         lines = g.contours()
         worst = [e for e in g.metadata["contour_rel_error"] if e is not None]
@@ -155,10 +163,14 @@ def plot_detectors(ax, grids, *, xlabel: str) -> None:
     ax.legend(fontsize="small", loc="upper right")
 
 
-def _plot(grids, path: Path, family: Family) -> Path:
+def _plot(grids, path: Path, family: Family, relic=None) -> Path:
     import matplotlib.pyplot as plt
 
+    from .figures import plot_relic
+
     fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+    if relic is not None:
+        plot_relic(ax, relic)
     plot_detectors(ax, grids, xlabel="M1 [GeV]" if family.delta is not None else "M_N [GeV]")
     ax.set_title(family.name, loc="left", fontsize="small")
     fig.savefig(path, dpi=100)

@@ -30,6 +30,7 @@ import numpy as np
 from . import spectra
 from .chain import (BLOCK_SIZE, SAMPLINGS, SpectraSource, block_rngs, block_sizes,
                     channel_normalisation, in_energy_window, produce, window)
+from .collider import COLLIDER_BEAM, collider_sums
 from .detector import Detector, load_detector
 from .memory import keep_freed_memory
 from .models import DarkDipole, Model, NeutrinoDipole
@@ -130,6 +131,7 @@ class ChannelSums:
     s2: np.ndarray
     m2: np.ndarray
     next_block: int = 0  # the first random-number block not used yet
+    production: float | None = None  # LLPs produced (N_M x BR at d_ref) if not a meson's
 
     @property
     def variance(self) -> np.ndarray:
@@ -271,11 +273,28 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     return factor if np.sum(f * f / factor[row]) < 0.5 * np.sum(f * f) else None
 
 
+def _collider_task(task: Task) -> TaskResult:
+    """The sums of a task on e+ e- collider cards (:func:`mcsim.collider.collider_sums`), target
+    t under the pseudo-mother -1 - t (not refined)."""
+    model = task.family.at(task.mass, D_REF)
+    ratios = (np.asarray(task.couplings, dtype=np.float64) / D_REF) ** 2
+    out = TaskResult({}, [])
+    for t, target in enumerate(task.targets):
+        n, produced, s1, s2 = collider_sums(model, _detector(target.detector), task.n_events,
+                                            task.seed, ratios)
+        rows = np.zeros((3, len(task.targets), ratios.size))
+        rows[:, t] = s1, s2, s1 ** 2 / n
+        out.channels[-1 - t] = ChannelSums(n, *rows, production=produced)
+    return out
+
+
 def run_task(task: Task) -> TaskResult:
     """The channel sums of ``task`` (see :class:`Task`).  Mesons the beam's normalisation does
     not list (not produced there) are left out without a note.  Keeps freed memory in the
     worker process for the next task (:func:`mcsim.memory.keep_freed_memory`)."""
     keep_freed_memory()
+    if task.beam == COLLIDER_BEAM:  # e+ e- cards: their own source and selection
+        return _collider_task(task)
     model = task.family.at(task.mass, D_REF)
     ratios = (np.asarray(task.couplings, dtype=np.float64) / D_REF) ** 2
     source = SpectraSource(_detector(task.targets[0].detector))
@@ -506,8 +525,9 @@ def _cell_sums(target: Target, task: Task, result: TaskResult):
     variance = np.zeros(len(task.couplings))
     per_channel = {}
     for mother, sums in result.channels.items():
-        norm = eff * channel_normalisation(_n_mesons(target.detector, mother), brs[mother],
-                                           sums.n)
+        produced = (sums.production if sums.production is not None
+                    else _n_mesons(target.detector, mother) * brs.get(mother, 0.0))
+        norm = eff * channel_normalisation(produced, 1.0, sums.n)
         events += norm * sums.s1[t]
         per_channel[mother] = norm * norm * sums.variance[t]
         variance += per_channel[mother]
@@ -525,7 +545,8 @@ def _grid(family: Family, target: Target, masses, couplings, job, n_events: int,
             i = int(np.searchsorted(masses, task.mass))
             events[i], variance[i], _ = _cell_sums(target, task, result)
             missing.update(result.missing)
-    level = recast_upper_limit(det) if det.observed_events is not None else target.level
+    level = (recast_upper_limit(det) if det.observed_events is not None
+             else getattr(det, "sensitivity_events", target.level))  # BaBar: 10 events
     e_min, e_max, eff = _selection(target)
     meta = {"family": family.name, "model": family.model, "delta": family.delta,
             "flavour": family.flavour, "detector": det.name, "mode": target.mode,
@@ -574,6 +595,7 @@ def _refinement_tasks(tasks, results, grids, jobs, masses, refinement: Refinemen
     allocation n_c ~ sigma_c over channels), within the caps; the cheapest refinements first,
     so that the budget converges as many contour pieces as it can."""
     wanted: dict[int, dict] = {}
+    tasks = [t for t in tasks if t.beam != COLLIDER_BEAM]  # collider cards are not refined
     for (family, targets), job_grids in zip(jobs, grids):
         for target, grid in zip(targets, job_grids):
             rel = np.where(_decisive_cells(grid), _relative_error(grid), 0.0)

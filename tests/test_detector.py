@@ -7,7 +7,7 @@ import pytest
 from mcsim.detector import available_detectors, load_detector
 from mcsim.geometry import Box, Cylinder, RectFrustum
 
-SHIPPED = ("na62", "hike", "ship", "faser2", "charm2", "bebc", "nucal")
+SHIPPED = ("na62", "hike", "ship", "faser2", "charm2", "bebc", "nucal", "babar")
 
 
 def test_every_shipped_card_loads():
