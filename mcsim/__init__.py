@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .jit_cache import refresh_package_cache
+from .signals import guard_startup
+
+guard_startup()  # the `mcsim` command: a signal while importing ends it quietly
+
+from .jit_cache import refresh_package_cache  # noqa: E402
 
 refresh_package_cache()  # before any kernel loads its cache: see mcsim/jit_cache.py
 

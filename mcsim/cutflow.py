@@ -21,13 +21,13 @@ every event's photon is in the file).  The file is read in steps of bounded size
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import jsonio
 from .chain import EventBatch, event_weight, in_energy_window, reweight
 from .rootio import iterate, read_metadata
 
@@ -118,7 +118,7 @@ class Cutflow:
                 "expected_events": self.expected_events}
 
     def json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return jsonio.dumps(self.to_dict(), indent=2)
 
 
 def _window(meta: dict, threshold: float) -> str:

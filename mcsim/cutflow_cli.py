@@ -6,17 +6,23 @@ from pathlib import Path
 
 import click
 
+from .partfiles import check_directory, unwritable
+from .validate import COUPLING, ENERGY, click_type
+
 __all__ = ["cutflow"]
 
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--d", "d", type=float, help="re-weight to this dipole coefficient [GeV^-1]")
-@click.option("--threshold", type=float, help="photon energy threshold [GeV] (default: the file's)")
+@click.option("--d", "d", type=click_type(COUPLING),
+              help="re-weight to this dipole coefficient [GeV^-1]")
+@click.option("--threshold", type=click_type(ENERGY),
+              help="photon energy threshold [GeV] (default: the file's)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @click.option("--markdown", is_flag=True, help="print a Markdown table")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False),
-              help="directory of the PNG control plots (default: next to FILE)")
+              help="directory of the PNG control plots (default: next to FILE, skipped with "
+                   "a warning if that directory is not writable)")
 @click.option("--no-plots", is_flag=True, help="do not draw control plots")
 def cutflow(file, d, threshold, as_json, markdown, plots_dir, no_plots):
     """Cutflow of FILE (written by `mcsim generate`): raw and weighted (expected) events,
@@ -25,12 +31,19 @@ def cutflow(file, d, threshold, as_json, markdown, plots_dir, no_plots):
 
     if as_json and markdown:
         raise ValueError("choose one of --json and --markdown")
+    path = Path(file)
+    if plots_dir is not None and not no_plots:
+        check_directory(plots_dir, "--plots")
+    elif not no_plots and (problem := unwritable(path.parent.absolute())):
+        click.echo(f"mcsim: warning: no control plots ({problem}); choose a directory with "
+                   f"--plots DIR, or --no-plots", err=True)
+        no_plots = True
     flow = run(file, d=d, threshold=threshold, histograms=not no_plots)
     click.echo(flow.json() if as_json else flow.markdown() if markdown else flow.table())
     if not no_plots:
         from .plotting import control_plots
 
-        path = Path(file)
         paths = control_plots(flow, plots_dir or path.parent, stem=path.stem)
         click.echo(f"control plots: {', '.join(str(p) for p in paths)}",
                    err=as_json or markdown)
+

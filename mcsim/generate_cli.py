@@ -9,23 +9,9 @@ import click
 from .info_cli import model_options
 from .models import model_from_options
 from .propagate import MODES
+from .validate import CHUNK, ENERGY, EVENTS, SEED, click_type
 
 __all__ = ["generate"]
-
-
-class _Count(click.ParamType):
-    """A positive event count, also written as 1e6."""
-
-    name = "N"
-
-    def convert(self, value, param, ctx):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not (number >= 1 and number == int(number)):
-            self.fail(f"{value!r} is not a whole number >= 1", param, ctx)
-        return int(number)
 
 
 def _mothers(text: str | None) -> list[int] | None:
@@ -44,17 +30,19 @@ def _mothers(text: str | None) -> list[int] | None:
 @model_options
 @click.option("--detector", default="na62", show_default=True,
               help="detector card: a shipped name (na62, na62:1e17, ship, ...) or a path")
-@click.option("--events", "n_events", type=_Count(), required=True,
-              help="total number of events in the file, split equally over the channels")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), required=True,
+@click.option("--events", "n_events", type=click_type(EVENTS), required=True,
+              help="total number of events in the file, split equally over the channels "
+                   "(1 to 1e10)")
+@click.option("--seed", type=click_type(SEED), required=True,
               help="master seed; the same seed gives the same file content")
 @click.option("--mode", type=click.Choice(MODES), default="full", show_default=True,
               help="full: 3-D geometry; cone: the paper's selection")
-@click.option("--threshold", type=float, help="minimum photon energy [GeV] (default: the card's)")
+@click.option("--threshold", type=click_type(ENERGY), help="minimum photon energy [GeV] (default: the card's)")
 @click.option("--channels", help="only these production channels: mother PDG IDs or names, "
                                  "comma-separated (default: every open channel)")
-@click.option("--chunk-size", type=_Count(), default=100_000, show_default=True,
-              help="events per chunk (memory scales with it)")
+@click.option("--chunk-size", type=click_type(CHUNK), default=100_000, show_default=True,
+              help="events per chunk, rounded up to whole blocks of 32768 (memory scales "
+                   "with it; the events do not depend on it)")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="output ROOT file")
 @click.option("--compression", default="zstd:1", show_default=True,

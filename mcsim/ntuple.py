@@ -3,9 +3,11 @@
 What ``n_events`` means: the TOTAL number of events in the file.  It is split equally over the
 production channels (the first ``n_events % n_channels`` channels get one more), and each
 channel's share is generated in chunks of at most ``chunk_size`` events, channel after channel.
-Every chunk is one call of :func:`mcsim.chain.simulate` for that channel alone, seeded by
-:func:`chunk_rng` from ``seed``, the mother PDG ID and the chunk's index, so the same seed gives
-the same file content bit for bit (and a channel's events do not depend on the other channels).
+The events of a channel come in fixed blocks of :data:`BLOCK` events, each one call of
+:func:`mcsim.chain.simulate` for that channel alone, seeded by :func:`block_rng` from ``seed``,
+the mother PDG ID and the block's index; a chunk is made of whole blocks.  So the same seed gives
+the same file content bit for bit, whatever the chunk size (a memory setting), and a channel's
+events do not depend on the other channels.
 
 Normalisation: ``w_norm = N_M x BR / N_generated(channel)`` with N_generated the channel's TOTAL
 over all its chunks, so the weights of the file sum to the expected number of signal events.
@@ -26,11 +28,16 @@ from .models import Model
 from .production import Channel
 from .propagate import MODES
 from .rootio import NtupleWriter
+from .validate import CHUNK, ENERGY, EVENTS, SEED
 
-__all__ = ["generate", "split_events", "chunk_sizes", "chunk_rng", "CHUNK_SIZE"]
+__all__ = ["generate", "split_events", "block_sizes", "blocks_per_chunk", "block_rng",
+           "BLOCK", "CHUNK_SIZE"]
 
 #: Default number of events per chunk (one basket per branch).
 CHUNK_SIZE = 100_000
+
+#: Events per random-number block of a channel: the unit the events are keyed to.
+BLOCK = 2**15
 
 
 def _positive_int(name: str, value) -> int:
@@ -50,17 +57,26 @@ def split_events(n_events: int, n_channels: int) -> list[int]:
     return [base + (i < extra) for i in range(n_channels)]
 
 
-def chunk_sizes(n: int, chunk_size: int) -> list[int]:
-    """``n`` events cut into chunks of ``chunk_size`` (the last one shorter)."""
-    chunk_size = _positive_int("chunk_size", chunk_size)
-    full, rest = divmod(n, chunk_size)
-    return [chunk_size] * full + ([rest] if rest else [])
+def block_sizes(n: int) -> list[int]:
+    """A channel's ``n`` events cut into blocks of :data:`BLOCK` (the last one shorter)."""
+    full, rest = divmod(n, BLOCK)
+    return [BLOCK] * full + ([rest] if rest else [])
 
 
-def chunk_rng(seed: int, mother: int, chunk: int) -> np.random.Generator:
-    """The generator of chunk ``chunk`` of the channel of ``mother`` (positive PDG ID):
-    ``SeedSequence(seed, spawn_key=(mother, chunk))``."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(mother, chunk)))
+def blocks_per_chunk(chunk_size: int) -> int:
+    """Whole blocks in a chunk of about ``chunk_size`` events (rounded up, at least one)."""
+    return -(-_positive_int("chunk_size", chunk_size) // BLOCK)
+
+
+def block_rng(seed: int, mother: int, block: int) -> np.random.Generator:
+    """The generator of block ``block`` of the channel of ``mother`` (positive PDG ID):
+    ``SeedSequence(seed, spawn_key=(mother, block))``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(mother, block)))
+
+
+def _concatenate(parts: list[dict]) -> dict:
+    return parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts])
+                                             for k in parts[0]}
 
 
 def _renormalise(arrays: dict, index: int, w_norm: float, efficiency: float) -> dict:
@@ -119,17 +135,22 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
     [GeV] and ``channels`` (mother PDG IDs) as in :func:`mcsim.chain.simulate`.  The output path
     is checked before anything is generated; ``overwrite`` allows replacing a file;
     ``compression`` as in :func:`mcsim.rootio.compression`.  Returns the metadata written."""
-    n_events = _positive_int("n_events", n_events)
-    chunk_size = _positive_int("chunk_size", chunk_size)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be an integer in [0, 2^63), got {seed!r}")
+    n_events = EVENTS.check("n_events", n_events)
+    chunk_size = CHUNK.check("chunk_size", chunk_size)
+    seed = SEED.check("seed", seed)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
-        raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
+    if threshold is not None:
+        threshold = ENERGY.check("threshold", threshold)
     if isinstance(detector, str):
         detector = load_detector(detector)
     chans = select_channels(model, SpectraSource(detector), channels)
+    if not chans:
+        point = ", ".join(f"{k} = {v:g}" for k, v in model.describe().items()
+                          if isinstance(v, float))
+        raise ValueError(f"every production channel is closed for the {model.kind} model at "
+                         f"{point} (or the {detector.beam} beam makes none of its mesons): "
+                         f"nothing to generate")
     counts = split_events(n_events, len(chans))
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
 
@@ -140,17 +161,22 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
             tqdm(total=n_events, unit="ev", unit_scale=True, disable=not progress,
                  desc="mcsim generate") as bar:
         for index, (chan, n_total) in enumerate(zip(chans, counts)):
-            info = None
-            for k, size in enumerate(chunk_sizes(n_total, chunk_size)):
+            info, parts = None, []
+            sizes = block_sizes(n_total)
+            for b, size in enumerate(sizes):
                 batch = simulate(model, detector, n_events=size,
-                                 seed=chunk_rng(int(seed), chan.mother, k), mode=mode,
+                                 seed=block_rng(int(seed), chan.mother, b), mode=mode,
                                  threshold=e_min, channels=[chan.mother])
                 info = info or {"n_mesons": batch.metadata["n_mesons"][0]}
-                arrays = _renormalise(batch.arrays, index,
-                                      info["n_mesons"] * chan.br / n_total, detector.efficiency)
-                writer.extend(arrays)
-                expected += float(arrays["weight"].sum())
-                bar.update(size)
+                parts.append(batch.arrays)
+                if len(parts) == blocks_per_chunk(chunk_size) or b == len(sizes) - 1:
+                    arrays = _renormalise(_concatenate(parts), index,
+                                          info["n_mesons"] * chan.br / n_total,
+                                          detector.efficiency)
+                    writer.extend(arrays)
+                    expected += float(arrays["weight"].sum())
+                    bar.update(len(arrays["weight"]))
+                    parts = []
             per_channel.append(info)
         metadata = _metadata(model, detector, chans, counts, per_channel, seed=int(seed),
                              mode=mode, threshold=e_min, chunk_size=chunk_size,

@@ -7,8 +7,11 @@ from pathlib import Path
 import click
 
 from .models import FLAVOURS
+from .partfiles import check_directory, removed_on_failure
 from .reach import log_grid, write_contours, write_grids
 from .scan import Family, Target, scan
+from .validate import (COUPLING, DELTA, ENERGY, GRID_POINTS, MASS, SCAN_EVENTS, SEED, WORKERS,
+                       click_type)
 
 __all__ = ["reach", "figure", "validate_cone_command"]
 
@@ -16,10 +19,11 @@ __all__ = ["reach", "figure", "validate_cone_command"]
 def _scan_options(f):
     """Monte Carlo and execution options shared by the three commands."""
     options = [
-        click.option("--events", "n_events", type=int, default=100_000, show_default=True,
+        click.option("--events", "n_events", type=click_type(SCAN_EVENTS), default=100_000,
+                     show_default=True,
                      help="Monte Carlo events per mass and channel."),
-        click.option("--seed", type=int, default=1, show_default=True),
-        click.option("--workers", type=int, default=2, show_default=True,
+        click.option("--seed", type=click_type(SEED), default=1, show_default=True),
+        click.option("--workers", type=click_type(WORKERS), default=2, show_default=True,
                      help="Local worker processes (1: run in this process)."),
         click.option("--scheduler", default=None, metavar="ADDRESS",
                      help="Run the tasks on the Dask cluster at ADDRESS instead."),
@@ -33,19 +37,22 @@ def _scan_options(f):
 @click.command()
 @click.option("--model", type=click.Choice(["dark-dipole", "neutrino-dipole"]),
               default="dark-dipole", show_default=True)
-@click.option("--delta", type=float, default=0.1, show_default=True,
+@click.option("--delta", type=click_type(DELTA), default=0.1, show_default=True,
               help="Dark dipole: relative splitting (M2 - M1) / M1.")
 @click.option("--flavour", type=click.Choice(FLAVOURS), default="mu", show_default=True,
               help="Neutrino dipole: flavour of the active neutrino.")
 @click.option("--detector", "detectors", multiple=True, required=True,
               help="Detector card name (na62, na62:1e17, ship, ...) or path; repeatable.")
-@click.option("--mass-range", nargs=2, type=float, default=(0.01, 5.0), show_default=True,
+@click.option("--mass-range", nargs=2, type=click_type(MASS), default=(0.01, 5.0),
+              show_default=True,
               help="M1 or M_N range [GeV].")
-@click.option("--masses", "n_masses", type=int, default=40, show_default=True)
-@click.option("--d-range", nargs=2, type=float, default=None,
+@click.option("--masses", "n_masses", type=click_type(GRID_POINTS), default=40,
+              show_default=True)
+@click.option("--d-range", nargs=2, type=click_type(COUPLING), default=None,
               help="Coupling range [GeV^-1]; default 1e-8 1e-2 (dark), 1e-9 1e-3 (neutrino).")
-@click.option("--couplings", "n_couplings", type=int, default=100, show_default=True)
-@click.option("--threshold", type=float, default=None,
+@click.option("--couplings", "n_couplings", type=click_type(GRID_POINTS), default=100,
+              show_default=True)
+@click.option("--threshold", type=click_type(ENERGY), default=None,
               help="Minimum photon energy [GeV] (default: each card's).")
 @click.option("--mode", type=click.Choice(["full", "cone"]), default="full", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -55,6 +62,7 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
           threshold, mode, out_dir, n_events, seed, workers, scheduler, progress):
     """Expected signal events over a (mass, d) grid and the N = 3 contours (N_up for a recast
     card): writes grid.{csv,json}, contours.{csv,json} and reach.png to --out."""
+    check_directory(out_dir, "--out")
     family = (Family(model, delta=delta) if model == "dark-dipole"
               else Family(model, flavour=flavour))
     if d_range is None:
@@ -64,8 +72,9 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
     targets = [Target(d, d, mode, threshold) for d in detectors]
     grids = scan(family, masses, couplings, targets, n_events=n_events, seed=seed,
                  workers=workers, scheduler=scheduler, progress=progress)
-    files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
-    files.append(_plot(grids, out_dir / "reach.png", family))
+    with removed_on_failure(out_dir):  # all of the outputs or none
+        files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
+        files.append(_plot(grids, out_dir / "reach.png", family))
     for g in grids:
         lines = g.contours()
         click.echo(f"{g.label}: {len(lines)} contour line(s) at N = {g.level:.4g}; max N = "
@@ -96,8 +105,10 @@ def _plot(grids, path: Path, family: Family) -> Path:
 @click.argument("number", type=int)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("figures"), show_default=True)
-@click.option("--masses", "n_masses", type=int, default=40, show_default=True)
-@click.option("--couplings", "n_couplings", type=int, default=100, show_default=True)
+@click.option("--masses", "n_masses", type=click_type(GRID_POINTS), default=40,
+              show_default=True)
+@click.option("--couplings", "n_couplings", type=click_type(GRID_POINTS), default=100,
+              show_default=True)
 @_scan_options
 def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, scheduler,
            progress):
@@ -114,11 +125,13 @@ def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, sche
 
 
 @click.command("validate-cone")
-@click.option("--delta", type=float, default=0.1, show_default=True)
+@click.option("--delta", type=click_type(DELTA), default=0.1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("figures"), show_default=True)
-@click.option("--masses", "n_masses", type=int, default=30, show_default=True)
-@click.option("--couplings", "n_couplings", type=int, default=80, show_default=True)
+@click.option("--masses", "n_masses", type=click_type(GRID_POINTS), default=30,
+              show_default=True)
+@click.option("--couplings", "n_couplings", type=click_type(GRID_POINTS), default=80,
+              show_default=True)
 @_scan_options
 def validate_cone_command(delta, out_dir, n_masses, n_couplings, n_events, seed, workers,
                           scheduler, progress):

@@ -9,22 +9,27 @@ import uproot
 from mcsim import DarkDipole, __version__
 from mcsim.chain import ARRAYS, simulate
 from mcsim.detector import load_detector
-from mcsim.ntuple import chunk_rng, chunk_sizes, generate, split_events
+import mcsim.ntuple as ntuple
+from mcsim.ntuple import block_rng, block_sizes, generate, split_events
 from mcsim.rootio import (BRANCHES, NtupleWriter, branches_of, compression, flatten,
                           read_arrays, read_metadata, unflatten)
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
-N_EVENTS, CHUNK = 14_000, 1_500
+N_EVENTS, CHUNK, BLOCK = 14_000, 1_500, 512
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
+    """Three files written in blocks of 512 events (so a channel has several blocks and chunks
+    of several blocks)."""
     d = tmp_path_factory.mktemp("rootio")
     out = {}
-    for label, seed in (("a", 7), ("b", 7), ("c", 8)):
-        path = d / f"{label}.root"
-        generate(POINT, "na62", path, n_events=N_EVENTS, seed=seed, chunk_size=CHUNK)
-        out[label] = path
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ntuple, "BLOCK", BLOCK)
+        for label, seed in (("a", 7), ("b", 7), ("c", 8)):
+            path = d / f"{label}.root"
+            generate(POINT, "na62", path, n_events=N_EVENTS, seed=seed, chunk_size=CHUNK)
+            out[label] = path
     return out
 
 
@@ -74,16 +79,17 @@ def test_writer_round_trip_is_exact(tmp_path):
     np.testing.assert_array_equal(_branches(path)["event"], np.arange(len(batch)))
 
 
-def test_generated_file_equals_the_chain_chunk_by_chunk(files):
-    """The file is the chain's output chunk by chunk: simulate() with the chunk's seed gives
+def test_generated_file_equals_the_chain_block_by_block(files, monkeypatch):
+    """The file is the chain's output block by block: simulate() with the block's seed gives
     the same kinematics, vertices and probabilities; channel index and w_norm are the file's."""
+    monkeypatch.setattr(ntuple, "BLOCK", BLOCK)
     meta = read_metadata(files["a"])
     back = read_arrays(files["a"])
     det = load_detector("na62")
     start = 0
     for index, (mother, n_total) in enumerate(zip(meta["mother_pdgids"], meta["n_generated"])):
-        for k, size in enumerate(chunk_sizes(n_total, CHUNK)):
-            ref = simulate(POINT, det, n_events=size, seed=chunk_rng(7, mother, k),
+        for k, size in enumerate(block_sizes(n_total)):
+            ref = simulate(POINT, det, n_events=size, seed=block_rng(7, mother, k),
                            channels=[mother]).arrays
             part = {key: v[start:start + size] for key, v in back.items()}
             for key in ARRAYS:
@@ -108,7 +114,7 @@ def test_normalisation_uses_whole_channel_totals(files):
     meta = read_metadata(files["a"])
     a = read_arrays(files["a"])
     assert meta["n_generated"] == split_events(N_EVENTS, len(meta["channels"]))
-    assert len(chunk_sizes(meta["n_generated"][0], CHUNK)) > 1
+    assert meta["n_generated"][0] > -(-CHUNK // BLOCK) * BLOCK  # several chunks of blocks
     for index, (n_m, br, n) in enumerate(zip(meta["n_mesons"], meta["br"],
                                              meta["n_generated"])):
         mine = a["channel"] == index
