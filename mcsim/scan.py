@@ -271,6 +271,8 @@ def _worker_init(parent: int) -> None:
     """Local worker set-up: killed with SIGKILL when the parent dies (Linux), and deaf to the
     terminal's Ctrl-C (the parent handles it and stops the workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for other in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+        signal.signal(other, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         import ctypes
 

@@ -72,9 +72,13 @@ def _exit_at_startup(signum, frame):
 
 
 def guard_startup() -> None:
-    """In the ``mcsim`` command only (not in a program importing mcsim): until :func:`handled`
-    takes over, SIGINT, SIGTERM and SIGHUP end the process quietly with 128 + signal."""
-    if not sys.argv or Path(sys.argv[0]).name != "mcsim":
+    """In the ``mcsim`` command only (not in a program importing mcsim, nor in its worker
+    processes): until :func:`handled` takes over, SIGINT, SIGTERM and SIGHUP end the process
+    quietly with 128 + signal."""
+    import multiprocessing
+
+    if (not sys.argv or Path(sys.argv[0]).name != "mcsim"
+            or multiprocessing.current_process().name != "MainProcess"):
         return
     for s in HANDLED:
         if signal.getsignal(s) in (signal.SIG_DFL, signal.default_int_handler):
