@@ -5,11 +5,11 @@ Units of the public API: GeV (masses, energies), GeV^-1 (dipole coefficient d), 
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from .signals import guard_startup
 
 guard_startup()  # the `mcsim` command: a signal while importing ends it quietly
+
+from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 
 from .jit_cache import refresh_package_cache  # noqa: E402
 

@@ -37,7 +37,8 @@ def _mothers(text: str | None) -> list[int] | None:
               help="master seed; the same seed gives the same file content")
 @click.option("--mode", type=click.Choice(MODES), default="full", show_default=True,
               help="full: 3-D geometry; cone: the paper's selection")
-@click.option("--threshold", type=click_type(ENERGY), help="minimum photon energy [GeV] (default: the card's)")
+@click.option("--threshold", type=click_type(ENERGY),
+              help="minimum photon energy [GeV] (default: the card's)")
 @click.option("--channels", help="only these production channels: mother PDG IDs or names, "
                                  "comma-separated (default: every open channel)")
 @click.option("--chunk-size", type=click_type(CHUNK), default=100_000, show_default=True,
@@ -58,9 +59,14 @@ def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, 
 
     point = model_from_options(model, d=d, m1=m1, delta=delta, m_n=m_n, flavour=flavour)
     start = time.perf_counter()
-    meta = run(point, detector, output, n_events=n_events, seed=seed, mode=mode,
-               threshold=threshold, channels=_mothers(channels), chunk_size=chunk_size,
-               overwrite=overwrite, compression=compression, progress=not quiet)
+    try:
+        meta = run(point, detector, output, n_events=n_events, seed=seed, mode=mode,
+                   threshold=threshold, channels=_mothers(channels), chunk_size=chunk_size,
+                   overwrite=overwrite, compression=compression, progress=not quiet)
+    except OSError as err:
+        if err.errno is None:  # mcsim's own message (an output path refused)
+            raise
+        raise OSError(f"cannot write {output}: {err.strerror}") from None  # e.g. disk full
     seconds = time.perf_counter() - start
     click.echo(f"wrote {output}: {meta['n_events']} events in {len(meta['channels'])} channels, "
                f"{seconds:.1f} s ({meta['n_events'] / seconds:.3g} events/s)")

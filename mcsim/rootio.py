@@ -296,6 +296,9 @@ def _opened(path: str | Path):
         raise NotEventsFile(f"{path}: not a ROOT file or damaged ({type(err).__name__}: "
                             f"{_first_line(err)})") from None
     with file:
+        end, size = getattr(file.file, "fEND", 0), os.path.getsize(path)
+        if size < end:
+            raise NotEventsFile(f"{path}: truncated ({size} of {end} bytes)")
         try:
             yield file
         except NotEventsFile:

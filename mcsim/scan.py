@@ -47,9 +47,6 @@ D_REF = 1e-5
 # nanny sets the same variables for its workers.
 _BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-#: Seconds to wait for a Dask scheduler to answer, and for a cluster without workers to get one.
-DASK_TIMEOUT = 30.0
-
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -228,14 +225,15 @@ def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
 
 
 def run_tasks(tasks: list[Task], *, workers: int = 2, scheduler: str | None = None,
-              progress: bool = True, timeout: float = DASK_TIMEOUT
+              progress: bool = True, timeout: float | None = None
               ) -> list[tuple[np.ndarray, list[str]]]:
     """Results of :func:`run_task` for every task, in task order: on ``workers`` local processes
     (1: in this process), or on the Dask cluster at ``scheduler`` (an address).  Local workers
     are spawned, so a calling script must be importable (a file, not ``python - <<EOF``); they
     die with this process, and an exception here (Ctrl-C, SIGTERM included) stops them at once.
-    A cluster that cannot be reached, or that has no worker for ``timeout`` seconds, raises a
-    ConnectionError."""
+    A cluster that cannot be reached, or that has no worker for ``timeout`` seconds (default:
+    Dask's ``distributed.comm.timeouts.connect``, 30 s, set by the environment variable
+    DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT), raises a ConnectionError."""
     from tqdm.auto import tqdm
 
     WORKERS.check("workers", workers)
@@ -250,21 +248,37 @@ def run_tasks(tasks: list[Task], *, workers: int = 2, scheduler: str | None = No
             results[i] = run_task(task)
             bar.update()
     else:
-        with _single_threaded_blas():
-            pool = ProcessPoolExecutor(max_workers=workers,
-                                       mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_worker_init, initargs=(os.getpid(),))
+        pool = None
         try:
-            futures = {pool.submit(run_task, task): i for i, task in enumerate(tasks)}
+            with _single_threaded_blas(), _sigint_ignored():  # workers start at submit()
+                pool = ProcessPoolExecutor(max_workers=workers,
+                                           mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_worker_init, initargs=(os.getpid(),))
+                futures = {pool.submit(run_task, task): i for i, task in enumerate(tasks)}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
                 bar.update()
         except BaseException:
-            _terminate(pool)
+            if pool is not None:
+                _terminate(pool)
             raise
         pool.shutdown()
     bar.close()
     return results
+
+
+@contextmanager
+def _sigint_ignored():
+    """SIGINT ignored while worker processes are started, so that they ignore it from birth
+    (an ignored signal stays ignored across exec): a terminal's Ctrl-C reaches the whole
+    process group, and a worker still importing would die with a traceback.  The parent
+    handles Ctrl-C and stops the workers.  (Starting takes milliseconds; a Ctrl-C within them
+    is lost.)"""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _worker_init(parent: int) -> None:
@@ -298,8 +312,12 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
 
 def _on_cluster(tasks: list[Task], scheduler: str, timeout: float):
     """(task index, result) from the Dask cluster at ``scheduler`` as they complete."""
+    import dask
+    from dask.utils import parse_timedelta
     from distributed import Client, wait
 
+    if timeout is None:
+        timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
     try:
         client = Client(scheduler, timeout=timeout)
     except (OSError, TimeoutError) as err:
