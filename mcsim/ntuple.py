@@ -2,7 +2,8 @@
 
 What ``n_events`` means: the TOTAL number of events in the file.  It is split equally over the
 production channels (the first ``n_events % n_channels`` channels get one more), and each
-channel's share is generated in chunks of at most ``chunk_size`` events, channel after channel.
+channel's share is written in chunks of about ``chunk_size`` events (rounded up to whole
+blocks), channel after channel.
 The events of a channel come in fixed blocks of :data:`BLOCK` events, each one call of
 :func:`mcsim.chain.simulate` for that channel alone, seeded by :func:`block_rng` from ``seed``,
 the mother PDG ID and the block's index; a chunk is made of whole blocks.  So the same seed gives
