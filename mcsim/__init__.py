@@ -5,9 +5,13 @@ Units of the public API: GeV (masses, energies), GeV^-1 (dipole coefficient d), 
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from .signals import guard_startup
 
-from .jit_cache import refresh_package_cache
+guard_startup()  # the `mcsim` command: a signal while importing ends it quietly
+
+from importlib.metadata import PackageNotFoundError, version  # noqa: E402
+
+from .jit_cache import refresh_package_cache  # noqa: E402
 
 refresh_package_cache()  # before any kernel loads its cache: see mcsim/jit_cache.py
 

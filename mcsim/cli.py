@@ -1,7 +1,9 @@
 """The ``mcsim`` command line.
 
-Each sub-command lives next to the code it drives; this module only assembles them and turns a
-``ValueError`` (bad input) into a one-line message with exit status 2.
+Each sub-command lives next to the code it drives; this module only assembles them and turns bad
+input (``ValueError``, a click usage error) and failed reads or writes (``OSError``) into a
+one-line message with exit status 2, and SIGINT, SIGTERM and SIGHUP into the clean-up of a
+Ctrl-C with exit status 128 + signal.
 """
 
 from __future__ import annotations
@@ -10,20 +12,65 @@ import sys
 
 import click
 
+from . import signals
 from .memory import keep_freed_memory
 
 __all__ = ["main"]
 
 
+class _Stop(Exception):
+    """Ends the command with one line on stderr and an exit status."""
+
+    def __init__(self, line: str, code: int):
+        super().__init__(line)
+        self.line, self.code = line, code
+
+
+def _os_message(err: OSError) -> str:
+    if err.strerror and err.filename:
+        return f"{err.filename}: {err.strerror}"
+    return err.strerror or str(err)
+
+
 class _Group(click.Group):
-    """Click group that reports bad physics input as one line and exit status 2."""
+    """Click group that reports bad input and failed writes as one line with exit status 2,
+    usage errors likewise, and SIGINT, SIGTERM, SIGHUP (after the clean-up of a Ctrl-C) as one
+    line with exit status 128 + signal (:mod:`mcsim.signals`)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as err:
-            click.echo(f"mcsim: error: {err}", err=True)
-            sys.exit(2)
+        except KeyboardInterrupt as err:
+            raise _Stop(f"mcsim: interrupted by {signals.describe(err)}; partial output "
+                        f"removed", signals.exit_code(err)) from None
+        except OSError as err:
+            raise _Stop(f"mcsim: error: {_os_message(err)}", 2) from None
+        except ValueError as err:
+            raise _Stop(f"mcsim: error: {err}", 2) from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        with signals.handled():
+            try:
+                try:
+                    rv = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                      **extra)
+                except click.Abort as err:  # a signal while click parsed the command line
+                    raise _Stop(f"mcsim: interrupted by {signals.describe(err.__cause__)}",
+                                signals.exit_code(err.__cause__)) from None
+                except KeyboardInterrupt as err:
+                    raise _Stop(f"mcsim: interrupted by {signals.describe(err)}",
+                                signals.exit_code(err)) from None
+                except click.UsageError as err:
+                    where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+                    raise _Stop(f"mcsim: error: {err.format_message().rstrip('.')}{where}",
+                                err.exit_code) from None
+                except click.ClickException as err:
+                    raise _Stop(f"mcsim: error: {err.format_message()}", err.exit_code) from None
+            except _Stop as stop:
+                click.echo(" ".join(stop.line.split()), err=True)
+                sys.exit(stop.code)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 #: Sub-commands that run the numba kernels.

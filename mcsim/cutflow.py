@@ -28,14 +28,13 @@ kept, so the cutflow does not depend on ``--keep``.  The file is read in steps o
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import yields
+from . import jsonio, yields
 from .chain import EventBatch, event_weight, in_energy_window, reweight
 from .propagate import decay_probability
 from .rootio import iterate, iterate_crossing, read_metadata
@@ -166,7 +165,7 @@ class Cutflow:
                 "by_channel": self.by_channel.get("rows", [])}
 
     def json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return jsonio.dumps(self.to_dict(), indent=2)
 
 
 def exposure(meta: dict) -> str:

@@ -41,6 +41,7 @@ from pathlib import Path
 from hepunits import attobarn, millibarn
 
 from .geometry import Box, Calorimeter, Cone, Cylinder, RectFrustum
+from .validate import card_range
 
 __all__ = ["Detector", "load_detector", "available_detectors", "BEAMS"]
 
@@ -162,6 +163,12 @@ class _Card:
         if v is not None and not (v > 0 or (allow_zero and v == 0)):
             bound = ">= 0" if allow_zero else "> 0"
             raise self.error(f"{section}.{key}", f"must be {bound}, got {v!r}")
+        allowed = card_range(key)
+        if v and key in table and allowed is not None:  # 0 passed the check above
+            try:
+                allowed.check(key, v)
+            except ValueError:
+                raise self.error(f"{section}.{key}", allowed.message(v)) from None
         return None if v is None else float(v)
 
     def section(self, section: str, *, required=True) -> dict:
@@ -319,9 +326,16 @@ def _locate(name_or_path: str) -> tuple[str, str, str, str | None]:
     if _looks_like_path(spec):
         path = Path(spec)
         try:
-            text = path.read_text()
-        except (FileNotFoundError, IsADirectoryError):
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
             raise ValueError(f"detector card {spec}: no such file") from None
+        except IsADirectoryError:
+            raise ValueError(f"detector card {spec}: is a directory, not a TOML file") from None
+        except UnicodeDecodeError as err:
+            raise ValueError(f"detector card {spec}: not a text file (byte {err.start} is not "
+                             f"UTF-8); a card is TOML text") from None
+        except OSError as err:
+            raise ValueError(f"detector card {spec}: cannot read it ({err.strerror})") from None
         return str(path), str(path), text, config or None
     if spec not in _card_names():
         raise ValueError(f"unknown detector {spec!r}; known detectors: "

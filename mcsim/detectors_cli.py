@@ -12,8 +12,11 @@ __all__ = ["detectors", "describe", "draw_side_view"]
 
 def describe(det) -> list[str]:
     """The geometry, exposure and selection of a :class:`mcsim.detector.Detector`, as lines."""
+    from .collider import is_collider
     from .cutflow import exposure
 
+    if is_collider(det):
+        return _describe_collider(det)
     vol, calo, cone = det.decay_volume, det.calorimeter, det.cone
     kind = type(vol).__name__
     if kind == "Cylinder":
@@ -47,12 +50,29 @@ def describe(det) -> list[str]:
     return lines
 
 
+def _describe_collider(det) -> list[str]:
+    """The beams, volume and selection of a :class:`mcsim.collider.ColliderDetector`."""
+    vol = det.decay_volume
+    theta = [math.degrees(math.acos(c)) for c in (det.cos_theta_max, det.cos_theta_min)]
+    return [f"{det.name}: {det.description}",
+            f"  card:         {det.card_path}",
+            f"  beams:        {det.electron_energy:g} GeV e- (+z) on {det.positron_energy:g} GeV "
+            f"e+, sqrt(s) = {det.sqrt_s:.4g} GeV, CM velocity {det.beta:.3f}",
+            f"  exposure:     {det.luminosity_inv_fb:g} fb^-1",
+            f"  decay volume: cylinder of radius {vol.radius:g} m around the beam, "
+            f"z = {vol.z_start:g} to {vol.z_end:g} m from the interaction point",
+            f"  calorimeter:  photons at lab polar angle {theta[0]:.1f} to {theta[1]:.1f} deg",
+            f"  selection:    leading photon above {det.leading_energy_min:g} GeV, sub-leading "
+            f"above {det.subleading_energy_min:g} GeV, missing energy above "
+            f"{det.missing_energy_min:g} GeV (CM frame), efficiency {det.efficiency:g}",
+            f"  sensitivity:  {det.sensitivity_events:g} signal events"]
+
+
 def _half_heights(vol) -> tuple[float, float, float, float]:
     """(half extent in x at start, at end, in y at start, at end) [m] of the decay volume."""
-    kind = type(vol).__name__
-    if kind == "Cylinder":
+    if hasattr(vol, "radius"):  # the fixed-target and the collider cylinders
         return vol.radius, vol.radius, vol.radius, vol.radius
-    if kind == "Box":
+    if type(vol).__name__ == "Box":
         return vol.width / 2, vol.width / 2, vol.height / 2, vol.height / 2
     return vol.width_start / 2, vol.width_end / 2, vol.height_start / 2, vol.height_end / 2
 
@@ -63,7 +83,7 @@ def draw_side_view(ax, det, *, plane: str = "y") -> None:
     stretched: the volumes are long and thin."""
     from matplotlib.patches import Polygon
 
-    vol, calo, cone = det.decay_volume, det.calorimeter, det.cone
+    vol, calo, cone = det.decay_volume, det.calorimeter, getattr(det, "cone", None)
     hx0, hx1, hy0, hy1 = _half_heights(vol)
     h0, h1 = (hy0, hy1) if plane == "y" else (hx0, hx1)
     ax.add_patch(Polygon([(vol.z_start, -h0), (vol.z_end, -h1), (vol.z_end, h1),
@@ -77,15 +97,20 @@ def draw_side_view(ax, det, *, plane: str = "y") -> None:
         ax.plot([calo.z_face, calo.z_face], [lo, hi], color="tab:red", lw=4,
                 solid_capstyle="butt")
     ax.plot([], [], color="tab:red", lw=4, label="calorimeter face")
-    t = math.tan(cone.theta_max)
-    ax.plot([0, cone.l_f], [0, cone.l_f * t], color="0.3", ls="--", lw=1,
-            label=f"cone, theta < {cone.theta_max:.3g} rad")
-    ax.plot([0, cone.l_f], [0, -cone.l_f * t], color="0.3", ls="--", lw=1)
-    ax.axvline(cone.l_i, color="0.5", ls=":", lw=1)
-    ax.axvline(cone.l_f, color="0.5", ls=":", lw=1)
-    ax.plot([0], [0], marker="*", color="k", ms=10, ls="none", label="target (origin)")
-    top = 1.3 * max(h0, h1, half, cone.l_f * t)
-    ax.set_xlim(-0.03 * calo.z_face, 1.08 * max(calo.z_face, vol.z_end))
+    reach = 0.0
+    if cone is not None:  # fixed-target cards: the paper's acceptance cone
+        t = math.tan(cone.theta_max)
+        reach = cone.l_f * t
+        ax.plot([0, cone.l_f], [0, reach], color="0.3", ls="--", lw=1,
+                label=f"cone, theta < {cone.theta_max:.3g} rad")
+        ax.plot([0, cone.l_f], [0, -reach], color="0.3", ls="--", lw=1)
+        ax.axvline(cone.l_i, color="0.5", ls=":", lw=1)
+        ax.axvline(cone.l_f, color="0.5", ls=":", lw=1)
+    ax.plot([0], [0], marker="*", color="k", ms=10, ls="none",
+            label="target (origin)" if cone is not None else "interaction point")
+    top = 1.3 * max(h0, h1, half, reach)
+    z_lo = min(vol.z_start, 0.0)
+    ax.set_xlim(z_lo - 0.03 * (calo.z_face - z_lo), 1.08 * max(calo.z_face, vol.z_end))
     ax.set_ylim(-top, top)
     ax.set_xlabel("z [m] (beam axis)")
     ax.set_ylabel(f"{plane} [m] (stretched)")

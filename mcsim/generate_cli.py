@@ -12,23 +12,9 @@ from .models import model_from_options
 from .ntuple import FORMATS, KEEP
 from .propagate import MODES
 from .spectra_cli import tables_option
+from .validate import CHUNK, ENERGY, EVENTS, SEED, click_type
 
 __all__ = ["generate"]
-
-
-class _Count(click.ParamType):
-    """A positive event count, also written as 1e6."""
-
-    name = "N"
-
-    def convert(self, value, param, ctx):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not (number >= 1 and number == int(number)):
-            self.fail(f"{value!r} is not a whole number >= 1", param, ctx)
-        return int(number)
 
 
 def _mothers(text: str | None) -> list[int] | None:
@@ -48,18 +34,21 @@ def _mothers(text: str | None) -> list[int] | None:
 @click.option("--detector", default="na62", show_default=True,
               help="detector card: a shipped name (na62, na62:1e17, ship, ...; see `mcsim "
                    "detectors list`) or a path")
-@click.option("--events", "n_events", type=_Count(), required=True,
-              help="total number of events in the file, split equally over the channels")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), required=True,
+@click.option("--events", "n_events", type=click_type(EVENTS), required=True,
+              help="total number of events in the file, split equally over the channels "
+                   "(1 to 1e10)")
+@click.option("--seed", type=click_type(SEED), required=True,
               help="master seed; the same seed gives the same file content")
 @click.option("--mode", type=click.Choice(MODES), default="full", show_default=True,
               help="full: 3-D geometry; cone: the paper's selection")
-@click.option("--threshold", type=float,
+@click.option("--threshold", type=click_type(ENERGY),
               help="minimum photon energy [GeV]  [default: the card's]")
 @click.option("--channels", help="only these production channels: mother PDG IDs or names, "
                                  "comma-separated (default: every open channel)")
-@click.option("--chunk-size", type=_Count(), default=100_000, show_default=True,
-              help="events per chunk (memory scales with it; about 1 kB per event)")
+@click.option("--chunk-size", type=click_type(CHUNK), default=100_000, show_default=True,
+              help="events per chunk, rounded up to whole random-number blocks of 16384 "
+                   "(memory scales with it, about 1 kB per event; the events do not depend "
+                   "on it)")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="output file: ROOT (TTree 'events'), or HepMC3 ASCII for a .hepmc3 or "
                    ".hepmc name")
@@ -92,11 +81,15 @@ def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, 
     point = model_from_options(model, d=d, m1=m1, delta=delta, m_n=m_n, flavour=flavour)
     warn_branching_ratios(point)
     start = time.perf_counter()
-    meta = run(point, detector, output, n_events=n_events, seed=seed, mode=mode,
-               threshold=threshold, channels=_mothers(channels), chunk_size=chunk_size,
-               overwrite=overwrite, compression=compression, keep=keep, float32=float32,
-               sampling=sampling,
-               format=fmt, progress=not quiet)
+    try:
+        meta = run(point, detector, output, n_events=n_events, seed=seed, mode=mode,
+                   threshold=threshold, channels=_mothers(channels), chunk_size=chunk_size,
+                   overwrite=overwrite, compression=compression, keep=keep, float32=float32,
+                   sampling=sampling, format=fmt, progress=not quiet)
+    except OSError as err:
+        if err.errno is None:  # mcsim's own message (an output path refused)
+            raise
+        raise OSError(f"cannot write {output}: {err.strerror}") from None  # e.g. disk full
     seconds = time.perf_counter() - start
     click.echo(f"wrote {output}: {meta['n_events']} events generated in "
                f"{len(meta['channels'])} channels, {meta['n_kept']} kept (--keep {keep}), "

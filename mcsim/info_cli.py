@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from . import jsonio
 from .models import FLAVOURS, model_from_options
 from .production import channels
+from .validate import COUPLING, DELTA, MASS, click_type
 
 __all__ = ["info", "model_options", "warn_branching_ratios"]
 
@@ -27,15 +27,17 @@ def model_options(func):
         click.option("--model", "model", required=True,
                      type=click.Choice(["dark-dipole", "neutrino-dipole"]),
                      help="dark-dipole (chi2 -> chi1 gamma) or neutrino-dipole (N -> nu gamma)"),
-        click.option("--m1", type=float, help="chi1 mass [GeV] (dark-dipole; required there)"),
-        click.option("--delta", type=float,
+        click.option("--m1", type=click_type(MASS),
+                     help="chi1 mass [GeV] (dark-dipole; required there)"),
+        click.option("--delta", type=click_type(DELTA),
                      help="relative splitting (M2 - M1)/M1, dimensionless (dark-dipole; "
                           "required there)"),
-        click.option("--m-n", "m_n", type=float,
+        click.option("--m-n", "m_n", type=click_type(MASS),
                      help="N mass [GeV] (neutrino-dipole; required there)"),
         click.option("--flavour", type=click.Choice(FLAVOURS),
                      help="active flavour (neutrino-dipole; required there)"),
-        click.option("--d", "d", type=float, required=True, help="dipole coefficient [GeV^-1]"),
+        click.option("--d", "d", type=click_type(COUPLING), required=True,
+                     help="dipole coefficient [GeV^-1]"),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -57,7 +59,7 @@ def info(model, m1, delta, m_n, flavour, d, as_json):
             "channels": {str(c.mother): {"name": c.name, "br": c.br, "open": c.is_open}
                          for c in chans},
         }
-        click.echo(json.dumps(out))
+        click.echo(jsonio.dumps(out))
         return
     params = ", ".join(f"{k} = {v}" for k, v in point.describe().items())
     click.echo(params)

@@ -9,20 +9,11 @@ import math
 from dataclasses import dataclass, replace
 
 from .constants import HBARC_GEV_M
+from .validate import COUPLING, DELTA, MASS
 
 __all__ = ["DarkDipole", "NeutrinoDipole", "Model", "FLAVOURS", "model_from_options"]
 
 FLAVOURS = ("e", "mu", "tau")
-
-
-def _require_positive(name: str, value: float) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in (0, inf), got {value!r}") from None
-    if not (value > 0.0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be in (0, inf), got {value!r}")
-    return value
 
 
 class _Dipole:
@@ -55,9 +46,9 @@ class DarkDipole(_Dipole):
     kind = "dark-dipole"
 
     def __post_init__(self):
-        object.__setattr__(self, "m1", _require_positive("m1", self.m1))
-        object.__setattr__(self, "delta", _require_positive("delta", self.delta))
-        object.__setattr__(self, "d", _require_positive("d", self.d))
+        object.__setattr__(self, "m1", MASS.check("m1", self.m1))
+        object.__setattr__(self, "delta", DELTA.check("delta", self.delta))
+        object.__setattr__(self, "d", COUPLING.check("d", self.d))
 
     @property
     def m2(self) -> float:
@@ -98,8 +89,8 @@ class NeutrinoDipole(_Dipole):
     kind = "neutrino-dipole"
 
     def __post_init__(self):
-        object.__setattr__(self, "m_n", _require_positive("m_n", self.m_n))
-        object.__setattr__(self, "d", _require_positive("d", self.d))
+        object.__setattr__(self, "m_n", MASS.check("m_n", self.m_n))
+        object.__setattr__(self, "d", COUPLING.check("d", self.d))
         if self.flavour not in FLAVOURS:
             raise ValueError(f"flavour must be one of {', '.join(FLAVOURS)}, got {self.flavour!r}")
 
@@ -130,7 +121,13 @@ def model_from_options(model: str, *, d: float, m1: float | None = None,
                        delta: float | None = None, m_n: float | None = None,
                        flavour: str | None = None) -> Model:
     """Build a model from command-line style options; ``model`` is 'dark-dipole' or
-    'neutrino-dipole'."""
+    'neutrino-dipole'.  An option of the other model is an error, not ignored."""
+    foreign = {DarkDipole.kind: {"m_n": m_n, "flavour": flavour},
+               NeutrinoDipole.kind: {"m1": m1, "delta": delta}}.get(model, {})
+    given = [name for name, value in foreign.items() if value is not None]
+    if given:
+        options = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(f"{options}: not a parameter of the {model} model")
     if model == DarkDipole.kind:
         if m1 is None or delta is None:
             raise ValueError("the dark-dipole model needs m1 (GeV) and delta (> 0)")

@@ -39,6 +39,7 @@ from .models import Model
 from .production import Channel
 from .propagate import MODES
 from .rootio import NtupleWriter
+from .validate import CHUNK, ENERGY, EVENTS, SEED
 from .yields import stat_error
 
 __all__ = ["generate", "split_events", "chunk_sizes", "keep_mask", "output_format",
@@ -182,14 +183,13 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
     :mod:`mcsim.hepmc`; default: from the suffix, see :func:`output_format`).  Returns the
     metadata written, with the expected signal events and their Monte Carlo error
     (:func:`mcsim.yields.stat_error`), in total and per channel."""
-    n_events = _positive_int("n_events", n_events)
-    chunk_size = _positive_int("chunk_size", chunk_size)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be an integer in [0, 2^63), got {seed!r}")
+    n_events = EVENTS.check("n_events", n_events)
+    chunk_size = CHUNK.check("chunk_size", chunk_size)
+    seed = SEED.check("seed", seed)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
-        raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
+    if threshold is not None:
+        threshold = ENERGY.check("threshold", threshold)
     if keep not in KEEP:
         raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
     if isinstance(detector, str):
@@ -202,6 +202,12 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
         source = SpectraSource(detector)
         chans = select_channels(model, source, channels)
         n_mesons = [source.n_mesons(c.mother) for c in chans]
+    if not chans:
+        point = ", ".join(f"{k} = {v:g}" for k, v in model.describe().items()
+                          if isinstance(v, float))
+        raise ValueError(f"every production channel is closed for the {model.kind} model at "
+                         f"{point} (or the {detector.beam} beam makes none of its mesons): "
+                         f"nothing to generate")
     counts = split_events(n_events, len(chans))
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
 

@@ -16,13 +16,14 @@ level lines of N -+ one standard deviation.  Recast limits use the CLs method
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import optimize, stats
+
+from . import jsonio
 
 __all__ = ["ReachGrid", "contour_lines", "signal_upper_limit",
            "recast_upper_limit", "log_grid", "write_grids", "read_grids", "write_contours",
@@ -211,7 +212,7 @@ def write_grids(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     js, cs = stem.with_suffix(".json"), stem.with_suffix(".csv")
-    js.write_text(json.dumps([g.to_dict() for g in grids], default=_jsonable))
+    jsonio.write(js, [g.to_dict() for g in grids])
     with cs.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["label", "mass_GeV", "d_inv_GeV", "events", "stat_error"])
@@ -225,7 +226,7 @@ def write_grids(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
 
 def read_grids(path: str | Path) -> list[ReachGrid]:
     """Grids written by :func:`write_grids` (the .json file)."""
-    return [ReachGrid.from_dict(d) for d in json.loads(Path(path).read_text())]
+    return [ReachGrid.from_dict(d) for d in jsonio.read(path)]
 
 
 def write_contours(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
@@ -253,13 +254,6 @@ def write_contours(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
                 for j, ln in enumerate(lines):
                     for m, d in ln:
                         w.writerow([g.label, f"{g.level:.6g}", curve, j, f"{m:.6g}", f"{d:.6g}"])
-    js.write_text(json.dumps(data))
+    jsonio.write(js, data)
     return [js, cs]
 
-
-def _jsonable(obj):
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -8,9 +8,12 @@ import click
 
 from .chain import SAMPLINGS
 from .models import FLAVOURS
+from .partfiles import check_directory, removed_on_failure
 from .reach import DISCOVERY_LEVEL, log_grid, write_contours, write_grids
 from .scan import Family, Refinement, Target, scan
 from .spectra_cli import tables_option
+from .validate import (COUPLING, DELTA, ENERGY, GRID_POINTS, MASS, SCAN_EVENTS, SEED, WORKERS,
+                       click_type)
 
 __all__ = ["reach", "figure", "validate_cone_command"]
 
@@ -18,11 +21,12 @@ __all__ = ["reach", "figure", "validate_cone_command"]
 def _scan_options(f):
     """Monte Carlo and execution options shared by the three commands."""
     options = [
-        click.option("--events", "n_events", type=int, default=100_000, show_default=True,
+        click.option("--events", "n_events", type=click_type(SCAN_EVENTS), default=100_000,
+                     show_default=True,
                      help="Monte Carlo events per mass and production channel"),
-        click.option("--seed", type=int, default=1, show_default=True,
+        click.option("--seed", type=click_type(SEED), default=1, show_default=True,
                      help="master seed; the same seed gives the same grids"),
-        click.option("--workers", type=int, default=2, show_default=True,
+        click.option("--workers", type=click_type(WORKERS), default=2, show_default=True,
                      help="local worker processes (1: run in this process)"),
         click.option("--scheduler", default=None, metavar="ADDRESS",
                      help="run the tasks on the Dask cluster at ADDRESS (tcp://HOST:8786) "
@@ -48,23 +52,23 @@ def _scan_options(f):
 @click.command()
 @click.option("--model", type=click.Choice(["dark-dipole", "neutrino-dipole"]),
               default="dark-dipole", show_default=True, help="model family")
-@click.option("--delta", type=float, default=0.1, show_default=True,
+@click.option("--delta", type=click_type(DELTA), default=0.1, show_default=True,
               help="dark dipole: relative splitting (M2 - M1) / M1 (dimensionless)")
 @click.option("--flavour", type=click.Choice(FLAVOURS), default="mu", show_default=True,
               help="neutrino dipole: flavour of the active neutrino")
 @click.option("--detector", "detectors", multiple=True, required=True,
               help="detector card name (na62, na62:1e17, ship, ...; see `mcsim detectors "
                    "list`) or path; repeat for several")
-@click.option("--mass-range", nargs=2, type=float, default=(0.01, 5.0), show_default=True,
-              help="M1 or M_N range [GeV], log-spaced")
-@click.option("--masses", "n_masses", type=int, default=40, show_default=True,
-              help="number of masses in the grid")
-@click.option("--d-range", nargs=2, type=float, default=None,
+@click.option("--mass-range", nargs=2, type=click_type(MASS), default=(0.01, 5.0),
+              show_default=True, help="M1 or M_N range [GeV], log-spaced")
+@click.option("--masses", "n_masses", type=click_type(GRID_POINTS), default=40,
+              show_default=True, help="number of masses in the grid")
+@click.option("--d-range", nargs=2, type=click_type(COUPLING), default=None,
               help="coupling range [GeV^-1], log-spaced  [default: 1e-8 1e-2 (dark), 1e-9 1e-3 "
                    "(neutrino)]")
-@click.option("--couplings", "n_couplings", type=int, default=100, show_default=True,
-              help="number of couplings in the grid")
-@click.option("--threshold", type=float, default=None,
+@click.option("--couplings", "n_couplings", type=click_type(GRID_POINTS), default=100,
+              show_default=True, help="number of couplings in the grid")
+@click.option("--threshold", type=click_type(ENERGY), default=None,
               help="minimum photon energy [GeV]  [default: each card's]")
 @click.option("--mode", type=click.Choice(["full", "cone"]), default="full", show_default=True,
               help="full: 3-D geometry; cone: the paper's cone approximation")
@@ -83,6 +87,7 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
     plot)."""
     if not level > 0:
         raise ValueError(f"--level must be a number of events > 0, got {level!r}")
+    check_directory(out_dir, "--out")
     family = (Family(model, delta=delta) if model == "dark-dipole"
               else Family(model, flavour=flavour))
     if d_range is None:
@@ -93,14 +98,15 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
     grids = scan(family, masses, couplings, targets, n_events=n_events, seed=seed,
                  workers=workers, scheduler=scheduler, progress=progress,
                  refinement=_refinement(target_error, refine_budget), sampling=sampling)
-    files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
-    relic = None
-    if family.delta is not None:  # the thermal-relic line of the dark dipole
-        from .relic import relic_line, write_relic_lines
+    with removed_on_failure(out_dir):  # all of the outputs or none
+        files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
+        relic = None
+        if family.delta is not None:  # the thermal-relic line of the dark dipole
+            from .relic import relic_line, write_relic_lines
 
-        relic = relic_line(masses, delta)
-        files += write_relic_lines({f"delta={delta:g}": relic}, out_dir / "relic")
-    files.append(_plot(grids, out_dir / "reach.png", family, relic))
+            relic = relic_line(masses, delta)
+            files += write_relic_lines({f"delta={delta:g}": relic}, out_dir / "relic")
+        files.append(_plot(grids, out_dir / "reach.png", family, relic))
     for g in grids:
         lines = g.contours()
         worst = [e for e in g.metadata["contour_rel_error"] if e is not None]
@@ -182,10 +188,10 @@ def _plot(grids, path: Path, family: Family, relic=None) -> Path:
 @click.argument("number", type=int)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("figures"), show_default=True, help="output directory")
-@click.option("--masses", "n_masses", type=int, default=40, show_default=True,
-              help="number of masses in the grid")
-@click.option("--couplings", "n_couplings", type=int, default=100, show_default=True,
-              help="number of couplings in the grid")
+@click.option("--masses", "n_masses", type=click_type(GRID_POINTS), default=40,
+              show_default=True, help="number of masses in the grid")
+@click.option("--couplings", "n_couplings", type=click_type(GRID_POINTS), default=100,
+              show_default=True, help="number of couplings in the grid")
 @_scan_options
 def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, scheduler,
            progress, target_error, refine_budget, sampling):
@@ -203,14 +209,14 @@ def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, sche
 
 
 @click.command("validate-cone")
-@click.option("--delta", type=float, default=0.1, show_default=True,
+@click.option("--delta", type=click_type(DELTA), default=0.1, show_default=True,
               help="dark dipole: relative splitting (M2 - M1) / M1")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("figures"), show_default=True, help="output directory")
-@click.option("--masses", "n_masses", type=int, default=30, show_default=True,
-              help="number of masses in the grid")
-@click.option("--couplings", "n_couplings", type=int, default=80, show_default=True,
-              help="number of couplings in the grid")
+@click.option("--masses", "n_masses", type=click_type(GRID_POINTS), default=30,
+              show_default=True, help="number of masses in the grid")
+@click.option("--couplings", "n_couplings", type=click_type(GRID_POINTS), default=80,
+              show_default=True, help="number of couplings in the grid")
 @_scan_options
 def validate_cone_command(delta, out_dir, n_masses, n_couplings, n_events, seed, workers,
                           scheduler, progress, target_error, refine_budget, sampling):

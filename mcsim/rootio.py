@@ -35,24 +35,28 @@ float32; the numbers the weights are computed from (w_norm, probabilities, paths
 beta*gamma) always stay float64, so re-weighting is exact either way.
 
 Files are written to a temporary name in the output directory and renamed when complete
-(:class:`NtupleWriter`), so a crash or Ctrl-C never leaves a partial file at the output path.
+(:class:`NtupleWriter`), so a crash, Ctrl-C, SIGTERM or SIGHUP never leaves a partial file at the
+output path; the ``.part`` file of a writer killed outright is removed by the next writer
+(:mod:`mcsim.partfiles`).  Reading a file that is not a complete events file (empty, truncated,
+no ``events`` tree) raises a ValueError naming it.
 Trees are written with ``mktree``/``extend`` (never ``file[name] = ...``, which would make an
 RNTuple).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import uproot
 
+from . import jsonio, partfiles
 from .chain import ARRAYS
 
 __all__ = ["BRANCHES", "TITLES", "CROSSING_BRANCHES", "EVENTS_TREE", "CROSSING_TREE",
@@ -314,12 +318,6 @@ def _write_tree(file, name: str, title: str, columns: dict[str, np.ndarray],
     _make_tree(file, name, title, {k: v.dtype for k, v in columns.items()}, titles).extend(columns)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 class NtupleWriter:
     """Context manager writing one events file.
 
@@ -347,13 +345,9 @@ class NtupleWriter:
 
     def __enter__(self) -> NtupleWriter:
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
-                                       dir=self.path.parent)
+            self._tmp = partfiles.create(self.path)
         except OSError as err:
             raise PermissionError(f"cannot write {self.path}: {err.strerror}") from None
-        os.close(fd)
-        self._tmp = Path(tmp)
-        os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; give a normal file
         try:
             self._file = uproot.recreate(self._tmp, compression=self.compression)
             self._tree = _make_tree(self._file, EVENTS_TREE,
@@ -387,7 +381,7 @@ class NtupleWriter:
         if metadata["n_kept"] != self.n_written:
             raise ValueError(f"metadata says {metadata['n_kept']} events kept, "
                              f"{self.n_written} were written")
-        self._file[METADATA_KEY] = json.dumps(metadata, sort_keys=True)
+        self._file[METADATA_KEY] = jsonio.dumps(metadata, sort_keys=True)
         self._file[CARD_KEY] = metadata["card_text"]
         _write_tree(self._file, RUN_TREE, "mcsim run parameters", _run_columns(metadata),
                     _RUN_TITLES)
@@ -398,14 +392,16 @@ class NtupleWriter:
         self._finished = True
 
     def _discard(self) -> None:
-        if self._file is not None:
-            try:
-                self._file.close()
-            finally:
-                self._file = None
-        if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
-            self._tmp = None
+        try:
+            if self._file is not None:
+                self._file, file = None, self._file
+                file.close()
+        except OSError:
+            pass  # e.g. disk full while flushing: the file goes anyway
+        finally:
+            if self._tmp is not None:
+                self._tmp.unlink(missing_ok=True)
+                self._tmp = None
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None or not self._finished:
@@ -414,7 +410,12 @@ class NtupleWriter:
                 raise RuntimeError(f"{self.path}: NtupleWriter closed without finish(); "
                                    f"nothing written")
             return
-        self._file.close()
+        try:
+            self._file.close()
+        except BaseException:
+            self._file = None
+            self._discard()
+            raise
         self._file = None
         if self.path.exists() and not self.overwrite:
             self._discard()
@@ -426,16 +427,52 @@ class NtupleWriter:
 def read_metadata(path: str | Path) -> dict:
     """The metadata dict of an events file (``photon_energy_max`` null in the JSON, i.e. no
     upper cut, comes back as ``inf`` as in :class:`mcsim.chain.EventBatch` metadata)."""
-    with uproot.open(path) as file:
-        if METADATA_KEY not in file:
-            raise ValueError(f"{path}: no {METADATA_KEY!r} key; not an mcsim events file")
-        meta = json.loads(str(file[METADATA_KEY]))
+    with _opened(path) as file:
+        for key in (METADATA_KEY, EVENTS_TREE):
+            if key not in file:
+                raise NotEventsFile(f"{path}: no {key!r} in the file; not a complete mcsim "
+                                    f"events file")
+        meta = jsonio.loads(str(file[METADATA_KEY]))
+        file[EVENTS_TREE].num_entries  # noqa: B018 -- reads the tree's header
     if meta.get("format") == "mcsim-events-1":
         raise ValueError(f"{path} was written by an older mcsim (format mcsim-events-1, "
                          f"non-cumulative flags): generate it again")
     if meta["photon_energy_max"] is None:
         meta["photon_energy_max"] = math.inf
     return meta
+
+
+class NotEventsFile(ValueError):
+    """The file is not a complete, readable mcsim events file."""
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else "no details"
+
+
+@contextmanager
+def _opened(path: str | Path):
+    """``uproot.open(path)``, with a damaged or non-ROOT file reported as a ValueError that
+    names it (reads inside the block included)."""
+    try:
+        file = uproot.open(path)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as err:  # uproot meets a damaged file in many ways
+        raise NotEventsFile(f"{path}: not a ROOT file or damaged ({type(err).__name__}: "
+                            f"{_first_line(err)})") from None
+    with file:
+        end, size = getattr(file.file, "fEND", 0), os.path.getsize(path)
+        if size < end:
+            raise NotEventsFile(f"{path}: truncated ({size} of {end} bytes)")
+        try:
+            yield file
+        except NotEventsFile:
+            raise
+        except Exception as err:
+            raise NotEventsFile(f"{path}: damaged events file ({type(err).__name__}: "
+                                f"{_first_line(err)})") from None
 
 
 def _branch_list(keys) -> list[str]:
@@ -448,7 +485,7 @@ def read_arrays(path: str | Path, keys=None, *, entry_start: int | None = None,
                 entry_stop: int | None = None) -> dict[str, np.ndarray]:
     """Per-event arrays (names of :data:`mcsim.chain.ARRAYS`, all or ``keys``) of an events
     file, in memory at once: use :func:`iterate` for large files."""
-    with uproot.open(path) as file:
+    with _opened(path) as file:
         columns = file[EVENTS_TREE].arrays(_branch_list(keys), library="np",
                                            entry_start=entry_start, entry_stop=entry_stop)
     return unflatten(columns, keys)
@@ -457,7 +494,7 @@ def read_arrays(path: str | Path, keys=None, *, entry_start: int | None = None,
 def iterate(path: str | Path, keys=None, *, step_size: int = 200_000
             ) -> Iterator[dict[str, np.ndarray]]:
     """Per-event arrays of an events file, ``step_size`` events at a time (bounded memory)."""
-    with uproot.open(path) as file:
+    with _opened(path) as file:
         tree = file[EVENTS_TREE]
         for columns in tree.iterate(_branch_list(keys), step_size=step_size, library="np"):
             yield unflatten(columns, keys)

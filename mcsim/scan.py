@@ -20,6 +20,9 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
+import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -40,6 +43,7 @@ from .production import (CHARGED_PSEUDOSCALARS, NEUTRAL_PSEUDOSCALARS, VECTORS, 
 from .propagate import MODES, decay_probability, propagate
 from .reach import DISCOVERY_LEVEL, ReachGrid, recast_upper_limit
 from .yields import yield_sums
+from .validate import WORKERS
 
 __all__ = ["Family", "Target", "Task", "ChannelSums", "TaskResult", "Refinement", "NO_REFINEMENT",
            "make_tasks", "run_task", "run_tasks", "scan", "scan_set"]
@@ -51,6 +55,8 @@ D_REF = 1e-5
 # widths (numpy eigvalsh) run ~50x slower with threaded BLAS on a busy 2-core machine.  Dask's
 # nanny sets the same variables for its workers.
 _BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -371,36 +377,122 @@ def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
 
 
 def run_tasks(tasks: list[Task], *, workers: int = 2, scheduler: str | None = None,
-              progress: bool = True, desc: str = "reach scan") -> list[TaskResult]:
+              progress: bool = True, desc: str = "reach scan",
+              timeout: float | None = None) -> list[TaskResult]:
     """Results of :func:`run_task` for every task, in task order: on ``workers`` local processes
     (1: in this process), or on the Dask cluster at ``scheduler`` (an address).  Local workers
-    are spawned, so a calling script must be importable (a file, not ``python - <<EOF``)."""
+    are spawned, so a calling script must be importable (a file, not ``python - <<EOF``); they
+    die with this process, and an exception here (Ctrl-C, SIGTERM included) stops them at once.
+    A cluster that cannot be reached, or that has no worker for ``timeout`` seconds (default:
+    Dask's ``distributed.comm.timeouts.connect``, 30 s, set by the environment variable
+    DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT), raises a ConnectionError."""
     from tqdm.auto import tqdm
 
+    WORKERS.check("workers", workers)
     results: list = [None] * len(tasks)
     bar = tqdm(total=len(tasks), desc=desc, unit="task", disable=not progress)
     if scheduler is not None:
-        from distributed import Client, as_completed as dask_completed
-
-        with Client(scheduler) as client:
-            futures = client.map(run_task, tasks, pure=False)
-            index = {f.key: i for i, f in enumerate(futures)}
-            for fut in dask_completed(futures):
-                results[index[fut.key]] = fut.result()
-                bar.update()
+        for i, result in _on_cluster(tasks, scheduler, timeout):
+            results[i] = result
+            bar.update()
     elif workers <= 1:
         for i, task in enumerate(tasks):
             results[i] = run_task(task)
             bar.update()
     else:
-        with _single_threaded_blas(), ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(run_task, task): i for i, task in enumerate(tasks)}
+        pool = None
+        try:
+            with _single_threaded_blas(), _sigint_ignored():  # workers start at submit()
+                pool = ProcessPoolExecutor(max_workers=workers,
+                                           mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_worker_init, initargs=(os.getpid(),))
+                futures = {pool.submit(run_task, task): i for i, task in enumerate(tasks)}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
                 bar.update()
+        except BaseException:
+            if pool is not None:
+                _terminate(pool)
+            raise
+        pool.shutdown()
     bar.close()
     return results
+
+
+@contextmanager
+def _sigint_ignored():
+    """SIGINT ignored while worker processes are started, so that they ignore it from birth
+    (an ignored signal stays ignored across exec): a terminal's Ctrl-C reaches the whole
+    process group, and a worker still importing would die with a traceback.  The parent
+    handles Ctrl-C and stops the workers.  (Starting takes milliseconds; a Ctrl-C within them
+    is lost.)"""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _worker_init(parent: int) -> None:
+    """Local worker set-up: killed with SIGKILL when the parent dies (Linux), and deaf to the
+    terminal's Ctrl-C (the parent handles it and stops the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for other in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+        signal.signal(other, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop a process pool now: pending tasks cancelled, workers terminated and reaped."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(timeout=5)
+        if p.is_alive():
+            p.kill()
+            p.join()
+
+
+def _on_cluster(tasks: list[Task], scheduler: str, timeout: float):
+    """(task index, result) from the Dask cluster at ``scheduler`` as they complete."""
+    import dask
+    from dask.utils import parse_timedelta
+    from distributed import Client, wait
+
+    if timeout is None:
+        timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as err:
+        raise ConnectionError(f"--scheduler {scheduler}: cannot reach the Dask scheduler within "
+                              f"{timeout:g} s ({type(err).__name__})") from None
+    with client:
+        futures = client.map(run_task, tasks, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        pending, last_worker = set(futures), time.monotonic()
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=min(timeout, 1.0),
+                                     return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            for fut in done:
+                yield index[fut.key], fut.result()
+            if client.nthreads():
+                last_worker = time.monotonic()
+            elif time.monotonic() - last_worker > timeout:
+                raise ConnectionError(f"--scheduler {scheduler}: the Dask cluster has had no "
+                                      f"worker for {timeout:g} s; {len(pending)} of "
+                                      f"{len(tasks)} tasks not done")
 
 
 @contextmanager

@@ -253,7 +253,7 @@ def test_cli_table_json_markdown_and_plots(files, tmp_path):
     res = runner.invoke(main, ["cutflow", path, "--markdown", "--no-plots"])
     assert "| 4 | E_gamma > 1 GeV |" in res.output
     res = runner.invoke(main, ["cutflow", path, "--d", "-1", "--no-plots"])
-    assert res.exit_code == 2 and "d must be a finite coupling" in res.output
+    assert res.exit_code == 2 and "Invalid value for '--d': must be a number in [1e-15" in res.output
 
 
 def test_root_reads_the_file_and_rdataframe_gives_the_cutflow(files):

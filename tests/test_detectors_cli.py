@@ -51,3 +51,17 @@ def test_unknown_detector_is_one_line():
     res = CliRunner().invoke(main, ["detectors", "show", "atlas"])
     assert res.exit_code == 2
     assert res.output.count("\n") == 1 and "atlas" in res.output
+
+
+def test_every_shipped_card_is_described_and_drawn(tmp_path):
+    """Every card, fixed-target or collider, prints and draws (the docs page is built from
+    this)."""
+    for name in available_detectors():
+        res = CliRunner().invoke(main, ["detectors", "show", name,
+                                        "--png", str(tmp_path / "side.png")])
+        assert res.exit_code == 0, (name, res.output)
+        assert res.output.startswith(name.split(":")[0])
+    babar = "\n".join(describe(load_detector("babar")))
+    for text in ("sqrt(s) = 10.58 GeV", "60 fb^-1", "15.8 to 140.8 deg",
+                 "leading photon above 2 GeV", "missing energy above 0.05 GeV"):
+        assert text in babar, text

@@ -139,8 +139,8 @@ def test_overwrite_replaces(tmp_path):
         assert f["events"].num_entries == 700
 
 
-@pytest.mark.parametrize("events, message", [("abc", "is not a number"),
-                                             ("1.5", "whole number"),
+@pytest.mark.parametrize("events, message", [("abc", "must be an integer in [1, 1e+10]"),
+                                             ("1.5", "must be an integer in [1, 1e+10]"),
                                              ("3", "at least the number of channels")])
 def test_bad_event_counts(tmp_path, events, message):
     res = _run("--events", events, "--seed", "1", "-o", str(tmp_path / "x.root"))

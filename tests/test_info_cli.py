@@ -46,9 +46,9 @@ def test_info_text_lists_closed_channels():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "dark-dipole", "--m1", "-0.1", "--delta", "0.1", "--d", "1e-4"], "m1 must be in (0, inf)"),
-    (["--model", "dark-dipole", "--m1", "0.1", "--delta", "0", "--d", "1e-4"], "delta must be in (0, inf)"),
-    (["--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "-1"], "d must be in (0, inf)"),
+    (["--model", "dark-dipole", "--m1", "-0.1", "--delta", "0.1", "--d", "1e-4"], "Invalid value for '--m1': must be a number in [1e-06, 100] GeV, got '-0.1'"),
+    (["--model", "dark-dipole", "--m1", "0.1", "--delta", "0", "--d", "1e-4"], "Invalid value for '--delta': must be a number in [1e-06, 1e+06]"),
+    (["--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "-1"], "Invalid value for '--d': must be a number in [1e-15, 100] GeV^-1"),
     (["--model", "dark-dipole", "--d", "1e-4"], "needs m1"),
 ])
 def test_info_bad_input_one_line_exit_2(args, message):

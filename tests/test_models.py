@@ -41,12 +41,12 @@ def test_ctau_scales_as_inverse_d_squared():
     (dict(m1=0.1, delta=0.1, d=float("nan")), "d"),
 ])
 def test_dark_bad_input_names_parameter_and_range(kwargs, name):
-    with pytest.raises(ValueError, match=rf"^{name} must be .*\(0, inf\)"):
+    with pytest.raises(ValueError, match=rf"^{name} must be a number in \[.*\].*, got"):
         DarkDipole(**kwargs)
 
 
 def test_neutrino_bad_input():
-    with pytest.raises(ValueError, match=r"^m_n must be .*\(0, inf\)"):
+    with pytest.raises(ValueError, match=r"^m_n must be a number in \[1e-06, 100\] GeV, got"):
         NeutrinoDipole(-0.1, 1e-6, "mu")
     with pytest.raises(ValueError, match=r"^d must be"):
         NeutrinoDipole(0.1, -1e-6, "mu")

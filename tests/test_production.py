@@ -51,7 +51,7 @@ def test_pi0_branching_ratio_reference():
 @pytest.mark.parametrize("pdgid, ref", [(113, 6.2e-4), (223, 9.9e-4), (333, 6.8e-3),
                                         (443, 12.5), (553, 46.0)])
 def test_vector_massless_limit_reference(pdgid, ref):
-    chan = _by_mother(DarkDipole(1e-7, 0.1, 1.0))[pdgid]
+    chan = _by_mother(DarkDipole(1e-6, 0.1, 1.0))[pdgid]
     assert chan.br == pytest.approx(ref, rel=1e-2)
 
 
@@ -67,7 +67,7 @@ def test_vector_massless_equals_br_ee_formula():
     """BR(V -> chi chi)/d^2 = BR(V -> ee) M_V^2 / (2 pi alpha) exactly in the massless limit."""
     from mcsim.constants import INPUTS
     for v in VECTORS:
-        chan = _by_mother(DarkDipole(1e-9, 0.1, 1.0))[v]
+        chan = _by_mother(DarkDipole(1e-6, 0.1, 1.0))[v]
         ref = INPUTS["vector_mesons"][v]["BR_ee"] * sm(v).mass ** 2 / (2 * math.pi * ALPHA)
         assert chan.br == pytest.approx(ref, rel=1e-6)
 
@@ -76,8 +76,9 @@ def test_neutrino_substitution_matches_dark_formula():
     """A.2: neutrino widths = dark ones with M1 -> 0, M2 -> M_N, d -> d/sqrt2, times 2 (N-bar)."""
     m_n, d = 0.3, 1e-6
     nu = _by_mother(NeutrinoDipole(m_n, d, "e"))
-    # dark model with a vanishing lighter mass and M2 = M_N: M1 -> 0 means delta -> inf with M2 fixed
-    m1 = 1e-9
+    # dark model with a vanishing lighter mass and M2 = M_N: M1 -> 0 means delta -> inf with M2
+    # fixed; corrections are O(M1 / M_N) = 3e-6
+    m1 = 1e-6
     dark = _by_mother(DarkDipole(m1, m_n / m1 - 1.0, d / math.sqrt(2)))
     for pdgid in (113, 223, 333, 443, 553, 100443, 100553, 200553, 221, 331):
         assert nu[pdgid].br == pytest.approx(2.0 * dark[pdgid].br, rel=1e-5)
@@ -94,7 +95,7 @@ def test_excited_quarkonium_massless_limit_from_pdg(pdgid):
     mv = sm(pdgid).mass
     ref = PDG_BR_EE[pdgid] * mv ** 2 / (2 * math.pi * ALPHA)
     for d in (1e-6, 1.0):
-        dark = _by_mother(DarkDipole(1e-9, 0.1, d))[pdgid]
+        dark = _by_mother(DarkDipole(1e-6, 0.1, d))[pdgid]
         assert dark.kind == "vector" and dark.products == ("invisible", "llp")
         assert dark.br / d ** 2 == pytest.approx(ref, rel=1e-6)
         nu = _by_mother(NeutrinoDipole(1e-5, d, "tau"))[pdgid]   # N nu + N-bar nu-bar

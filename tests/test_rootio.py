@@ -19,6 +19,8 @@ N_EVENTS, CHUNK = 14_000, 1_500
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
+    """Three files written in blocks of 512 events (so a channel has several blocks and chunks
+    of several blocks)."""
     d = tmp_path_factory.mktemp("rootio")
     out = {}
     for label, seed in (("a", 7), ("b", 7), ("c", 8)):

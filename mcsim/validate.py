@@ -1,0 +1,146 @@
+"""Numbers with physical ranges: one check for the models, the command line and the cards.
+
+Every number a user can give has a documented range; outside it (or not finite, or not a whole
+number where one is needed) :meth:`Range.check` raises a ValueError naming the parameter, the
+allowed range and the value.  The ranges keep every derived quantity finite and non-zero in
+double precision (widths ~ d^2 M^3 and c*tau = hbar c / width; squared lengths in the ray
+kernels), and they are wide enough for any beam-dump or forward experiment:
+
+  masses M1, M_N              [1e-6, 100] GeV
+  splitting delta             [1e-6, 1e6] (M1 -> 0 at fixed M2 is a large delta)
+  dipole coefficient d        [1e-15, 100] GeV^-1
+  photon energies, thresholds [0, 1e5] GeV
+  lengths of a card           (0, 1e5] m
+  events in a file            [1, 1e10] (an integer; 1e6 is accepted)
+  events per mass, channel    [1, 1e7] (a reach scan holds them in memory at once)
+  events per chunk            [1, 1e7]
+  seed                        [0, 2^63 - 1]
+  worker processes            [1, 256]
+  grid points per axis        [2, 1e4]
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "CARD_RANGES",
+    "CHUNK",
+    "COUPLING",
+    "DELTA",
+    "ENERGY",
+    "EVENTS",
+    "GRID_POINTS",
+    "LENGTH",
+    "MASS",
+    "SCAN_EVENTS",
+    "SEED",
+    "WORKERS",
+    "Range",
+    "card_range",
+    "click_type",
+]
+
+
+def _fmt(x: float) -> str:
+    if x == 2**63 - 1:
+        return "2^63 - 1"
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values ``low`` .. ``high`` [``unit``]; ``low_open``: ``low`` itself excluded;
+    ``integer``: whole numbers only (written as 1000 or 1e3)."""
+
+    low: float
+    high: float
+    unit: str = ""
+    integer: bool = False
+    low_open: bool = False
+
+    def describe(self) -> str:
+        """The range as text, e.g. 'in [1e-06, 100] GeV' or 'an integer in [1, 1e+10]'."""
+        span = f"{'(' if self.low_open else '['}{_fmt(self.low)}, {_fmt(self.high)}]"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{'an integer' if self.integer else 'a number'} in {span}{unit}"
+
+    def message(self, value) -> str:
+        """What is wrong with ``value``, without the parameter's name."""
+        return f"must be {self.describe()}, got {value!r}"
+
+    def check(self, name: str, value) -> float | int:
+        """``value`` (a number or its text) as float (int if ``integer``), or a ValueError
+        naming ``name``, the range and the value."""
+        bad = ValueError(f"{name} {self.message(value)}")
+        if isinstance(value, bool):
+            raise bad
+        text = value.strip() if isinstance(value, str) else None
+        if isinstance(value, int) or (text is not None and re.fullmatch(r"[+-]?\d+", text)):
+            number = int(value)  # exact, also beyond 2^53
+        else:
+            try:
+                number = float(value if text is None else text)
+            except (TypeError, ValueError, OverflowError):
+                raise bad from None
+            if not math.isfinite(number):
+                raise bad
+            if self.integer:
+                if number != int(number):
+                    raise bad
+                number = int(number)
+        below = number <= self.low if self.low_open else number < self.low
+        if below or number > self.high:
+            raise bad
+        return int(number) if self.integer else float(number)
+
+
+MASS = Range(1e-6, 100.0, "GeV")
+DELTA = Range(1e-6, 1e6)
+COUPLING = Range(1e-15, 100.0, "GeV^-1")
+ENERGY = Range(0.0, 1e5, "GeV")
+LENGTH = Range(0.0, 1e5, "m", low_open=True)
+EVENTS = Range(1, 10**10, integer=True)
+SCAN_EVENTS = Range(1, 10**7, integer=True)
+CHUNK = Range(1, 10**7, integer=True)
+SEED = Range(0, 2**63 - 1, integer=True)
+WORKERS = Range(1, 256, integer=True)
+GRID_POINTS = Range(2, 10**4, integer=True)
+
+#: Ranges of detector-card keys that are not lengths (keys ending in ``_m`` are lengths).
+CARD_RANGES = {
+    "proton_energy_GeV": Range(0.0, 1e5, "GeV", low_open=True),
+    "target_A": Range(1.0, 300.0),
+    "n_pot": Range(0.0, 1e25, low_open=True),
+    "sigma_inel_mb": Range(0.0, 1e4, "mb", low_open=True),
+    "luminosity_inv_ab": Range(0.0, 1e4, "ab^-1", low_open=True),
+    "photon_energy_min_GeV": ENERGY,
+    "photon_energy_max_GeV": ENERGY,
+    "expected_background": Range(0.0, 1e9),
+    "expected_background_uncertainty": Range(0.0, 1e9),
+}
+
+
+def card_range(key: str) -> Range | None:
+    """The range of a numeric detector-card key (lengths: keys ending in ``_m``)."""
+    if key.endswith("_m"):
+        return LENGTH
+    return CARD_RANGES.get(key)
+
+
+def click_type(allowed: Range):
+    """A click parameter type that converts with ``allowed.check`` (usage error otherwise)."""
+    import click
+
+    class _Checked(click.ParamType):
+        name = "INTEGER" if allowed.integer else "NUMBER"
+
+        def convert(self, value, param, ctx):
+            try:
+                return allowed.check("value", value)
+            except ValueError:
+                self.fail(allowed.message(value), param, ctx)
+
+    return _Checked()
