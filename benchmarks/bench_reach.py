@@ -2,6 +2,7 @@
 
     python benchmarks/bench_reach.py [--masses 40] [--couplings 100] [--events 100000]
                                      [--workers 2] [--recasts]
+                                     [--sampling plain|directed] [--no-refine]
 
 3 deltas (0.1, 0.01, 0.005) x 5 configurations (NA62 1e17 and 1e18, HIKE, SHiP, FASER 2) x
 masses (M1 = 0.01-5 GeV) x couplings (d = 1e-8-1e-2 GeV^-1), E_gamma > 1 GeV, full geometry,
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--recasts", action="store_true")
     ap.add_argument("--no-refine", action="store_true")
+    ap.add_argument("--sampling", choices=("plain", "directed"), default="directed")
     args = ap.parse_args()
     masses = log_grid(0.01, 5.0, args.masses, name="mass")
     couplings = log_grid(1e-8, 1e-2, args.couplings, name="coupling")
@@ -43,14 +45,14 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     grids = scan_set(jobs, masses, couplings, n_events=args.events, seed=args.seed,
-                     workers=args.workers,
+                     workers=args.workers, sampling=args.sampling, progress=False,
                      refinement=NO_REFINEMENT if args.no_refine else Refinement())
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_workers = children.ru_utime + children.ru_stime
     print(f"Figure 2 set: {len(FIG2_DELTAS)} deltas x {len(targets)} configurations x "
           f"{args.masses} masses x {args.couplings} couplings, {args.events:.0e} events per mass "
-          f"and channel, {args.workers} workers")
+          f"and channel ({args.sampling} sampling), {args.workers} workers")
     print(f"wall {wall:.1f} s; CPU: workers {cpu_workers:.1f} s, this process {cpu:.1f} s; "
           f"load average "
           f"{load0:.2f} before, {os.getloadavg()[0]:.2f} after")

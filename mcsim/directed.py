@@ -69,13 +69,15 @@ def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, stat
 
 
 @nb.njit(cache=True)
-def _reach_fraction(p, theta, m_parent, p_star, e_star, one_minus_cos_w, n_trials):
-    out = np.empty((p.size, theta.size))
+def _reach_fraction(p, theta, needed, m_parent, p_star, e_star, one_minus_cos_w, n_trials):
+    out = np.zeros((p.size, theta.size))
     state = np.array([0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 1],
                      dtype=np.uint64)  # a fixed stream: r is a deterministic function
     for i in range(p.size):
         e = math.sqrt(p[i] * p[i] + m_parent * m_parent)
         for j in range(theta.size):
+            if not needed[i, j]:
+                continue
             px, pz = p[i] * math.sin(theta[j]), p[i] * math.cos(theta[j])
             hits = 0.0
             for _ in range(n_trials // TRIALS):
@@ -86,13 +88,18 @@ def _reach_fraction(p, theta, m_parent, p_star, e_star, one_minus_cos_w, n_trial
 
 
 def reach_fraction(p, theta, *, window: float, m_parent: float, p_star: float, m_llp: float,
-                   n_trials: int = 256) -> np.ndarray:
+                   n_trials: int = 256, needed=None) -> np.ndarray:
     """The chance (len(p), len(theta)) that an LLP (mass m_llp, rest-frame momentum p_star
     [GeV], isotropic) from a meson (mass m_parent) of momentum p [GeV] at polar angle theta
-    [rad] flies within ``window`` [rad] of the beam axis, by n_trials rest-frame directions."""
+    [rad] flies within ``window`` [rad] of the beam axis, by n_trials rest-frame directions;
+    only where the boolean mask ``needed`` (len(p), len(theta)) is true (0 elsewhere)."""
     e_star = math.sqrt(p_star * p_star + m_llp * m_llp)
-    return _reach_fraction(np.ascontiguousarray(p, dtype=np.float64),
-                           np.ascontiguousarray(theta, dtype=np.float64), float(m_parent),
+    p = np.ascontiguousarray(p, dtype=np.float64)
+    theta = np.ascontiguousarray(theta, dtype=np.float64)
+    if needed is None:
+        needed = np.ones((p.size, theta.size), dtype=np.bool_)
+    return _reach_fraction(p, theta, np.ascontiguousarray(needed, dtype=np.bool_),
+                           float(m_parent),
                            float(p_star), e_star, 2.0 * math.sin(0.5 * window) ** 2,
                            int(n_trials))
 
@@ -110,9 +117,9 @@ def meson_tilt(log10p_edges, log10theta_edges, counts, *, window: float, m_paren
     t_mid = 10.0 ** (0.5 * (log10theta_edges[1:] + log10theta_edges[:-1]))
     ok = can_reach(p_lo[:, None], t_lo[None, :], window=window, m_parent=m_parent,
                    m_llp=m_llp, p_star=p_star)
-    r = reach_fraction(p_mid, t_mid, window=window, m_parent=m_parent, p_star=p_star,
-                       m_llp=m_llp)
     prob = counts / counts.sum()
+    r = reach_fraction(p_mid, t_mid, window=window, m_parent=m_parent, p_star=p_star,
+                       m_llp=m_llp, needed=ok & (prob > 0))  # empty bins are never drawn
     if not np.any(ok & (prob > 0)):
         return None
     tilt = np.where(ok, np.maximum(r, TILT_FLOOR * r.max()), 0.0)

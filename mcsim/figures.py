@@ -195,7 +195,7 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
                 n_couplings: int = 100, n_events: int = 100_000, seed: int = 1,
                 workers: int = 2, scheduler: str | None = None, progress: bool = True,
                 refinement: Refinement = Refinement(),
-                sampling: str = "directed") -> dict[str, Path | list[str]]:
+                sampling: str = "plain") -> dict[str, Path | list[str]]:
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
     figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
     the notes (grids not shown)."""
@@ -256,7 +256,7 @@ def _ratio(full: np.ndarray, cone: np.ndarray, floor: float = 0.0) -> np.ndarray
 def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30,
                   n_couplings: int = 80, n_events: int = 100_000, seed: int = 1,
                   workers: int = 2, scheduler: str | None = None, progress: bool = True,
-                  refinement: Refinement = Refinement(), sampling: str = "directed",
+                  refinement: Refinement = Refinement(), sampling: str = "plain",
                   experiments: dict[str, str] | None = None) -> dict:
     """Full geometry vs the paper's cone (dark dipole at ``delta``): for each experiment the
     ratio of yields full/cone over the (M1, d) plane with both N = 3 contours overlaid

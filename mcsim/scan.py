@@ -121,7 +121,7 @@ class Task:
     plan: tuple[tuple[int, int, int], ...] = ()
     decisive: tuple[tuple[int, int], ...] = ()
     importance: bool = False
-    sampling: str = "directed"
+    sampling: str = "plain"
 
 
 @dataclass
@@ -217,11 +217,14 @@ def _selected_samples(task: Task, model: Model, channel, source, blocks, tilt=No
                              detector=_detector(lead.detector), mode=lead.mode,
                              ctau=model.ctau, rng=block_rngs(task.seed, channel.mother, block)[2],
                              threshold=0.0)
-            for t in members:
+            selected: dict[tuple[float, float], tuple] = {}
+            for t in members:  # targets of one geometry and energy window: the same object
                 e_min, e_max, _ = _selection(task.targets[t])
-                keep = prop["photon_hits_calo"] & in_energy_window(prop["p4_photon"][:, 0],
-                                                                   e_min, e_max)
-                per_target[t] = (keep, prop)
+                if (e_min, e_max) not in selected:
+                    keep = prop["photon_hits_calo"] & in_energy_window(prop["p4_photon"][:, 0],
+                                                                       e_min, e_max)
+                    selected[e_min, e_max] = (keep, prop)
+                per_target[t] = selected[e_min, e_max]
         yield mothers, weights, per_target
 
 
@@ -232,11 +235,14 @@ def _channel_sums(task: Task, model: Model, channel, source, blocks, ratios,
     out.next_block = blocks[-1][0] + 1 if blocks else 0
     for _, weights, per_target in _selected_samples(task, model, channel, source, blocks, tilt):
         out.n += len(weights)
-        for t, (keep, prop) in enumerate(per_target):
-            s1, s2 = yield_sums(weights * keep, prop["acc_intervals"], prop["beta_gamma"],
-                                model.ctau, ratios)
-            out.s1[t] += s1
-            out.s2[t] += s2
+        sums: dict[int, tuple] = {}  # targets sharing a selection (NA62 at two POT, HIKE)
+        for t, selection in enumerate(per_target):
+            if id(selection) not in sums:
+                keep, prop = selection
+                sums[id(selection)] = yield_sums(weights * keep, prop["acc_intervals"],
+                                                 prop["beta_gamma"], model.ctau, ratios)
+            out.s1[t] += sums[id(selection)][0]
+            out.s2[t] += sums[id(selection)][1]
     out.m2 = out.s1 ** 2 / max(out.n, 1)
     return out
 
@@ -335,7 +341,7 @@ def _any_channel_open(model: Model) -> bool:
 
 
 def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
-               seed: int, start: int = 0, sampling: str = "directed") -> list[Task]:
+               seed: int, start: int = 0, sampling: str = "plain") -> list[Task]:
     """One task per (mass, beam) for ``targets`` over the grid (masses [GeV], couplings
     [GeV^-1], both ascending), numbered from ``start``, each with ``n_events`` per open
     channel.  Raises ValueError on an empty grid, an unknown detector or mode, or a mass range
@@ -543,7 +549,7 @@ NO_REFINEMENT = Refinement(rounds=0)
 def scan_set(jobs: list[tuple[Family, list[Target]]], masses, couplings, *, n_events: int,
              seed: int, workers: int = 2, scheduler: str | None = None,
              progress: bool = True, refinement: Refinement = Refinement(),
-             sampling: str = "directed") -> list[list[ReachGrid]]:
+             sampling: str = "plain") -> list[list[ReachGrid]]:
     """Several scans over the same masses [GeV] x couplings [GeV^-1] run as one set of tasks
     (one pool): for each (family, targets) job, one :class:`mcsim.reach.ReachGrid` per target,
     in order, with per-cell Monte Carlo errors.  A target whose card has a [recast] table gets
@@ -588,7 +594,7 @@ def scan_set(jobs: list[tuple[Family, list[Target]]], masses, couplings, *, n_ev
 def scan(family: Family, masses, couplings, targets: list[Target], *, n_events: int,
          seed: int, workers: int = 2, scheduler: str | None = None,
          progress: bool = True, refinement: Refinement = Refinement(),
-         sampling: str = "directed") -> list[ReachGrid]:
+         sampling: str = "plain") -> list[ReachGrid]:
     """Reach grids of ``targets`` for ``family`` (see :func:`scan_set`)."""
     return scan_set([(family, targets)], masses, couplings, n_events=n_events, seed=seed,
                     workers=workers, scheduler=scheduler, progress=progress,

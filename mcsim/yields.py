@@ -21,12 +21,14 @@ import math
 import numba as nb
 import numpy as np
 
-from .propagate import interval_probability
 
 __all__ = ["Estimate", "yield_sums", "estimate", "stat_error"]
 
 # P_decay = exp(-a/lam) (...) is below exp(-700) ~ 1e-304 once a > 700 lam: nothing left.
 _NEGLIGIBLE_EXPONENT = 700.0
+# Below b / lam = 1e-3 the decay probability is its Taylor series to x^5 (x = 1 / lam): the
+# first term left out is < 6 (b x)^5 / 720 ~ 1e-17 of the sum, below double-precision rounding.
+_SERIES_LIMIT = 1e-3
 
 
 class Estimate(float):
@@ -80,24 +82,51 @@ def estimate(sum_w, sum_w2, n_generated) -> Estimate:
     return Estimate(float(np.sum(sum_w)), stat_error(sum_w, sum_w2, n_generated))
 
 
+@nb.njit(cache=True, inline="always")
+def _series_coefficients(a, b, c):
+    """Adds (b^n - a^n) / n! for n = 1..5 to c[0..4], as (b - a) x sum_j b^(n-1-j) a^j / n!
+    (no cancellation for a short interval far away)."""
+    h = 1.0  # sum_{j<n} b^(n-1-j) a^j
+    an = 1.0  # a^(n-1)
+    factorial = 1.0
+    for n in range(1, 6):
+        factorial *= n
+        c[n - 1] += (b - a) * h / factorial
+        an *= a
+        h = b * h + an
+
+
 @nb.njit(cache=True)
 def _yield_sums(w, intervals, beta_gamma, ctau_ref, ratios):
     n_d = ratios.size
     s1 = np.zeros(n_d)
     s2 = np.zeros(n_d)
+    c = np.zeros(5)
     for i in range(intervals.shape[0]):
         a1, b1, a2, b2 = intervals[i, 0], intervals[i, 1], intervals[i, 2], intervals[i, 3]
         if not b1 > a1 or w[i] == 0.0:
             continue
-        lam_ref = beta_gamma[i] * ctau_ref
+        inv_lam_ref = 1.0 / (beta_gamma[i] * ctau_ref)
+        b_max = b1
+        c[:] = 0.0
+        _series_coefficients(a1, b1, c)
+        if b2 > a2:
+            b_max = max(b1, b2)
+            _series_coefficients(a2, b2, c)
+        x_series = _SERIES_LIMIT / b_max  # 0 for an interval reaching to infinity
         for k in range(n_d):
-            lam = lam_ref / ratios[k]
-            if a1 > _NEGLIGIBLE_EXPONENT * lam:
-                break  # ratios ascend: the decay length only shrinks from here on
-            x = w[i] * ratios[k] * (interval_probability(a1, b1, lam)
-                                    + interval_probability(a2, b2, lam))
-            s1[k] += x
-            s2[k] += x * x
+            x = ratios[k] * inv_lam_ref  # 1 / decay length at coupling k
+            if x <= x_series:  # long decay length: sum_n (-1)^(n+1) c_n x^n
+                p = x * (c[0] - x * (c[1] - x * (c[2] - x * (c[3] - x * c[4]))))
+            else:
+                if a1 * x > _NEGLIGIBLE_EXPONENT:
+                    break  # ratios ascend: the decay length only shrinks from here on
+                p = math.exp(-a1 * x) * -math.expm1(-(b1 - a1) * x)  # interval_probability
+                if b2 > a2:
+                    p += math.exp(-a2 * x) * -math.expm1(-(b2 - a2) * x)
+            y = w[i] * ratios[k] * p
+            s1[k] += y
+            s2[k] += y * y
     return s1, s2
 
 
