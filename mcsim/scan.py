@@ -735,9 +735,12 @@ _FLOOR_PRODUCTION = 1e-3
 
 
 def _production(target: Target, task: Task) -> dict[int, float]:
-    """N_M x BR(d_ref) of every channel of ``task`` for ``target``'s exposure."""
+    """N_M x BR(d_ref) of every channel of ``task`` for ``target``'s exposure (mesons the beam
+    does not produce, e.g. Upsilon at 70 GeV, left out as in :func:`run_task`)."""
     model = task.family.at(task.mass, D_REF)
-    return {c.mother: _n_mesons(target.detector, c.mother) * c.br for c in open_channels(model)}
+    source = SpectraSource(_detector(target.detector))
+    return {c.mother: _n_mesons(target.detector, c.mother) * c.br for c in open_channels(model)
+            if source.produces(c.mother)}
 
 
 def _neyman(per_channel: dict, result: TaskResult, sigma_goal: float,
