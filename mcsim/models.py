@@ -56,6 +56,8 @@ class DarkDipole(_Dipole):
 
     kind = "dark-dipole"
     dirac = False  # chi2 is Majorana
+    #: e+ e- -> gamma chi1 chi2 through the dipole (mcsim.collider, mcsim.monophoton)
+    ee_pair_production = True
     pair_label = "chi1 chi2"
 
     def __post_init__(self):
