@@ -374,10 +374,20 @@ def _parse(path: str, text: str) -> CardSpec:
     return _Checker(path, data).build(path)
 
 
-@lru_cache(maxsize=64)
 def load_card_kind(path: str) -> ModelKind:
     """The :class:`mcsim.model_registry.ModelKind` of the card at ``path``: no parameters but
-    the coupling; its reach family varies the LLP mass (module docstring)."""
+    the coupling; its reach family varies the LLP mass (module docstring).  Read once per
+    path and file version (a card edited on disk is read again)."""
+    try:
+        st = Path(path).stat()
+        version = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        version = None  # a shipped name, or a missing file (load_card reports it)
+    return _card_kind(str(path), version)
+
+
+@lru_cache(maxsize=64)
+def _card_kind(path: str, version) -> ModelKind:
     spec = load_card(path)
 
     def build(d: float, mass: float | None = None) -> CardModel:

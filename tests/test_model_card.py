@@ -38,8 +38,9 @@ def card_of(model: DarkDipole) -> str:
     return "\n".join(lines) + "\n"
 
 
-# (M1 [GeV], d [GeV^-1]) with a few to a few thousand events in NA62 and SHiP
-POINTS = [(0.05, 3e-5), (0.3, 1e-5), (1.0, 3e-6)]
+# (M1 [GeV], d [GeV^-1]): 5e3, 87, 0.10 expected events in NA62 and 1e7, 1e6, 1e3 in SHiP
+# (3000 events per channel, seed 7)
+POINTS = [(0.05, 3e-5), (0.3, 1e-5), (1.0, 3e-7)]
 
 
 @pytest.mark.parametrize("detector", ["na62", "ship"])
@@ -181,6 +182,14 @@ def test_bad_card_one_line_exit_2(tmp_path, text, message):
     assert proc.returncode == 2
     assert f"model card {path}" in proc.stderr and message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_edited_card_is_read_again(tmp_path):
+    path = _flat_card(tmp_path)
+    assert model_from_options(f"card:{path}", d=1e-3).width == 1e-17
+    text = open(path).read().replace("at_reference_GeV = 1e-17", "at_reference_GeV = 2.5e-17")
+    open(path, "w").write(text)
+    assert model_from_options(f"card:{path}", d=1e-3).width == 2.5e-17
 
 
 def test_registry_names_and_unknown_card():
