@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--recasts", action="store_true")
     ap.add_argument("--no-refine", action="store_true")
-    ap.add_argument("--sampling", choices=("plain", "directed"), default="directed")
+    ap.add_argument("--sampling", choices=("plain", "directed"), default="plain")
     args = ap.parse_args()
     masses = log_grid(0.01, 5.0, args.masses, name="mass")
     couplings = log_grid(1e-8, 1e-2, args.couplings, name="coupling")

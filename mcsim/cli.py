@@ -32,10 +32,50 @@ def _os_message(err: OSError) -> str:
     return err.strerror or str(err)
 
 
+#: Sub-command -> (module, function, the line `mcsim --help` shows).  A command's module (and
+#: numba, uproot, scipy behind it) is imported only when that command runs, so `mcsim --help`
+#: starts in a fraction of a second; tests/test_info_cli.py checks the lines against the commands.
+_COMMANDS = {
+    "cutflow": (".cutflow_cli", "cutflow", "Cutflow of FILE (written by `mcsim generate`): raw and "
+                                         "weighted events per cut."),
+    "detectors": (".detectors_cli", "detectors", "Detector cards: list them, print one and "
+                                                 "draw its side view."),
+    "figure": (".reach_cli", "figure", "The paper's Figure NUMBER (2, 3 or 4): scan, plot, write."),
+    "generate": (".generate_cli", "generate", "Generate events with the full chain and write them to a "
+                                           "ROOT file."),
+    "info": (".info_cli", "info", "Width and c*tau of the long-lived state and the BR of "
+                                 "every production channel."),
+    "reach": (".reach_cli", "reach", "Expected signal events over a (mass, d) grid and the N = "
+                                      "--level contours."),
+    "spectra": (".spectra_cli", "spectra", "Meson spectrum tables (PYTHIA8, lab frame)."),
+    "validate-cone": (".reach_cli", "validate_cone_command",
+                      "Full geometry vs the paper's cone approximation: yield "
+                      "ratio and both N = 3 contours."),
+}
+
+
 class _Group(click.Group):
     """Click group that reports bad input and failed writes as one line with exit status 2,
     usage errors likewise, and SIGINT, SIGTERM, SIGHUP (after the clean-up of a Ctrl-C) as one
     line with exit status 128 + signal (:mod:`mcsim.signals`)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted({*self.commands, *_COMMANDS})
+
+    def get_command(self, ctx, name: str):
+        if name not in self.commands and name in _COMMANDS:  # import on first use
+            from importlib import import_module
+
+            module, attr, _ = _COMMANDS[name]
+            self.add_command(getattr(import_module(module, __package__), attr), name)
+        return self.commands.get(name)
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = [(name, _COMMANDS[name][2] if name in _COMMANDS
+                 else self.commands[name].get_short_help_str())
+                for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -89,27 +129,6 @@ def main(ctx: click.Context) -> None:
         if not kernels_cached():  # a notice for people at a terminal, not for logs and pipes
             click.echo("mcsim: compiling the numba kernels (first run after installing or "
                        "updating; about a minute, once)...", err=True)
-
-
-def _register() -> None:
-    from .cutflow_cli import cutflow
-    from .detectors_cli import detectors
-    from .generate_cli import generate
-    from .info_cli import info
-    from .reach_cli import figure, reach, validate_cone_command
-    from .spectra_cli import spectra
-
-    main.add_command(info)
-    main.add_command(spectra)
-    main.add_command(reach)
-    main.add_command(figure)
-    main.add_command(validate_cone_command)
-    main.add_command(generate)
-    main.add_command(cutflow)
-    main.add_command(detectors)
-
-
-_register()
 
 
 if __name__ == "__main__":

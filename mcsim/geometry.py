@@ -28,6 +28,9 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
+from .jit_cache import ensure_fresh
+
+ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
 
 __all__ = [
     "CYLINDER", "FRUSTUM", "CONE", "DISC", "RECTANGLE",

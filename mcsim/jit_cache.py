@@ -2,8 +2,9 @@
 
 Numba recompiles a cached kernel when the file that defines it changes, but not when a function
 it inlines from another file does (a limitation stated in numba's caching notes): after an update
-that edits only ``kinematics.py``, the cached propagator would keep the old kinematics.  On
-import, mcsim hashes its sources and data files and, if the hash differs from the one stored in
+that edits only ``kinematics.py``, the cached propagator would keep the old kinematics.  When
+the first of mcsim's kernel modules is imported (not at ``import mcsim``), :func:`ensure_fresh`
+hashes the package's sources and data files and, if the hash differs from the stamp stored in
 the cache directory, removes mcsim's cache files there, so that every kernel is compiled afresh
 once (about a minute) instead of running stale code.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numba
 
-__all__ = ["refresh", "refresh_package_cache", "kernels_cached"]
+__all__ = ["refresh", "refresh_package_cache", "ensure_fresh", "kernels_cached"]
 
 _STAMP = "mcsim-sources.sha256"
 _CACHE_SUFFIXES = (".nbi", ".nbc")
@@ -81,6 +82,18 @@ def refresh_package_cache() -> bool:
     if cache_dir is None:
         return False
     return refresh(cache_dir, Path(__file__).parent)
+
+
+_checked = False
+
+
+def ensure_fresh() -> None:
+    """:func:`refresh_package_cache` once per process; the kernel modules call it on import,
+    before any kernel can load its cache (numba loads it at a kernel's first call)."""
+    global _checked
+    if not _checked:
+        _checked = True
+        refresh_package_cache()
 
 
 def kernels_cached() -> bool:

@@ -41,6 +41,9 @@ from scipy import integrate, optimize, special
 from .constants import ALPHA, E_CHARGE_SQ, INPUTS
 from .mesons import sm
 from .thermo import g_star_half, h_eff
+from .jit_cache import ensure_fresh
+
+ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
 
 __all__ = [
     "M_PLANCK",

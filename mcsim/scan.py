@@ -709,6 +709,7 @@ def _refinement_tasks(tasks, results, grids, jobs, masses, refinement: Refinemen
     so that the budget converges as many contour pieces as it can."""
     wanted: dict[int, dict] = {}
     tasks = [t for t in tasks if t.beam != COLLIDER_BEAM]  # collider cards are not refined
+    by_index = {t.index: t for t in tasks}
     for (family, targets), job_grids in zip(jobs, grids):
         for target, grid in zip(targets, job_grids):
             rel = np.where(_decisive_cells(grid), _relative_error(grid), 0.0)
@@ -725,9 +726,11 @@ def _refinement_tasks(tasks, results, grids, jobs, masses, refinement: Refinemen
                     entry["need"][mother] = max(entry["need"].get(mother, 0), n)
     extra = []
     for index in sorted(wanted, key=lambda j: sum(wanted[j]["need"].values())):
-        task, res = tasks[index], results[index]
+        task, res = by_index[index], results[index]
         plan = []
         for mother, n_goal in sorted(wanted[index]["need"].items()):
+            if mother not in res.channels:
+                continue  # no spectrum table: left out of the first pass too
             have = res.channels[mother].n
             n_add = int(min(n_goal - have, refinement.per_round * task.n_events,
                             refinement.max_factor * task.n_events - have, budget))
@@ -750,9 +753,12 @@ _FLOOR_PRODUCTION = 1e-3
 
 
 def _production(target: Target, task: Task) -> dict[int, float]:
-    """N_M x BR(d_ref) of every channel of ``task`` for ``target``'s exposure."""
+    """N_M x BR(d_ref) of every channel of ``task`` for ``target``'s exposure (mesons the beam
+    does not produce, e.g. Upsilon at 70 GeV, left out as in :func:`run_task`)."""
     model = task.family.at(task.mass, D_REF)
-    return {c.mother: _n_mesons(target.detector, c.mother) * c.br for c in open_channels(model)}
+    source = SpectraSource(_detector(target.detector))
+    return {c.mother: _n_mesons(target.detector, c.mother) * c.br for c in open_channels(model)
+            if source.produces(c.mother)}
 
 
 def _neyman(per_channel: dict, result: TaskResult, sigma_goal: float,

@@ -15,6 +15,9 @@ import math
 
 import numba as nb
 import numpy as np
+from .jit_cache import ensure_fresh
+
+ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
 
 __all__ = ["stream", "uniform", "azimuth", "direction"]
 

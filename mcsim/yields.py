@@ -20,6 +20,9 @@ import math
 
 import numba as nb
 import numpy as np
+from .jit_cache import ensure_fresh
+
+ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
 
 
 __all__ = ["Estimate", "yield_sums", "estimate", "stat_error"]

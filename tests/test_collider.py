@@ -162,3 +162,17 @@ def test_reach_scan_of_the_babar_card(babar):
     assert np.all(grid.events[1] == 0.0)  # M1 + M2 + 2 GeV > sqrt(s)
     direct = simulate(DarkDipole(m1=0.1, delta=0.01, d=1e-1), babar, n_events=4000, seed=3)
     assert grid.events[0, -1] == pytest.approx(direct.expected_events(), rel=0.05)
+
+
+def test_refinement_with_a_collider_card_in_the_scan():
+    """Figure 2's job: BaBar (never refined) placed before a fixed-target card whose contour
+    cells are refined; the refinement finds its tasks by their index (it took the collider-free
+    list's position and failed)."""
+    from mcsim.scan import Family, Refinement, Target, scan_set
+
+    couplings = np.geomspace(1e-6, 1e-3, 10)
+    job = (Family("dark-dipole", delta=0.1), [Target("BaBar", "babar"), Target("NA62", "na62")])
+    (grids,) = scan_set([job], [0.1, 0.3], couplings, n_events=2_000, seed=5, workers=1,
+                        progress=False, refinement=Refinement(target=0.01, rounds=1, budget=1.0))
+    assert grids[1].metadata["refinement"]["events_added"] > 0
+    assert all(np.all(np.isfinite(g.events)) for g in grids)

@@ -78,3 +78,23 @@ def test_branching_ratio_above_one_warns():
     assert res.exit_code == 0
     assert "warning: BR(J/psi(1S) -> chi1 chi2) = 12.6 > 1 at d = 1 GeV^-1" in res.output
     assert "warning" not in CliRunner().invoke(main, [*args, "--d", "1e-3"]).output
+
+
+def test_command_list_loads_nothing_and_matches_the_commands():
+    """`mcsim --help` lists every command from mcsim.cli._COMMANDS without importing them;
+    each line is the command's own help up to its first colon or full stop."""
+    import subprocess
+    import sys
+
+    from mcsim.cli import _COMMANDS, main
+
+    code = ("import sys; from click.testing import CliRunner; from mcsim.cli import main; "
+            "r = CliRunner().invoke(main, ['--help']); print(r.exit_code, "
+            "[m for m in ('numba', 'uproot', 'scipy', 'mcsim.chain') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "0 []"
+    for name, (_, _, line) in _COMMANDS.items():
+        help_text = " ".join(main.get_command(None, name).help.split())
+        head = line.split(":")[0].rstrip(".")
+        assert help_text.startswith(head), (name, line)

@@ -55,3 +55,18 @@ def test_kernels_cached_looks_for_the_propagator(tmp_path, monkeypatch):
     assert jit_cache.kernels_cached()
     monkeypatch.setattr(jit_cache, "_cache_dir", lambda: None)
     assert not jit_cache.kernels_cached()
+
+
+def test_import_mcsim_loads_nothing_heavy_and_touches_no_cache():
+    """`import mcsim` imports neither numba nor the I/O stack and does not run the cache check
+    (which may delete stale kernels); the public names load on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, mcsim; heavy = [m for m in ('numba', 'awkward', 'uproot', 'vector', "
+            "'scipy', 'matplotlib', 'mcsim.jit_cache') if m in sys.modules]; print(heavy); "
+            "print(mcsim.DarkDipole.__name__, 'mcsim.models' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "DarkDipole True"

@@ -161,3 +161,13 @@ def test_refinement_reaches_the_tail_without_bias():
     pull = (refined.events[0, k] - plain) / math.hypot(refined.stat_error[0, k],
                                                        plain.stat_error)
     assert abs(pull) < 4
+
+
+def test_refinement_skips_mesons_the_beam_does_not_produce():
+    """NuCal's 70 GeV beam makes no Upsilon: its channel is open by kinematics but has no
+    normalisation, and the refinement's allocation leaves it out as the first pass does."""
+    grid = scan(Family("dark-dipole", delta=0.1), [0.05], np.geomspace(1e-6, 1e-3, 12),
+                [Target("NuCal", "nucal")], n_events=2_000, seed=3, workers=1, progress=False,
+                refinement=Refinement(target=0.01, rounds=1, budget=1.0))[0]
+    assert grid.metadata["refinement"]["events_added"] > 0
+    assert np.all(np.isfinite(grid.events)) and grid.events.max() > 0
