@@ -8,6 +8,8 @@ Ctrl-C with exit status 128 + signal.
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 
 import click
@@ -87,6 +89,14 @@ class _Group(click.Group):
             raise _Stop(f"mcsim: error: {_os_message(err)}", 2) from None
         except ValueError as err:
             raise _Stop(f"mcsim: error: {err}", 2) from None
+        except Exception:
+            signum = signals.received()
+            if signum is None:
+                raise
+            # a signal inside compiled code arrives as a SystemError; the clean-up has run
+            name = signals.describe(signals.Interrupted(signum))
+            raise _Stop(f"mcsim: interrupted by {name}; partial output removed",
+                        128 + signum) from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
@@ -109,6 +119,14 @@ class _Group(click.Group):
                     raise _Stop(f"mcsim: error: {err.format_message()}", err.exit_code) from None
             except _Stop as stop:
                 click.echo(" ".join(stop.line.split()), err=True)
+                if stop.code > 128 and "multiprocessing.resource_tracker" not in sys.modules:
+                    # after a signal in a single process the clean-up is done: skip the
+                    # interpreter's teardown, which can crash (double free) after a signal in
+                    # compiled code; with worker processes the normal exit releases them
+                    atexit._run_exitfuncs()
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(stop.code)
                 sys.exit(stop.code)
         sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import partfiles
 from .rootio import check_output
 
 __all__ = ["HepMCWriter", "WEIGHT_NAMES", "PDG_CHI1", "PDG_CHI2", "PDG_N", "pdg_codes"]
@@ -195,5 +196,9 @@ class HepMCWriter:
         if self.path.exists() and not self.overwrite:
             self._discard()
             raise FileExistsError(f"{self.path} appeared while generating; nothing written")
-        os.replace(self._tmp, self.path)
+        try:
+            partfiles.commit(self._tmp, self.path)
+        except BaseException:
+            self._discard()
+            raise
         self._tmp = None

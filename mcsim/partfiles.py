@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["PATTERN", "atomic_path", "check_directory", "create", "remove_stale",
+from . import signals
+
+__all__ = ["PATTERN", "atomic_path", "check_directory", "commit", "create", "remove_stale",
            "removed_on_failure", "unwritable"]
 
 #: .<name>.<host>.<pid>.<token>.part
@@ -70,6 +72,14 @@ def create(path: str | Path) -> Path:
     return tmp
 
 
+def commit(tmp: str | Path, path: str | Path) -> None:
+    """Rename the finished ``tmp`` to ``path``, unless a signal arrived on the way and was
+    swallowed (raised inside a ``__del__`` of compiled code's bindings): then Interrupted."""
+    if signals.received() is not None:
+        raise signals.Interrupted(signals.received())
+    os.replace(tmp, path)
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a ``.part`` path to write; on success it replaces ``path``, on any exception
@@ -77,7 +87,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = create(path)
     try:
         yield tmp
-        os.replace(tmp, path)
+        commit(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -420,7 +420,11 @@ class NtupleWriter:
         if self.path.exists() and not self.overwrite:
             self._discard()
             raise FileExistsError(f"{self.path} appeared while generating; nothing written")
-        os.replace(self._tmp, self.path)
+        try:
+            partfiles.commit(self._tmp, self.path)
+        except BaseException:
+            self._discard()
+            raise
         self._tmp = None
 
 

@@ -17,7 +17,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["HANDLED", "Interrupted", "describe", "exit_code", "guard_startup", "handled"]
+__all__ = ["HANDLED", "Interrupted", "describe", "exit_code", "guard_startup", "handled",
+           "received"]
 
 #: The signals turned into Interrupted (SIGHUP does not exist on Windows).
 HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
@@ -32,10 +33,30 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+_received: int | None = None
+
+
+def received() -> int | None:
+    """The signal :func:`handled` turned into :class:`Interrupted` in its current block, if any.
+    Raised inside a callback from compiled code (numba loading a cached kernel), the
+    Interrupted arrives wrapped in a SystemError: this tells that it was still a signal."""
+    return _received
+
+
 def _raise(signum, frame):
+    global _received
+    _received = signum
     for other in HANDLED:  # the clean-up now running must not be interrupted in turn
         signal.signal(other, signal.SIG_IGN)
     raise Interrupted(signum)
+
+
+def _quiet_interrupted(unraisable) -> None:
+    """An Interrupted raised where Python cannot propagate it (a ``__del__`` or a ctypes
+    callback of numba's compiler) is not printed: :func:`received` keeps the signal, and the
+    writers refuse to finish (:func:`mcsim.partfiles.commit`)."""
+    if not isinstance(unraisable.exc_value, Interrupted):
+        sys.__unraisablehook__(unraisable)
 
 
 @contextmanager
@@ -43,13 +64,18 @@ def handled():
     """Within the block, SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted`; the previous
     handlers come back on exit.  A signal ignored on entry (``nohup``, a background job's
     SIGINT) stays ignored.  Main thread only."""
+    global _received
+    _received = None
     previous = {s: signal.getsignal(s) for s in HANDLED}
     for s, handler in previous.items():
         if handler is not signal.SIG_IGN:
             signal.signal(s, _raise)
+    hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_interrupted
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for s, handler in previous.items():
             if handler is not None:
                 signal.signal(s, handler)

@@ -37,9 +37,11 @@ def _session(sid: int) -> list[str]:
 
 
 def _command(kind: str, out: Path) -> list[str]:
+    """Commands that run well beyond the latest signal (8 s), so that it always arrives
+    mid-run (5e6 events ended around 7 s: a signal in the exit then found no handler)."""
     if kind == "generate":
         return [MCSIM, "generate", "--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1",
-                "--d", "1e-6", "--events", "5e6", "--seed", "1", "-o", str(out), "--quiet"]
+                "--d", "1e-6", "--events", "3e7", "--seed", "1", "-o", str(out), "--quiet"]
     return [MCSIM, "reach", "--detector", "na62", "--masses", "12", "--couplings", "10",
             "--events", "300000", "--workers", "2", "--no-progress", "--out", str(out)]
 
