@@ -25,7 +25,7 @@ import numpy as np
 
 from . import spectra
 from .detector import Detector, load_detector
-from .models import Model, NeutrinoDipole
+from .model_registry import Model
 from .production import Channel, generate, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
 from .directed import meson_tilt
@@ -33,7 +33,7 @@ from .yields import Estimate, estimate, yield_sums
 
 __all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "select_channels", "produce",
            "run_metadata", "reweight", "expected_events_at", "event_weight", "in_energy_window",
-           "channel_normalisation", "block_rngs", "block_sizes", "master_seed", "BLOCK_SIZE",
+           "channel_normalisation", "coupling_ratio", "block_rngs", "block_sizes", "master_seed", "BLOCK_SIZE",
            "SAMPLINGS", "window", "ARRAYS"]
 
 #: How the production decay orients the long-lived particle: isotropically in the meson's rest
@@ -201,9 +201,11 @@ def block_sizes(n: int, first_block: int = 0) -> list[tuple[int, int]]:
 
 def _charges(model: Model, channel: Channel, n: int, source: MesonSource,
              rng: np.random.Generator) -> np.ndarray:
-    """is_antiparticle per event: N-bar from P- (drawn with the positive-charge fraction) in
-    charged channels, N or N-bar with probability 1/2 in neutral ones; chi2 is Majorana."""
-    if not isinstance(model, NeutrinoDipole):
+    """is_antiparticle per event: for a model whose LLP has an antiparticle (``model.dirac``,
+    the neutrino dipole's N-bar), N-bar from P- (drawn with the positive-charge fraction) in
+    charged channels, N or N-bar with probability 1/2 in neutral ones; none for a Majorana LLP
+    (chi2)."""
+    if not model.dirac:
         return np.zeros(n, dtype=np.bool_)
     f_plus = source.positive_fraction(channel.mother) if channel.kind == "charged" else 0.5
     return rng.random(n) >= f_plus
@@ -360,6 +362,7 @@ def run_metadata(model: Model, detector: Detector, mode: str, threshold: float |
         "llp_mass": model.llp_mass,
         "invisible_mass": model.invisible_mass,
         "d": model.d,
+        "coupling_power": model.coupling_power,
         "ctau": model.ctau,
         "detector": detector.name,
         "card_path": detector.card_path,
@@ -375,12 +378,18 @@ def run_metadata(model: Model, detector: Detector, mode: str, threshold: float |
 def _coupling_ratio(batch: EventBatch, d: float) -> float:
     if not (d > 0.0 and math.isfinite(d)):
         raise ValueError(f"d must be a finite coupling > 0 GeV^-1, got {d!r}")
-    return (d / batch.metadata["d"]) ** 2
+    return float(coupling_ratio(d, batch.metadata))
+
+
+def coupling_ratio(d, metadata: dict):
+    """r = (d / d_sample)^p: BR x r and c*tau / r at coupling d (scalar or array), p the
+    model's coupling power (metadata 'coupling_power'; 2, the dipoles', if absent)."""
+    return (np.asarray(d, dtype=np.float64) / metadata["d"]) ** metadata.get("coupling_power", 2.0)
 
 
 def expected_events_at(batch: EventBatch, d: float) -> Estimate:
     """Expected signal events of ``batch`` at dipole coefficient d [GeV^-1] with their Monte
-    Carlo error, exactly: BR x r and c*tau / r with r = (d / d_batch)^2, decay probabilities
+    Carlo error, exactly: BR x r and c*tau / r with r = (d / d_batch)^p (:func:`coupling_ratio`), decay probabilities
     recomputed (:func:`mcsim.yields.yield_sums` per channel, as the reach scans do)."""
     r = _coupling_ratio(batch, d)
     a, meta = batch.arrays, batch.metadata
@@ -396,7 +405,7 @@ def expected_events_at(batch: EventBatch, d: float) -> Estimate:
 
 
 def reweight(batch: EventBatch, d: float) -> EventBatch:
-    """``batch`` at dipole coefficient d [GeV^-1]: w_norm x r, c*tau / r (r = (d/d_batch)^2),
+    """``batch`` at dipole coefficient d [GeV^-1]: w_norm x r, c*tau / r (r = (d/d_batch)^p),
     decay probabilities recomputed exactly, and decay vertices (and photon impacts) moved by the
     quantile map so that they follow the new decay length.  Kinematics and flags are kept."""
     r = _coupling_ratio(batch, d)

@@ -35,7 +35,6 @@ import numpy as np
 
 from .chain import ARRAYS, EventBatch, event_weight, run_metadata
 from .geometry import CYLINDER, Calorimeter
-from .models import DarkDipole
 from .monophoton import GEV2_TO_FB, envelope_bound, sample_cm, sigma_cut
 from .propagate import propagate_kernel
 from .yields import yield_sums
@@ -231,10 +230,10 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
 def check_threshold(model, detector: ColliderDetector) -> None:
     """ValueError (one line) unless ``model`` is a dark dipole whose chi1 chi2 pair can be made
     with a photon above the generation cut (:func:`generation_cuts`) at the card's sqrt(s)."""
-    if not isinstance(model, DarkDipole):  # bad input of the command line: ValueError
-        raise ValueError(  # noqa: TRY004
+    if not getattr(model, "ee_pair_production", False):  # bad input of the command line
+        raise ValueError(
             f"detector {detector.name}: the e+ e- source makes chi1 chi2 pairs of the "
-            f"dark-dipole model only, got {model.kind}")
+            f"dark dipole only (ee_pair_production), got {model.kind}")
     rs = detector.sqrt_s
     cuts = generation_cuts(model, detector)
     if cuts["x_min"] >= cuts["x_max"]:
@@ -246,7 +245,7 @@ def check_threshold(model, detector: ColliderDetector) -> None:
                          f"{model.delta:g}")
 
 
-def generation_cuts(model: DarkDipole, detector: ColliderDetector) -> dict:
+def generation_cuts(model, detector: ColliderDetector) -> dict:
     """CM-frame generation cuts of the radiated photon: x = 2 E / sqrt(s) range and cos(theta)
     range (the lab acceptance mapped to the CM).  Empty x range: ``x_min >= x_max``."""
     rs = detector.sqrt_s
@@ -265,7 +264,7 @@ def generation_cuts(model: DarkDipole, detector: ColliderDetector) -> dict:
             "cos_range": (c_lo, c_hi)}
 
 
-def cross_section_fb(model: DarkDipole, detector: ColliderDetector) -> float:
+def cross_section_fb(model, detector: ColliderDetector) -> float:
     """sigma(e+ e- -> gamma chi1 chi2) inside the generation cuts [fb], at the model's d."""
     check_threshold(model, detector)
     cuts = generation_cuts(model, detector)

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from . import jsonio, yields
-from .chain import EventBatch, event_weight, in_energy_window, reweight
+from .chain import EventBatch, coupling_ratio, event_weight, in_energy_window, reweight
 from .propagate import decay_probability
 from .rootio import iterate, iterate_crossing, read_metadata
 
@@ -234,7 +234,7 @@ def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None
         raise ValueError("threshold: the photon cuts of a collider file are its card's "
                          "[selection]; they cannot be re-applied")
     d_out = meta["d"] if d is None else float(d)
-    r = (d_out / meta["d"]) ** 2
+    r = float(coupling_ratio(d_out, meta))
     ctau = meta["ctau"] / r
     thr = meta["threshold"] if threshold is None else float(threshold)
     keys = rows_of(meta["mode"])

@@ -4,7 +4,10 @@ Two matrix elements (paper Appendix A):
 
 * ``ANOMALY`` -- Eq. (A.4), P0 -> gamma(1) Psi_M1(2) Psi_M2(3), in the paper's variables
   m12^2 (photon + lighter state) and m23^2 (the dark pair);
-* ``CHARGED`` -- Eq. (A.7), P+ -> gamma(1) l+(2) N(3).
+* ``CHARGED`` -- Eq. (A.7), P+ -> gamma(1) l+(2) N(3);
+
+and flat phase space (|M|^2 = 1, for model cards): ``FLAT_PHOTON`` M -> gamma(a) X(b) LLP(c)
+with masses (0, m_x, m_y), ``FLAT_LEPTON`` M -> l(a) nu(b) LLP(c) with masses (m_x, 0, m_y).
 
 The sampler labels the daughters (a, b, c) and maps the unit square (ux, uy) onto the Dalitz plot:
 s_bc log-uniformly from ux (both |M|^2 peak like 1/s_bc near the s_bc threshold: the dark pair's
@@ -33,12 +36,14 @@ from .kinematics import dalitz_momenta, dalitz_range
 from .xoshiro import stream, uniform
 
 __all__ = [
-    "ANOMALY", "CHARGED", "msq_anomaly", "msq_charged", "dalitz_weight", "phase_space_integral",
+    "ANOMALY", "CHARGED", "FLAT_PHOTON", "FLAT_LEPTON", "msq_anomaly", "msq_charged", "dalitz_weight", "phase_space_integral",
     "envelope", "sample_dalitz", "generate_three_body",
 ]
 
 ANOMALY = 0
 CHARGED = 1
+FLAT_PHOTON = 2
+FLAT_LEPTON = 3
 
 
 @nb.njit(cache=True)
@@ -75,9 +80,9 @@ def msq_charged(m12sq: float, m23sq: float, mp: float, ml: float, mn: float) -> 
 @nb.njit(cache=True)
 def _labels(kind: int, m_x: float, m_y: float):
     """Masses (m_a, m_b, m_c) in sampler order."""
-    if kind == ANOMALY:
-        return 0.0, m_x, m_y  # gamma, M1, M2
-    return m_x, 0.0, m_y  # l, gamma, N
+    if kind == ANOMALY or kind == FLAT_PHOTON:
+        return 0.0, m_x, m_y  # gamma, M1, M2 (or invisible, LLP)
+    return m_x, 0.0, m_y  # l, gamma, N (or l, nu, LLP)
 
 
 @nb.njit(cache=True)
@@ -97,6 +102,8 @@ def dalitz_weight(kind: int, ux: float, uy: float, mp: float, m_x: float, m_y: f
     jac *= r_hi - r_lo
     if kind == ANOMALY:
         m = msq_anomaly(s_ab, s_bc, mp, m_x, m_y)
+    elif kind == FLAT_PHOTON or kind == FLAT_LEPTON:
+        m = 1.0
     else:
         m23sq = mp * mp + m_x * m_x + m_y * m_y - s_ab - s_bc
         m = msq_charged(s_ab, m23sq, mp, m_x, m_y)

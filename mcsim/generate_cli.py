@@ -8,7 +8,6 @@ import click
 
 from .info_cli import model_options, warn_branching_ratios
 from .chain import SAMPLINGS
-from .models import model_from_options
 from .ntuple import FORMATS, KEEP
 from .propagate import MODES
 from .spectra_cli import tables_option
@@ -70,7 +69,7 @@ def _mothers(text: str | None) -> list[int] | None:
 @click.option("--overwrite", is_flag=True, help="replace an existing output file")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @tables_option
-def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, threshold,
+def generate(point, detector, n_events, seed, mode, threshold,
              channels, chunk_size, output, fmt, compression, keep, sampling, float32, overwrite,
              quiet):
     """Generate events with the full chain and write them to a ROOT file (TTree 'events',
@@ -78,7 +77,6 @@ def generate(model, m1, delta, m_n, flavour, d, detector, n_events, seed, mode, 
     HepMC3 file (for detector simulation)."""
     from .ntuple import generate as run
 
-    point = model_from_options(model, d=d, m1=m1, delta=delta, m_n=m_n, flavour=flavour)
     warn_branching_ratios(point)
     start = time.perf_counter()
     try:

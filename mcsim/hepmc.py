@@ -48,7 +48,7 @@ def pdg_codes(model: dict, mother_pdgid: np.ndarray, is_antiparticle: np.ndarray
     """Signed PDG IDs per event of the LLP, the production partner, the LLP's invisible
     daughter and the charged lepton, for the model of a file's metadata (``model`` dict)."""
     n = len(mother_pdgid)
-    if model["model"] == "dark-dipole":
+    if model.get("flavour") is None:  # a Majorana LLP (chi2) and its partner (chi1)
         return {"llp": np.full(n, PDG_CHI2), "invisible": np.full(n, PDG_CHI1),
                 "decay_invisible": np.full(n, PDG_CHI1), "lepton": np.zeros(n, dtype=int)}
     sign = np.where(is_antiparticle, -1, 1)

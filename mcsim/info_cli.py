@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 
-from . import jsonio
-from .models import FLAVOURS, model_from_options
+from . import jsonio, model_registry
 from .production import channels
-from .validate import COUPLING, DELTA, MASS, click_type
+from .validate import COUPLING, click_type
 
 __all__ = ["info", "model_options", "warn_branching_ratios"]
 
@@ -18,38 +19,72 @@ def warn_branching_ratios(point) -> None:
     for c in channels(point):
         if c.is_open and c.br > 1.0:
             click.echo(f"mcsim: warning: BR({c.name}) = {c.br:.3g} > 1 at d = {point.d:g} "
-                       f"GeV^-1: the effective dipole theory is not valid there", err=True)
+                       f"{getattr(point, 'coupling_unit', 'GeV^-1')}: the effective theory is not valid "
+                       f"there", err=True)
+
+
+class ModelName(click.ParamType):
+    """--model: a registered kind's name or card:PATH (a model card)."""
+
+    name = "MODEL"
+
+    def convert(self, value, param, ctx):
+        try:
+            model_registry.get(value)
+        except (ValueError, OSError) as err:
+            self.fail(str(err), param, ctx)
+        return value
+
+
+def _parameter_options() -> list:
+    """One option per parameter name of the built-in kinds (shared where two kinds share a
+    name), with the kinds that take it."""
+    by_name: dict[str, list] = {}
+    for kind in model_registry.kinds():
+        for p in kind.parameters:
+            by_name.setdefault(p.name, []).append((kind, p))
+    options = []
+    for name, uses in by_name.items():
+        p = uses[0][1]
+        where = ", ".join(k.name for k, _ in uses)
+        kind_type = click.Choice(p.choices) if p.choices else click_type(p.range)
+        options.append(click.option(p.option, name, type=kind_type,
+                                    help=f"{p.help} ({where}; required there)"))
+    return options
 
 
 def model_options(func):
-    """Attach the model options shared by every command that takes a model point."""
+    """Attach the model options shared by every command that takes a model point: --model,
+    the parameters of every registered kind (derived from the registry) and --d; the command
+    receives the model point as ``point`` (:func:`mcsim.model_registry.model_from_options`)."""
+    names = [p.name for kind in model_registry.kinds() for p in kind.parameters]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs):
+        model, d = kwargs.pop("model"), kwargs.pop("d")
+        params = {n: kwargs.pop(n, None) for n in dict.fromkeys(names)}
+        kwargs["point"] = model_registry.model_from_options(model, d=d, **params)
+        return func(**kwargs)
+
+    kinds = " or ".join(f"{k.name} ({k.summary})" for k in model_registry.kinds())
     opts = [
-        click.option("--model", "model", required=True,
-                     type=click.Choice(["dark-dipole", "neutrino-dipole"]),
-                     help="dark-dipole (chi2 -> chi1 gamma) or neutrino-dipole (N -> nu gamma)"),
-        click.option("--m1", type=click_type(MASS),
-                     help="chi1 mass [GeV] (dark-dipole; required there)"),
-        click.option("--delta", type=click_type(DELTA),
-                     help="relative splitting (M2 - M1)/M1, dimensionless (dark-dipole; "
-                          "required there)"),
-        click.option("--m-n", "m_n", type=click_type(MASS),
-                     help="N mass [GeV] (neutrino-dipole; required there)"),
-        click.option("--flavour", type=click.Choice(FLAVOURS),
-                     help="active flavour (neutrino-dipole; required there)"),
+        click.option("--model", "model", required=True, type=ModelName(),
+                     help=f"{kinds}, or card:PATH: a model card (TOML, see README)"),
+        *_parameter_options(),
         click.option("--d", "d", type=click_type(COUPLING), required=True,
-                     help="dipole coefficient [GeV^-1]"),
+                     help="coupling: the dipole coefficient [GeV^-1], or a card's coupling "
+                          "in the card's unit"),
     ]
     for opt in reversed(opts):
-        func = opt(func)
-    return func
+        wrapper = opt(wrapper)
+    return wrapper
 
 
 @click.command()
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def info(model, m1, delta, m_n, flavour, d, as_json):
+def info(point, as_json):
     """Width and c*tau of the long-lived state and the BR of every production channel."""
-    point = model_from_options(model, d=d, m1=m1, delta=delta, m_n=m_n, flavour=flavour)
     warn_branching_ratios(point)
     chans = channels(point)
     if as_json:

@@ -1,4 +1,5 @@
-"""The two dipole models of the paper (Sec. 2, Appendix A.1): parameters, width, lifetime.
+"""The two dipole models of the paper (Sec. 2, Appendix A.1): parameters, width, lifetime,
+and their registration as model kinds (:mod:`mcsim.model_registry`).
 
 Units: masses in GeV, the dipole coefficient d in GeV^-1, c*tau in metres.
 """
@@ -9,6 +10,7 @@ import math
 from dataclasses import dataclass, replace
 
 from .constants import HBARC_GEV_M
+from .model_registry import Model, ModelKind, Parameter, model_from_options, register
 from .validate import COUPLING, DELTA, MASS
 
 __all__ = ["DarkDipole", "NeutrinoDipole", "Model", "FLAVOURS", "model_from_options"]
@@ -20,6 +22,9 @@ class _Dipole:
     """Shared lifetime and coupling handling; subclasses define ``width`` and the masses."""
 
     d: float
+    #: BR and width scale as d^2 (the re-weighting power of the reach scans).
+    coupling_power = 2.0
+    coupling_unit = "GeV^-1"
 
     @property
     def ctau(self) -> float:
@@ -29,6 +34,12 @@ class _Dipole:
     def with_coupling(self, d: float):
         """The same model at another dipole coefficient d [GeV^-1]."""
         return replace(self, d=d)
+
+    def channels(self) -> list:
+        """Every production channel of the paper, open or closed (:mod:`mcsim.production`)."""
+        from .production import dipole_channels
+
+        return dipole_channels(self)
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,10 @@ class DarkDipole(_Dipole):
     d: float
 
     kind = "dark-dipole"
+    dirac = False  # chi2 is Majorana
+    #: e+ e- -> gamma chi1 chi2 through the dipole (mcsim.collider, mcsim.monophoton)
+    ee_pair_production = True
+    pair_label = "chi1 chi2"
 
     def __post_init__(self):
         object.__setattr__(self, "m1", MASS.check("m1", self.m1))
@@ -87,6 +102,8 @@ class NeutrinoDipole(_Dipole):
     flavour: str
 
     kind = "neutrino-dipole"
+    dirac = True  # N and N-bar
+    pair_label = "N nu (+ N-bar nu-bar)"
 
     def __post_init__(self):
         object.__setattr__(self, "m_n", MASS.check("m_n", self.m_n))
@@ -114,26 +131,32 @@ class NeutrinoDipole(_Dipole):
         return {"model": self.kind, "m_n": self.m_n, "d": self.d, "flavour": self.flavour}
 
 
-Model = DarkDipole | NeutrinoDipole
+def _relic_line(masses, delta: float):
+    """The thermal-relic line of the dark dipole (:mod:`mcsim.relic`)."""
+    from .relic import relic_line
+
+    return relic_line(masses, delta)
 
 
-def model_from_options(model: str, *, d: float, m1: float | None = None,
-                       delta: float | None = None, m_n: float | None = None,
-                       flavour: str | None = None) -> Model:
-    """Build a model from command-line style options; ``model`` is 'dark-dipole' or
-    'neutrino-dipole'.  An option of the other model is an error, not ignored."""
-    foreign = {DarkDipole.kind: {"m_n": m_n, "flavour": flavour},
-               NeutrinoDipole.kind: {"m1": m1, "delta": delta}}.get(model, {})
-    given = [name for name, value in foreign.items() if value is not None]
-    if given:
-        options = ", ".join("--" + name.replace("_", "-") for name in given)
-        raise ValueError(f"{options}: not a parameter of the {model} model")
-    if model == DarkDipole.kind:
-        if m1 is None or delta is None:
-            raise ValueError("the dark-dipole model needs m1 (GeV) and delta (> 0)")
-        return DarkDipole(m1=m1, delta=delta, d=d)
-    if model == NeutrinoDipole.kind:
-        if m_n is None or flavour is None:
-            raise ValueError("the neutrino-dipole model needs m_n (GeV) and flavour (e, mu, tau)")
-        return NeutrinoDipole(m_n=m_n, d=d, flavour=flavour)
-    raise ValueError(f"model must be 'dark-dipole' or 'neutrino-dipole', got {model!r}")
+register(ModelKind(
+    name=DarkDipole.kind,
+    summary="chi2 -> chi1 gamma",
+    parameters=(Parameter("m1", "chi1 mass [GeV]", range=MASS),
+                Parameter("delta", "relative splitting (M2 - M1)/M1, dimensionless", range=DELTA,
+                          scan_default=0.1)),
+    build=lambda d, m1, delta: DarkDipole(m1=m1, delta=delta, d=d),
+    mass_parameter="m1", mass_label="M1 [GeV]", coupling_label="d [GeV^-1]",
+    coupling_range=(1e-8, 1e-2),
+    family_name=lambda fixed: f"dark dipole, delta = {fixed['delta']:g}",
+    relic=lambda masses, fixed: _relic_line(masses, fixed["delta"])))
+
+register(ModelKind(
+    name=NeutrinoDipole.kind,
+    summary="N -> nu gamma",
+    parameters=(Parameter("m_n", "N mass [GeV]", range=MASS),
+                Parameter("flavour", "active flavour (e, mu, tau)", choices=FLAVOURS,
+                          scan_default="mu")),
+    build=lambda d, m_n, flavour: NeutrinoDipole(m_n=m_n, d=d, flavour=flavour),
+    mass_parameter="m_n", mass_label="M_N [GeV]", coupling_label="d [GeV^-1]",
+    coupling_range=(1e-9, 1e-3),
+    family_name=lambda fixed: f"neutrino dipole, flavour {fixed['flavour']}"))

@@ -7,7 +7,11 @@ Channel kinds:
   ``vector``  V -> chi1 chi2 (or N nu), Eq. (A.2), two-body (the paper's rho, omega, phi, J/psi,
               Upsilon(1S), and the excited quarkonia psi(2S), Upsilon(2S), Upsilon(3S));
   ``anomaly`` P0 -> gamma chi1 chi2 (or gamma N nu), Eq. (A.4), three-body;
-  ``charged`` P+ -> l+ N gamma, Eq. (A.7), three-body (neutrino model only).
+  ``charged`` P+ -> l+ N gamma, Eq. (A.7), three-body (neutrino model only);
+  ``flat-photon``, ``flat-lepton``  M -> gamma (or l) + invisible + LLP with flat phase space
+              (model cards, :mod:`mcsim.model_card`; the invisible state massless with a lepton).
+A model lists its channels (``model.channels()``); :func:`dipole_channels` builds those of the
+two dipole models.
 Neutrino model: widths follow from the dark ones with M1 -> 0, M2 -> M_N, d -> d/sqrt(2), and the
 N-bar channel doubles them (so the sum N + N-bar equals the dark formula at d).  In charged decays,
 P+ gives N and P- gives N-bar with equal width; the BR quoted is per meson of either charge.
@@ -26,9 +30,9 @@ from . import dalitz
 from .constants import ALPHA, E_CHARGE_SQ, G_F, INPUTS
 from .kinematics import decay_to_llp, decay_two_body, kallen
 from .mesons import LEPTON_PDGID, sm
-from .models import DarkDipole, Model, NeutrinoDipole
+from .model_registry import Model
 
-__all__ = ["Channel", "channels", "open_channels", "generate", "llp_decay",
+__all__ = ["Channel", "channels", "dipole_channels", "open_channels", "KINDS", "generate", "llp_decay",
            "vector_decay_constant", "two_photon_width", "VECTORS", "NEUTRAL_PSEUDOSCALARS",
            "CHARGED_PSEUDOSCALARS"]
 
@@ -36,6 +40,11 @@ VECTORS = (113, 223, 333, 443, 553, 100443, 100553, 200553)
 NEUTRAL_PSEUDOSCALARS = (111, 221, 331)
 CHARGED_PSEUDOSCALARS = (321, 411, 431, 521)
 _PHASE_SPACE = 1.0 / (32.0 * (2.0 * math.pi) ** 3)  # Eq. (A.5) without 1/M_P^3
+
+#: Channel kinds -> the three-body sampler of :mod:`mcsim.dalitz` (None: two-body).
+KINDS = {"vector": None, "two-body": None, "anomaly": dalitz.ANOMALY,
+         "charged": dalitz.CHARGED, "flat-photon": dalitz.FLAT_PHOTON,
+         "flat-lepton": dalitz.FLAT_LEPTON}
 
 
 @dataclass(frozen=True)
@@ -130,11 +139,16 @@ def _make(model: Model, mother: int, kind: str, label: str, products, masses, wi
 
 
 def channels(model: Model) -> list[Channel]:
-    """Every production channel of the paper for ``model``, open or closed, with its BR at d."""
+    """Every production channel of ``model``, open or closed, with its BR at its coupling."""
+    return model.channels()
+
+
+def dipole_channels(model) -> list[Channel]:
+    """Every production channel of the paper for a dipole model, open or closed, with its BR
+    at d; charged-meson channels where the model has a ``flavour`` (the neutrino dipole)."""
     m_light, m_heavy = _dark_masses(model)
     d2 = model.d ** 2
-    dark = isinstance(model, DarkDipole)
-    pair = "chi1 chi2" if dark else "N nu (+ N-bar nu-bar)"
+    pair = model.pair_label
     out = []
     for v in VECTORS:
         w = d2 * _vector_width_per_d2(v, m_light, m_heavy)
@@ -143,7 +157,7 @@ def channels(model: Model) -> list[Channel]:
         w = d2 * _anomaly_br_per_d2(p, m_light, m_heavy) * sm(p).width
         out.append(_make(model, p, "anomaly", "gamma " + pair, ("photon", "invisible", "llp"),
                          (m_light, m_heavy), w))
-    if isinstance(model, NeutrinoDipole):
+    if getattr(model, "flavour", None) is not None:
         lep = sm(LEPTON_PDGID[model.flavour])
         for p in CHARGED_PSEUDOSCALARS:
             w = d2 * _charged_width_per_d2(p, lep.mass, model.m_n)
@@ -182,11 +196,11 @@ def generate(channel: Channel, mothers: np.ndarray, rng: np.random.Generator,
     one_minus_cos_w = 2.0 * math.sin(0.5 * window) ** 2
     mothers = np.ascontiguousarray(mothers, dtype=np.float64)
     m_x, m_y = channel.masses
-    if channel.kind == "vector":
+    kind = KINDS[channel.kind]
+    if kind is None:
         inv, llp, weight = decay_to_llp(mothers, channel.mother_mass, m_x, m_y,
                                         one_minus_cos_w, rng)
         return {"invisible": inv, "llp": llp, "weight": weight}
-    kind = dalitz.ANOMALY if channel.kind == "anomaly" else dalitz.CHARGED
     bounds = _envelope(kind, channel.mother_mass, m_x, m_y)
     pa, pb, pc, weight, overflow = dalitz.generate_three_body(
         mothers, kind, channel.mother_mass, m_x, m_y, bounds, rng, one_minus_cos_w)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import functools
+
 import click
 
+from . import model_registry
 from .chain import SAMPLINGS
-from .models import FLAVOURS
+from .info_cli import ModelName
 from .partfiles import check_directory, removed_on_failure
 from .reach import DISCOVERY_LEVEL, log_grid, write_contours, write_grids
 from .scan import Family, Refinement, Target, scan
@@ -52,23 +55,51 @@ def _scan_options(f):
     return f
 
 
+def _family_options(func):
+    """--model (a registered kind or card:PATH) and the fixed parameters of the built-in kinds'
+    reach families (derived from the registry, with the kinds' scan defaults); the command
+    receives the :class:`mcsim.scan.Family` as ``family``."""
+    fixed_params: dict[str, tuple] = {}
+    for kind in model_registry.kinds():
+        for p in kind.parameters:
+            if p.name != kind.mass_parameter:
+                fixed_params.setdefault(p.name, (kind, p))
+
+    @functools.wraps(func)
+    def wrapper(**kwargs):
+        model = kwargs.pop("model")
+        values = {name: kwargs.pop(name) for name in fixed_params}
+        kind = model_registry.get(model)
+        mine = set(kind.parameter_names()) - {kind.mass_parameter}
+        kwargs["family"] = Family.of(model, {k: v for k, v in values.items() if k in mine})
+        return func(**kwargs)
+
+    default = model_registry.kinds()[0].name
+    opts = [click.option("--model", type=ModelName(), default=default, show_default=True,
+                         help="model family: " + ", ".join(model_registry.names())
+                              + ", or card:PATH (a model card)")]
+    for name, (kind, p) in fixed_params.items():
+        kind_type = click.Choice(p.choices) if p.choices else click_type(p.range)
+        opts.append(click.option(p.option, name, type=kind_type, default=p.scan_default,
+                                 show_default=True, help=f"{kind.name}: {p.help}"))
+    for opt in reversed(opts):
+        wrapper = opt(wrapper)
+    return wrapper
+
+
 @click.command()
-@click.option("--model", type=click.Choice(["dark-dipole", "neutrino-dipole"]),
-              default="dark-dipole", show_default=True, help="model family")
-@click.option("--delta", type=click_type(DELTA), default=0.1, show_default=True,
-              help="dark dipole: relative splitting (M2 - M1) / M1 (dimensionless)")
-@click.option("--flavour", type=click.Choice(FLAVOURS), default="mu", show_default=True,
-              help="neutrino dipole: flavour of the active neutrino")
+@_family_options
 @click.option("--detector", "detectors", multiple=True, required=True,
               help="detector card name (na62, na62:1e17, ship, ...; see `mcsim detectors "
                    "list`) or path; repeat for several")
 @click.option("--mass-range", nargs=2, type=click_type(MASS), default=(0.01, 5.0),
-              show_default=True, help="M1 or M_N range [GeV], log-spaced")
+              show_default=True, help="mass range [GeV] of the family's mass parameter (M1, "
+                                      "M_N, a card's LLP mass), log-spaced")
 @click.option("--masses", "n_masses", type=click_type(GRID_POINTS), default=40,
               show_default=True, help="number of masses in the grid")
 @click.option("--d-range", nargs=2, type=click_type(COUPLING), default=None,
-              help="coupling range [GeV^-1], log-spaced  [default: 1e-8 1e-2 (dark), 1e-9 1e-3 "
-                   "(neutrino)]")
+              help="coupling range [GeV^-1, or the card's unit], log-spaced  [default: the "
+                   "model's: 1e-8 1e-2 (dark), 1e-9 1e-3 (neutrino), a card's coupling_range]")
 @click.option("--couplings", "n_couplings", type=click_type(GRID_POINTS), default=100,
               show_default=True, help="number of couplings in the grid")
 @click.option("--threshold", type=click_type(ENERGY), default=None,
@@ -81,7 +112,7 @@ def _scan_options(f):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("reach"), show_default=True, help="output directory")
 @_scan_options
-def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_couplings,
+def reach(family, detectors, mass_range, n_masses, d_range, n_couplings,
           threshold, mode, level, out_dir, n_events, seed, workers, scheduler, progress,
           target_error, refine_budget, sampling):
     """Expected signal events over a (mass, d) grid and the N = --level contours (N_up for a
@@ -91,10 +122,9 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
     if not level > 0:
         raise ValueError(f"--level must be a number of events > 0, got {level!r}")
     check_directory(out_dir, "--out")
-    family = (Family(model, delta=delta) if model == "dark-dipole"
-              else Family(model, flavour=flavour))
+    kind = family.kind
     if d_range is None:
-        d_range = (1e-8, 1e-2) if model == "dark-dipole" else (1e-9, 1e-3)
+        d_range = kind.coupling_range
     masses = log_grid(*mass_range, n_masses, name="mass")
     couplings = log_grid(*d_range, n_couplings, name="coupling")
     targets = [Target(d, d, mode, threshold, level) for d in detectors]
@@ -104,11 +134,12 @@ def reach(model, delta, flavour, detectors, mass_range, n_masses, d_range, n_cou
     with removed_on_failure(out_dir):  # all of the outputs or none
         files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
         relic = None
-        if family.delta is not None:  # the thermal-relic line of the dark dipole
-            from .relic import relic_line, write_relic_lines
+        if kind.relic is not None:  # the thermal-relic line (the dark dipole's)
+            from .relic import write_relic_lines
 
-            relic = relic_line(masses, delta)
-            files += write_relic_lines({f"delta={delta:g}": relic}, out_dir / "relic")
+            relic = kind.relic(masses, family.fixed)
+            tag = ", ".join(f"{k}={v:g}" for k, v in family.fixed.items())
+            files += write_relic_lines({tag: relic}, out_dir / "relic")
         files.append(_plot(grids, out_dir / "reach.png", family, relic))
     for g in grids:
         lines = g.contours()
@@ -138,7 +169,7 @@ _COLOURS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9")
 _STYLES = ("-", "--", ":", "-.")
 
 
-def plot_detectors(ax, grids, *, xlabel: str) -> None:
+def plot_detectors(ax, grids, *, xlabel: str, ylabel: str = "d [GeV^-1]") -> None:
     """The contours of ``grids`` on ``ax``, each detector with its own colour and line style,
     its one-sigma Monte Carlo band and x marks where the contour misses the error target, and a
     legend naming the card, its exposure and the contour level."""
@@ -167,7 +198,7 @@ def plot_detectors(ax, grids, *, xlabel: str) -> None:
     ax.set_xlim(grids[0].masses[0], grids[0].masses[-1])
     ax.set_ylim(grids[0].couplings[0], grids[0].couplings[-1])
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("d [GeV^-1]")
+    ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small", loc="upper right")
 
@@ -180,7 +211,7 @@ def _plot(grids, path: Path, family: Family, relic=None) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
     if relic is not None:
         plot_relic(ax, relic)
-    plot_detectors(ax, grids, xlabel="M1 [GeV]" if family.delta is not None else "M_N [GeV]")
+    plot_detectors(ax, grids, xlabel=family.kind.mass_label, ylabel=family.kind.coupling_label)
     ax.set_title(family.name, loc="left", fontsize="small")
     fig.savefig(path, dpi=100)
     plt.close(fig)

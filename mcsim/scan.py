@@ -36,10 +36,9 @@ from .chain import (BLOCK_SIZE, SAMPLINGS, SpectraSource, block_rngs, block_size
 from .collider import COLLIDER_BEAM, collider_sums
 from .detector import Detector, load_detector
 from .memory import keep_freed_memory
-from .models import DarkDipole, Model, NeutrinoDipole
-from .mesons import LEPTON_PDGID, sm
-from .production import (CHARGED_PSEUDOSCALARS, NEUTRAL_PSEUDOSCALARS, VECTORS, generate,
-                         open_channels)
+from . import model_registry
+from .model_registry import Model
+from .production import generate, open_channels
 from .propagate import MODES, decay_probability, propagate
 from .reach import DISCOVERY_LEVEL, ReachGrid, recast_upper_limit
 from .yields import yield_sums
@@ -61,29 +60,45 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 @dataclass(frozen=True)
 class Family:
-    """A one-parameter (mass) family of models: the dark dipole at fixed ``delta`` (mass = M1)
-    or the neutrino dipole of one ``flavour`` (mass = M_N)."""
+    """A one-parameter (mass) family of models: the kind named ``model`` (see
+    :func:`mcsim.model_registry.get`) with its mass parameter varied and the others fixed --
+    ``delta`` and ``flavour`` (the dipoles': the dark dipole at fixed delta, mass = M1, or the
+    neutrino dipole of one flavour, mass = M_N) or any parameter in ``params`` ((name, value)
+    pairs); a fixed parameter not given takes the kind's scan default."""
 
     model: str
     delta: float | None = None
     flavour: str | None = None
+    params: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, model: str, fixed: dict) -> Family:
+        """The family of kind ``model`` with the fixed parameters ``fixed`` (name -> value)."""
+        rest = {k: v for k, v in fixed.items() if k not in ("delta", "flavour")}
+        return cls(model, fixed.get("delta"), fixed.get("flavour"), tuple(sorted(rest.items())))
+
+    @property
+    def kind(self):
+        """The :class:`mcsim.model_registry.ModelKind` of the family."""
+        return model_registry.get(self.model)
+
+    @property
+    def fixed(self) -> dict:
+        """The fixed parameters given (name -> value)."""
+        given = dict(self.params)
+        given.update({k: v for k, v in (("delta", self.delta), ("flavour", self.flavour))
+                      if v is not None})
+        return given
 
     def at(self, mass: float, d: float = D_REF) -> Model:
-        """The model at ``mass`` [GeV] and coupling ``d`` [GeV^-1]."""
-        if self.model == DarkDipole.kind:
-            if self.delta is None:
-                raise ValueError("the dark-dipole family needs delta")
-            return DarkDipole(m1=mass, delta=self.delta, d=d)
-        if self.model == NeutrinoDipole.kind:
-            if self.flavour is None:
-                raise ValueError("the neutrino-dipole family needs a flavour (e, mu, tau)")
-            return NeutrinoDipole(m_n=mass, d=d, flavour=self.flavour)
-        raise ValueError(f"model must be 'dark-dipole' or 'neutrino-dipole', got {self.model!r}")
+        """The model at ``mass`` [GeV] and coupling ``d`` [the kind's coupling unit]."""
+        return self.kind.family_at(mass, d, self.fixed)
 
     @property
     def name(self) -> str:
-        return (f"dark dipole, delta = {self.delta:g}" if self.model == DarkDipole.kind
-                else f"neutrino dipole, flavour {self.flavour}")
+        kind = self.kind
+        fixed = {p.name: self.fixed.get(p.name, p.scan_default) for p in kind.parameters}
+        return kind.family_name(fixed)
 
 
 @dataclass(frozen=True)
@@ -289,7 +304,7 @@ def _collider_task(task: Task) -> TaskResult:
     """The sums of a task on e+ e- collider cards (:func:`mcsim.collider.collider_sums`), target
     t under the pseudo-mother -1 - t (not refined)."""
     model = task.family.at(task.mass, D_REF)
-    ratios = (np.asarray(task.couplings, dtype=np.float64) / D_REF) ** 2
+    ratios = _ratios(model, task.couplings)
     out = TaskResult({}, [])
     for t, target in enumerate(task.targets):
         n, produced, s1, s2 = collider_sums(model, _detector(target.detector), task.n_events,
@@ -300,6 +315,12 @@ def _collider_task(task: Task) -> TaskResult:
     return out
 
 
+def _ratios(model: Model, couplings) -> np.ndarray:
+    """Re-weighting ratios r = (d / D_REF)^p of ``model`` (generated at D_REF) for ``couplings``:
+    BR x r, c*tau / r."""
+    return (np.asarray(couplings, dtype=np.float64) / D_REF) ** model.coupling_power
+
+
 def run_task(task: Task) -> TaskResult:
     """The channel sums of ``task`` (see :class:`Task`).  Mesons the beam's normalisation does
     not list (not produced there) are left out without a note.  Keeps freed memory in the
@@ -308,7 +329,7 @@ def run_task(task: Task) -> TaskResult:
     if task.beam == COLLIDER_BEAM:  # e+ e- cards: their own source and selection
         return _collider_task(task)
     model = task.family.at(task.mass, D_REF)
-    ratios = (np.asarray(task.couplings, dtype=np.float64) / D_REF) ** 2
+    ratios = _ratios(model, task.couplings)
     source = SpectraSource(_detector(task.targets[0].detector))
     plan = {m: (n, b) for m, n, b in task.plan}
     out = TaskResult({}, [])
@@ -329,15 +350,9 @@ def run_task(task: Task) -> TaskResult:
 
 
 def _any_channel_open(model: Model) -> bool:
-    """Whether any production channel of ``model`` is open by kinematics (without computing
-    widths); channels only close as the mass grows, so the lightest mass decides for a grid."""
-    pair = model.llp_mass + model.invisible_mass
-    if any(pair < sm(p).mass for p in (*VECTORS, *NEUTRAL_PSEUDOSCALARS)):
-        return True
-    if isinstance(model, NeutrinoDipole):
-        m_l = sm(LEPTON_PDGID[model.flavour]).mass
-        return any(model.m_n + m_l < sm(p).mass for p in CHARGED_PSEUDOSCALARS)
-    return False
+    """Whether any production channel of ``model`` is open by kinematics; channels only close
+    as the mass grows, so the lightest mass decides for a grid."""
+    return any(c.is_open for c in model.channels())
 
 
 def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
@@ -647,7 +662,7 @@ def _grid(family: Family, target: Target, masses, couplings, job, n_events: int,
              else getattr(det, "sensitivity_events", target.level))  # BaBar: 10 events
     e_min, e_max, eff = _selection(target)
     meta = {"family": family.name, "model": family.model, "delta": family.delta,
-            "flavour": family.flavour, "detector": det.name, "mode": target.mode,
+            "flavour": family.flavour, "fixed": family.fixed, "detector": det.name, "mode": target.mode,
             "photon_energy_min_GeV": e_min, "photon_energy_max_GeV": e_max, "efficiency": eff,
             "n_events_per_channel": int(n_events), "seed": int(seed),
             "missing_tables": sorted(missing)}
