@@ -119,10 +119,11 @@ class _Group(click.Group):
                     raise _Stop(f"mcsim: error: {err.format_message()}", err.exit_code) from None
             except _Stop as stop:
                 click.echo(" ".join(stop.line.split()), err=True)
-                if stop.code > 128 and "multiprocessing.resource_tracker" not in sys.modules:
-                    # after a signal in a single process the clean-up is done: skip the
-                    # interpreter's teardown, which can crash (double free) after a signal in
-                    # compiled code; with worker processes the normal exit releases them
+                if (stop.code > 128 and signals.is_command()
+                        and "multiprocessing.resource_tracker" not in sys.modules):
+                    # after a signal in a single-process command the clean-up is done: skip
+                    # the interpreter's teardown, which can crash (double free) after a signal
+                    # in compiled code; with worker processes the normal exit releases them
                     atexit._run_exitfuncs()
                     sys.stdout.flush()
                     sys.stderr.flush()

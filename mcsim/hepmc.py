@@ -193,12 +193,5 @@ class HepMCWriter:
             return
         self._file.close()
         self._file = None
-        if self.path.exists() and not self.overwrite:
-            self._discard()
-            raise FileExistsError(f"{self.path} appeared while generating; nothing written")
-        try:
-            partfiles.commit(self._tmp, self.path)
-        except BaseException:
-            self._discard()
-            raise
-        self._tmp = None
+        tmp, self._tmp = self._tmp, None
+        partfiles.commit(tmp, self.path, overwrite=self.overwrite)

@@ -72,12 +72,19 @@ def create(path: str | Path) -> Path:
     return tmp
 
 
-def commit(tmp: str | Path, path: str | Path) -> None:
-    """Rename the finished ``tmp`` to ``path``, unless a signal arrived on the way and was
-    swallowed (raised inside a ``__del__`` of compiled code's bindings): then Interrupted."""
-    if signals.received() is not None:
-        raise signals.Interrupted(signals.received())
-    os.replace(tmp, path)
+def commit(tmp: str | Path, path: str | Path, *, overwrite: bool = True) -> None:
+    """Rename the finished ``tmp`` to ``path``; ``tmp`` is removed instead if ``path`` appeared
+    meanwhile and ``overwrite`` is false (FileExistsError), or if a signal arrived on the way
+    and was swallowed (raised inside a ``__del__`` of compiled code's bindings: Interrupted)."""
+    try:
+        if not overwrite and Path(path).exists():
+            raise FileExistsError(f"{path} appeared while generating; nothing written")
+        if signals.received() is not None:
+            raise signals.Interrupted(signals.received())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["HANDLED", "Interrupted", "describe", "exit_code", "guard_startup", "handled",
-           "received"]
+           "is_command", "received"]
 
 #: The signals turned into Interrupted (SIGHUP does not exist on Windows).
 HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
@@ -97,14 +97,19 @@ def _exit_at_startup(signum, frame):
     os._exit(128 + signum)
 
 
-def guard_startup() -> None:
-    """In the ``mcsim`` command only (not in a program importing mcsim, nor in its worker
-    processes): until :func:`handled` takes over, SIGINT, SIGTERM and SIGHUP end the process
-    quietly with 128 + signal."""
+def is_command() -> bool:
+    """Whether this process is the ``mcsim`` command itself (not a program importing mcsim,
+    a test runner, nor a worker process)."""
     import multiprocessing
 
-    if (not sys.argv or Path(sys.argv[0]).name != "mcsim"
-            or multiprocessing.current_process().name != "MainProcess"):
+    return (bool(sys.argv) and Path(sys.argv[0]).name == "mcsim"
+            and multiprocessing.current_process().name == "MainProcess")
+
+
+def guard_startup() -> None:
+    """In the ``mcsim`` command only (:func:`is_command`): until :func:`handled` takes over,
+    SIGINT, SIGTERM and SIGHUP end the process quietly with 128 + signal."""
+    if not is_command():
         return
     for s in HANDLED:
         if signal.getsignal(s) in (signal.SIG_DFL, signal.default_int_handler):
