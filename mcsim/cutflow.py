@@ -39,7 +39,7 @@ from .chain import EventBatch, coupling_ratio, event_weight, in_energy_window, r
 from .propagate import decay_probability
 from .rootio import iterate, iterate_crossing, read_metadata
 
-__all__ = ["Cut", "Cutflow", "cutflow", "exposure", "ROWS", "rows_of"]
+__all__ = ["Cut", "Cutflow", "cutflow", "detector_exposure", "exposure", "ROWS", "rows_of"]
 
 #: Rows after row 0: key -> (name in full mode, name in cone mode or None if left out, file
 #: flag selecting the events, weight per event (see :func:`_row_weights`)).
@@ -175,6 +175,12 @@ def exposure(meta: dict) -> str:
     if meta.get("sigma_inel_mb") is None:  # an e+ e- collider card: luminosity only
         return f"{1e3 * meta['luminosity_inv_ab']:g} fb^-1 (e+ e-)"
     return f"{meta['luminosity_inv_ab']:g} ab^-1 (sigma_inel = {meta['sigma_inel_mb']:g} mb)"
+
+
+def detector_exposure(det) -> str:
+    """:func:`exposure` of a detector card (POT, or luminosity and sigma_inel)."""
+    return exposure({"n_pot": det.n_pot, "luminosity_inv_ab": det.luminosity_inv_ab,
+                     "sigma_inel_mb": det.sigma_inel_mb})
 
 
 def _window(meta: dict, threshold: float) -> str:

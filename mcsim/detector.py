@@ -43,7 +43,7 @@ from hepunits import attobarn, millibarn
 from .geometry import Box, Calorimeter, Cone, Cylinder, RectFrustum
 from .validate import card_range
 
-__all__ = ["Detector", "load_detector", "available_detectors", "BEAMS"]
+__all__ = ["Detector", "load_detector", "available_detectors", "BEAMS", "read_card_text"]
 
 #: Spectrum beams a card may name (see mcsim.spectra).
 BEAMS = ("sps400", "sps450", "u70", "lhc14")
@@ -291,6 +291,22 @@ class _Card:
         return Cone(l_i, l_f, theta)
 
 
+
+def read_card_text(kind: str, path: str | Path) -> str:
+    """The text of the TOML card at ``path``, or a ValueError naming ``kind`` ('detector card',
+    'model card') and the path: missing, a directory, not UTF-8 text, unreadable."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{kind} {path}: no such file") from None
+    except IsADirectoryError:
+        raise ValueError(f"{kind} {path}: is a directory, not a TOML file") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{kind} {path}: not a text file (byte {err.start} is not UTF-8); a "
+                         f"card is TOML text") from None
+    except OSError as err:
+        raise ValueError(f"{kind} {path}: cannot read it ({err.strerror})") from None
+
 def _merge(base: dict, override: dict) -> dict:
     """Recursive dict update (override wins), returning a new dict."""
     out = dict(base)
@@ -325,18 +341,7 @@ def _locate(name_or_path: str) -> tuple[str, str, str, str | None]:
         spec, _, config = name_or_path.partition(":")
     if _looks_like_path(spec):
         path = Path(spec)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ValueError(f"detector card {spec}: no such file") from None
-        except IsADirectoryError:
-            raise ValueError(f"detector card {spec}: is a directory, not a TOML file") from None
-        except UnicodeDecodeError as err:
-            raise ValueError(f"detector card {spec}: not a text file (byte {err.start} is not "
-                             f"UTF-8); a card is TOML text") from None
-        except OSError as err:
-            raise ValueError(f"detector card {spec}: cannot read it ({err.strerror})") from None
-        return str(path), str(path), text, config or None
+        return str(path), str(path), read_card_text("detector card", spec), config or None
     if spec not in _card_names():
         raise ValueError(f"unknown detector {spec!r}; known detectors: "
                          f"{', '.join(available_detectors())}")

@@ -13,7 +13,7 @@ __all__ = ["detectors", "describe", "draw_side_view"]
 def describe(det) -> list[str]:
     """The geometry, exposure and selection of a :class:`mcsim.detector.Detector`, as lines."""
     from .collider import is_collider
-    from .cutflow import exposure
+    from .cutflow import detector_exposure
 
     if is_collider(det):
         return _describe_collider(det)
@@ -31,13 +31,12 @@ def describe(det) -> list[str]:
     hole = f", beam hole of radius {calo.hole_radius:g} m" if calo.hole_radius else ""
     e_max = (f" and below {det.photon_energy_max:g} GeV"
              if math.isfinite(det.photon_energy_max) else "")
-    meta = {"n_pot": det.n_pot, "luminosity_inv_ab": det.luminosity_inv_ab,
-            "sigma_inel_mb": det.sigma_inel_mb}
     lines = [f"{det.name}: {det.description}",
              f"  card:         {det.card_path}",
              f"  beam:         {det.beam} spectra, {det.proton_energy:g} GeV protons on "
              f"{det.target or 'the target'} (A = {det.target_A:g})",
-             f"  exposure:     {exposure(meta)} ({det.n_collisions:.3g} proton interactions)",
+             f"  exposure:     {detector_exposure(det)} ({det.n_collisions:.3g} proton "
+             f"interactions)",
              f"  decay volume: {shape}, z = {vol.z_start:g} to {vol.z_end:g} m from the target",
              f"  calorimeter:  face at z = {calo.z_face:g} m, {face}{hole}",
              f"  selection:    one photon above {det.photon_energy_min:g} GeV{e_max}, "
@@ -125,14 +124,12 @@ def detectors() -> None:
 @detectors.command("list")
 def list_cards() -> None:
     """List the shipped detector cards (and their named configurations)."""
-    from .cutflow import exposure
+    from .cutflow import detector_exposure
     from .detector import available_detectors, load_detector
 
     for name in available_detectors():
         det = load_detector(name)
-        meta = {"n_pot": det.n_pot, "luminosity_inv_ab": det.luminosity_inv_ab,
-                "sigma_inel_mb": det.sigma_inel_mb}
-        click.echo(f"{name:<12s} {exposure(meta):<28s} {det.description}")
+        click.echo(f"{name:<12s} {detector_exposure(det):<28s} {det.description}")
 
 
 @detectors.command()

@@ -21,7 +21,7 @@ from .reach import ReachGrid, log_grid, write_contours, write_grids
 from .relic import relic_line, write_relic_lines
 from .scan import Family, Refinement, Target, scan_set
 
-__all__ = ["draw_uncertainty", "FIG2_DELTAS", "FIG3_THRESHOLDS", "FigureSpec", "figure_spec",
+__all__ = ["draw_uncertainty", "finish_reach_axes", "FIG2_DELTAS", "FIG3_THRESHOLDS", "FigureSpec", "figure_spec",
            "dark_targets", "neutrino_targets", "make_figure", "plot_reach", "plot_relic",
            "validate_cone", "CONE_EXPERIMENTS"]
 
@@ -135,6 +135,21 @@ def draw_uncertainty(ax, g: ReachGrid, colour) -> bool:
     return True
 
 
+def finish_reach_axes(ax, grids: list[ReachGrid], flagged: bool, *, xlabel: str, ylabel: str,
+                      flag_label: str) -> None:
+    """Log axes over the grids' (mass, d) range with labels and a grid; a legend entry for the
+    x marks of :func:`draw_uncertainty` if any were ``flagged``."""
+    if flagged:
+        ax.plot([], [], ls="none", marker="x", ms=4, color="k", label=flag_label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(grids[0].masses[0], grids[0].masses[-1])
+    ax.set_ylim(grids[0].couplings[0], grids[0].couplings[-1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+
+
 def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "mass [GeV]",
                legend: bool = True) -> list[str]:
     """Draw grids on ``ax``: recast limits (level != 3 or a [recast] card) shaded where
@@ -165,17 +180,9 @@ def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "ma
         for j, line in enumerate(g.contours()):
             ax.plot(line[:, 0], line[:, 1], lw=1.6, label=g.label if j == 0 else None, **style)
         flagged |= draw_uncertainty(ax, g, style["color"])
-    if flagged:
-        ax.plot([], [], ls="none", marker="x", ms=4, color="k",
-                label="MC error at contour above target")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(grids[0].masses[0], grids[0].masses[-1])
-    ax.set_ylim(grids[0].couplings[0], grids[0].couplings[-1])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("$d$ [GeV$^{-1}$]")
+    finish_reach_axes(ax, grids, flagged, xlabel=xlabel, ylabel="$d$ [GeV$^{-1}$]",
+                      flag_label="MC error at contour above target")
     ax.set_title(title)
-    ax.grid(True, which="major", alpha=0.3)
     if legend:
         ax.legend(fontsize=7, loc="upper right")
     return notes

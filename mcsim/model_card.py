@@ -45,6 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .constants import HBARC_GEV_M
+from .detector import read_card_text
 from .mesons import LEPTON_PDGID, sm
 from .model_registry import CARD_PREFIX, ModelKind
 from .validate import COUPLING, MASS, Range
@@ -352,18 +353,7 @@ def load_card(path: str) -> CardSpec:
                              f"{', '.join(shipped_cards())} (or give a path to a .toml file)")
         text = _shipped().joinpath(path + ".toml").read_text(encoding="utf-8")
         return _parse(path, text)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"model card {path}: no such file") from None
-    except IsADirectoryError:
-        raise ValueError(f"model card {path}: is a directory, not a TOML file") from None
-    except UnicodeDecodeError as err:
-        raise ValueError(f"model card {path}: not a text file (byte {err.start} is not "
-                         f"UTF-8); a card is TOML text") from None
-    except OSError as err:
-        raise ValueError(f"model card {path}: cannot read it ({err.strerror})") from None
-    return _parse(path, text)
+    return _parse(path, read_card_text("model card", path))
 
 
 def _parse(path: str, text: str) -> CardSpec:

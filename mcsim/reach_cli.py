@@ -173,15 +173,13 @@ def plot_detectors(ax, grids, *, xlabel: str, ylabel: str = "d [GeV^-1]") -> Non
     """The contours of ``grids`` on ``ax``, each detector with its own colour and line style,
     its one-sigma Monte Carlo band and x marks where the contour misses the error target, and a
     legend naming the card, its exposure and the contour level."""
-    from .cutflow import exposure
+    from .cutflow import detector_exposure
     from .detector import load_detector
-    from .figures import draw_uncertainty
+    from .figures import draw_uncertainty, finish_reach_axes
 
     flagged = False
     for i, g in enumerate(grids):
         det = load_detector(g.metadata.get("detector", g.label))
-        meta = {"n_pot": det.n_pot, "luminosity_inv_ab": det.luminosity_inv_ab,
-                "sigma_inel_mb": det.sigma_inel_mb}
         style = {"color": _COLOURS[i % len(_COLOURS)],
                  "ls": _STYLES[(i // len(_COLOURS) + i) % len(_STYLES)], "lw": 1.8}
         lines = g.contours()
@@ -189,17 +187,10 @@ def plot_detectors(ax, grids, *, xlabel: str, ylabel: str = "d [GeV^-1]") -> Non
             ax.plot(line[:, 0], line[:, 1], **style)
         flagged |= draw_uncertainty(ax, g, style["color"])
         note = "" if lines else ", not reached"
-        ax.plot([], [], label=f"{g.label}: {exposure(meta)}, N = {g.level:.3g}{note}", **style)
-    if flagged:
-        ax.plot([], [], ls="none", marker="x", ms=4, color="k",
-                label="MC error at the contour above the target")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(grids[0].masses[0], grids[0].masses[-1])
-    ax.set_ylim(grids[0].couplings[0], grids[0].couplings[-1])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, which="major", alpha=0.3)
+        ax.plot([], [], label=f"{g.label}: {detector_exposure(det)}, N = {g.level:.3g}{note}",
+                **style)
+    finish_reach_axes(ax, grids, flagged, xlabel=xlabel, ylabel=ylabel,
+                      flag_label="MC error at the contour above the target")
     ax.legend(fontsize="small", loc="upper right")
 
 
