@@ -55,8 +55,7 @@ def main() -> None:
     parser.add_argument("--grids", default=str(here / "figures" / "figure2_grids.json"))
     args = parser.parse_args()
     grids = {g.label: g for g in read_grids(args.grids)} if Path(args.grids).exists() else {}
-    print("| delta | M1 [GeV] | d BaBar (N = 10) | d relic | NA62 1e17 reach | "
-          "NA62 1e18 reach |")
+    print("| delta | M1 [GeV] | d BaBar (N = 10) | d relic | NA62 1e17 reach | NA62 1e18 reach |")
     print("|---|---|---|---|---|---|")
     for delta in DELTAS:
         for m1 in MASSES:
@@ -67,8 +66,10 @@ def main() -> None:
                 g = grids.get(f"delta={delta:g} | NA62 {pot} POT")
                 lo, hi = reach_range(g, m1) if g is not None else (math.nan, math.nan)
                 cells.append("--" if math.isnan(lo) else f"{lo:.2g} - {hi:.2g}")
-            print(f"| {delta:g} | {m1:g} | {d_b:.3g} (+- {100 * rel:.1f}%) | {d_r:.3g} | "
-                  f"{cells[0]} | {cells[1]} |")
+            print(
+                f"| {delta:g} | {m1:g} | {d_b:.3g} (+- {100 * rel:.1f}%) | {d_r:.3g} | "
+                f"{cells[0]} | {cells[1]} |"
+            )
 
 
 if __name__ == "__main__":

@@ -37,12 +37,28 @@ def cutflow_by_hand(path: str, d: float | None = None) -> list[tuple[str, int, f
     with uproot.open(path) as file:
         meta = json.loads(str(file["mcsim_metadata"]))  # run metadata, a JSON TObjString
         if meta.get("keep") == "selected":
-            raise ValueError(f"{path} keeps only the selected events: generate it with "
-                             f"--keep all (or crossing) for the rows before the selection")
+            raise ValueError(
+                f"{path} keeps only the selected events: generate it with "
+                f"--keep all (or crossing) for the rows before the selection"
+            )
         events = file["events"].arrays(
-            ["in_volume", "photon_hits_calo", "selected", "w_norm", "p_decay_volume",
-             "p_decay_accepted", "weight", "s_in", "s_out", "acc_a1", "acc_b1", "acc_a2",
-             "acc_b2", "beta_gamma"])
+            [
+                "in_volume",
+                "photon_hits_calo",
+                "selected",
+                "w_norm",
+                "p_decay_volume",
+                "p_decay_accepted",
+                "weight",
+                "s_in",
+                "s_out",
+                "acc_a1",
+                "acc_b1",
+                "acc_a2",
+                "acc_b2",
+                "beta_gamma",
+            ]
+        )
     w_norm, p_volume, p_accepted = events.w_norm, events.p_decay_volume, events.p_decay_accepted
     weight = events.weight
     if d is not None:  # exact re-weighting: recompute the decay probabilities at the new c*tau
@@ -50,17 +66,24 @@ def cutflow_by_hand(path: str, d: float | None = None) -> list[tuple[str, int, f
         lam = events.beta_gamma * meta["ctau"] / r
         w_norm = w_norm * r
         p_volume = decay_probability(events.s_in, events.s_out, lam)
-        p_accepted = (decay_probability(events.acc_a1, events.acc_b1, lam)
-                      + decay_probability(events.acc_a2, events.acc_b2, lam))
+        p_accepted = decay_probability(events.acc_a1, events.acc_b1, lam) + decay_probability(
+            events.acc_a2, events.acc_b2, lam
+        )
         weight = w_norm * p_accepted * events.selected * meta["efficiency"]
 
     in_volume, hits, selected = events.in_volume, events.photon_hits_calo, events.selected
     return [
         ("LLP crosses the decay volume", int(ak.sum(in_volume)), float(ak.sum(w_norm[in_volume]))),
-        ("LLP decays inside the decay volume", int(ak.sum(in_volume)),
-         float(ak.sum((w_norm * p_volume)[in_volume]))),
-        ("photon reaches the calorimeter", int(ak.sum(hits)),
-         float(ak.sum((w_norm * p_accepted)[hits]))),
+        (
+            "LLP decays inside the decay volume",
+            int(ak.sum(in_volume)),
+            float(ak.sum((w_norm * p_volume)[in_volume])),
+        ),
+        (
+            "photon reaches the calorimeter",
+            int(ak.sum(hits)),
+            float(ak.sum((w_norm * p_accepted)[hits])),
+        ),
         ("photon energy window", int(ak.sum(selected)), float(ak.sum(weight[selected]))),
     ]
 

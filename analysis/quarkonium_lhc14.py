@@ -30,8 +30,9 @@ MESONS = ("jpsi", "psi2S", "upsilon", "upsilon2S", "upsilon3S")
 def normalisation_table() -> dict[str, dict[str, float]]:
     """Per meson: f_pythia (LO, per inelastic collision), f (shipped), sigma in the fiducial
     region [ub] from the table and f, the measured value x energy_scale, and table fractions."""
-    data = tomllib.loads(resources.files("mcsim.generators").joinpath("normalisation.toml")
-                         .read_text())["lhc14"]
+    data = tomllib.loads(
+        resources.files("mcsim.generators").joinpath("normalisation.toml").read_text()
+    )["lhc14"]
     sigma_inel_ub = data["sigma_inel_mb"] * 1e3
     rows = {}
     for meson in MESONS:
@@ -42,7 +43,8 @@ def normalisation_table() -> dict[str, dict[str, float]]:
             "f_pythia_LO": table.multiplicity * table.meta["sigma_gen_mb"] * 1e3 / sigma_inel_ub,
             "f": f,
             "sigma_fiducial_ub": f * sigma_inel_ub * fid,
-            "measured_x_scale_ub": entry["sigma_ub"] / entry.get("br_mumu", 1.0)
+            "measured_x_scale_ub": entry["sigma_ub"]
+            / entry.get("br_mumu", 1.0)
             * data["energy_scale"],
             "fraction_fiducial": fid,
             "fraction_theta_lt_1.6mrad": table.fraction(theta_max=1.6e-3),
@@ -64,30 +66,42 @@ def faser2_shares(n_events: int, rows: dict, couplings: list[float]) -> None:
 
 def _shares(batch, n_events: int, rows: dict, d: float) -> None:
     w, mother = batch.arrays["weight"], np.abs(batch.arrays["mother_pdgid"])
-    old_scale = {443: rows["jpsi"]["f_pythia_LO"] / rows["jpsi"]["f"],
-                 553: rows["upsilon"]["f_pythia_LO"] / rows["upsilon"]["f"]}
+    old_scale = {
+        443: rows["jpsi"]["f_pythia_LO"] / rows["jpsi"]["f"],
+        553: rows["upsilon"]["f_pythia_LO"] / rows["upsilon"]["f"],
+    }
     new_only = {100443, 100553, 200553}
     for label, scale in (("new (measured)", {}), ("old (PYTHIA8 LO)", old_scale)):
         factor = np.array([0.0 if m in new_only and scale else scale.get(m, 1.0) for m in mother])
         ww = w * factor
-        total, total_err = ww.sum(), np.sqrt(np.sum(ww ** 2))
-        print(f"\nFASER 2, M1 = 0.1 GeV, delta = 0.1, d = {d:g}, {n_events:g} events/channel, "
-              f"{label}: N = {total:.4g} +- {total_err:.2g}")
+        total, total_err = ww.sum(), np.sqrt(np.sum(ww**2))
+        print(
+            f"\nFASER 2, M1 = 0.1 GeV, delta = 0.1, d = {d:g}, {n_events:g} events/channel, "
+            f"{label}: N = {total:.4g} +- {total_err:.2g}"
+        )
         for m in sorted(set(mother)):
             sel = mother == m
             n, err = ww[sel].sum(), np.sqrt(np.sum(ww[sel] ** 2))
             if n > 0:
                 share = n / total
-                share_err = np.sqrt(np.sum((ww[sel] * (1 - share)) ** 2)
-                                    + share ** 2 * np.sum(ww[~sel] ** 2)) / total
+                share_err = (
+                    np.sqrt(np.sum((ww[sel] * (1 - share)) ** 2) + share**2 * np.sum(ww[~sel] ** 2))
+                    / total
+                )
                 print(f"  {m:7d}: {n:10.4g} +- {err:8.2g}  share {share:6.3f} +- {share_err:.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faser2", type=float, metavar="N", help="also run FASER 2, N events")
-    parser.add_argument("--d", type=float, nargs="+", default=[1e-6], metavar="D",
-                        help="couplings [GeV^-1] for the FASER 2 shares (default 1e-6)")
+    parser.add_argument(
+        "--d",
+        type=float,
+        nargs="+",
+        default=[1e-6],
+        metavar="D",
+        help="couplings [GeV^-1] for the FASER 2 shares (default 1e-6)",
+    )
     args = parser.parse_args()
     rows = normalisation_table()
     keys = list(next(iter(rows.values())))

@@ -50,8 +50,9 @@ def _reach_table(panels: dict, labels) -> list[str]:
         for label in labels:
             if label in grids:
                 g = grids[label]
-                lines.append(f"| {panel} | {label} | "
-                             + " | ".join(_fmt_band(g, m) for m in MASSES) + " |")
+                lines.append(
+                    f"| {panel} | {label} | " + " | ".join(_fmt_band(g, m) for m in MASSES) + " |"
+                )
     return lines
 
 
@@ -71,27 +72,44 @@ def _unexcluded(grids: dict, label: str) -> str:
 def main() -> None:
     lines = ["# Sec. 4.3 statements checked on the mcsim grids", ""]
     fig2 = _panels(2)
-    labels = ["NA62 1e17 POT", "NA62 1e18 POT", "HIKE", "SHiP", "FASER 2", "CHARM-II", "BEBC",
-              "NuCal"]
-    lines += ["## Figure 2 (E_gamma > 1 GeV): smallest d reached [GeV^-1] (recasts: excluded "
-              "down to)", "",
-              "In brackets: the one-sigma Monte Carlo range (d_min of N + sigma - d_min of "
-              "N - sigma), in units of the central value's power of ten; '?' where N - sigma "
-              "never reaches the level.", ""] + _reach_table(fig2, labels) + [""]
+    labels = [
+        "NA62 1e17 POT",
+        "NA62 1e18 POT",
+        "HIKE",
+        "SHiP",
+        "FASER 2",
+        "CHARM-II",
+        "BEBC",
+        "NuCal",
+    ]
+    lines += (
+        [
+            "## Figure 2 (E_gamma > 1 GeV): smallest d reached [GeV^-1] (recasts: excluded "
+            "down to)",
+            "",
+            "In brackets: the one-sigma Monte Carlo range (d_min of N + sigma - d_min of "
+            "N - sigma), in units of the central value's power of ten; '?' where N - sigma "
+            "never reaches the level.",
+            "",
+        ]
+        + _reach_table(fig2, labels)
+        + [""]
+    )
     lines += ["## NA62 1e17 POT beyond the recast limits", ""]
     lines += [f"* {panel}: {_unexcluded(grids, 'NA62 1e17 POT')}" for panel, grids in fig2.items()]
     lines += ["", "## Figure 3: threshold dependence, d_min(E > 2 GeV) / d_min(E > 0.5 GeV)", ""]
     fig3 = _panels(3)
-    lines += ["| panel | experiment | " + " | ".join(f"M1 = {m:g}" for m in MASSES) + " |",
-              "|" + "---|" * (2 + len(MASSES))]
+    lines += [
+        "| panel | experiment | " + " | ".join(f"M1 = {m:g}" for m in MASSES) + " |",
+        "|" + "---|" * (2 + len(MASSES)),
+    ]
     for panel, grids in fig3.items():
         for exp in ("NA62 1e18 POT", "SHiP", "FASER 2"):
             lo, hi = grids[f"{exp}, E > 0.5 GeV"], grids[f"{exp}, E > 2 GeV"]
             ratios = [hi.min_coupling(m) / lo.min_coupling(m) for m in MASSES]
             lines.append(f"| {panel} | {exp} | " + " | ".join(_fmt(r) for r in ratios) + " |")
     lines += ["", "## Figure 4 (neutrino dipole): smallest d reached [GeV^-1] per flavour", ""]
-    lines += _reach_table(_panels(4), ["NA62 1e17 POT", "NA62 1e18 POT", "HIKE", "SHiP",
-                                       "FASER 2"])
+    lines += _reach_table(_panels(4), ["NA62 1e17 POT", "NA62 1e18 POT", "HIKE", "SHiP", "FASER 2"])
     text = "\n".join(lines) + "\n"
     (FIGURES / "sec43_checks.md").write_text(text)
     print(text)

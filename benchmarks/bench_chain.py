@@ -47,9 +47,15 @@ def throughput(n_events: int) -> None:
     stages = {
         "sample meson": lambda x, n: spectra.sample_momenta(table, n, rng),
         "production decay": lambda x, n: generate(rho, x, rng)["llp"],
-        "propagate": lambda x, n: propagate(x, m_llp=model.llp_mass,
-                                            m_invisible=model.invisible_mass, detector=det,
-                                            mode="full", ctau=model.ctau, rng=rng),
+        "propagate": lambda x, n: propagate(
+            x,
+            m_llp=model.llp_mass,
+            m_invisible=model.invisible_mass,
+            detector=det,
+            mode="full",
+            ctau=model.ctau,
+            rng=rng,
+        ),
     }
     chunk = min(n_events, 500_000)
     user = dict.fromkeys(stages, 0.0)
@@ -72,36 +78,48 @@ def throughput(n_events: int) -> None:
     n = chunk * (n_events // chunk)
     u, s = sum(user.values()), sum(system.values())
     print(f"two-body chain (rho0 -> chi1 chi2, M1 = 0.1 GeV, NA62 full geometry), {n:.1e} events:")
-    print(f"  {n / u:.3e} events per user-CPU second (per core); {n / (u + s):.3e} counting the "
-          f"system time (page faults of the fresh output arrays); {n / wall:.3e} per wall second")
-    print("  per stage, user + system ns/event: " + ", ".join(
-        f"{k} {1e9 * user[k] / n:.0f} + {1e9 * system[k] / n:.0f}" for k in stages))
+    print(
+        f"  {n / u:.3e} events per user-CPU second (per core); {n / (u + s):.3e} counting the "
+        f"system time (page faults of the fresh output arrays); {n / wall:.3e} per wall second"
+    )
+    print(
+        "  per stage, user + system ns/event: "
+        + ", ".join(f"{k} {1e9 * user[k] / n:.0f} + {1e9 * system[k] / n:.0f}" for k in stages)
+    )
     # untimed: the JIT, and the process's memory growing once to the size of a chunk
     simulate(model, det, n_events=chunk, seed=1, channels=[113])
     u0, s0 = _cpu()
     for k in range(n_events // chunk):
         simulate(model, det, n_events=chunk, seed=k, channels=[113])
     u1, s1 = _cpu()
-    print(f"  simulate() with all per-event arrays: {n / (u1 - u0):.3e} events per user-CPU "
-          f"second, {n / (u1 - u0 + s1 - s0):.3e} with system time")
+    print(
+        f"  simulate() with all per-event arrays: {n / (u1 - u0):.3e} events per user-CPU "
+        f"second, {n / (u1 - u0 + s1 - s0):.3e} with system time"
+    )
 
 
 def ratios(n_per_channel: int) -> None:
     print("\nexpected events, full geometry / cone (delta = 0.1; all open channels):")
-    print(f"{'detector':10s} {'M1 [GeV]':>8s} {'c*tau [m]':>10s} {'d [1/GeV]':>10s} "
-          f"{'N full':>10s} {'N cone':>10s} {'full/cone':>9s}")
+    print(
+        f"{'detector':10s} {'M1 [GeV]':>8s} {'c*tau [m]':>10s} {'d [1/GeV]':>10s} "
+        f"{'N full':>10s} {'N cone':>10s} {'full/cone':>9s}"
+    )
     for det_name in ("ship", "na62"):
         det = load_detector(det_name)
         for m1 in (0.05, 0.3, 1.0):
             model = DarkDipole(m1=m1, delta=0.1, d=1e-4)
-            batches = {mode: simulate(model, det, n_events=n_per_channel, seed=7, mode=mode)
-                       for mode in ("full", "cone")}
+            batches = {
+                mode: simulate(model, det, n_events=n_per_channel, seed=7, mode=mode)
+                for mode in ("full", "cone")
+            }
             for ctau in (100.0, 1.0):
                 d = model.d * np.sqrt(model.ctau / ctau)
                 n = {mode: reweight(b, d).expected_events() for mode, b in batches.items()}
                 ratio = n["full"] / n["cone"] if n["cone"] > 0 else float("nan")
-                print(f"{det.name:10s} {m1:8.2f} {ctau:10.3g} {d:10.3e} {n['full']:10.3e} "
-                      f"{n['cone']:10.3e} {ratio:9.3f}")
+                print(
+                    f"{det.name:10s} {m1:8.2f} {ctau:10.3g} {d:10.3e} {n['full']:10.3e} "
+                    f"{n['cone']:10.3e} {ratio:9.3f}"
+                )
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ def _mothers(rng, mass, n):
     p = rng.uniform(0.0, 300.0, n)
     out = np.zeros((n, 4))
     out[:, 3] = p
-    out[:, 0] = np.sqrt(p ** 2 + mass ** 2)
+    out[:, 0] = np.sqrt(p**2 + mass**2)
     return out
 
 
@@ -48,12 +48,12 @@ def main(n: int = 2_000_000) -> None:
         for pdgid in mothers:
             chan = by_id[pdgid]
             moms = _mothers(rng, chan.mother_mass, n)
-            rate = _rate(lambda k: generate(chan, moms[:k], rng), n)
-            print(f"{chan.name:<40s} {str(model.describe()):<38s} {rate:14.3e}")
+            rate = _rate(lambda k, chan=chan, moms=moms: generate(chan, moms[:k], rng), n)
+            print(f"{chan.name:<40s} {model.describe()!s:<38s} {rate:14.3e}")
     model = DarkDipole(0.1, 0.1, 1e-4)
     llp = _mothers(rng, model.llp_mass, n)
     rate = _rate(lambda k: llp_decay(model, llp[:k], rng), n)
-    print(f"{'chi2 -> chi1 gamma (LLP decay)':<40s} {str(model.describe()):<38s} {rate:14.3e}")
+    print(f"{'chi2 -> chi1 gamma (LLP decay)':<40s} {model.describe()!s:<38s} {rate:14.3e}")
 
 
 if __name__ == "__main__":

@@ -31,25 +31,42 @@ POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 
 def peak_rss_gb() -> float:
     """Peak resident memory of this process so far [GB] (ru_maxrss is in kB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def bench_generate(path: Path, n_events: int, compression: str) -> None:
     start = time.perf_counter()
-    meta = generate(POINT, "na62", path, n_events=n_events, seed=1, compression=compression,
-                    keep="all", progress=True)
+    meta = generate(
+        POINT,
+        "na62",
+        path,
+        n_events=n_events,
+        seed=1,
+        compression=compression,
+        keep="all",
+        progress=True,
+    )
     seconds = time.perf_counter() - start
     size = path.stat().st_size
-    print(f"generate: {n_events:.3g} events in {seconds:.1f} s = {n_events / seconds:.3g} "
-          f"events/s; file {size / 1e9:.2f} GB ({size / n_events:.0f} B/event, {compression}); "
-          f"expected events {meta['expected_events']:.5g}; peak RSS {peak_rss_gb():.2f} GB")
+    print(
+        f"generate: {n_events:.3g} events in {seconds:.1f} s = {n_events / seconds:.3g} "
+        f"events/s; file {size / 1e9:.2f} GB ({size / n_events:.0f} B/event, {compression}); "
+        f"expected events {meta['expected_events']:.5g}; peak RSS {peak_rss_gb():.2f} GB"
+    )
 
 
 def bench_write(directory: Path, compression: str, repeats: int = 20) -> None:
     batch = simulate(POINT, "na62", n_events=100_000, seed=2, channels=[113])
-    meta = dict(batch.metadata, n_events=repeats * len(batch), n_kept=repeats * len(batch),
-                n_collisions=1e18, n_pot=1e18,
-                luminosity_inv_ab=None, photon_energy_max=None, expected_events=0.0)
+    meta = dict(
+        batch.metadata,
+        n_events=repeats * len(batch),
+        n_kept=repeats * len(batch),
+        n_collisions=1e18,
+        n_pot=1e18,
+        luminosity_inv_ab=None,
+        photon_energy_max=None,
+        expected_events=0.0,
+    )
     path = directory / "write_only.root"
     start = time.perf_counter()
     with NtupleWriter(path, overwrite=True, compression_spec=compression) as writer:
@@ -58,8 +75,10 @@ def bench_write(directory: Path, compression: str, repeats: int = 20) -> None:
         writer.finish(meta)
     seconds = time.perf_counter() - start
     n = repeats * len(batch)
-    print(f"write only: {n:.3g} events in {seconds:.1f} s = {n / seconds:.3g} events/s "
-          f"({path.stat().st_size / seconds / 1e6:.0f} MB/s written, {compression})")
+    print(
+        f"write only: {n:.3g} events in {seconds:.1f} s = {n / seconds:.3g} events/s "
+        f"({path.stat().st_size / seconds / 1e6:.0f} MB/s written, {compression})"
+    )
     path.unlink()
 
 
@@ -67,9 +86,11 @@ def bench_cutflow(path: Path, n_events: int) -> None:
     start = time.perf_counter()
     flow = cutflow(path, d=3e-6)
     seconds = time.perf_counter() - start
-    print(f"cutflow (re-weighted to d = 3e-6, histograms): {seconds:.1f} s = "
-          f"{n_events / seconds:.3g} events/s; expected events {flow.expected_events:.5g}; "
-          f"peak RSS {peak_rss_gb():.2f} GB")
+    print(
+        f"cutflow (re-weighted to d = 3e-6, histograms): {seconds:.1f} s = "
+        f"{n_events / seconds:.3g} events/s; expected events {flow.expected_events:.5g}; "
+        f"peak RSS {peak_rss_gb():.2f} GB"
+    )
 
 
 def main() -> None:

@@ -44,29 +44,45 @@ def main() -> None:
     jobs = [(Family("dark-dipole", delta=delta), targets) for delta in FIG2_DELTAS]
     load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
-    grids = scan_set(jobs, masses, couplings, n_events=args.events, seed=args.seed,
-                     workers=args.workers, sampling=args.sampling, progress=False,
-                     refinement=NO_REFINEMENT if args.no_refine else Refinement())
+    grids = scan_set(
+        jobs,
+        masses,
+        couplings,
+        n_events=args.events,
+        seed=args.seed,
+        workers=args.workers,
+        sampling=args.sampling,
+        progress=False,
+        refinement=NO_REFINEMENT if args.no_refine else Refinement(),
+    )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_workers = children.ru_utime + children.ru_stime
-    print(f"Figure 2 set: {len(FIG2_DELTAS)} deltas x {len(targets)} configurations x "
-          f"{args.masses} masses x {args.couplings} couplings, {args.events:.0e} events per mass "
-          f"and channel ({args.sampling} sampling), {args.workers} workers")
-    print(f"wall {wall:.1f} s; CPU: workers {cpu_workers:.1f} s, this process {cpu:.1f} s; "
-          f"load average "
-          f"{load0:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print(
+        f"Figure 2 set: {len(FIG2_DELTAS)} deltas x {len(targets)} configurations x "
+        f"{args.masses} masses x {args.couplings} couplings, {args.events:.0e} events per mass "
+        f"and channel ({args.sampling} sampling), {args.workers} workers"
+    )
+    print(
+        f"wall {wall:.1f} s; CPU: workers {cpu_workers:.1f} s, this process {cpu:.1f} s; "
+        f"load average "
+        f"{load0:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
     ref = grids[0][0].metadata["refinement"]
-    print(f"events: first pass {ref['events_first_pass']:.3g}, added by the refinement "
-          f"{ref['events_added']:.3g}")
+    print(
+        f"events: first pass {ref['events_first_pass']:.3g}, added by the refinement "
+        f"{ref['events_added']:.3g}"
+    )
     for delta, job in zip(FIG2_DELTAS, grids):
         reach = ", ".join(f"{g.label} {g.min_coupling(0.1):.2g}" for g in job)
         print(f"  delta = {delta:g}: smallest d at M1 = 0.1 GeV: {reach}")
         for g in job:
             errors = [e for e in g.metadata["contour_rel_error"] if e is not None]
-            print(f"    {g.label}: MC error at the contour: median "
-                  f"{np.median(errors) if errors else 0:.1%}, max {max(errors, default=0):.1%}; "
-                  f"{len(g.metadata['unconverged_masses'])} masses above the target")
+            print(
+                f"    {g.label}: MC error at the contour: median "
+                f"{np.median(errors) if errors else 0:.1%}, max {max(errors, default=0):.1%}; "
+                f"{len(g.metadata['unconverged_masses'])} masses above the target"
+            )
 
 
 if __name__ == "__main__":

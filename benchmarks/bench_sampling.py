@@ -34,9 +34,13 @@ def measure(card: str, sampling: str, n: int, repeat: int) -> dict:
     a = batch.arrays
     w = a["weight"][a["weight"] > 0]
     kish = w.sum() ** 2 / np.square(w).sum() if w.size else 0.0
-    return {"events_per_cpu_s": len(batch) / best, "crossing": float(a["in_volume"].mean()),
-            "kish": kish, "kish_per_cpu_s": kish / best,
-            "expected": batch.expected_events()}
+    return {
+        "events_per_cpu_s": len(batch) / best,
+        "crossing": float(a["in_volume"].mean()),
+        "kish": kish,
+        "kish_per_cpu_s": kish / best,
+        "expected": batch.expected_events(),
+    }
 
 
 def main() -> None:
@@ -45,16 +49,20 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     keep_freed_memory()
-    print(f"{'detector':8s} {'sampling':9s} {'events/CPU s':>13s} {'crossing':>9s} "
-          f"{'Kish eff.':>10s} {'Kish/CPU s':>11s} {'gain':>6s}  expected events")
+    print(
+        f"{'detector':8s} {'sampling':9s} {'events/CPU s':>13s} {'crossing':>9s} "
+        f"{'Kish eff.':>10s} {'Kish/CPU s':>11s} {'gain':>6s}  expected events"
+    )
     for card in ("na62", "ship", "faser2"):
         plain = measure(card, "plain", args.events, args.repeat)
         directed = measure(card, "directed", args.events, args.repeat)
         for name, r in (("plain", plain), ("directed", directed)):
             gain = r["kish_per_cpu_s"] / plain["kish_per_cpu_s"]
-            print(f"{card:8s} {name:9s} {r['events_per_cpu_s']:13.3g} {r['crossing']:9.3f} "
-                  f"{r['kish']:10.0f} {r['kish_per_cpu_s']:11.3g} {gain:6.2f}  "
-                  f"{r['expected']:.4g}")
+            print(
+                f"{card:8s} {name:9s} {r['events_per_cpu_s']:13.3g} {r['crossing']:9.3f} "
+                f"{r['kish']:10.0f} {r['kish_per_cpu_s']:11.3g} {gain:6.2f}  "
+                f"{r['expected']:.4g}"
+            )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,11 @@ def sampler_rate(meson: str, beam: str, n: int = 10_000_000) -> float:
 
 
 def main() -> None:
-    cards = sorted(p.name[:-5] for p in resources.files("mcsim.generators").iterdir()
-                   if p.name.endswith(".cmnd"))
+    cards = sorted(
+        p.name[:-5]
+        for p in resources.files("mcsim.generators").iterdir()
+        if p.name.endswith(".cmnd")
+    )
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=2000, help="events per card")
     parser.add_argument("--cards", nargs="*", default=cards)

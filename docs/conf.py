@@ -10,7 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # the build draws nothing on screen (library code never sets a backend)
 
-from mcsim import __version__  # noqa: E402
+from mcsim import __version__
 
 project = "mcsim"
 author = "mcsim developers"

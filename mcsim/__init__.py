@@ -22,8 +22,13 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 #: Public name -> the module that defines it (imported on first access).
-_LAZY = {"DarkDipole": ".models", "NeutrinoDipole": ".models",
-         "model_from_options": ".models", "read": ".events", "iterate": ".events"}
+_LAZY = {
+    "DarkDipole": ".models",
+    "NeutrinoDipole": ".models",
+    "model_from_options": ".models",
+    "read": ".events",
+    "iterate": ".events",
+}
 
 __all__ = [*_LAZY, "__version__"]
 

@@ -25,16 +25,34 @@ import numpy as np
 
 from . import spectra
 from .detector import Detector, load_detector
+from .directed import meson_tilt
 from .model_registry import Model
 from .production import Channel, generate, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
-from .directed import meson_tilt
 from .yields import Estimate, estimate, yield_sums
 
-__all__ = ["EventBatch", "MesonSource", "SpectraSource", "simulate", "select_channels", "produce",
-           "run_metadata", "reweight", "expected_events_at", "event_weight", "in_energy_window",
-           "channel_normalisation", "coupling_ratio", "block_rngs", "block_sizes", "master_seed", "BLOCK_SIZE",
-           "SAMPLINGS", "window", "ARRAYS"]
+__all__ = [
+    "ARRAYS",
+    "BLOCK_SIZE",
+    "SAMPLINGS",
+    "EventBatch",
+    "MesonSource",
+    "SpectraSource",
+    "block_rngs",
+    "block_sizes",
+    "channel_normalisation",
+    "coupling_ratio",
+    "event_weight",
+    "expected_events_at",
+    "in_energy_window",
+    "master_seed",
+    "produce",
+    "reweight",
+    "run_metadata",
+    "select_channels",
+    "simulate",
+    "window",
+]
 
 #: How the production decay orients the long-lived particle: isotropically in the meson's rest
 #: frame ('plain'), or pointed into the detector's angular window with the exact importance
@@ -48,30 +66,30 @@ BLOCK_SIZE = 16_384
 
 #: Per-event arrays of an EventBatch: name -> (dtype, columns; 0 for a 1-D array).
 ARRAYS: dict[str, tuple[type, int]] = {
-    "channel": (np.int32, 0),            # index into metadata['channels']
-    "mother_pdgid": (np.int32, 0),       # signed PDG ID of the decaying meson
-    "is_antiparticle": (np.bool_, 0),    # N-bar (neutrino model); always False for chi2
-    "p4_meson": (np.float64, 4),         # (E, px, py, pz) [GeV], lab frame, beam along +z
-    "p4_llp": (np.float64, 4),           # chi2 or N
-    "p4_invisible": (np.float64, 4),     # partner from the production decay (zeros if none)
-    "p4_prompt_photon": (np.float64, 4), # photon of a three-body production decay (zeros if none)
-    "p4_lepton": (np.float64, 4),        # charged lepton of P+ -> l+ N gamma (zeros if none)
+    "channel": (np.int32, 0),  # index into metadata['channels']
+    "mother_pdgid": (np.int32, 0),  # signed PDG ID of the decaying meson
+    "is_antiparticle": (np.bool_, 0),  # N-bar (neutrino model); always False for chi2
+    "p4_meson": (np.float64, 4),  # (E, px, py, pz) [GeV], lab frame, beam along +z
+    "p4_llp": (np.float64, 4),  # chi2 or N
+    "p4_invisible": (np.float64, 4),  # partner from the production decay (zeros if none)
+    "p4_prompt_photon": (np.float64, 4),  # photon of a three-body production decay (zeros if none)
+    "p4_lepton": (np.float64, 4),  # charged lepton of P+ -> l+ N gamma (zeros if none)
     "p4_decay_invisible": (np.float64, 4),  # chi1 or nu from the LLP decay
-    "p4_photon": (np.float64, 4),        # the signal photon
-    "vertex": (np.float64, 3),           # decay vertex (x, y, z) [m]
-    "impact": (np.float64, 2),           # photon (x, y) on the calorimeter plane [m], NaN if none
-    "s_in": (np.float64, 0),             # path of the LLP inside the decay volume [m]
+    "p4_photon": (np.float64, 4),  # the signal photon
+    "vertex": (np.float64, 3),  # decay vertex (x, y, z) [m]
+    "impact": (np.float64, 2),  # photon (x, y) on the calorimeter plane [m], NaN if none
+    "s_in": (np.float64, 0),  # path of the LLP inside the decay volume [m]
     "s_out": (np.float64, 0),
-    "acc_intervals": (np.float64, 4),    # accepted decay positions (a1, b1, a2, b2) [m]
-    "beta_gamma": (np.float64, 0),       # |p| / m of the LLP
-    "in_volume": (np.bool_, 0),          # the LLP path crosses the decay volume (cone: the cone)
-    "photon_hits_calo": (np.bool_, 0),   # accepted set non-empty (cone: same as in_volume)
-    "above_threshold": (np.bool_, 0),    # E_photon inside the card's (or given) energy window
-    "w_sampling": (np.float64, 0),       # importance weight of directed sampling (1: plain)
-    "w_norm": (np.float64, 0),           # N_M x BR(d) / N_generated x w_sampling [events]
-    "p_decay_volume": (np.float64, 0),   # probability to decay in [s_in, s_out]
-    "p_decay_accepted": (np.float64, 0), # probability to decay where the photon is accepted
-    "weight": (np.float64, 0),           # expected signal events carried by this event
+    "acc_intervals": (np.float64, 4),  # accepted decay positions (a1, b1, a2, b2) [m]
+    "beta_gamma": (np.float64, 0),  # |p| / m of the LLP
+    "in_volume": (np.bool_, 0),  # the LLP path crosses the decay volume (cone: the cone)
+    "photon_hits_calo": (np.bool_, 0),  # accepted set non-empty (cone: same as in_volume)
+    "above_threshold": (np.bool_, 0),  # E_photon inside the card's (or given) energy window
+    "w_sampling": (np.float64, 0),  # importance weight of directed sampling (1: plain)
+    "w_norm": (np.float64, 0),  # N_M x BR(d) / N_generated x w_sampling [events]
+    "p_decay_volume": (np.float64, 0),  # probability to decay in [s_in, s_out]
+    "p_decay_accepted": (np.float64, 0),  # probability to decay where the photon is accepted
+    "weight": (np.float64, 0),  # expected signal events carried by this event
 }
 
 
@@ -126,13 +144,20 @@ class SpectraSource:
     def sample(self, pdgid: int, n: int, rng: np.random.Generator) -> np.ndarray:
         return spectra.sample_momenta(spectra.load_table(pdgid, self.detector.beam), n, rng)
 
-    def sample_directed(self, channel: Channel, n: int, rng: np.random.Generator,
-                        window: float) -> tuple[np.ndarray, np.ndarray]:
+    def sample_directed(
+        self, channel: Channel, n: int, rng: np.random.Generator, window: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Mothers of ``channel`` tilted towards the table bins whose LLPs reach ``window``
         [rad] (:func:`mcsim.directed.meson_tilt`) and their importance weights (n,)."""
         table = spectra.load_table(channel.mother, self.detector.beam)
-        factor = _meson_tilt(channel.mother, self.detector.beam, window, channel.mother_mass,
-                             channel.masses[1], channel.llp_momentum_max)
+        factor = _meson_tilt(
+            channel.mother,
+            self.detector.beam,
+            window,
+            channel.mother_mass,
+            channel.masses[1],
+            channel.llp_momentum_max,
+        )
         if factor is None:  # no LLP can reach the detector: every weight is 0
             return spectra.sample_momenta(table, n, rng), np.zeros(n)
         return spectra.sample_momenta_tilted(table, n, rng, factor)
@@ -149,15 +174,24 @@ class SpectraSource:
 
 
 @functools.lru_cache(maxsize=256)
-def _meson_tilt(pdgid: int, beam: str, window: float, m_parent: float, m_llp: float,
-                p_star: float) -> np.ndarray | None:
+def _meson_tilt(
+    pdgid: int, beam: str, window: float, m_parent: float, m_llp: float, p_star: float
+) -> np.ndarray | None:
     table = spectra.load_table(pdgid, beam)
-    return meson_tilt(table.log10p_edges, table.log10theta_edges, table.counts, window=window,
-                      m_parent=m_parent, m_llp=m_llp, p_star=p_star)
+    return meson_tilt(
+        table.log10p_edges,
+        table.log10theta_edges,
+        table.counts,
+        window=window,
+        m_parent=m_parent,
+        m_llp=m_llp,
+        p_star=p_star,
+    )
 
 
-def select_channels(model: Model, source: MesonSource,
-                    mothers: list[int] | None = None) -> list[Channel]:
+def select_channels(
+    model: Model, source: MesonSource, mothers: list[int] | None = None
+) -> list[Channel]:
     """The open channels of ``model`` whose mother the source produces, or those of the given
     mother PDG IDs (either sign); ValueError for a requested mother without such a channel."""
     chans = [c for c in open_channels(model) if source.produces(c.mother)]
@@ -166,9 +200,11 @@ def select_channels(model: Model, source: MesonSource,
     wanted = {abs(int(m)) for m in mothers}
     missing = wanted - {c.mother for c in chans}
     if missing:
-        raise ValueError(f"channels: no open channel for mother PDG ID(s) {sorted(missing)} at "
-                         f"this model point (or the beam makes no such meson); available: "
-                         f"{[c.mother for c in chans]}")
+        raise ValueError(
+            f"channels: no open channel for mother PDG ID(s) {sorted(missing)} at "
+            f"this model point (or the beam makes no such meson); available: "
+            f"{[c.mother for c in chans]}"
+        )
     return [c for c in chans if c.mother in wanted]
 
 
@@ -199,8 +235,9 @@ def block_sizes(n: int, first_block: int = 0) -> list[tuple[int, int]]:
     return out + ([(first_block + full, rest)] if rest else [])
 
 
-def _charges(model: Model, channel: Channel, n: int, source: MesonSource,
-             rng: np.random.Generator) -> np.ndarray:
+def _charges(
+    model: Model, channel: Channel, n: int, source: MesonSource, rng: np.random.Generator
+) -> np.ndarray:
     """is_antiparticle per event: for a model whose LLP has an antiparticle (``model.dirac``,
     the neutrino dipole's N-bar), N-bar from P- (drawn with the positive-charge fraction) in
     charged channels, N or N-bar with probability 1/2 in neutral ones; none for a Majorana LLP
@@ -211,8 +248,9 @@ def _charges(model: Model, channel: Channel, n: int, source: MesonSource,
     return rng.random(n) >= f_plus
 
 
-def produce(channel: Channel, source: MesonSource, n: int, rng: np.random.Generator,
-            window: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def produce(
+    channel: Channel, source: MesonSource, n: int, rng: np.random.Generator, window: float = 0.0
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The detector-independent step: n mothers (n, 4) [GeV] from ``source`` and their decay
     products through ``channel`` (see :func:`mcsim.production.generate`).  With ``window``
     [rad] > 0 (directed sampling) the mothers are drawn preferably where their LLP can fly
@@ -245,14 +283,31 @@ def channel_normalisation(n_mesons: float, br: float, n_generated: int) -> float
     return n_mesons * br / n_generated
 
 
-def _run_block(index: int, channel: Channel, model: Model, detector: Detector, source,
-               n: int, rngs, mode: str, threshold, angle: float) -> dict:
+def _run_block(
+    index: int,
+    channel: Channel,
+    model: Model,
+    detector: Detector,
+    source,
+    n: int,
+    rngs,
+    mode: str,
+    threshold,
+    angle: float,
+) -> dict:
     rng_production, rng_charge, rng_propagation = rngs
     mothers, products = produce(channel, source, n, rng_production, angle)
     anti = _charges(model, channel, n, source, rng_charge)
-    prop = propagate(products["llp"], m_llp=model.llp_mass, m_invisible=model.invisible_mass,
-                     detector=detector, mode=mode, ctau=model.ctau, rng=rng_propagation,
-                     threshold=threshold)
+    prop = propagate(
+        products["llp"],
+        m_llp=model.llp_mass,
+        m_invisible=model.invisible_mass,
+        detector=detector,
+        mode=mode,
+        ctau=model.ctau,
+        rng=rng_propagation,
+        threshold=threshold,
+    )
     sign = np.where(anti & (channel.kind == "charged"), -1, 1)
     return {
         "channel": np.full(n, index, dtype=np.int32),
@@ -268,15 +323,40 @@ def _run_block(index: int, channel: Channel, model: Model, detector: Detector, s
     }
 
 
-def _run_channel(index: int, channel: Channel, model: Model, detector: Detector, source,
-                 n: int, seed: int, first_block: int, mode: str, threshold,
-                 angle: float) -> tuple[dict, float]:
+def _run_channel(
+    index: int,
+    channel: Channel,
+    model: Model,
+    detector: Detector,
+    source,
+    n: int,
+    seed: int,
+    first_block: int,
+    mode: str,
+    threshold,
+    angle: float,
+) -> tuple[dict, float]:
     n_m = source.n_mesons(channel.mother)
-    blocks = [_run_block(index, channel, model, detector, source, size,
-                         block_rngs(seed, channel.mother, block), mode, threshold, angle)
-              for block, size in block_sizes(n, first_block)]
-    arrays = blocks[0] if len(blocks) == 1 else {k: np.concatenate([b[k] for b in blocks])
-                                                 for k in blocks[0]}
+    blocks = [
+        _run_block(
+            index,
+            channel,
+            model,
+            detector,
+            source,
+            size,
+            block_rngs(seed, channel.mother, block),
+            mode,
+            threshold,
+            angle,
+        )
+        for block, size in block_sizes(n, first_block)
+    ]
+    arrays = (
+        blocks[0]
+        if len(blocks) == 1
+        else {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+    )
     arrays["w_norm"] = channel_normalisation(n_m, channel.br, n) * arrays["w_sampling"]
     arrays["weight"] = event_weight(arrays, detector.efficiency)
     return arrays, n_m
@@ -296,10 +376,19 @@ def _empty(n: int = 0) -> dict:
     return {k: np.zeros((n, w) if w else n, dtype=t) for k, (t, w) in ARRAYS.items()}
 
 
-def simulate(model: Model, detector: Detector | str, *, n_events: int,
-             seed: int | np.random.Generator, mode: str = "full", threshold: float | None = None,
-             channels: list[int] | None = None, source: MesonSource | None = None,
-             first_block: int = 0, sampling: str = "plain") -> EventBatch:
+def simulate(
+    model: Model,
+    detector: Detector | str,
+    *,
+    n_events: int,
+    seed: int | np.random.Generator,
+    mode: str = "full",
+    threshold: float | None = None,
+    channels: list[int] | None = None,
+    source: MesonSource | None = None,
+    first_block: int = 0,
+    sampling: str = "plain",
+) -> EventBatch:
     """Run the chain for ``model`` in ``detector`` (a Detector or a card name/path) with
     ``n_events`` Monte Carlo events in EACH open channel (or in those of the given mother PDG
     IDs).  ``mode`` 'full' (3-D geometry) or 'cone' (the paper's selection); ``threshold`` [GeV]
@@ -316,9 +405,15 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
         from .collider import simulate as simulate_collider
 
         block_seed = np.random.SeedSequence(master_seed(seed), spawn_key=(0, int(first_block)))
-        return simulate_collider(model, detector, n_events=n_events,
-                                 seed=np.random.default_rng(block_seed), mode=mode,
-                                 threshold=threshold, channels=channels)
+        return simulate_collider(
+            model,
+            detector,
+            n_events=n_events,
+            seed=np.random.default_rng(block_seed),
+            mode=mode,
+            threshold=threshold,
+            channels=channels,
+        )
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 1:
@@ -331,8 +426,19 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
     chans = select_channels(model, source, channels)
     parts, n_mesons = [], []
     for index, channel in enumerate(chans):
-        arrays, n_m = _run_channel(index, channel, model, detector, source, int(n_events), seed,
-                                   int(first_block), mode, threshold, angle)
+        arrays, n_m = _run_channel(
+            index,
+            channel,
+            model,
+            detector,
+            source,
+            int(n_events),
+            seed,
+            int(first_block),
+            mode,
+            threshold,
+            angle,
+        )
         parts.append(arrays)
         n_mesons.append(n_m)
     if len(parts) > 1:
@@ -351,8 +457,9 @@ def simulate(model: Model, detector: Detector | str, *, n_events: int,
     return EventBatch(merged, metadata)
 
 
-def run_metadata(model: Model, detector: Detector, mode: str, threshold: float | None,
-                 sampling: str = "plain") -> dict:
+def run_metadata(
+    model: Model, detector: Detector, mode: str, threshold: float | None, sampling: str = "plain"
+) -> dict:
     """What a sample's re-weighting and selection need to know of its model point and detector:
     model parameters, d and c*tau, the card, the calorimeter plane, the photon selection and
     how the events were sampled."""
@@ -397,8 +504,13 @@ def expected_events_at(batch: EventBatch, d: float) -> Estimate:
     sums = np.zeros((2, n_channels))
     for c in range(n_channels):
         mine = a["channel"] == c
-        s1, s2 = yield_sums(a["w_norm"][mine] * a["above_threshold"][mine],
-                            a["acc_intervals"][mine], a["beta_gamma"][mine], meta["ctau"], [r])
+        s1, s2 = yield_sums(
+            a["w_norm"][mine] * a["above_threshold"][mine],
+            a["acc_intervals"][mine],
+            a["beta_gamma"][mine],
+            meta["ctau"],
+            [r],
+        )
         sums[:, c] = s1[0], s2[0]
     eff = meta["efficiency"]
     return estimate(eff * sums[0], eff * eff * sums[1], meta["n_generated"])
@@ -413,8 +525,9 @@ def reweight(batch: EventBatch, d: float) -> EventBatch:
     ctau = meta["ctau"] / r
     a = dict(batch.arrays)
     a["w_norm"] = a["w_norm"] * r
-    a["p_decay_volume"] = decay_probability(np.column_stack([a["s_in"], a["s_out"]]),
-                                            a["beta_gamma"], ctau)
+    a["p_decay_volume"] = decay_probability(
+        np.column_stack([a["s_in"], a["s_out"]]), a["beta_gamma"], ctau
+    )
     a["p_decay_accepted"] = decay_probability(a["acc_intervals"], a["beta_gamma"], ctau)
     if len(batch):
         a["vertex"], a["impact"] = remap_vertices(a, meta["ctau"], ctau, meta["calorimeter_z_m"])

@@ -38,21 +38,38 @@ def _os_message(err: OSError) -> str:
 #: numba, uproot, scipy behind it) is imported only when that command runs, so `mcsim --help`
 #: starts in a fraction of a second; tests/test_info_cli.py checks the lines against the commands.
 _COMMANDS = {
-    "cutflow": (".cutflow_cli", "cutflow", "Cutflow of FILE (written by `mcsim generate`): raw and "
-                                         "weighted events per cut."),
-    "detectors": (".detectors_cli", "detectors", "Detector cards: list them, print one and "
-                                                 "draw its side view."),
+    "cutflow": (
+        ".cutflow_cli",
+        "cutflow",
+        "Cutflow of FILE (written by `mcsim generate`): raw and weighted events per cut.",
+    ),
+    "detectors": (
+        ".detectors_cli",
+        "detectors",
+        "Detector cards: list them, print one and draw its side view.",
+    ),
     "figure": (".reach_cli", "figure", "The paper's Figure NUMBER (2, 3 or 4): scan, plot, write."),
-    "generate": (".generate_cli", "generate", "Generate events with the full chain and write them to a "
-                                           "ROOT file."),
-    "info": (".info_cli", "info", "Width and c*tau of the long-lived state and the BR of "
-                                 "every production channel."),
-    "reach": (".reach_cli", "reach", "Expected signal events over a (mass, d) grid and the N = "
-                                      "--level contours."),
+    "generate": (
+        ".generate_cli",
+        "generate",
+        "Generate events with the full chain and write them to a ROOT file.",
+    ),
+    "info": (
+        ".info_cli",
+        "info",
+        "Width and c*tau of the long-lived state and the BR of every production channel.",
+    ),
+    "reach": (
+        ".reach_cli",
+        "reach",
+        "Expected signal events over a (mass, d) grid and the N = --level contours.",
+    ),
     "spectra": (".spectra_cli", "spectra", "Meson spectrum tables (PYTHIA8, lab frame)."),
-    "validate-cone": (".reach_cli", "validate_cone_command",
-                      "Full geometry vs the paper's cone approximation: yield "
-                      "ratio and both N = 3 contours."),
+    "validate-cone": (
+        ".reach_cli",
+        "validate_cone_command",
+        "Full geometry vs the paper's cone approximation: yield ratio and both N = 3 contours.",
+    ),
 }
 
 
@@ -73,9 +90,15 @@ class _Group(click.Group):
         return self.commands.get(name)
 
     def format_commands(self, ctx, formatter) -> None:
-        rows = [(name, _COMMANDS[name][2] if name in _COMMANDS
-                 else self.commands[name].get_short_help_str())
-                for name in self.list_commands(ctx)]
+        rows = [
+            (
+                name,
+                _COMMANDS[name][2]
+                if name in _COMMANDS
+                else self.commands[name].get_short_help_str(),
+            )
+            for name in self.list_commands(ctx)
+        ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -83,8 +106,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as err:
-            raise _Stop(f"mcsim: interrupted by {signals.describe(err)}; partial output "
-                        f"removed", signals.exit_code(err)) from None
+            raise _Stop(
+                f"mcsim: interrupted by {signals.describe(err)}; partial output removed",
+                signals.exit_code(err),
+            ) from None
         except OSError as err:
             raise _Stop(f"mcsim: error: {_os_message(err)}", 2) from None
         except ValueError as err:
@@ -95,32 +120,38 @@ class _Group(click.Group):
                 raise
             # a signal inside compiled code arrives as a SystemError; the clean-up has run
             name = signals.describe(signals.Interrupted(signum))
-            raise _Stop(f"mcsim: interrupted by {name}; partial output removed",
-                        128 + signum) from None
+            raise _Stop(
+                f"mcsim: interrupted by {name}; partial output removed", 128 + signum
+            ) from None
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
-             **extra):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         with signals.handled():
             try:
                 try:
-                    rv = super().main(args, prog_name, complete_var, standalone_mode=False,
-                                      **extra)
+                    rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
                 except click.Abort as err:  # a signal while click parsed the command line
-                    raise _Stop(f"mcsim: interrupted by {signals.describe(err.__cause__)}",
-                                signals.exit_code(err.__cause__)) from None
+                    raise _Stop(
+                        f"mcsim: interrupted by {signals.describe(err.__cause__)}",
+                        signals.exit_code(err.__cause__),
+                    ) from None
                 except KeyboardInterrupt as err:
-                    raise _Stop(f"mcsim: interrupted by {signals.describe(err)}",
-                                signals.exit_code(err)) from None
+                    raise _Stop(
+                        f"mcsim: interrupted by {signals.describe(err)}", signals.exit_code(err)
+                    ) from None
                 except click.UsageError as err:
                     where = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
-                    raise _Stop(f"mcsim: error: {err.format_message().rstrip('.')}{where}",
-                                err.exit_code) from None
+                    raise _Stop(
+                        f"mcsim: error: {err.format_message().rstrip('.')}{where}", err.exit_code
+                    ) from None
                 except click.ClickException as err:
                     raise _Stop(f"mcsim: error: {err.format_message()}", err.exit_code) from None
             except _Stop as stop:
                 click.echo(" ".join(stop.line.split()), err=True)
-                if (stop.code > 128 and signals.is_command()
-                        and "multiprocessing.resource_tracker" not in sys.modules):
+                if (
+                    stop.code > 128
+                    and signals.is_command()
+                    and "multiprocessing.resource_tracker" not in sys.modules
+                ):
                     # after a signal in a single-process command the clean-up is done: skip
                     # the interpreter's teardown, which can crash (double free) after a signal
                     # in compiled code; with worker processes the normal exit releases them
@@ -146,8 +177,11 @@ def main(ctx: click.Context) -> None:
         from .jit_cache import kernels_cached
 
         if not kernels_cached():  # a notice for people at a terminal, not for logs and pipes
-            click.echo("mcsim: compiling the numba kernels (first run after installing or "
-                       "updating; about a minute, once)...", err=True)
+            click.echo(
+                "mcsim: compiling the numba kernels (first run after installing or "
+                "updating; about a minute, once)...",
+                err=True,
+            )
 
 
 if __name__ == "__main__":

@@ -48,11 +48,11 @@ __all__ = [
     "check_threshold",
     "collider_channels",
     "collider_metadata",
+    "collider_sums",
     "cross_section_fb",
     "expected_events",
     "generation_cuts",
     "is_collider",
-    "collider_sums",
     "selection",
     "sensitivity_coupling",
     "simulate",
@@ -127,8 +127,9 @@ class ColliderDetector:
     @property
     def beta(self) -> float:
         """Velocity of the CM frame in the lab (along +z, the e- direction)."""
-        return ((self.electron_energy - self.positron_energy)
-                / (self.electron_energy + self.positron_energy))
+        return (self.electron_energy - self.positron_energy) / (
+            self.electron_energy + self.positron_energy
+        )
 
     @property
     def photon_energy_min(self) -> float:
@@ -158,14 +159,26 @@ def is_collider(detector) -> bool:
 
 # ------------------------------------------------------------------------------------ the card
 
-_COLLIDER_KEYS = ("electron_energy_GeV", "positron_energy_GeV", "luminosity_inv_fb",
-                  "sensitivity_events")
+_COLLIDER_KEYS = (
+    "electron_energy_GeV",
+    "positron_energy_GeV",
+    "luminosity_inv_fb",
+    "sensitivity_events",
+)
 _VOLUME_KEYS = ("shape", "z_start_m", "z_end_m", "radius_m")
 _CALO_KEYS = ("cos_theta_min", "cos_theta_max")
-_SELECTION_KEYS = ("leading_photon_energy_min_GeV", "subleading_photon_energy_min_GeV",
-                   "missing_energy_min_GeV", "efficiency")
-_TABLES = {"collider": _COLLIDER_KEYS, "decay_volume": _VOLUME_KEYS,
-           "calorimeter": _CALO_KEYS, "selection": _SELECTION_KEYS}
+_SELECTION_KEYS = (
+    "leading_photon_energy_min_GeV",
+    "subleading_photon_energy_min_GeV",
+    "missing_energy_min_GeV",
+    "efficiency",
+)
+_TABLES = {
+    "collider": _COLLIDER_KEYS,
+    "decay_volume": _VOLUME_KEYS,
+    "calorimeter": _CALO_KEYS,
+    "selection": _SELECTION_KEYS,
+}
 
 
 def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
@@ -180,8 +193,9 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
     top = ("name", "description", "default_configuration")
     for key in card.data:
         if key not in top and key not in _TABLES:
-            raise card.error(key, f"unknown key; a collider card holds "
-                                  f"{', '.join([*top, *_TABLES])}")
+            raise card.error(
+                key, f"unknown key; a collider card holds {', '.join([*top, *_TABLES])}"
+            )
     t = {section: card.table(section, keys) for section, keys in _TABLES.items()}
     col = t["collider"]
     e_minus = card.positive("collider", col, "electron_energy_GeV")
@@ -191,37 +205,55 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
     vol = t["decay_volume"]
     shape = card.value("decay_volume", vol, "shape", "string", required=True)
     if shape != "cylinder":
-        raise card.error("decay_volume.shape", f"a collider volume is a 'cylinder' around the "
-                                               f"interaction point, got {shape!r}")
+        raise card.error(
+            "decay_volume.shape",
+            f"a collider volume is a 'cylinder' around the interaction point, got {shape!r}",
+        )
     z_start = card.value("decay_volume", vol, "z_start_m", "number", required=True)
     z_end = card.positive("decay_volume", vol, "z_end_m")
     if not z_start < 0.0:
-        raise card.error("decay_volume.z_start_m", f"must be < 0 (the interaction point is "
-                                                   f"inside the volume), got {z_start!r}")
+        raise card.error(
+            "decay_volume.z_start_m",
+            f"must be < 0 (the interaction point is inside the volume), got {z_start!r}",
+        )
     radius = card.positive("decay_volume", vol, "radius_m")
     calo = t["calorimeter"]
     c_lo = card.value("calorimeter", calo, "cos_theta_min", "number", required=True)
     c_hi = card.value("calorimeter", calo, "cos_theta_max", "number", required=True)
     if not -1.0 < c_lo < c_hi < 1.0:
-        raise card.error("calorimeter.cos_theta_max", f"need -1 < cos_theta_min < "
-                                                      f"cos_theta_max < 1, got {c_lo}, {c_hi}")
+        raise card.error(
+            "calorimeter.cos_theta_max",
+            f"need -1 < cos_theta_min < cos_theta_max < 1, got {c_lo}, {c_hi}",
+        )
     sel = t["selection"]
     lead = card.positive("selection", sel, "leading_photon_energy_min_GeV")
     sub = card.positive("selection", sel, "subleading_photon_energy_min_GeV")
     miss = card.positive("selection", sel, "missing_energy_min_GeV", allow_zero=True)
     eff = card.positive("selection", sel, "efficiency", required=False, default=1.0)
     if sub > lead:
-        raise card.error("selection.subleading_photon_energy_min_GeV",
-                         f"must not exceed the leading-photon cut {lead}, got {sub}")
+        raise card.error(
+            "selection.subleading_photon_energy_min_GeV",
+            f"must not exceed the leading-photon cut {lead}, got {sub}",
+        )
     if eff > 1.0:
         raise card.error("selection.efficiency", f"must be in (0, 1], got {eff}")
     return ColliderDetector(
-        name=name, description=card.data.get("description", ""), card_path=path,
-        card_text=text, electron_energy=e_minus, positron_energy=e_plus,
-        luminosity_inv_fb=lumi, decay_volume=DetectorCylinder(float(z_start), z_end, radius),
-        cos_theta_min=float(c_lo), cos_theta_max=float(c_hi), leading_energy_min=lead,
-        subleading_energy_min=sub, missing_energy_min=miss, efficiency=eff,
-        sensitivity_events=level)
+        name=name,
+        description=card.data.get("description", ""),
+        card_path=path,
+        card_text=text,
+        electron_energy=e_minus,
+        positron_energy=e_plus,
+        luminosity_inv_fb=lumi,
+        decay_volume=DetectorCylinder(float(z_start), z_end, radius),
+        cos_theta_min=float(c_lo),
+        cos_theta_max=float(c_hi),
+        leading_energy_min=lead,
+        subleading_energy_min=sub,
+        missing_energy_min=miss,
+        efficiency=eff,
+        sensitivity_events=level,
+    )
 
 
 # ------------------------------------------------------------------------------- generation
@@ -233,16 +265,19 @@ def check_threshold(model, detector: ColliderDetector) -> None:
     if not getattr(model, "ee_pair_production", False):  # bad input of the command line
         raise ValueError(
             f"detector {detector.name}: the e+ e- source makes chi1 chi2 pairs of the "
-            f"dark dipole only (ee_pair_production), got {model.kind}")
+            f"dark dipole only (ee_pair_production), got {model.kind}"
+        )
     rs = detector.sqrt_s
     cuts = generation_cuts(model, detector)
     if cuts["x_min"] >= cuts["x_max"]:
         need = model.m1 + model.m2 + cuts["x_min"] * rs / 2
-        raise ValueError(f"detector {detector.name}: sqrt(s) = {rs:.4g} GeV (beams "
-                         f"{detector.electron_energy:g} x {detector.positron_energy:g} GeV) is "
-                         f"below the threshold M1 + M2 + E_gamma,min = {need:.4g} GeV of e+ e- "
-                         f"-> gamma chi1 chi2 for M1 = {model.m1:g} GeV, delta = "
-                         f"{model.delta:g}")
+        raise ValueError(
+            f"detector {detector.name}: sqrt(s) = {rs:.4g} GeV (beams "
+            f"{detector.electron_energy:g} x {detector.positron_energy:g} GeV) is "
+            f"below the threshold M1 + M2 + E_gamma,min = {need:.4g} GeV of e+ e- "
+            f"-> gamma chi1 chi2 for M1 = {model.m1:g} GeV, delta = "
+            f"{model.delta:g}"
+        )
 
 
 def generation_cuts(model, detector: ColliderDetector) -> dict:
@@ -258,27 +293,40 @@ def generation_cuts(model, detector: ColliderDetector) -> dict:
     e2 = (s + m2 * m2 - m1 * m1) / (2.0 * rs)
     p2 = math.sqrt(max(e2 * e2 - m2 * m2, 0.0))
     decay_max = (m2 * m2 - m1 * m1) / (2.0 * m2 * m2) * (e2 + p2)
-    e_gen = (detector.leading_energy_min if decay_max < detector.leading_energy_min
-             else detector.subleading_energy_min)
-    return {"x_min": 2.0 * e_gen / rs, "x_max": 1.0 - (m1 + m2) ** 2 / s,
-            "cos_range": (c_lo, c_hi)}
+    e_gen = (
+        detector.leading_energy_min
+        if decay_max < detector.leading_energy_min
+        else detector.subleading_energy_min
+    )
+    return {"x_min": 2.0 * e_gen / rs, "x_max": 1.0 - (m1 + m2) ** 2 / s, "cos_range": (c_lo, c_hi)}
 
 
 def cross_section_fb(model, detector: ColliderDetector) -> float:
     """sigma(e+ e- -> gamma chi1 chi2) inside the generation cuts [fb], at the model's d."""
     check_threshold(model, detector)
     cuts = generation_cuts(model, detector)
-    return GEV2_TO_FB * sigma_cut(detector.sqrt_s ** 2, model.m1, model.m2, model.d,
-                                  x_min=cuts["x_min"], cos_range=cuts["cos_range"])
+    return GEV2_TO_FB * sigma_cut(
+        detector.sqrt_s**2,
+        model.m1,
+        model.m2,
+        model.d,
+        x_min=cuts["x_min"],
+        cos_range=cuts["cos_range"],
+    )
 
 
 def collider_channels(model, detector: ColliderDetector, mothers=None) -> list[CollisionChannel]:
     """The collider's one channel (``mothers``, if given, must be [0])."""
     if mothers is not None and {abs(int(m)) for m in mothers} != {COLLISION_KEY}:
-        raise ValueError(f"channels: a collider card has the one channel {COLLISION_KEY} "
-                         f"(e+ e- -> gamma chi1 chi2), got {list(mothers)}")
-    return [CollisionChannel(COLLISION_KEY, "e+ e- -> gamma chi1 chi2",
-                             cross_section_fb(model, detector))]
+        raise ValueError(
+            f"channels: a collider card has the one channel {COLLISION_KEY} "
+            f"(e+ e- -> gamma chi1 chi2), got {list(mothers)}"
+        )
+    return [
+        CollisionChannel(
+            COLLISION_KEY, "e+ e- -> gamma chi1 chi2", cross_section_fb(model, detector)
+        )
+    ]
 
 
 def _boost_z(p: np.ndarray, beta: float) -> np.ndarray:
@@ -290,10 +338,12 @@ def _boost_z(p: np.ndarray, beta: float) -> np.ndarray:
     return out
 
 
-def selection(prompt_lab: np.ndarray, photon_lab: np.ndarray,
-              detector: ColliderDetector) -> tuple[np.ndarray, np.ndarray]:
+def selection(
+    prompt_lab: np.ndarray, photon_lab: np.ndarray, detector: ColliderDetector
+) -> tuple[np.ndarray, np.ndarray]:
     """(both photons in the calorimeter acceptance, the paper's energy selection on top) for the
     lab 4-momenta (n, 4) of the radiated and the decay photon."""
+
     def cos_lab(p):
         return p[:, 3] / np.sqrt(p[:, 1] ** 2 + p[:, 2] ** 2 + p[:, 3] ** 2)
 
@@ -305,24 +355,35 @@ def selection(prompt_lab: np.ndarray, photon_lab: np.ndarray,
     e_a = _boost_z(prompt_lab, -detector.beta)[:, 0]
     e_b = _boost_z(photon_lab, -detector.beta)[:, 0]
     lead, sub = np.maximum(e_a, e_b), np.minimum(e_a, e_b)
-    energy = ((lead >= detector.leading_energy_min) & (sub >= detector.subleading_energy_min)
-              & (detector.sqrt_s - e_a - e_b >= detector.missing_energy_min))
+    energy = (
+        (lead >= detector.leading_energy_min)
+        & (sub >= detector.subleading_energy_min)
+        & (detector.sqrt_s - e_a - e_b >= detector.missing_energy_min)
+    )
     return in_calo, in_calo & energy
 
 
-def simulate(model, detector: ColliderDetector, *, n_events: int,
-             seed: int | np.random.Generator, mode: str = "full",
-             threshold: float | None = None, channels=None) -> EventBatch:
+def simulate(
+    model,
+    detector: ColliderDetector,
+    *,
+    n_events: int,
+    seed: int | np.random.Generator,
+    mode: str = "full",
+    threshold: float | None = None,
+    channels=None,
+) -> EventBatch:
     """``n_events`` events of e+ e- -> gamma chi1 chi2, chi2 -> chi1 gamma in ``detector``: the
     collider branch of :func:`mcsim.chain.simulate` (same arguments and EventBatch; ``mode``
     must be 'full' and ``threshold`` None or the card's leading-photon cut: the selection is
     the card's)."""
     if mode != "full":
-        raise ValueError(f"mode: a collider card has its own selection; only 'full', got "
-                         f"{mode!r}")
+        raise ValueError(f"mode: a collider card has its own selection; only 'full', got {mode!r}")
     if threshold is not None and threshold != detector.leading_energy_min:
-        raise ValueError(f"threshold: a collider card's photon cuts are in its [selection] "
-                         f"table; got threshold = {threshold!r}")
+        raise ValueError(
+            f"threshold: a collider card's photon cuts are in its [selection] "
+            f"table; got threshold = {threshold!r}"
+        )
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 1:
         raise ValueError(f"n_events must be an integer >= 1, got {n_events!r}")
     (chan,) = collider_channels(model, detector, channels)
@@ -331,30 +392,67 @@ def simulate(model, detector: ColliderDetector, *, n_events: int,
     cuts = generation_cuts(model, detector)
     rs, m1, m2 = detector.sqrt_s, model.m1, model.m2
     bound = envelope_bound(rs * rs, m1, m2, cuts["x_min"], cuts["x_max"])
-    k, q1, q2, _, violations = sample_cm(n, rs, m1, m2, cuts["x_min"], cuts["x_max"],
-                                         *cuts["cos_range"], bound, rng)
+    k, q1, q2, _, violations = sample_cm(
+        n, rs, m1, m2, cuts["x_min"], cuts["x_max"], *cuts["cos_range"], bound, rng
+    )
     if violations:
-        raise RuntimeError(f"e+ e- sampler: {violations} events above the envelope "
-                           f"(M1 = {m1}, M2 = {m2}); the bound must be raised")
+        raise RuntimeError(
+            f"e+ e- sampler: {violations} events above the envelope "
+            f"(M1 = {m1}, M2 = {m2}); the bound must be raised"
+        )
     b = detector.beta
     k, q1, q2 = _boost_z(k, b), _boost_z(q1, b), _boost_z(q2, b)
     vol, calo = detector.decay_volume, detector.calorimeter
-    out = propagate_kernel(q2, m2, m1, vol.code, vol.params, calo.code, calo.params, False,
-                           0.0, math.inf, model.ctau, rng)
-    names = ("p4_decay_invisible", "p4_photon", "vertex", "impact", "s_in", "s_out",
-             "acc_intervals", "beta_gamma", "p_decay_volume", "p_decay_accepted", "in_volume",
-             "photon_hits_calo", "above_threshold")
+    out = propagate_kernel(
+        q2,
+        m2,
+        m1,
+        vol.code,
+        vol.params,
+        calo.code,
+        calo.params,
+        False,
+        0.0,
+        math.inf,
+        model.ctau,
+        rng,
+    )
+    names = (
+        "p4_decay_invisible",
+        "p4_photon",
+        "vertex",
+        "impact",
+        "s_in",
+        "s_out",
+        "acc_intervals",
+        "beta_gamma",
+        "p_decay_volume",
+        "p_decay_accepted",
+        "in_volume",
+        "photon_hits_calo",
+        "above_threshold",
+    )
     prop = dict(zip(names, out))
-    prop["photon_hits_calo"], prop["above_threshold"] = selection(k, prop["p4_photon"],
-                                                                  detector)
-    system = np.tile([detector.electron_energy + detector.positron_energy, 0.0, 0.0,
-                      detector.electron_energy - detector.positron_energy], (n, 1))
+    prop["photon_hits_calo"], prop["above_threshold"] = selection(k, prop["p4_photon"], detector)
+    system = np.tile(
+        [
+            detector.electron_energy + detector.positron_energy,
+            0.0,
+            0.0,
+            detector.electron_energy - detector.positron_energy,
+        ],
+        (n, 1),
+    )
     arrays = {
         "channel": np.zeros(n, dtype=np.int32),
         "mother_pdgid": np.full(n, COLLISION_KEY, dtype=np.int32),
         "is_antiparticle": np.zeros(n, dtype=np.bool_),
-        "p4_meson": system, "p4_llp": q2, "p4_invisible": q1, "p4_prompt_photon": k,
-        "p4_lepton": np.zeros((n, 4)), **prop,
+        "p4_meson": system,
+        "p4_llp": q2,
+        "p4_invisible": q1,
+        "p4_prompt_photon": k,
+        "p4_lepton": np.zeros((n, 4)),
+        **prop,
         "w_sampling": np.ones(n),
         "w_norm": np.full(n, detector.n_collisions * chan.br / n),
     }
@@ -362,8 +460,11 @@ def simulate(model, detector: ColliderDetector, *, n_events: int,
     metadata = {
         **run_metadata(model, detector, mode, detector.leading_energy_min),
         "seed": seed if isinstance(seed, (int, np.integer)) else None,
-        "channels": [chan.name], "mother_pdgids": [chan.mother],
-        "n_mesons": [detector.n_collisions], "br": [chan.br], "n_generated": [n],
+        "channels": [chan.name],
+        "mother_pdgids": [chan.mother],
+        "n_mesons": [detector.n_collisions],
+        "br": [chan.br],
+        "n_generated": [n],
         **collider_metadata(detector),
     }
     return EventBatch({key: arrays[key] for key in ARRAYS}, metadata)
@@ -371,16 +472,20 @@ def simulate(model, detector: ColliderDetector, *, n_events: int,
 
 def collider_metadata(detector: ColliderDetector) -> dict:
     """What an events file of a collider card records about the collider and its selection."""
-    return {"collider": {
-        "sqrt_s_GeV": detector.sqrt_s, "electron_energy_GeV": detector.electron_energy,
-        "positron_energy_GeV": detector.positron_energy,
-        "luminosity_inv_fb": detector.luminosity_inv_fb,
-        "normalisation": "n_mesons = luminosity [fb^-1], br = sigma in the generation cuts [fb]",
-        "cos_theta_lab": [detector.cos_theta_min, detector.cos_theta_max],
-        "decay_volume_z_m": [detector.decay_volume.z_start, detector.decay_volume.z_end],
-        "leading_photon_energy_min_GeV": detector.leading_energy_min,
-        "subleading_photon_energy_min_GeV": detector.subleading_energy_min,
-        "missing_energy_min_GeV": detector.missing_energy_min}}
+    return {
+        "collider": {
+            "sqrt_s_GeV": detector.sqrt_s,
+            "electron_energy_GeV": detector.electron_energy,
+            "positron_energy_GeV": detector.positron_energy,
+            "luminosity_inv_fb": detector.luminosity_inv_fb,
+            "normalisation": "n_mesons = luminosity [fb^-1], br = sigma in the generation cuts [fb]",
+            "cos_theta_lab": [detector.cos_theta_min, detector.cos_theta_max],
+            "decay_volume_z_m": [detector.decay_volume.z_start, detector.decay_volume.z_end],
+            "leading_photon_energy_min_GeV": detector.leading_energy_min,
+            "subleading_photon_energy_min_GeV": detector.subleading_energy_min,
+            "missing_energy_min_GeV": detector.missing_energy_min,
+        }
+    }
 
 
 # --------------------------------------------------------------------------------- yields
@@ -397,8 +502,11 @@ def expected_events(batch: EventBatch, couplings) -> tuple[np.ndarray, np.ndarra
     norm = a["w_norm"][keep] * meta["efficiency"]
     events, variance = np.zeros(ratios.size), np.zeros(ratios.size)
     for j, r in enumerate(ratios):
-        w = norm * r * decay_probability(a["acc_intervals"][keep], a["beta_gamma"][keep],
-                                         meta["ctau"] / r)
+        w = (
+            norm
+            * r
+            * decay_probability(a["acc_intervals"][keep], a["beta_gamma"][keep], meta["ctau"] / r)
+        )
         events[j], variance[j] = w.sum(), (w * w).sum()
     return events, variance
 
@@ -418,8 +526,9 @@ def sensitivity_coupling(batch: EventBatch, level: float) -> float:
     return math.exp(optimize.brentq(f, lo, hi, xtol=1e-6))
 
 
-def collider_sums(model, detector: ColliderDetector, n_events: int, seed: int,
-                  ratios) -> tuple[int, float, np.ndarray, np.ndarray]:
+def collider_sums(
+    model, detector: ColliderDetector, n_events: int, seed: int, ratios
+) -> tuple[int, float, np.ndarray, np.ndarray]:
     """The reach-scan sums of ``n_events`` collider events of ``model`` (at d_ref = model.d) in
     ``detector``: (n, produced, s1, s2) with produced = sigma x L (every event's w_norm x n) and
     s1, s2 the sums of r x P and (r x P)^2 over the selected events for each ratio
@@ -430,6 +539,11 @@ def collider_sums(model, detector: ColliderDetector, n_events: int, seed: int,
         return n_events, 0.0, np.zeros(ratios.size), np.zeros(ratios.size)
     batch = simulate(model, detector, n_events=n_events, seed=seed)
     a = batch.arrays
-    s1, s2 = yield_sums(a["above_threshold"].astype(np.float64), a["acc_intervals"],
-                        a["beta_gamma"], model.ctau, ratios)
+    s1, s2 = yield_sums(
+        a["above_threshold"].astype(np.float64),
+        a["acc_intervals"],
+        a["beta_gamma"],
+        model.ctau,
+        ratios,
+    )
     return n_events, float(a["w_norm"][0]) * n_events, s1, s2

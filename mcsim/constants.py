@@ -14,7 +14,7 @@ from hepunits import GeV, m
 from hepunits.constants import hbarc as _hbarc
 from scipy.constants import fine_structure
 
-__all__ = ["ALPHA", "E_CHARGE_SQ", "HBARC_GEV_M", "G_F", "INPUTS"]
+__all__ = ["ALPHA", "E_CHARGE_SQ", "G_F", "HBARC_GEV_M", "INPUTS"]
 
 ALPHA: float = fine_structure  #: fine-structure constant at q^2 = 0
 E_CHARGE_SQ: float = 4.0 * math.pi * ALPHA  #: e^2 in natural units

@@ -39,22 +39,45 @@ from .chain import EventBatch, coupling_ratio, event_weight, in_energy_window, r
 from .propagate import decay_probability
 from .rootio import iterate, iterate_crossing, read_metadata
 
-__all__ = ["Cut", "Cutflow", "cutflow", "detector_exposure", "exposure", "ROWS", "rows_of"]
+__all__ = ["ROWS", "Cut", "Cutflow", "cutflow", "detector_exposure", "exposure", "rows_of"]
 
 #: Rows after row 0: key -> (name in full mode, name in cone mode or None if left out, file
 #: flag selecting the events, weight per event (see :func:`_row_weights`)).
 ROWS = {
-    "crossing": ("LLP crosses the decay volume", "LLP inside the cone, theta < theta_max",
-                 "in_volume", "w_norm"),
-    "decay": ("LLP decays inside the decay volume", "LLP decays in [L_i, L_f]",
-              "in_volume", "w_norm * p_decay_volume"),
-    "calo": ("photon reaches the calorimeter", None, "photon_hits_calo",
-             "w_norm * p_decay_accepted"),
+    "crossing": (
+        "LLP crosses the decay volume",
+        "LLP inside the cone, theta < theta_max",
+        "in_volume",
+        "w_norm",
+    ),
+    "decay": (
+        "LLP decays inside the decay volume",
+        "LLP decays in [L_i, L_f]",
+        "in_volume",
+        "w_norm * p_decay_volume",
+    ),
+    "calo": (
+        "photon reaches the calorimeter",
+        None,
+        "photon_hits_calo",
+        "w_norm * p_decay_accepted",
+    ),
     "selected": ("photon energy window", "photon energy window", "selected", "weight"),
 }
 
-_READ = ("channel", "in_volume", "photon_hits_calo", "above_threshold", "w_norm",
-         "p_decay_volume", "p_decay_accepted", "weight", "p4_photon", "vertex", "impact")
+_READ = (
+    "channel",
+    "in_volume",
+    "photon_hits_calo",
+    "above_threshold",
+    "w_norm",
+    "p_decay_volume",
+    "p_decay_accepted",
+    "weight",
+    "p4_photon",
+    "vertex",
+    "impact",
+)
 _READ_REWEIGHT = ("s_in", "s_out", "acc_intervals", "beta_gamma", "p4_llp")
 
 
@@ -104,65 +127,93 @@ class Cutflow:
         m = self.metadata
         params = ", ".join(f"{k} = {v}" for k, v in m["model"].items() if k not in ("model", "d"))
         kept = m.get("n_kept", m["n_events"])
-        return [f"{self.path}",
-                f"model:    {m['model']['model']} ({params}), d = {self.d:.4g} GeV^-1 "
-                f"(c*tau = {self.ctau:.4g} m)",
-                f"detector: {m['detector']} ({m['mode']} geometry), {exposure(m)}",
-                f"photon:   {_window(m, self.threshold)}, efficiency {m['efficiency']:g}",
-                f"sample:   {m['n_events']} MC events generated (seed {m['seed']}), {kept} kept "
-                f"(--keep {m.get('keep', 'all')})"]
+        return [
+            f"{self.path}",
+            f"model:    {m['model']['model']} ({params}), d = {self.d:.4g} GeV^-1 "
+            f"(c*tau = {self.ctau:.4g} m)",
+            f"detector: {m['detector']} ({m['mode']} geometry), {exposure(m)}",
+            f"photon:   {_window(m, self.threshold)}, efficiency {m['efficiency']:g}",
+            f"sample:   {m['n_events']} MC events generated (seed {m['seed']}), {kept} kept "
+            f"(--keep {m.get('keep', 'all')})",
+        ]
 
     def table(self) -> str:
         """ROOT-style text table."""
         width = max(len(c.name) for c in self.cuts)
         lines = self.header() + [
             f"{'#':>2}  {'cut':<{width}}  {'raw':>9}  {'weighted':>11}  {'MC error':>9}  "
-            f"{'rel. eff.':>9}  {'cum. eff.':>9}"]
+            f"{'rel. eff.':>9}  {'cum. eff.':>9}"
+        ]
         for i, c in enumerate(self.cuts):
-            lines.append(f"{i:>2}  {c.name:<{width}}  {c.raw:>9d}  {c.weighted:>11.4g}  "
-                         f"{c.stat_error:>9.2g}  {c.rel_eff:>9.4g}  {c.cum_eff:>9.4g}")
-        lines.append(f"expected signal events: {self.expected_events:.4g} +- "
-                     f"{self.stat_error:.2g} (MC)")
-        lines.append("raw: MC events in the row; weighted: the expected events they carry "
-                     "(row 0: LLPs produced, exact); MC error: from the squared weights")
+            lines.append(
+                f"{i:>2}  {c.name:<{width}}  {c.raw:>9d}  {c.weighted:>11.4g}  "
+                f"{c.stat_error:>9.2g}  {c.rel_eff:>9.4g}  {c.cum_eff:>9.4g}"
+            )
+        lines.append(
+            f"expected signal events: {self.expected_events:.4g} +- {self.stat_error:.2g} (MC)"
+        )
+        lines.append(
+            "raw: MC events in the row; weighted: the expected events they carry "
+            "(row 0: LLPs produced, exact); MC error: from the squared weights"
+        )
         return "\n".join(lines)
 
     def markdown(self) -> str:
         """Markdown table."""
         lines = [f"*{line}*  " for line in self.header()] + [
-            "", "| # | cut | raw events | weighted events | MC error | rel. eff. | cum. eff. |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+            "",
+            "| # | cut | raw events | weighted events | MC error | rel. eff. | cum. eff. |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
         for i, c in enumerate(self.cuts):
-            lines.append(f"| {i} | {c.name} | {c.raw} | {c.weighted:.4g} | {c.stat_error:.2g} | "
-                         f"{c.rel_eff:.4g} | {c.cum_eff:.4g} |")
-        lines.append(f"\nExpected signal events: **{self.expected_events:.4g} +- "
-                     f"{self.stat_error:.2g}** (Monte Carlo error)")
+            lines.append(
+                f"| {i} | {c.name} | {c.raw} | {c.weighted:.4g} | {c.stat_error:.2g} | "
+                f"{c.rel_eff:.4g} | {c.cum_eff:.4g} |"
+            )
+        lines.append(
+            f"\nExpected signal events: **{self.expected_events:.4g} +- "
+            f"{self.stat_error:.2g}** (Monte Carlo error)"
+        )
         return "\n".join(lines)
 
     def channel_table(self) -> str:
         """Per-production-channel yields: MC events, LLPs produced, expected signal events."""
         rows = self.by_channel["rows"]
         width = max(len(r["channel"]) for r in rows)
-        lines = [f"{'channel':<{width}}  {'MC events':>9}  {'LLPs produced':>13}  "
-                 f"{'selected':>8}  {'signal events':>13}  {'MC error':>8}  {'share':>6}"]
+        lines = [
+            f"{'channel':<{width}}  {'MC events':>9}  {'LLPs produced':>13}  "
+            f"{'selected':>8}  {'signal events':>13}  {'MC error':>8}  {'share':>6}"
+        ]
         total = self.expected_events
         for r in rows:
-            lines.append(f"{r['channel']:<{width}}  {r['raw'][0]:>9d}  {r['weighted'][0]:>13.4g}  "
-                         f"{r['raw'][-1]:>8d}  {r['weighted'][-1]:>13.4g}  "
-                         f"{r['stat_error'][-1]:>8.2g}  "
-                         f"{r['weighted'][-1] / total if total else 0.0:>6.3f}")
+            lines.append(
+                f"{r['channel']:<{width}}  {r['raw'][0]:>9d}  {r['weighted'][0]:>13.4g}  "
+                f"{r['raw'][-1]:>8d}  {r['weighted'][-1]:>13.4g}  "
+                f"{r['stat_error'][-1]:>8.2g}  "
+                f"{r['weighted'][-1] / total if total else 0.0:>6.3f}"
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         """JSON-ready summary."""
         m = self.metadata
-        return {"file": self.path, "model": dict(m["model"], d=self.d), "ctau_m": self.ctau,
-                "detector": m["detector"], "mode": m["mode"], "n_pot": m["n_pot"],
-                "luminosity_inv_ab": m["luminosity_inv_ab"], "threshold_gev": self.threshold,
-                "n_events": m["n_events"], "n_kept": m.get("n_kept", m["n_events"]),
-                "seed": m["seed"], "cuts": [c.__dict__ for c in self.cuts],
-                "expected_events": self.expected_events, "stat_error": self.stat_error,
-                "by_channel": self.by_channel.get("rows", [])}
+        return {
+            "file": self.path,
+            "model": dict(m["model"], d=self.d),
+            "ctau_m": self.ctau,
+            "detector": m["detector"],
+            "mode": m["mode"],
+            "n_pot": m["n_pot"],
+            "luminosity_inv_ab": m["luminosity_inv_ab"],
+            "threshold_gev": self.threshold,
+            "n_events": m["n_events"],
+            "n_kept": m.get("n_kept", m["n_events"]),
+            "seed": m["seed"],
+            "cuts": [c.__dict__ for c in self.cuts],
+            "expected_events": self.expected_events,
+            "stat_error": self.stat_error,
+            "by_channel": self.by_channel.get("rows", []),
+        }
 
     def json(self) -> str:
         return jsonio.dumps(self.to_dict(), indent=2)
@@ -179,8 +230,13 @@ def exposure(meta: dict) -> str:
 
 def detector_exposure(det) -> str:
     """:func:`exposure` of a detector card (POT, or luminosity and sigma_inel)."""
-    return exposure({"n_pot": det.n_pot, "luminosity_inv_ab": det.luminosity_inv_ab,
-                     "sigma_inel_mb": det.sigma_inel_mb})
+    return exposure(
+        {
+            "n_pot": det.n_pot,
+            "luminosity_inv_ab": det.luminosity_inv_ab,
+            "sigma_inel_mb": det.sigma_inel_mb,
+        }
+    )
 
 
 def _window(meta: dict, threshold: float) -> str:
@@ -198,8 +254,11 @@ def rows_of(mode: str) -> tuple[str, ...]:
 def _row_weights(a: dict, efficiency: float) -> dict[str, np.ndarray]:
     """Weight per event of each row (arrays of the events tree; the crossing tree has no
     photon selection, so no 'selected' row)."""
-    w = {"crossing": a["w_norm"], "decay": a["w_norm"] * a["p_decay_volume"],
-         "calo": a["w_norm"] * a["p_decay_accepted"]}
+    w = {
+        "crossing": a["w_norm"],
+        "decay": a["w_norm"] * a["p_decay_volume"],
+        "calo": a["w_norm"] * a["p_decay_accepted"],
+    }
     if "above_threshold" in a:
         w["selected"] = event_weight(a, efficiency)
     return w
@@ -221,24 +280,33 @@ class _Sums:
         self.w2[row] += np.bincount(ch, weights=np.square(w[mask]), minlength=n)
 
 
-def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None = None,
-            step_size: int = 200_000, histograms: bool = True) -> Cutflow:
+def cutflow(
+    path: str | Path,
+    *,
+    d: float | None = None,
+    threshold: float | None = None,
+    step_size: int = 200_000,
+    histograms: bool = True,
+) -> Cutflow:
     """The cutflow of the events file ``path``, at the file's coupling or re-weighted to ``d``
     [GeV^-1], with the file's photon threshold or ``threshold`` [GeV]; control histograms of
     the selected events filled unless ``histograms`` is False."""
     meta = read_metadata(path)
     if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
-    if (threshold is not None and meta.get("keep") == "selected"
-            and threshold < meta["threshold"]):
-        raise ValueError(f"threshold: {path} keeps only photons above {meta['threshold']:g} GeV "
-                         f"(--keep selected); a threshold >= {meta['threshold']:g} GeV is "
-                         f"allowed, or generate with --keep crossing")
+    if threshold is not None and meta.get("keep") == "selected" and threshold < meta["threshold"]:
+        raise ValueError(
+            f"threshold: {path} keeps only photons above {meta['threshold']:g} GeV "
+            f"(--keep selected); a threshold >= {meta['threshold']:g} GeV is "
+            f"allowed, or generate with --keep crossing"
+        )
     if d is not None and not (d > 0.0 and math.isfinite(d)):
         raise ValueError(f"d must be a finite coupling > 0 GeV^-1, got {d!r}")
     if threshold is not None and "collider" in meta:
-        raise ValueError("threshold: the photon cuts of a collider file are its card's "
-                         "[selection]; they cannot be re-applied")
+        raise ValueError(
+            "threshold: the photon cuts of a collider file are its card's "
+            "[selection]; they cannot be re-applied"
+        )
     d_out = meta["d"] if d is None else float(d)
     r = float(coupling_ratio(d_out, meta))
     ctau = meta["ctau"] / r
@@ -254,9 +322,10 @@ def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None
     read = _READ + (_READ_REWEIGHT if d is not None else ())
     for a in iterate(path, read, step_size=step_size):
         if threshold is not None:
-            a["above_threshold"] = (in_energy_window(a["p4_photon"][:, 0], thr,
-                                                     meta["photon_energy_max"])
-                                    & a["photon_hits_calo"])
+            a["above_threshold"] = (
+                in_energy_window(a["p4_photon"][:, 0], thr, meta["photon_energy_max"])
+                & a["photon_hits_calo"]
+            )
         if d is not None:
             a = reweight(EventBatch(a, meta), d_out).arrays
         a["selected"] = a["above_threshold"]
@@ -267,8 +336,9 @@ def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None
             fill(hists, a, weights["selected"])
     for a in iterate_crossing(path, step_size=step_size):
         a["w_norm"] = a["w_norm"] * r
-        a["p_decay_volume"] = decay_probability(np.column_stack([a["s_in"], a["s_out"]]),
-                                                a["beta_gamma"], ctau)
+        a["p_decay_volume"] = decay_probability(
+            np.column_stack([a["s_in"], a["s_out"]]), a["beta_gamma"], ctau
+        )
         a["p_decay_accepted"] = decay_probability(a["acc_intervals"], a["beta_gamma"], ctau)
         weights = _row_weights(a, meta["efficiency"])
         for row, key in enumerate(keys, start=1):
@@ -276,29 +346,50 @@ def cutflow(path: str | Path, *, d: float | None = None, threshold: float | None
                 sums.add(row, a["channel"], a[ROWS[key][2]], weights[key])
     llps = np.asarray(meta["n_mesons"]) * np.asarray(meta["br"]) * r
     n_gen = np.asarray(meta["n_generated"])
-    sums.raw[0], sums.w[0], sums.w2[0] = n_gen, llps, llps ** 2 / n_gen
-    names = ["LLPs produced (N_M x BR)"] + [ROWS[k][0 if meta["mode"] == "full" else 1]
-                                            for k in keys]
+    sums.raw[0], sums.w[0], sums.w2[0] = n_gen, llps, llps**2 / n_gen
+    names = ["LLPs produced (N_M x BR)"] + [
+        ROWS[k][0 if meta["mode"] == "full" else 1] for k in keys
+    ]
     eff = meta["efficiency"]
     names[-1] = _window(meta, thr) + (f" (x efficiency {eff:g})" if eff != 1.0 else "")
     flags = ["(all generated)"] + [ROWS[k][2] for k in keys]
     wnames = ["w_norm"] + [ROWS[k][3] for k in keys]
     errors = [yields.stat_error(sums.w[i], sums.w2[i], n_gen) for i in range(len(names))]
     cuts = _cuts(names, flags, wnames, sums.raw.sum(1), sums.w.sum(1), errors)
-    by_channel = {"rows": [
-        {"channel": meta["channels"][c], "mother_pdgid": meta["mother_pdgids"][c],
-         "raw": sums.raw[:, c].tolist(), "weighted": sums.w[:, c].tolist(),
-         "stat_error": [yields.stat_error(sums.w[i, c], sums.w2[i, c], n_gen[c])
-                        for i in range(len(names))]} for c in range(n_ch)]}
-    return Cutflow(str(path), cuts, d_out, ctau, thr, meta, by_channel,
-                   hists if hists is not None else {})
+    by_channel = {
+        "rows": [
+            {
+                "channel": meta["channels"][c],
+                "mother_pdgid": meta["mother_pdgids"][c],
+                "raw": sums.raw[:, c].tolist(),
+                "weighted": sums.w[:, c].tolist(),
+                "stat_error": [
+                    yields.stat_error(sums.w[i, c], sums.w2[i, c], n_gen[c])
+                    for i in range(len(names))
+                ],
+            }
+            for c in range(n_ch)
+        ]
+    }
+    return Cutflow(
+        str(path), cuts, d_out, ctau, thr, meta, by_channel, hists if hists is not None else {}
+    )
 
 
 def _cuts(names, flags, wnames, raw, weighted, errors) -> tuple[Cut, ...]:
     out = []
     for i, name in enumerate(names):
         prev, first = weighted[i - 1] if i else weighted[0], weighted[0]
-        out.append(Cut(name, int(raw[i]), float(weighted[i]), errors[i],
-                       float(weighted[i] / prev) if prev else 0.0,
-                       float(weighted[i] / first) if first else 0.0, flags[i], wnames[i]))
+        out.append(
+            Cut(
+                name,
+                int(raw[i]),
+                float(weighted[i]),
+                errors[i],
+                float(weighted[i] / prev) if prev else 0.0,
+                float(weighted[i] / first) if first else 0.0,
+                flags[i],
+                wnames[i],
+            )
+        )
     return tuple(out)

@@ -36,8 +36,17 @@ from .kinematics import dalitz_momenta, dalitz_range
 from .xoshiro import stream, uniform
 
 __all__ = [
-    "ANOMALY", "CHARGED", "FLAT_PHOTON", "FLAT_LEPTON", "msq_anomaly", "msq_charged", "dalitz_weight", "phase_space_integral",
-    "envelope", "sample_dalitz", "generate_three_body",
+    "ANOMALY",
+    "CHARGED",
+    "FLAT_LEPTON",
+    "FLAT_PHOTON",
+    "dalitz_weight",
+    "envelope",
+    "generate_three_body",
+    "msq_anomaly",
+    "msq_charged",
+    "phase_space_integral",
+    "sample_dalitz",
 ]
 
 ANOMALY = 0
@@ -52,12 +61,24 @@ def msq_anomaly(m12sq: float, m23sq: float, mp: float, m1: float, m2: float) -> 
     mp2 = mp * mp
     m1s = m1 * m1
     m2s = m2 * m2
-    br = (mp2 * mp2 * (m23sq * (m2s + 2.0 * m1 * m2 - m1s) - (m1s - m2s) ** 2)
-          - m23sq * m23sq * (m1s * m1s - 2.0 * m1s * m12sq - m23sq * (m1 + m2) ** 2
-                             + 2.0 * m12sq * m12sq - 2.0 * m12sq * m2s + 2.0 * m12sq * m23sq
-                             + m2s * m2s)
-          - 2.0 * m23sq * mp2 * ((m1s - m2s) * (m2s - m12sq) + m2 * m23sq * (2.0 * m1 + m2)
-                                 - m12sq * m23sq))
+    br = (
+        mp2 * mp2 * (m23sq * (m2s + 2.0 * m1 * m2 - m1s) - (m1s - m2s) ** 2)
+        - m23sq
+        * m23sq
+        * (
+            m1s * m1s
+            - 2.0 * m1s * m12sq
+            - m23sq * (m1 + m2) ** 2
+            + 2.0 * m12sq * m12sq
+            - 2.0 * m12sq * m2s
+            + 2.0 * m12sq * m23sq
+            + m2s * m2s
+        )
+        - 2.0
+        * m23sq
+        * mp2
+        * ((m1s - m2s) * (m2s - m12sq) + m2 * m23sq * (2.0 * m1 + m2) - m12sq * m23sq)
+    )
     return br / (m23sq * m23sq)
 
 
@@ -69,11 +90,19 @@ def msq_charged(m12sq: float, m23sq: float, mp: float, ml: float, mn: float) -> 
     mn2 = mn * mn
     den = mp2 + ml2 + mn2 - m23sq - m12sq
     x = mp2 + ml2 - m12sq - m23sq
-    y = (m12sq ** 3
-         - m12sq * m12sq * (2.0 * mp2 + 2.0 * mn2 + ml2 - 2.0 * m23sq)
-         + m12sq * (mn2 * mn2 + 2.0 * mn2 * (mp2 + ml2 - m23sq) + m23sq * m23sq
-                    - m23sq * (2.0 * mp2 + ml2) + mp2 * mp2)
-         + ml2 * (-mn2 * mn2 - mp2 * (mn2 - ml2 + m23sq) + mn2 * m23sq + mp2 * mp2))
+    y = (
+        m12sq**3
+        - m12sq * m12sq * (2.0 * mp2 + 2.0 * mn2 + ml2 - 2.0 * m23sq)
+        + m12sq
+        * (
+            mn2 * mn2
+            + 2.0 * mn2 * (mp2 + ml2 - m23sq)
+            + m23sq * m23sq
+            - m23sq * (2.0 * mp2 + ml2)
+            + mp2 * mp2
+        )
+        + ml2 * (-mn2 * mn2 - mp2 * (mn2 - ml2 + m23sq) + mn2 * m23sq + mp2 * mp2)
+    )
     return x * y / (den * den)
 
 
@@ -143,15 +172,23 @@ def _cell_bounds(kind, mp, m_x, m_y, n_cells, n_sub):
             best = 0.0
             for a in range(n_sub + 1):
                 for b in range(n_sub + 1):
-                    w, _, _ = dalitz_weight(kind, (i * n_sub + a) * step, (j * n_sub + b) * step,
-                                            mp, m_x, m_y)
+                    w, _, _ = dalitz_weight(
+                        kind, (i * n_sub + a) * step, (j * n_sub + b) * step, mp, m_x, m_y
+                    )
                     best = max(best, w)
             out[i * n_cells + j] = best
     return out
 
 
-def envelope(kind: int, mp: float, m_x: float, m_y: float, n_cells: int = 32, n_sub: int = 8,
-             margin: float = 1.15) -> np.ndarray:
+def envelope(
+    kind: int,
+    mp: float,
+    m_x: float,
+    m_y: float,
+    n_cells: int = 32,
+    n_sub: int = 8,
+    margin: float = 1.15,
+) -> np.ndarray:
     """Piecewise-constant upper bound of the weight on an n_cells x n_cells grid of the unit square
     (cell maximum on a sub-grid times a safety margin), flattened row-major (ux index first)."""
     return margin * _cell_bounds(kind, mp, m_x, m_y, n_cells, n_sub)
@@ -188,8 +225,9 @@ def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, bounds, 
 
 
 @nb.njit(cache=True)
-def generate_three_body(parents, kind: int, mp: float, m_x: float, m_y: float, bounds, rng,
-                        one_minus_cos_w: float = 0.0):
+def generate_three_body(
+    parents, kind: int, mp: float, m_x: float, m_y: float, bounds, rng, one_minus_cos_w: float = 0.0
+):
     """Three-body decays of parents (n, 4) drawn from |M|^2, boosted to the lab; the LLP's
     (c's) rest-frame direction isotropic, or directed into the window cone
     1 - cos(theta) <= one_minus_cos_w about +z (:mod:`mcsim.directed`).
@@ -209,10 +247,10 @@ def generate_three_body(parents, kind: int, mp: float, m_x: float, m_y: float, b
         e, px, py, pz = parents[i, 0], parents[i, 1], parents[i, 2], parents[i, 3]
         e_c = (mp * mp + m_c * m_c - s_ab[i]) / (2.0 * mp)
         p_c = math.sqrt(max(e_c * e_c - m_c * m_c, 0.0))
-        nx, ny, nz, weight[i] = llp_direction(e, px, py, pz, mp, p_c, e_c, one_minus_cos_w,
-                                              state)
-        a, b, c = dalitz_momenta(s_ab[i], s_bc[i], mp, m_a, m_b, m_c, e, px, py, pz,
-                                 nx, ny, nz, state)
+        nx, ny, nz, weight[i] = llp_direction(e, px, py, pz, mp, p_c, e_c, one_minus_cos_w, state)
+        a, b, c = dalitz_momenta(
+            s_ab[i], s_bc[i], mp, m_a, m_b, m_c, e, px, py, pz, nx, ny, nz, state
+        )
         pa[i, 0], pa[i, 1], pa[i, 2], pa[i, 3] = a
         pb[i, 0], pb[i, 1], pb[i, 2], pb[i, 3] = b
         pc[i, 0], pc[i, 1], pc[i, 2], pc[i, 3] = c

@@ -43,7 +43,7 @@ from hepunits import attobarn, millibarn
 from .geometry import Box, Calorimeter, Cone, Cylinder, RectFrustum
 from .validate import card_range
 
-__all__ = ["Detector", "load_detector", "available_detectors", "BEAMS", "read_card_text"]
+__all__ = ["BEAMS", "Detector", "available_detectors", "load_detector", "read_card_text"]
 
 #: Spectrum beams a card may name (see mcsim.spectra).
 BEAMS = ("sps400", "sps450", "u70", "lhc14")
@@ -52,20 +52,39 @@ _NUM, _STR, _INT = "number", "string", "integer"
 
 # section -> key -> (type, required); decay volume and calorimeter keys depend on the shape.
 _SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
-    "beam": {"spectrum": (_STR, True), "proton_energy_GeV": (_NUM, True),
-             "target": (_STR, False), "target_A": (_NUM, True)},
-    "exposure": {"n_pot": (_NUM, False), "sigma_inel_mb": (_NUM, False),
-                 "luminosity_inv_ab": (_NUM, False)},
-    "selection": {"photon_energy_min_GeV": (_NUM, False), "photon_energy_max_GeV": (_NUM, False),
-                  "efficiency": (_NUM, False)},
+    "beam": {
+        "spectrum": (_STR, True),
+        "proton_energy_GeV": (_NUM, True),
+        "target": (_STR, False),
+        "target_A": (_NUM, True),
+    },
+    "exposure": {
+        "n_pot": (_NUM, False),
+        "sigma_inel_mb": (_NUM, False),
+        "luminosity_inv_ab": (_NUM, False),
+    },
+    "selection": {
+        "photon_energy_min_GeV": (_NUM, False),
+        "photon_energy_max_GeV": (_NUM, False),
+        "efficiency": (_NUM, False),
+    },
     "cone": {"L_i_m": (_NUM, True), "L_f_m": (_NUM, True), "theta_max_rad": (_NUM, True)},
-    "recast": {"observed_events": (_INT, False), "expected_background": (_NUM, False),
-               "expected_background_uncertainty": (_NUM, False)},
+    "recast": {
+        "observed_events": (_INT, False),
+        "expected_background": (_NUM, False),
+        "expected_background_uncertainty": (_NUM, False),
+    },
 }
 _VOLUME_KEYS = {
     "cylinder": ("z_start_m", "z_end_m", "radius_m"),
-    "frustum": ("z_start_m", "z_end_m", "width_start_m", "height_start_m", "width_end_m",
-                "height_end_m"),
+    "frustum": (
+        "z_start_m",
+        "z_end_m",
+        "width_start_m",
+        "height_start_m",
+        "width_end_m",
+        "height_end_m",
+    ),
     "box": ("z_start_m", "z_end_m", "width_m", "height_m"),
 }
 _CALO_KEYS = {"disc": ("z_face_m", "radius_m"), "rectangle": ("z_face_m", "width_m", "height_m")}
@@ -126,19 +145,20 @@ class _Card:
         table = self.data.get(section)
         if table is None:
             if required:
-                raise ValueError(f"detector card {self.label}: missing required table "
-                                 f"[{section}]")
+                raise ValueError(f"detector card {self.label}: missing required table [{section}]")
             return {}
         if not isinstance(table, dict):
             raise self.error(section, "must be a table")
         unknown = sorted(set(table) - set(known))
         if unknown:
-            raise self.error(f"{section}.{unknown[0]}",
-                             f"unknown key; [{section}] accepts {', '.join(known)}")
+            raise self.error(
+                f"{section}.{unknown[0]}", f"unknown key; [{section}] accepts {', '.join(known)}"
+            )
         return table
 
-    def value(self, section: str, table: dict, key: str, kind: str, *, required: bool,
-              default=None):
+    def value(
+        self, section: str, table: dict, key: str, kind: str, *, required: bool, default=None
+    ):
         full = f"{section}.{key}" if section else key
         if key not in table:
             if required:
@@ -157,8 +177,9 @@ class _Card:
             raise self.error(full, f"must be finite, got {v!r}")
         return v
 
-    def positive(self, section: str, table: dict, key: str, *, required=True, default=None,
-                 allow_zero=False):
+    def positive(
+        self, section: str, table: dict, key: str, *, required=True, default=None, allow_zero=False
+    ):
         v = self.value(section, table, key, _NUM, required=required, default=default)
         if v is not None and not (v > 0 or (allow_zero and v == 0)):
             bound = ">= 0" if allow_zero else "> 0"
@@ -175,8 +196,10 @@ class _Card:
         """A fixed-schema table as {key: value}, checked."""
         schema = _SCHEMA[section]
         table = self.table(section, schema, required=required)
-        return {k: self.value(section, table, k, kind, required=req)
-                for k, (kind, req) in schema.items()}
+        return {
+            k: self.value(section, table, k, kind, required=req)
+            for k, (kind, req) in schema.items()
+        }
 
     def shaped(self, section: str, shapes: dict, extra: tuple[str, ...] = ()) -> tuple[str, dict]:
         """A table whose keys depend on its ``shape``: (shape, {key: positive float})."""
@@ -185,8 +208,9 @@ class _Card:
             raise ValueError(f"detector card {self.label}: missing required table [{section}]")
         shape = self.value(section, raw, "shape", _STR, required=True)
         if shape not in shapes:
-            raise self.error(f"{section}.shape",
-                             f"unknown shape {shape!r}; use one of {', '.join(shapes)}")
+            raise self.error(
+                f"{section}.shape", f"unknown shape {shape!r}; use one of {', '.join(shapes)}"
+            )
         table = self.table(section, ("shape", *shapes[shape], *extra))
         return shape, {k: self.positive(section, table, k) for k in shapes[shape]}
 
@@ -199,12 +223,12 @@ class _Card:
             self.value("", self.data, key, _STR, required=False)
         for section in _REQUIRED_TABLES:
             if section not in self.data:
-                raise ValueError(f"detector card {self.label}: missing required table "
-                                 f"[{section}]")
+                raise ValueError(f"detector card {self.label}: missing required table [{section}]")
         beam = self.section("beam")
         if beam["spectrum"] not in BEAMS:
-            raise self.error("beam.spectrum", f"unknown beam {beam['spectrum']!r}; use one of "
-                                              f"{', '.join(BEAMS)}")
+            raise self.error(
+                "beam.spectrum", f"unknown beam {beam['spectrum']!r}; use one of {', '.join(BEAMS)}"
+            )
         beam_table = self.data["beam"]
         energy = self.positive("beam", beam_table, "proton_energy_GeV")
         target_a = self.positive("beam", beam_table, "target_A")
@@ -213,13 +237,22 @@ class _Card:
         calo = self.calorimeter(volume)
         cone = self.cone()
         sel_table = self.table("selection", _SCHEMA["selection"], required=False)
-        e_min = self.positive("selection", sel_table, "photon_energy_min_GeV", required=False,
-                              default=1.0, allow_zero=True)
-        e_max = self.positive("selection", sel_table, "photon_energy_max_GeV", required=False,
-                              default=math.inf)
+        e_min = self.positive(
+            "selection",
+            sel_table,
+            "photon_energy_min_GeV",
+            required=False,
+            default=1.0,
+            allow_zero=True,
+        )
+        e_max = self.positive(
+            "selection", sel_table, "photon_energy_max_GeV", required=False, default=math.inf
+        )
         if e_max <= e_min:
-            raise self.error("selection.photon_energy_max_GeV",
-                             f"must exceed photon_energy_min_GeV = {e_min}, got {e_max}")
+            raise self.error(
+                "selection.photon_energy_max_GeV",
+                f"must exceed photon_energy_min_GeV = {e_min}, got {e_max}",
+            )
         eff = self.positive("selection", sel_table, "efficiency", required=False, default=1.0)
         if eff > 1.0:
             raise self.error("selection.efficiency", f"must be in (0, 1], got {eff}")
@@ -228,14 +261,27 @@ class _Card:
         for key in ("expected_background", "expected_background_uncertainty"):
             self.positive("recast", rec_table, key, required=False, allow_zero=True)
         if recast["observed_events"] is not None and recast["observed_events"] < 0:
-            raise self.error("recast.observed_events",
-                             f"must be >= 0, got {recast['observed_events']}")
+            raise self.error(
+                "recast.observed_events", f"must be >= 0, got {recast['observed_events']}"
+            )
         return Detector(
-            name=name, description=self.data.get("description", ""), card_path=path,
-            card_text=text, beam=beam["spectrum"], proton_energy=energy,
-            target=beam["target"] or "", target_A=target_a, **exposure,
-            decay_volume=volume, calorimeter=calo, cone=cone, photon_energy_min=e_min,
-            photon_energy_max=e_max, efficiency=eff, **recast)
+            name=name,
+            description=self.data.get("description", ""),
+            card_path=path,
+            card_text=text,
+            beam=beam["spectrum"],
+            proton_energy=energy,
+            target=beam["target"] or "",
+            target_A=target_a,
+            **exposure,
+            decay_volume=volume,
+            calorimeter=calo,
+            cone=cone,
+            photon_energy_min=e_min,
+            photon_energy_max=e_max,
+            efficiency=eff,
+            **recast,
+        )
 
     def exposure(self) -> dict:
         table = self.table("exposure", _SCHEMA["exposure"])
@@ -243,41 +289,62 @@ class _Card:
         sigma = self.positive("exposure", table, "sigma_inel_mb", required=False)
         lumi = self.positive("exposure", table, "luminosity_inv_ab", required=False)
         if n_pot is None and (sigma is None or lumi is None):
-            raise self.error("exposure.n_pot", "missing: give n_pot, or sigma_inel_mb and "
-                                               "luminosity_inv_ab")
+            raise self.error(
+                "exposure.n_pot", "missing: give n_pot, or sigma_inel_mb and luminosity_inv_ab"
+            )
         if n_pot is not None and (sigma is not None or lumi is not None):
-            raise self.error("exposure.n_pot", "give either n_pot or sigma_inel_mb with "
-                                               "luminosity_inv_ab, not both")
+            raise self.error(
+                "exposure.n_pot",
+                "give either n_pot or sigma_inel_mb with luminosity_inv_ab, not both",
+            )
         return {"n_pot": n_pot, "sigma_inel_mb": sigma, "luminosity_inv_ab": lumi}
 
     def volume(self):
         shape, v = self.shaped("decay_volume", _VOLUME_KEYS)
         if v["z_end_m"] <= v["z_start_m"]:
-            raise self.error("decay_volume.z_end_m",
-                             f"must exceed z_start_m = {v['z_start_m']}, got {v['z_end_m']}")
+            raise self.error(
+                "decay_volume.z_end_m",
+                f"must exceed z_start_m = {v['z_start_m']}, got {v['z_end_m']}",
+            )
         z = (v["z_start_m"], v["z_end_m"])
         if shape == "cylinder":
             return Cylinder(*z, v["radius_m"])
         if shape == "box":
             return Box(*z, v["width_m"], v["height_m"])
-        return RectFrustum(*z, v["width_start_m"], v["height_start_m"], v["width_end_m"],
-                           v["height_end_m"])
+        return RectFrustum(
+            *z, v["width_start_m"], v["height_start_m"], v["width_end_m"], v["height_end_m"]
+        )
 
     def calorimeter(self, volume) -> Calorimeter:
         shape, v = self.shaped("calorimeter", _CALO_KEYS, extra=("hole_radius_m",))
-        hole = self.positive("calorimeter", self.data["calorimeter"], "hole_radius_m",
-                             required=False, default=0.0, allow_zero=True)
+        hole = self.positive(
+            "calorimeter",
+            self.data["calorimeter"],
+            "hole_radius_m",
+            required=False,
+            default=0.0,
+            allow_zero=True,
+        )
         if v["z_face_m"] < volume.z_end:
-            raise self.error("calorimeter.z_face_m", f"the face must be at or behind the end of "
-                                                     f"the decay volume ({volume.z_end} m), "
-                                                     f"got {v['z_face_m']}")
+            raise self.error(
+                "calorimeter.z_face_m",
+                f"the face must be at or behind the end of "
+                f"the decay volume ({volume.z_end} m), "
+                f"got {v['z_face_m']}",
+            )
         size = v.get("radius_m") or min(v["width_m"], v["height_m"]) / 2
         if hole >= size:
-            raise self.error("calorimeter.hole_radius_m",
-                             f"must be smaller than the face ({size} m), got {hole}")
-        return Calorimeter(z_face=v["z_face_m"], shape=shape, radius=v.get("radius_m", 0.0),
-                           width=v.get("width_m", 0.0), height=v.get("height_m", 0.0),
-                           hole_radius=hole)
+            raise self.error(
+                "calorimeter.hole_radius_m", f"must be smaller than the face ({size} m), got {hole}"
+            )
+        return Calorimeter(
+            z_face=v["z_face_m"],
+            shape=shape,
+            radius=v.get("radius_m", 0.0),
+            width=v.get("width_m", 0.0),
+            height=v.get("height_m", 0.0),
+            hole_radius=hole,
+        )
 
     def cone(self) -> Cone:
         table = self.table("cone", _SCHEMA["cone"])
@@ -291,7 +358,6 @@ class _Card:
         return Cone(l_i, l_f, theta)
 
 
-
 def read_card_text(kind: str, path: str | Path) -> str:
     """The text of the TOML card at ``path``, or a ValueError naming ``kind`` ('detector card',
     'model card') and the path: missing, a directory, not UTF-8 text, unreadable."""
@@ -302,10 +368,12 @@ def read_card_text(kind: str, path: str | Path) -> str:
     except IsADirectoryError:
         raise ValueError(f"{kind} {path}: is a directory, not a TOML file") from None
     except UnicodeDecodeError as err:
-        raise ValueError(f"{kind} {path}: not a text file (byte {err.start} is not UTF-8); a "
-                         f"card is TOML text") from None
+        raise ValueError(
+            f"{kind} {path}: not a text file (byte {err.start} is not UTF-8); a card is TOML text"
+        ) from None
     except OSError as err:
         raise ValueError(f"{kind} {path}: cannot read it ({err.strerror})") from None
+
 
 def _merge(base: dict, override: dict) -> dict:
     """Recursive dict update (override wins), returning a new dict."""
@@ -343,8 +411,9 @@ def _locate(name_or_path: str) -> tuple[str, str, str, str | None]:
         path = Path(spec)
         return str(path), str(path), read_card_text("detector card", spec), config or None
     if spec not in _card_names():
-        raise ValueError(f"unknown detector {spec!r}; known detectors: "
-                         f"{', '.join(available_detectors())}")
+        raise ValueError(
+            f"unknown detector {spec!r}; known detectors: {', '.join(available_detectors())}"
+        )
     res = _shipped().joinpath(f"{spec}.toml")
     return f"'{spec}' ({spec}.toml)", str(res), res.read_text(), config or None
 
@@ -368,15 +437,17 @@ def load_detector(name_or_path: str) -> Detector:
     data = _read(label, text)
     configs = data.pop("configurations", {})
     if not isinstance(configs, dict) or any(not isinstance(v, dict) for v in configs.values()):
-        raise ValueError(f"detector card {label}: key 'configurations': must be tables "
-                         f"[configurations.<label>]")
+        raise ValueError(
+            f"detector card {label}: key 'configurations': must be tables [configurations.<label>]"
+        )
     config = config or data.get("default_configuration")
     base = data.get("name") or Path(path).stem
     if config is not None:
         if config not in configs:
             known = ", ".join(configs) or "none"
-            raise ValueError(f"detector card {label}: unknown configuration {config!r}; "
-                             f"configurations: {known}")
+            raise ValueError(
+                f"detector card {label}: unknown configuration {config!r}; configurations: {known}"
+            )
         data = _merge(data, configs[config])
         base = f"{base}:{config}"
     if "collider" in data:  # an e+ e- experiment (mcsim.collider)

@@ -26,14 +26,13 @@ import numpy as np
 
 from .xoshiro import direction, uniform
 
-__all__ = ["TRIALS", "can_reach", "llp_direction", "reach_fraction", "meson_tilt"]
+__all__ = ["TRIALS", "can_reach", "llp_direction", "meson_tilt", "reach_fraction"]
 
 #: Rest-frame directions tried per event.
 TRIALS = 16
 
 
-def can_reach(p_min, theta_min, *, window: float, m_parent: float, m_llp: float,
-              p_star: float):
+def can_reach(p_min, theta_min, *, window: float, m_parent: float, m_llp: float, p_star: float):
     """Whether an LLP of mass m_llp [GeV] with rest-frame momentum <= p_star [GeV] from a meson
     of mass m_parent [GeV], momentum >= p_min [GeV] and polar angle >= theta_min [rad] can fly
     within ``window`` [rad] of the beam axis (arrays broadcast)."""
@@ -71,8 +70,9 @@ def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, stat
 @nb.njit(cache=True)
 def _reach_fraction(p, theta, needed, m_parent, p_star, e_star, one_minus_cos_w, n_trials):
     out = np.zeros((p.size, theta.size))
-    state = np.array([0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 1],
-                     dtype=np.uint64)  # a fixed stream: r is a deterministic function
+    state = np.array(
+        [0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 1], dtype=np.uint64
+    )  # a fixed stream: r is a deterministic function
     for i in range(p.size):
         e = math.sqrt(p[i] * p[i] + m_parent * m_parent)
         for j in range(theta.size):
@@ -81,14 +81,24 @@ def _reach_fraction(p, theta, needed, m_parent, p_star, e_star, one_minus_cos_w,
             px, pz = p[i] * math.sin(theta[j]), p[i] * math.cos(theta[j])
             hits = 0.0
             for _ in range(n_trials // TRIALS):
-                hits += llp_direction(e, px, 0.0, pz, m_parent, p_star, e_star,
-                                      one_minus_cos_w, state)[3]
+                hits += llp_direction(
+                    e, px, 0.0, pz, m_parent, p_star, e_star, one_minus_cos_w, state
+                )[3]
             out[i, j] = hits / (n_trials // TRIALS)
     return out
 
 
-def reach_fraction(p, theta, *, window: float, m_parent: float, p_star: float, m_llp: float,
-                   n_trials: int = 256, needed=None) -> np.ndarray:
+def reach_fraction(
+    p,
+    theta,
+    *,
+    window: float,
+    m_parent: float,
+    p_star: float,
+    m_llp: float,
+    n_trials: int = 256,
+    needed=None,
+) -> np.ndarray:
     """The chance (len(p), len(theta)) that an LLP (mass m_llp, rest-frame momentum p_star
     [GeV], isotropic) from a meson (mass m_parent) of momentum p [GeV] at polar angle theta
     [rad] flies within ``window`` [rad] of the beam axis, by n_trials rest-frame directions;
@@ -98,28 +108,50 @@ def reach_fraction(p, theta, *, window: float, m_parent: float, p_star: float, m
     theta = np.ascontiguousarray(theta, dtype=np.float64)
     if needed is None:
         needed = np.ones((p.size, theta.size), dtype=np.bool_)
-    return _reach_fraction(p, theta, np.ascontiguousarray(needed, dtype=np.bool_),
-                           float(m_parent),
-                           float(p_star), e_star, 2.0 * math.sin(0.5 * window) ** 2,
-                           int(n_trials))
+    return _reach_fraction(
+        p,
+        theta,
+        np.ascontiguousarray(needed, dtype=np.bool_),
+        float(m_parent),
+        float(p_star),
+        e_star,
+        2.0 * math.sin(0.5 * window) ** 2,
+        int(n_trials),
+    )
 
 
 #: Floor of the meson tilt, as a fraction of the largest reach fraction of the table.
 TILT_FLOOR = 0.02
 
 
-def meson_tilt(log10p_edges, log10theta_edges, counts, *, window: float, m_parent: float,
-               m_llp: float, p_star: float) -> np.ndarray | None:
+def meson_tilt(
+    log10p_edges,
+    log10theta_edges,
+    counts,
+    *,
+    window: float,
+    m_parent: float,
+    m_llp: float,
+    p_star: float,
+) -> np.ndarray | None:
     """The factor q/p (n_p, n_theta) over the bins of a spectrum table for directed sampling
     (module docstring, step 1); None when no bin can send its LLP into the window."""
     p_lo, t_lo = 10.0 ** log10p_edges[:-1], 10.0 ** log10theta_edges[:-1]
     p_mid = 10.0 ** (0.5 * (log10p_edges[1:] + log10p_edges[:-1]))
     t_mid = 10.0 ** (0.5 * (log10theta_edges[1:] + log10theta_edges[:-1]))
-    ok = can_reach(p_lo[:, None], t_lo[None, :], window=window, m_parent=m_parent,
-                   m_llp=m_llp, p_star=p_star)
+    ok = can_reach(
+        p_lo[:, None], t_lo[None, :], window=window, m_parent=m_parent, m_llp=m_llp, p_star=p_star
+    )
     prob = counts / counts.sum()
-    r = reach_fraction(p_mid, t_mid, window=window, m_parent=m_parent, p_star=p_star,
-                       m_llp=m_llp, needed=ok & (prob > 0))  # empty bins are never drawn
+    r = reach_fraction(
+        p_mid,
+        t_mid,
+        window=window,
+        m_parent=m_parent,
+        p_star=p_star,
+        m_llp=m_llp,
+        needed=ok & (prob > 0),
+    )  # empty bins are never drawn
     if not np.any(ok & (prob > 0)):
         return None
     tilt = np.where(ok, np.maximum(r, TILT_FLOOR * r.max()), 0.0)

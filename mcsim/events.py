@@ -22,7 +22,7 @@ import vector
 from .chain import ARRAYS
 from .rootio import EVENTS_TREE, branches_of, read_metadata
 
-__all__ = ["read", "iterate", "to_records", "MOMENTA"]
+__all__ = ["MOMENTA", "iterate", "read", "to_records"]
 
 vector.register_awkward()
 
@@ -53,15 +53,17 @@ def to_records(columns, metadata: dict | None = None) -> ak.Array:
     return ak.zip(fields, depth_limit=1, attrs=attrs)
 
 
-def read(path: str | Path, *, entry_start: int | None = None,
-         entry_stop: int | None = None) -> ak.Array:
+def read(
+    path: str | Path, *, entry_start: int | None = None, entry_stop: int | None = None
+) -> ak.Array:
     """The events of an mcsim ROOT file (entries [entry_start, entry_stop), all by default) as
     an awkward Array of records with ``Momentum4D`` fields; metadata in ``.attrs["metadata"]``.
     Everything is read into memory: use :func:`iterate` for large files."""
     metadata = read_metadata(path)
     with uproot.open(path) as file:
-        columns = file[EVENTS_TREE].arrays(library="np", entry_start=entry_start,
-                                           entry_stop=entry_stop)
+        columns = file[EVENTS_TREE].arrays(
+            library="np", entry_start=entry_start, entry_stop=entry_stop
+        )
     return to_records(columns, metadata)
 
 

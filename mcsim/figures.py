@@ -21,9 +21,24 @@ from .reach import ReachGrid, log_grid, write_contours, write_grids
 from .relic import relic_line, write_relic_lines
 from .scan import Family, Refinement, Target, scan_set
 
-__all__ = ["draw_uncertainty", "finish_reach_axes", "FIG2_DELTAS", "FIG3_THRESHOLDS", "FigureSpec", "figure_spec",
-           "dark_targets", "neutrino_targets", "make_figure", "plot_reach", "plot_relic",
-           "validate_cone", "CONE_EXPERIMENTS"]
+#: The default adaptive statistics of the paper's figures (see ``scan.Refinement``).
+_REFINEMENT = Refinement()
+
+__all__ = [
+    "CONE_EXPERIMENTS",
+    "FIG2_DELTAS",
+    "FIG3_THRESHOLDS",
+    "FigureSpec",
+    "dark_targets",
+    "draw_uncertainty",
+    "figure_spec",
+    "finish_reach_axes",
+    "make_figure",
+    "neutrino_targets",
+    "plot_reach",
+    "plot_relic",
+    "validate_cone",
+]
 
 FIG2_DELTAS = (0.1, 0.01, 0.005)
 FIG3_THRESHOLDS = (0.5, 1.0, 2.0)
@@ -52,8 +67,14 @@ _THRESHOLD_STYLES = {0.5: "--", 1.0: "-", 2.0: ":"}
 _MAP_FLOOR = 0.1
 
 #: Experiments of the cone-vs-full validation (label -> card).
-CONE_EXPERIMENTS = {"NA62": "na62:1e18", "SHiP": "ship", "FASER 2": "faser2", "BEBC": "bebc",
-                    "CHARM-II": "charm2", "NuCal": "nucal"}
+CONE_EXPERIMENTS = {
+    "NA62": "na62:1e18",
+    "SHiP": "ship",
+    "FASER 2": "faser2",
+    "BEBC": "bebc",
+    "CHARM-II": "charm2",
+    "NuCal": "nucal",
+}
 
 
 def dark_targets(*, recasts: bool = True) -> list[Target]:
@@ -66,8 +87,11 @@ def dark_targets(*, recasts: bool = True) -> list[Target]:
 
 def _threshold_targets() -> list[Target]:
     """Figure 3 selections: NA62 1e18, SHiP and FASER 2 at E_gamma > 0.5, 1, 2 GeV."""
-    return [Target(f"{label}, E > {thr:g} GeV", _EXPERIMENTS[label][0], threshold=thr)
-            for label in ("NA62 1e18 POT", "SHiP", "FASER 2") for thr in FIG3_THRESHOLDS]
+    return [
+        Target(f"{label}, E > {thr:g} GeV", _EXPERIMENTS[label][0], threshold=thr)
+        for label in ("NA62 1e18 POT", "SHiP", "FASER 2")
+        for thr in FIG3_THRESHOLDS
+    ]
 
 
 def neutrino_targets() -> list[Target]:
@@ -90,13 +114,19 @@ def figure_spec(number: int) -> FigureSpec:
     """The scan jobs of the paper's Figure 2, 3 or 4."""
     if number in (2, 3):
         targets = tuple(dark_targets() if number == 2 else _threshold_targets())
-        panels = tuple((f"$\\delta = {d:g}$", Family("dark-dipole", delta=d), targets)
-                       for d in FIG2_DELTAS)
+        panels = tuple(
+            (f"$\\delta = {d:g}$", Family("dark-dipole", delta=d), targets) for d in FIG2_DELTAS
+        )
         return FigureSpec(number, panels, (0.01, 5.0), (1e-8, 1e-2), "$M_1$ [GeV]")
     if number == 4:
-        panels = tuple((f"$d_{{\\{f}}}$" if f != "e" else "$d_e$",
-                        Family("neutrino-dipole", flavour=f), tuple(neutrino_targets()))
-                       for f in FLAVOURS)
+        panels = tuple(
+            (
+                f"$d_{{\\{f}}}$" if f != "e" else "$d_e$",
+                Family("neutrino-dipole", flavour=f),
+                tuple(neutrino_targets()),
+            )
+            for f in FLAVOURS
+        )
         return FigureSpec(number, panels, (0.01, 5.0), (1e-9, 1e-3), "$M_N$ [GeV]")
     raise ValueError(f"figure must be 2, 3 or 4 (the paper's reach figures), got {number!r}")
 
@@ -119,11 +149,20 @@ def draw_uncertainty(ax, g: ReachGrid, colour) -> bool:
     contour points at masses whose decisive cells still miss the error target.  Returns
     whether any point was marked."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(g.stat_error > 0, (g.events - g.level) / g.stat_error,
-                     np.sign(g.events - g.level) * np.inf)
+        z = np.where(
+            g.stat_error > 0,
+            (g.events - g.level) / g.stat_error,
+            np.sign(g.events - g.level) * np.inf,
+        )
     if np.any(np.abs(z) < 1):
-        ax.contourf(g.masses, g.couplings, np.nan_to_num(z, posinf=1e3, neginf=-1e3).T,
-                    levels=[-1.0, 1.0], colors=[colour], alpha=0.25)
+        ax.contourf(
+            g.masses,
+            g.couplings,
+            np.nan_to_num(z, posinf=1e3, neginf=-1e3).T,
+            levels=[-1.0, 1.0],
+            colors=[colour],
+            alpha=0.25,
+        )
     flagged = np.isin(g.masses, g.metadata.get("unconverged_masses", []))
     if not flagged.any():
         return False
@@ -135,8 +174,9 @@ def draw_uncertainty(ax, g: ReachGrid, colour) -> bool:
     return True
 
 
-def finish_reach_axes(ax, grids: list[ReachGrid], flagged: bool, *, xlabel: str, ylabel: str,
-                      flag_label: str) -> None:
+def finish_reach_axes(
+    ax, grids: list[ReachGrid], flagged: bool, *, xlabel: str, ylabel: str, flag_label: str
+) -> None:
     """Log axes over the grids' (mass, d) range with labels and a grid; a legend entry for the
     x marks of :func:`draw_uncertainty` if any were ``flagged``."""
     if flagged:
@@ -150,8 +190,9 @@ def finish_reach_axes(ax, grids: list[ReachGrid], flagged: bool, *, xlabel: str,
     ax.grid(True, which="major", alpha=0.3)
 
 
-def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "mass [GeV]",
-               legend: bool = True) -> list[str]:
+def plot_reach(
+    ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "mass [GeV]", legend: bool = True
+) -> list[str]:
     """Draw grids on ``ax``: recast limits (level != 3 or a [recast] card) shaded where
     N > N_up, sensitivities as their N = 3 lines, each with its one-sigma Monte Carlo band and x
     marks where the contour's Monte Carlo error misses the refinement target.  Returns notes on
@@ -164,24 +205,41 @@ def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "ma
             notes.append(f"{g.label}: not shown ({miss})")
             continue
         # a recast by its figure label, or by its card (``mcsim reach --detector babar``)
-        name = g.label if g.label in _RECASTS else next(
-            (k for k, v in _RECASTS.items() if v[0] == g.metadata.get("detector")), None)
+        name = (
+            g.label
+            if g.label in _RECASTS
+            else next((k for k, v in _RECASTS.items() if v[0] == g.metadata.get("detector")), None)
+        )
         if name is not None:
             colour, ls = _RECASTS[name][1:]
-            ax.contourf(g.masses, g.couplings, g.events.T, levels=[g.level, np.inf],
-                        colors=[colour], alpha=0.35, hatches=[_HATCHES.get(name)])
+            ax.contourf(
+                g.masses,
+                g.couplings,
+                g.events.T,
+                levels=[g.level, np.inf],
+                colors=[colour],
+                alpha=0.35,
+                hatches=[_HATCHES.get(name)],
+            )
             for line in g.contours():
                 ax.plot(line[:, 0], line[:, 1], color=colour, ls=ls, lw=1.0)
-            ax.plot([], [], color=colour, ls=ls, lw=6, alpha=0.5,
-                    label=f"{g.label} (N > {g.level:.3g})")
+            ax.plot(
+                [], [], color=colour, ls=ls, lw=6, alpha=0.5, label=f"{g.label} (N > {g.level:.3g})"
+            )
             flagged |= draw_uncertainty(ax, g, colour)
             continue
         style = _style(g.label, g.metadata.get("photon_energy_min_GeV"))
         for j, line in enumerate(g.contours()):
             ax.plot(line[:, 0], line[:, 1], lw=1.6, label=g.label if j == 0 else None, **style)
         flagged |= draw_uncertainty(ax, g, style["color"])
-    finish_reach_axes(ax, grids, flagged, xlabel=xlabel, ylabel="$d$ [GeV$^{-1}$]",
-                      flag_label="MC error at contour above target")
+    finish_reach_axes(
+        ax,
+        grids,
+        flagged,
+        xlabel=xlabel,
+        ylabel="$d$ [GeV$^{-1}$]",
+        flag_label="MC error at contour above target",
+    )
     ax.set_title(title)
     if legend:
         ax.legend(fontsize=7, loc="upper right")
@@ -191,18 +249,26 @@ def plot_reach(ax, grids: list[ReachGrid], *, title: str = "", xlabel: str = "ma
 def _panel_grids(spec: FigureSpec, results: list[list[ReachGrid]]) -> list[ReachGrid]:
     """All grids with labels prefixed by their panel (for the data files)."""
     out = []
-    for (title, family, _), grids in zip(spec.panels, results):
-        tag = (f"delta={family.delta:g}" if family.delta is not None
-               else f"flavour={family.flavour}")
+    for (_title, family, _), grids in zip(spec.panels, results):
+        tag = f"delta={family.delta:g}" if family.delta is not None else f"flavour={family.flavour}"
         out += [replace(g, label=f"{tag} | {g.label}") for g in grids]
     return out
 
 
-def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
-                n_couplings: int = 100, n_events: int = 100_000, seed: int = 1,
-                workers: int = 2, scheduler: str | None = None, progress: bool = True,
-                refinement: Refinement = Refinement(),
-                sampling: str = "plain") -> dict[str, Path | list[str]]:
+def make_figure(
+    number: int,
+    out_dir: str | Path,
+    *,
+    n_masses: int = 40,
+    n_couplings: int = 100,
+    n_events: int = 100_000,
+    seed: int = 1,
+    workers: int = 2,
+    scheduler: str | None = None,
+    progress: bool = True,
+    refinement: Refinement = _REFINEMENT,
+    sampling: str = "plain",
+) -> dict[str, Path | list[str]]:
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
     figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
     the notes (grids not shown)."""
@@ -212,13 +278,23 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
     masses = log_grid(*spec.mass_range, n_masses, name="mass")
     couplings = log_grid(*spec.coupling_range, n_couplings, name="coupling")
     jobs = [(family, list(targets)) for _, family, targets in spec.panels]
-    results = scan_set(jobs, masses, couplings, n_events=n_events, seed=seed, workers=workers,
-                       scheduler=scheduler, progress=progress, refinement=refinement,
-                       sampling=sampling)
+    results = scan_set(
+        jobs,
+        masses,
+        couplings,
+        n_events=n_events,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        refinement=refinement,
+        sampling=sampling,
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(spec.panels), figsize=(5.0 * len(spec.panels), 4.6),
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        1, len(spec.panels), figsize=(5.0 * len(spec.panels), 4.6), constrained_layout=True
+    )
     notes: list[str] = []
     relic: dict[str, np.ndarray] = {}
     for k, (ax, (title, family, _), grids) in enumerate(zip(axes, spec.panels, results)):
@@ -226,11 +302,16 @@ def make_figure(number: int, out_dir: str | Path, *, n_masses: int = 40,
             relic[f"delta={family.delta:g}"] = line = relic_line(masses, family.delta)
             plot_relic(ax, line)
         # notes go to the terminal: the family's plain-text name, not the LaTeX panel title
-        notes += [f"{family.name}: {n}" for n in plot_reach(ax, grids, title=title,
-                                                            xlabel=spec.xlabel, legend=k == 0)]
-    fig.suptitle(f"mcsim: Figure {number} of the paper (N = 3 contours with 1-sigma MC bands; "
-                 f"{n_events:.0e} MC events per mass and channel, contour cells refined to "
-                 f"{refinement.target:.0%})", fontsize=10)
+        notes += [
+            f"{family.name}: {n}"
+            for n in plot_reach(ax, grids, title=title, xlabel=spec.xlabel, legend=k == 0)
+        ]
+    fig.suptitle(
+        f"mcsim: Figure {number} of the paper (N = 3 contours with 1-sigma MC bands; "
+        f"{n_events:.0e} MC events per mass and channel, contour cells refined to "
+        f"{refinement.target:.0%})",
+        fontsize=10,
+    )
     png = out_dir / f"figure{number}.png"
     fig.savefig(png, dpi=90)
     plt.close(fig)
@@ -260,11 +341,21 @@ def _ratio(full: np.ndarray, cone: np.ndarray, floor: float = 0.0) -> np.ndarray
         return np.where(shown, full / cone, np.nan)
 
 
-def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30,
-                  n_couplings: int = 80, n_events: int = 100_000, seed: int = 1,
-                  workers: int = 2, scheduler: str | None = None, progress: bool = True,
-                  refinement: Refinement = Refinement(), sampling: str = "plain",
-                  experiments: dict[str, str] | None = None) -> dict:
+def validate_cone(
+    out_dir: str | Path,
+    *,
+    delta: float = 0.1,
+    n_masses: int = 30,
+    n_couplings: int = 80,
+    n_events: int = 100_000,
+    seed: int = 1,
+    workers: int = 2,
+    scheduler: str | None = None,
+    progress: bool = True,
+    refinement: Refinement = _REFINEMENT,
+    sampling: str = "plain",
+    experiments: dict[str, str] | None = None,
+) -> dict:
     """Full geometry vs the paper's cone (dark dipole at ``delta``): for each experiment the
     ratio of yields full/cone over the (M1, d) plane with both N = 3 contours overlaid
     (validate_cone.png), and a table (validate_cone.csv / .md) of the smallest d reached at
@@ -279,9 +370,18 @@ def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30
     for label, card in experiments.items():
         targets += [Target(f"{label} full", card, "full"), Target(f"{label} cone", card, "cone")]
     family = Family("dark-dipole", delta=delta)
-    grids = scan_set([(family, targets)], masses, couplings, n_events=n_events, seed=seed,
-                     workers=workers, scheduler=scheduler, progress=progress,
-                     refinement=refinement, sampling=sampling)[0]
+    grids = scan_set(
+        [(family, targets)],
+        masses,
+        couplings,
+        n_events=n_events,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        refinement=refinement,
+        sampling=sampling,
+    )[0]
     pairs = [(label, grids[2 * i], grids[2 * i + 1]) for i, label in enumerate(experiments)]
     pairs = [p for p in pairs if not (_is_empty(p[1]) and _is_empty(p[2]))]
     skipped = [label for label in experiments if label not in {p[0] for p in pairs}]
@@ -289,8 +389,9 @@ def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30
     out_dir.mkdir(parents=True, exist_ok=True)
     ncol = min(3, len(pairs))
     nrow = math.ceil(len(pairs) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(5.0 * ncol, 4.3 * nrow), squeeze=False,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(5.0 * ncol, 4.3 * nrow), squeeze=False, constrained_layout=True
+    )
     rows = []
     mesh = None
     for ax, (label, full, cone) in zip(axes.ravel(), pairs):
@@ -300,29 +401,48 @@ def validate_cone(out_dir: str | Path, *, delta: float = 0.1, n_masses: int = 30
         # the map where the yields matter (>= 10% of the level): elsewhere a few Monte Carlo
         # events of weight ~exp(-L/lambda) make the ratio pure noise
         shown = _ratio(full.events, cone.events, _MAP_FLOOR * level)
-        mesh = ax.pcolormesh(masses, couplings, shown.T, norm=LogNorm(0.5, 2), cmap="RdBu_r",
-                             shading="nearest")
+        mesh = ax.pcolormesh(
+            masses, couplings, shown.T, norm=LogNorm(0.5, 2), cmap="RdBu_r", shading="nearest"
+        )
         for g, ls, name in ((full, "-", "full"), (cone, "--", "cone")):
             for j, line in enumerate(g.contours()):
-                ax.plot(line[:, 0], line[:, 1], "k", ls=ls, lw=1.4,
-                        label=f"{name} N = {level:.3g}" if j == 0 else None)
+                ax.plot(
+                    line[:, 0],
+                    line[:, 1],
+                    "k",
+                    ls=ls,
+                    lw=1.4,
+                    label=f"{name} N = {level:.3g}" if j == 0 else None,
+                )
         both = (full.events >= level) & (cone.events >= level)
         median = float(np.nanmedian(ratio[both])) if both.any() else math.nan
-        row = {"experiment": label, "card": full.metadata["detector"], "level": level,
-               "median_ratio_full_over_cone": median}
+        row = {
+            "experiment": label,
+            "card": full.metadata["detector"],
+            "level": level,
+            "median_ratio_full_over_cone": median,
+        }
         for m in (0.05, 0.1, 0.3, 1.0):
             row[f"dmin_full_M1={m:g}"] = full.min_coupling(m)
             row[f"dmin_cone_M1={m:g}"] = cone.min_coupling(m)
         rows.append(row)
-        ax.set(xscale="log", yscale="log", xlabel="$M_1$ [GeV]", ylabel="$d$ [GeV$^{-1}$]",
-               title=f"{label}: full / cone (median {median:.2f})")
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="$M_1$ [GeV]",
+            ylabel="$d$ [GeV$^{-1}$]",
+            title=f"{label}: full / cone (median {median:.2f})",
+        )
         ax.legend(fontsize=7, loc="upper right")
-    for ax in axes.ravel()[len(pairs):]:
+    for ax in axes.ravel()[len(pairs) :]:
         ax.axis("off")
     if mesh is not None:
         fig.colorbar(mesh, ax=axes, label="N(full) / N(cone)", shrink=0.8)
-    fig.suptitle(f"Full geometry vs cone approximation, dark dipole $\\delta = {delta:g}$ "
-                 f"(ratio shown where N >= {_MAP_FLOOR:g} x the contour level)", fontsize=10)
+    fig.suptitle(
+        f"Full geometry vs cone approximation, dark dipole $\\delta = {delta:g}$ "
+        f"(ratio shown where N >= {_MAP_FLOOR:g} x the contour level)",
+        fontsize=10,
+    )
     png = out_dir / "validate_cone.png"
     fig.savefig(png, dpi=80)
     plt.close(fig)
@@ -342,12 +462,17 @@ def _markdown(rows: list[dict], delta: float, skipped: list[str]) -> str:
     head = ["experiment", "level", "median full/cone"]
     masses = (0.05, 0.1, 0.3, 1.0)
     head += [f"d_min full / cone, M1 = {m:g} GeV" for m in masses]
-    lines = [f"Dark dipole, delta = {delta:g}: yields full geometry / cone approximation.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [
+        f"Dark dipole, delta = {delta:g}: yields full geometry / cone approximation.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for r in rows:
         cells = [r["experiment"], f"{r['level']:.3g}", f"{r['median_ratio_full_over_cone']:.3g}"]
-        cells += [f"{r[f'dmin_full_M1={m:g}']:.3g} / {r[f'dmin_cone_M1={m:g}']:.3g}"
-                  for m in masses]
+        cells += [
+            f"{r[f'dmin_full_M1={m:g}']:.3g} / {r[f'dmin_cone_M1={m:g}']:.3g}" for m in masses
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     if skipped:
         lines += ["", f"Not computed (no spectrum table for the beam): {', '.join(skipped)}."]

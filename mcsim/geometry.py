@@ -28,15 +28,31 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
+
 from .jit_cache import ensure_fresh
 
 ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
 
 __all__ = [
-    "CYLINDER", "FRUSTUM", "CONE", "DISC", "RECTANGLE",
-    "Cylinder", "RectFrustum", "Box", "Cone", "Calorimeter",
-    "quadratic_le0", "volume_path", "volume_contains", "plane_crossing", "face_contains",
-    "calo_intervals", "path_lengths", "contains", "crossings",
+    "CONE",
+    "CYLINDER",
+    "DISC",
+    "FRUSTUM",
+    "RECTANGLE",
+    "Box",
+    "Calorimeter",
+    "Cone",
+    "Cylinder",
+    "RectFrustum",
+    "calo_intervals",
+    "contains",
+    "crossings",
+    "face_contains",
+    "path_lengths",
+    "plane_crossing",
+    "quadratic_le0",
+    "volume_contains",
+    "volume_path",
 ]
 
 CYLINDER, FRUSTUM, CONE = 0, 1, 2  #: volume kernel codes (a Box is a frustum of constant section)
@@ -130,8 +146,9 @@ def volume_path(code: int, params, ox, oy, oz, ux, uy, uz):
     if code == CYLINDER:
         lo, hi = _cylinder_path(ox, oy, oz, ux, uy, uz, params[0], params[1], params[2])
     elif code == FRUSTUM:
-        lo, hi = _frustum_path(ox, oy, oz, ux, uy, uz, params[0], params[1],
-                               params[2], params[3], params[4], params[5])
+        lo, hi = _frustum_path(
+            ox, oy, oz, ux, uy, uz, params[0], params[1], params[2], params[3], params[4], params[5]
+        )
     else:
         lo, hi = _cone_path(ux, uy, uz, params[0], params[1], params[2])
     if hi > lo:
@@ -144,15 +161,19 @@ def volume_contains(code: int, params, x, y, z) -> bool:
     """Whether the point (x, y, z) [m] lies inside the volume (boundary included)."""
     if code == CONE:
         r = math.sqrt(x * x + y * y + z * z)
-        return (params[0] <= r <= params[1] and z > 0.0
-                and math.sqrt(x * x + y * y) <= math.tan(params[2]) * z)
+        return (
+            params[0] <= r <= params[1]
+            and z > 0.0
+            and math.sqrt(x * x + y * y) <= math.tan(params[2]) * z
+        )
     if not params[0] <= z <= params[1]:
         return False
     if code == CYLINDER:
         return x * x + y * y <= params[2] * params[2]
     f = (z - params[0]) / (params[1] - params[0])
-    return (abs(x) <= params[2] + f * (params[4] - params[2])
-            and abs(y) <= params[3] + f * (params[5] - params[3]))
+    return abs(x) <= params[2] + f * (params[4] - params[2]) and abs(y) <= params[3] + f * (
+        params[5] - params[3]
+    )
 
 
 @nb.njit(cache=True, inline="always")
@@ -299,10 +320,8 @@ def _positive(name: str, value: float) -> float:
 
 
 def _z_range(z_start: float, z_end: float) -> None:
-    if not (math.isfinite(z_start) and math.isfinite(z_end) and z_start >= 0.0
-            and z_end > z_start):
-        raise ValueError(f"need 0 <= z_start < z_end, got z_start = {z_start} m, "
-                         f"z_end = {z_end} m")
+    if not (math.isfinite(z_start) and math.isfinite(z_end) and z_start >= 0.0 and z_end > z_start):
+        raise ValueError(f"need 0 <= z_start < z_end, got z_start = {z_start} m, z_end = {z_end} m")
 
 
 class _Volume:
@@ -366,15 +385,25 @@ class RectFrustum(_Volume):
 
     @property
     def params(self) -> np.ndarray:
-        return np.array([self.z_start, self.z_end, self.width_start / 2, self.height_start / 2,
-                         self.width_end / 2, self.height_end / 2])
+        return np.array(
+            [
+                self.z_start,
+                self.z_end,
+                self.width_start / 2,
+                self.height_start / 2,
+                self.width_end / 2,
+                self.height_end / 2,
+            ]
+        )
 
     @property
     def max_polar_angle(self) -> float:
         """Largest polar angle [rad] of a point of the volume seen from the origin: at a corner
         of the entrance or the exit face (half-diagonal / z is monotonic in between)."""
-        return max(math.atan2(math.hypot(self.width_start, self.height_start) / 2, self.z_start),
-                   math.atan2(math.hypot(self.width_end, self.height_end) / 2, self.z_end))
+        return max(
+            math.atan2(math.hypot(self.width_start, self.height_start) / 2, self.z_start),
+            math.atan2(math.hypot(self.width_end, self.height_end) / 2, self.z_end),
+        )
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import numpy as np
 from . import partfiles
 from .rootio import check_output
 
-__all__ = ["HepMCWriter", "WEIGHT_NAMES", "PDG_CHI1", "PDG_CHI2", "PDG_N", "pdg_codes"]
+__all__ = ["PDG_CHI1", "PDG_CHI2", "PDG_N", "WEIGHT_NAMES", "HepMCWriter", "pdg_codes"]
 
 #: Names of the event weights, the default (total) weight first.
 WEIGHT_NAMES = ("weight", "w_norm", "w_sampling", "p_decay_volume", "p_decay_accepted")
@@ -49,15 +49,21 @@ def pdg_codes(model: dict, mother_pdgid: np.ndarray, is_antiparticle: np.ndarray
     daughter and the charged lepton, for the model of a file's metadata (``model`` dict)."""
     n = len(mother_pdgid)
     if model.get("flavour") is None:  # a Majorana LLP (chi2) and its partner (chi1)
-        return {"llp": np.full(n, PDG_CHI2), "invisible": np.full(n, PDG_CHI1),
-                "decay_invisible": np.full(n, PDG_CHI1), "lepton": np.zeros(n, dtype=int)}
+        return {
+            "llp": np.full(n, PDG_CHI2),
+            "invisible": np.full(n, PDG_CHI1),
+            "decay_invisible": np.full(n, PDG_CHI1),
+            "lepton": np.zeros(n, dtype=int),
+        }
     sign = np.where(is_antiparticle, -1, 1)
     nu, lep = _NU[model["flavour"]], _LEPTON[model["flavour"]]
-    return {"llp": sign * PDG_N,
-            "invisible": -sign * nu,       # P0 -> N nubar or Nbar nu
-            "decay_invisible": sign * nu,  # N -> nu gamma, Nbar -> nubar gamma
-            # P+ -> l+ N gamma, P- -> l- Nbar gamma (l+ has a negative PDG ID)
-            "lepton": -np.sign(mother_pdgid) * lep}
+    return {
+        "llp": sign * PDG_N,
+        "invisible": -sign * nu,  # P0 -> N nubar or Nbar nu
+        "decay_invisible": sign * nu,  # N -> nu gamma, Nbar -> nubar gamma
+        # P+ -> l+ N gamma, P- -> l- Nbar gamma (l+ has a negative PDG ID)
+        "lepton": -np.sign(mother_pdgid) * lep,
+    }
 
 
 def _four(p) -> object:
@@ -72,18 +78,27 @@ def _run_info(meta: dict):
     from . import __version__
 
     info = pyhepmc.GenRunInfo()
-    info.tools = [pyhepmc.GenRunInfo.ToolInfo("mcsim", __version__,
-                                              "long-lived dark states seen through one photon")]
+    info.tools = [
+        pyhepmc.GenRunInfo.ToolInfo(
+            "mcsim", __version__, "long-lived dark states seen through one photon"
+        )
+    ]
     info.weight_names = list(WEIGHT_NAMES)
-    attrs = {"model": meta["model"]["model"], "detector": meta["detector"],
-             "mode": meta["mode"], "seed": int(meta["seed"]),
-             "n_generated": int(meta["n_events"]), "keep": meta["keep"],
-             "d_inv_gev": float(meta["d"]), "ctau_m": float(meta["ctau"]),
-             "llp_mass_gev": float(meta["llp_mass"]),
-             "invisible_mass_gev": float(meta["invisible_mass"]),
-             "threshold_gev": float(meta["threshold"]),
-             "n_collisions": float(meta["n_collisions"]),
-             "channels": "; ".join(meta["channels"])}
+    attrs = {
+        "model": meta["model"]["model"],
+        "detector": meta["detector"],
+        "mode": meta["mode"],
+        "seed": int(meta["seed"]),
+        "n_generated": int(meta["n_events"]),
+        "keep": meta["keep"],
+        "d_inv_gev": float(meta["d"]),
+        "ctau_m": float(meta["ctau"]),
+        "llp_mass_gev": float(meta["llp_mass"]),
+        "invisible_mass_gev": float(meta["invisible_mass"]),
+        "threshold_gev": float(meta["threshold"]),
+        "n_collisions": float(meta["n_collisions"]),
+        "channels": "; ".join(meta["channels"]),
+    }
     for key, value in meta["model"].items():
         if key not in ("model", "d"):
             attrs[key] = value if isinstance(value, str) else float(value)
@@ -112,8 +127,9 @@ class HepMCWriter:
         import pyhepmc
 
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
-                                       dir=self.path.parent)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
+            )
         except OSError as err:
             raise PermissionError(f"cannot write {self.path}: {err.strerror}") from None
         os.close(fd)
@@ -130,39 +146,47 @@ class HepMCWriter:
         event numbers."""
         import pyhepmc
 
-        codes = pdg_codes(self.meta["model"], arrays["mother_pdgid"],
-                          arrays["is_antiparticle"])
+        codes = pdg_codes(self.meta["model"], arrays["mother_pdgid"], arrays["is_antiparticle"])
         weights = np.column_stack([arrays[name] for name in WEIGHT_NAMES])
         for i, number in enumerate(np.asarray(events)):
             event = pyhepmc.GenEvent(pyhepmc.Units.GEV, pyhepmc.Units.MM)
             event.run_info = self._run_info
             event.event_number = int(number)
-            meson = pyhepmc.GenParticle(_four(arrays["p4_meson"][i]),
-                                        int(arrays["mother_pdgid"][i]), 2)
+            meson = pyhepmc.GenParticle(
+                _four(arrays["p4_meson"][i]), int(arrays["mother_pdgid"][i]), 2
+            )
             production = pyhepmc.GenVertex(pyhepmc.FourVector(0.0, 0.0, 0.0, 0.0))
             production.add_particle_in(meson)
             llp_p4 = arrays["p4_llp"][i]
             llp = pyhepmc.GenParticle(_four(llp_p4), int(codes["llp"][i]), 2)
             production.add_particle_out(llp)
-            for key, pid in (("p4_invisible", codes["invisible"][i]),
-                             ("p4_prompt_photon", 22), ("p4_lepton", codes["lepton"][i])):
+            for key, pid in (
+                ("p4_invisible", codes["invisible"][i]),
+                ("p4_prompt_photon", 22),
+                ("p4_lepton", codes["lepton"][i]),
+            ):
                 p4 = arrays[key][i]
                 if p4[0] > 0.0:
                     production.add_particle_out(pyhepmc.GenParticle(_four(p4), int(pid), 1))
             x, y, z = arrays["vertex"][i] * _M_TO_MM
             beta = math.sqrt(llp_p4[1] ** 2 + llp_p4[2] ** 2 + llp_p4[3] ** 2) / llp_p4[0]
-            decay = pyhepmc.GenVertex(pyhepmc.FourVector(x, y, z,
-                                                         math.sqrt(x * x + y * y + z * z) / beta))
+            decay = pyhepmc.GenVertex(
+                pyhepmc.FourVector(x, y, z, math.sqrt(x * x + y * y + z * z) / beta)
+            )
             decay.add_particle_in(llp)
             decay.add_particle_out(pyhepmc.GenParticle(_four(arrays["p4_photon"][i]), 22, 1))
-            decay.add_particle_out(pyhepmc.GenParticle(_four(arrays["p4_decay_invisible"][i]),
-                                                       int(codes["decay_invisible"][i]), 1))
+            decay.add_particle_out(
+                pyhepmc.GenParticle(
+                    _four(arrays["p4_decay_invisible"][i]), int(codes["decay_invisible"][i]), 1
+                )
+            )
             event.add_vertex(production)
             event.add_vertex(decay)
             event.weights = weights[i].tolist()
             event.attributes["channel"] = int(arrays["channel"][i])
-            event.attributes["selected"] = int(bool(arrays["above_threshold"][i]
-                                                    and arrays["photon_hits_calo"][i]))
+            event.attributes["selected"] = int(
+                bool(arrays["above_threshold"][i] and arrays["photon_hits_calo"][i])
+            )
             self._file.write(event)
         self.n_written += len(events)
 
@@ -173,8 +197,9 @@ class HepMCWriter:
     def finish(self, metadata: dict, histograms: dict | None = None) -> None:
         """Check the count; the run info was written with the first event."""
         if metadata["n_kept"] != self.n_written:
-            raise ValueError(f"metadata says {metadata['n_kept']} events kept, "
-                             f"{self.n_written} were written")
+            raise ValueError(
+                f"metadata says {metadata['n_kept']} events kept, {self.n_written} were written"
+            )
         self._finished = True
 
     def _discard(self) -> None:

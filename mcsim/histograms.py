@@ -23,8 +23,12 @@ HISTOGRAMS = {
 
 def _ranges(meta: dict) -> dict[str, tuple[float, float]]:
     half = 1.1 * meta["calorimeter_half_size_m"]
-    return {"photon_energy": (-2.0, 4.0), "vertex_z": (0.0, 1.05 * meta["calorimeter_z_m"]),
-            "photon_angle": (-6.0, 0.0), "impact": (-half, half)}
+    return {
+        "photon_energy": (-2.0, 4.0),
+        "vertex_z": (0.0, 1.05 * meta["calorimeter_z_m"]),
+        "photon_angle": (-6.0, 0.0),
+        "impact": (-half, half),
+    }
 
 
 def book(meta: dict) -> dict:
@@ -36,12 +40,18 @@ def book(meta: dict) -> dict:
     for name, (lo, hi) in _ranges(meta).items():
         label, bins = HISTOGRAMS[name]
         if name == "impact":
-            out[name] = hist.Hist(hist.axis.Regular(bins, lo, hi, name="x", label="impact x [m]"),
-                                  hist.axis.Regular(bins, lo, hi, name="y", label="impact y [m]"),
-                                  storage=hist.storage.Weight(), label="expected events")
+            out[name] = hist.Hist(
+                hist.axis.Regular(bins, lo, hi, name="x", label="impact x [m]"),
+                hist.axis.Regular(bins, lo, hi, name="y", label="impact y [m]"),
+                storage=hist.storage.Weight(),
+                label="expected events",
+            )
         else:
-            out[name] = hist.Hist(hist.axis.Regular(bins, lo, hi, name=name, label=label),
-                                  storage=hist.storage.Weight(), label="expected events")
+            out[name] = hist.Hist(
+                hist.axis.Regular(bins, lo, hi, name=name, label=label),
+                storage=hist.storage.Weight(),
+                label="expected events",
+            )
     return out
 
 

@@ -18,9 +18,12 @@ def warn_branching_ratios(point) -> None:
     effective dipole theory is not valid at such a coupling."""
     for c in channels(point):
         if c.is_open and c.br > 1.0:
-            click.echo(f"mcsim: warning: BR({c.name}) = {c.br:.3g} > 1 at d = {point.d:g} "
-                       f"{getattr(point, 'coupling_unit', 'GeV^-1')}: the effective theory is not valid "
-                       f"there", err=True)
+            click.echo(
+                f"mcsim: warning: BR({c.name}) = {c.br:.3g} > 1 at d = {point.d:g} "
+                f"{getattr(point, 'coupling_unit', 'GeV^-1')}: the effective theory is not valid "
+                f"there",
+                err=True,
+            )
 
 
 class ModelName(click.ParamType):
@@ -48,8 +51,9 @@ def _parameter_options() -> list:
         p = uses[0][1]
         where = ", ".join(k.name for k, _ in uses)
         kind_type = click.Choice(p.choices) if p.choices else click_type(p.range)
-        options.append(click.option(p.option, name, type=kind_type,
-                                    help=f"{p.help} ({where}; required there)"))
+        options.append(
+            click.option(p.option, name, type=kind_type, help=f"{p.help} ({where}; required there)")
+        )
     return options
 
 
@@ -68,12 +72,22 @@ def model_options(func):
 
     kinds = " or ".join(f"{k.name} ({k.summary})" for k in model_registry.kinds())
     opts = [
-        click.option("--model", "model", required=True, type=ModelName(),
-                     help=f"{kinds}, or card:PATH: a model card (TOML, see README)"),
+        click.option(
+            "--model",
+            "model",
+            required=True,
+            type=ModelName(),
+            help=f"{kinds}, or card:PATH: a model card (TOML, see README)",
+        ),
         *_parameter_options(),
-        click.option("--d", "d", type=click_type(COUPLING), required=True,
-                     help="coupling: the dipole coefficient [GeV^-1], or a card's coupling "
-                          "in the card's unit"),
+        click.option(
+            "--d",
+            "d",
+            type=click_type(COUPLING),
+            required=True,
+            help="coupling: the dipole coefficient [GeV^-1], or a card's coupling "
+            "in the card's unit",
+        ),
     ]
     for opt in reversed(opts):
         wrapper = opt(wrapper)
@@ -91,8 +105,9 @@ def info(point, as_json):
         out = {
             "ctau_m": point.ctau,
             "width_gev": point.width,
-            "channels": {str(c.mother): {"name": c.name, "br": c.br, "open": c.is_open}
-                         for c in chans},
+            "channels": {
+                str(c.mother): {"name": c.name, "br": c.br, "open": c.is_open} for c in chans
+            },
         }
         click.echo(jsonio.dumps(out))
         return

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numba
 
-__all__ = ["refresh", "refresh_package_cache", "ensure_fresh", "kernels_cached"]
+__all__ = ["ensure_fresh", "kernels_cached", "refresh", "refresh_package_cache"]
 
 _STAMP = "mcsim-sources.sha256"
 _CACHE_SUFFIXES = (".nbi", ".nbc")

@@ -18,14 +18,14 @@ from .directed import llp_direction
 from .xoshiro import azimuth, direction, stream
 
 __all__ = [
+    "boost",
+    "dalitz_momenta",
+    "dalitz_range",
+    "decay_to_llp",
+    "decay_two_body",
+    "decay_two_body_one",
     "kallen",
     "two_body_momentum",
-    "boost",
-    "decay_two_body_one",
-    "decay_two_body",
-    "decay_to_llp",
-    "dalitz_range",
-    "dalitz_momenta",
 ]
 
 
@@ -76,8 +76,7 @@ def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, state):
 
 
 @nb.njit(cache=True)
-def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float,
-                 one_minus_cos_w: float, rng):
+def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float, one_minus_cos_w: float, rng):
     """Two-body production decays parent -> invisible + LLP of parents (n, 4), the LLP's
     rest-frame direction isotropic (one_minus_cos_w <= 0) or directed into the window cone
     1 - cos(theta) <= one_minus_cos_w about +z (:mod:`mcsim.directed`).  Returns (p_inv, p_llp,
@@ -93,8 +92,9 @@ def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float,
     state = stream(rng)
     for i in range(n):
         e, px, py, pz = parents[i, 0], parents[i, 1], parents[i, 2], parents[i, 3]
-        nx, ny, nz, weight[i] = llp_direction(e, px, py, pz, m_parent, p_star, e_llp,
-                                              one_minus_cos_w, state)
+        nx, ny, nz, weight[i] = llp_direction(
+            e, px, py, pz, m_parent, p_star, e_llp, one_minus_cos_w, state
+        )
         a, b = _two_body_along(e, px, py, pz, m_parent, p_star, e_inv, -nx, -ny, -nz)
         p_inv[i, 0], p_inv[i, 1], p_inv[i, 2], p_inv[i, 3] = a
         p_llp[i, 0], p_llp[i, 1], p_llp[i, 2], p_llp[i, 3] = b
@@ -111,8 +111,16 @@ def decay_two_body(parents, m_parent: float, m_a: float, m_b: float, rng):
     e_a_star = math.sqrt(p_star * p_star + m_a * m_a)
     state = stream(rng)
     for i in range(n):
-        a, b = decay_two_body_one(parents[i, 0], parents[i, 1], parents[i, 2], parents[i, 3],
-                                  m_parent, p_star, e_a_star, state)
+        a, b = decay_two_body_one(
+            parents[i, 0],
+            parents[i, 1],
+            parents[i, 2],
+            parents[i, 3],
+            m_parent,
+            p_star,
+            e_a_star,
+            state,
+        )
         pa[i, 0], pa[i, 1], pa[i, 2], pa[i, 3] = a
         pb[i, 0], pb[i, 1], pb[i, 2], pb[i, 3] = b
     return pa, pb
@@ -183,8 +191,12 @@ def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, nx, ny, nz, 
     cos_psi, sin_psi = azimuth(state)
     ex, ey, ez = _perpendicular(nx, ny, nz, cos_psi, sin_psi)
     qc = (e_c, p_c * nx, p_c * ny, p_c * nz)
-    qa = (e_a, p_a * (cos_ac * nx + sin_ac * ex), p_a * (cos_ac * ny + sin_ac * ey),
-          p_a * (cos_ac * nz + sin_ac * ez))
+    qa = (
+        e_a,
+        p_a * (cos_ac * nx + sin_ac * ex),
+        p_a * (cos_ac * ny + sin_ac * ey),
+        p_a * (cos_ac * nz + sin_ac * ez),
+    )
     qb = (big_m - e_a - e_c, -qa[1] - qc[1], -qa[2] - qc[2], -qa[3] - qc[3])
     if m_b >= m_a and m_b >= m_c:
         a = _to_lab(qa, m_a, e, px, py, pz, big_m)

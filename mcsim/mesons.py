@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from particle import Particle
 
-__all__ = ["SMParticle", "sm", "MESON_NAMES", "pdgid_of", "LEPTON_PDGID"]
+__all__ = ["LEPTON_PDGID", "MESON_NAMES", "SMParticle", "pdgid_of", "sm"]
 
 #: The mesons of the paper (Table 1, Sec. 4.1) and the excited quarkonia psi(2S), Upsilon(2S, 3S)
 #: by short name -> PDG ID.
 MESON_NAMES: dict[str, int] = {
-    "pi0": 111, "eta": 221, "etap": 331,
-    "rho": 113, "omega": 223, "phi": 333, "jpsi": 443, "upsilon": 553,
-    "psi2S": 100443, "upsilon2S": 100553, "upsilon3S": 200553,
-    "K+": 321, "K-": -321, "D+": 411, "D-": -411, "Ds+": 431, "Ds-": -431, "B+": 521, "B-": -521,
+    "pi0": 111,
+    "eta": 221,
+    "etap": 331,
+    "rho": 113,
+    "omega": 223,
+    "phi": 333,
+    "jpsi": 443,
+    "upsilon": 553,
+    "psi2S": 100443,
+    "upsilon2S": 100553,
+    "upsilon3S": 200553,
+    "K+": 321,
+    "K-": -321,
+    "D+": 411,
+    "D-": -411,
+    "Ds+": 431,
+    "Ds-": -431,
+    "B+": 521,
+    "B-": -521,
 }
 
 #: Charged-lepton PDG ID (l-) by flavour.
@@ -32,7 +47,7 @@ class SMParticle:
     width: float
 
 
-@lru_cache(maxsize=None)
+@cache
 def sm(pdgid: int) -> SMParticle:
     """Look up an SM particle by PDG ID (masses and widths converted MeV -> GeV)."""
     p = Particle.from_pdgid(int(pdgid))

@@ -38,7 +38,6 @@ Bad cards raise a ValueError of one line naming the card and the key.
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -50,11 +49,32 @@ from .mesons import LEPTON_PDGID, sm
 from .model_registry import CARD_PREFIX, ModelKind
 from .validate import COUPLING, MASS, Range
 
-__all__ = ["CardSpec", "ChannelSpec", "CardModel", "load_card", "load_card_kind",
-           "shipped_cards"]
+__all__ = [
+    "CardModel",
+    "CardSpec",
+    "ChannelSpec",
+    "load_card",
+    "load_card_kind",
+    "shipped_cards",
+]
 
-_MOTHERS = ("pi0", "eta", "etap", "rho", "omega", "phi", "jpsi", "upsilon", "psi2S",
-            "upsilon2S", "upsilon3S", "K+", "D+", "Ds+", "B+")
+_MOTHERS = (
+    "pi0",
+    "eta",
+    "etap",
+    "rho",
+    "omega",
+    "phi",
+    "jpsi",
+    "upsilon",
+    "psi2S",
+    "upsilon2S",
+    "upsilon3S",
+    "K+",
+    "D+",
+    "Ds+",
+    "B+",
+)
 _CHARGED = (321, 411, 431, 521)
 _INVISIBLE_MASS = Range(0.0, 100.0, "GeV")
 _WIDTH = Range(1e-300, 1e3, "GeV")
@@ -62,14 +82,20 @@ _BR = Range(0.0, 1e6, low_open=True)  # > 1 is allowed (reported by `mcsim info`
 _EXPONENT = Range(-20.0, 20.0)
 _POWER = Range(0.0, 20.0, low_open=True)
 _KEYS = {
-    "": ("name", "description", "reference", "llp", "invisible", "coupling", "width",
-         "channel"),
+    "": ("name", "description", "reference", "llp", "invisible", "coupling", "width", "channel"),
     "llp": ("name", "mass_GeV"),
     "invisible": ("name", "mass_GeV"),
     "coupling": ("name", "unit", "reference", "scan_range"),
     "width": ("at_reference_GeV", "exponent", "mass_exponent"),
-    "channel": ("mother", "final_state", "x", "matrix_element", "br_at_reference",
-                "br_exponent", "br_mass_exponent"),
+    "channel": (
+        "mother",
+        "final_state",
+        "x",
+        "matrix_element",
+        "br_at_reference",
+        "br_exponent",
+        "br_mass_exponent",
+    ),
 }
 
 
@@ -143,16 +169,19 @@ class CardModel:
     def _factor(self, mass_exponent: float | None, key: str) -> float:
         """(d / g_ref)^power x scale^mass_exponent."""
         if self.scale != 1.0 and mass_exponent is None:
-            raise ValueError(f"model card {self.spec.path}: key '{key}': missing; needed for "
-                             f"an LLP mass other than the card's {self.spec.llp_mass:g} GeV")
-        mass = self.scale ** mass_exponent if self.scale != 1.0 else 1.0
+            raise ValueError(
+                f"model card {self.spec.path}: key '{key}': missing; needed for "
+                f"an LLP mass other than the card's {self.spec.llp_mass:g} GeV"
+            )
+        mass = self.scale**mass_exponent if self.scale != 1.0 else 1.0
         return (self.d / self.spec.coupling_ref) ** self.spec.power * mass
 
     @property
     def width(self) -> float:
         """Gamma(LLP -> invisible gamma) [GeV]."""
-        return self.spec.width_ref * self._factor(self.spec.width_mass_exponent,
-                                                  "width.mass_exponent")
+        return self.spec.width_ref * self._factor(
+            self.spec.width_mass_exponent, "width.mass_exponent"
+        )
 
     @property
     def ctau(self) -> float:
@@ -180,19 +209,36 @@ class CardModel:
                 label += f"{self.spec.invisible_name} "
                 products = ("photon", "invisible") if c.x == "photon" else ("invisible",)
             is_open = masses[0] + masses[1] < mother.mass
-            br = (c.br * self._factor(c.br_mass_exponent, f"channel[{i}].br_mass_exponent")
-                  if is_open else 0.0)
-            out.append(Channel(mother=c.mother, name=f"{mother.name} -> {label}"
-                               f"{self.spec.llp_name}", kind=c.kind, products=(*products, "llp"),
-                               mother_mass=mother.mass, masses=masses, is_open=is_open,
-                               width=br * mother.width, br=br))
+            br = (
+                c.br * self._factor(c.br_mass_exponent, f"channel[{i}].br_mass_exponent")
+                if is_open
+                else 0.0
+            )
+            out.append(
+                Channel(
+                    mother=c.mother,
+                    name=f"{mother.name} -> {label}{self.spec.llp_name}",
+                    kind=c.kind,
+                    products=(*products, "llp"),
+                    mother_mass=mother.mass,
+                    masses=masses,
+                    is_open=is_open,
+                    width=br * mother.width,
+                    br=br,
+                )
+            )
         return out
 
     def describe(self) -> dict:
         """Parameters as a flat dict (for metadata)."""
-        return {"model": self.kind, "card": self.spec.name, self.spec.coupling_name: self.d,
-                "coupling_unit": self.spec.coupling_unit, "llp_mass": self.llp_mass,
-                "invisible_mass": self.invisible_mass}
+        return {
+            "model": self.kind,
+            "card": self.spec.name,
+            self.spec.coupling_name: self.d,
+            "coupling_unit": self.spec.coupling_unit,
+            "llp_mass": self.llp_mass,
+            "invisible_mass": self.invisible_mass,
+        }
 
 
 class _Checker:
@@ -246,49 +292,92 @@ class _Checker:
         key = f"channel[{i}]"
         table = self.table(key, table, _KEYS["channel"])
         mother = table.get("mother")
-        names = {n: c for n, c in (("pi0", 111), ("eta", 221), ("etap", 331), ("rho", 113),
-                                   ("omega", 223), ("phi", 333), ("jpsi", 443),
-                                   ("upsilon", 553), ("psi2S", 100443), ("upsilon2S", 100553),
-                                   ("upsilon3S", 200553), ("K+", 321), ("D+", 411),
-                                   ("Ds+", 431), ("B+", 521))}
-        pdgid = names.get(mother) if isinstance(mother, str) else (
-            mother if isinstance(mother, int) and not isinstance(mother, bool)
-            and mother in names.values() else None)
+        names = {
+            n: c
+            for n, c in (
+                ("pi0", 111),
+                ("eta", 221),
+                ("etap", 331),
+                ("rho", 113),
+                ("omega", 223),
+                ("phi", 333),
+                ("jpsi", 443),
+                ("upsilon", 553),
+                ("psi2S", 100443),
+                ("upsilon2S", 100553),
+                ("upsilon3S", 200553),
+                ("K+", 321),
+                ("D+", 411),
+                ("Ds+", 431),
+                ("B+", 521),
+            )
+        }
+        pdgid = (
+            names.get(mother)
+            if isinstance(mother, str)
+            else (
+                mother
+                if isinstance(mother, int)
+                and not isinstance(mother, bool)
+                and mother in names.values()
+                else None
+            )
+        )
         if pdgid is None:
-            raise self.error(f"{key}.mother", f"must be one of {', '.join(_MOTHERS)} or its "
-                                              f"PDG ID, got {mother!r}")
-        final = self.text(f"{key}.final_state", table, "final_state",
-                          choices=("two-body", "three-body"))
+            raise self.error(
+                f"{key}.mother",
+                f"must be one of {', '.join(_MOTHERS)} or its PDG ID, got {mother!r}",
+            )
+        final = self.text(
+            f"{key}.final_state", table, "final_state", choices=("two-body", "three-body")
+        )
         charged = pdgid in _CHARGED
         if final == "two-body":
             for extra in ("x", "matrix_element"):
                 if extra in table:
                     raise self.error(f"{key}.{extra}", "only for a three-body final state")
             if charged:
-                raise self.error(f"{key}.mother", "a two-body channel needs a neutral mother "
-                                                  "(charge conservation)")
+                raise self.error(
+                    f"{key}.mother",
+                    "a two-body channel needs a neutral mother (charge conservation)",
+                )
             kind, x = "two-body", None
         else:
             x = self.text(f"{key}.x", table, "x", choices=("photon", *LEPTON_PDGID))
             if (x == "photon") == charged:
                 need = "a neutral" if x == "photon" else "a charged"
                 raise self.error(f"{key}.x", f"{x} needs {need} mother (charge conservation)")
-            element = self.text(f"{key}.matrix_element", table, "matrix_element", "flat",
-                                choices=("flat", "anomaly"))
+            element = self.text(
+                f"{key}.matrix_element",
+                table,
+                "matrix_element",
+                "flat",
+                choices=("flat", "anomaly"),
+            )
             if element == "anomaly" and x != "photon":
                 raise self.error(f"{key}.matrix_element", "anomaly (Eq. A.4) needs x = photon")
             if x != "photon" and m_inv != 0.0:
-                raise self.error(f"{key}.x", "a lepton channel needs a massless invisible "
-                                             "particle (invisible.mass_GeV = 0)")
-            kind = ("anomaly" if element == "anomaly" else
-                    "flat-photon" if x == "photon" else "flat-lepton")
+                raise self.error(
+                    f"{key}.x",
+                    "a lepton channel needs a massless invisible particle (invisible.mass_GeV = 0)",
+                )
+            kind = (
+                "anomaly"
+                if element == "anomaly"
+                else "flat-photon"
+                if x == "photon"
+                else "flat-lepton"
+            )
         br = self.number(f"{key}.br_at_reference", table, "br_at_reference", _BR)
         exponent = self.number(f"{key}.br_exponent", table, "br_exponent", _EXPONENT)
         if exponent != power:
-            raise self.error(f"{key}.br_exponent", f"must equal width.exponent = {power:g} "
-                                                   f"(one re-weighting power), got {exponent:g}")
-        mass_exp = self.number(f"{key}.br_mass_exponent", table, "br_mass_exponent", _EXPONENT,
-                               None)
+            raise self.error(
+                f"{key}.br_exponent",
+                f"must equal width.exponent = {power:g} (one re-weighting power), got {exponent:g}",
+            )
+        mass_exp = self.number(
+            f"{key}.br_mass_exponent", table, "br_mass_exponent", _EXPONENT, None
+        )
         return ChannelSpec(pdgid, kind, x, br, mass_exp)
 
     def build(self, path: str) -> CardSpec:
@@ -299,15 +388,20 @@ class _Checker:
         inv = self.section("invisible")
         m_inv = self.number("invisible.mass_GeV", inv, "mass_GeV", _INVISIBLE_MASS)
         if m_inv >= m_llp:
-            raise self.error("invisible.mass_GeV", f"must be below the LLP mass {m_llp:g} GeV "
-                                                   f"(the LLP decays to it + gamma)")
+            raise self.error(
+                "invisible.mass_GeV",
+                f"must be below the LLP mass {m_llp:g} GeV (the LLP decays to it + gamma)",
+            )
         coupling, width = self.section("coupling"), self.section("width")
         g_ref = self.number("coupling.reference", coupling, "reference", COUPLING)
-        scan = coupling.get("scan_range", [max(g_ref * 1e-3, COUPLING.low),
-                                           min(g_ref * 1e3, COUPLING.high)])
-        if (not isinstance(scan, list) or len(scan) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                           for v in scan)):
+        scan = coupling.get(
+            "scan_range", [max(g_ref * 1e-3, COUPLING.low), min(g_ref * 1e3, COUPLING.high)]
+        )
+        if (
+            not isinstance(scan, list)
+            or len(scan) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scan)
+        ):
             raise self.error("coupling.scan_range", f"must be [low, high], got {scan!r}")
         scan = tuple(self.number("coupling.scan_range", {"v": v}, "v", COUPLING) for v in scan)
         if not scan[0] < scan[1]:
@@ -318,17 +412,23 @@ class _Checker:
             raise ValueError(f"model card {self.label}: needs at least one [[channel]] table")
         specs = tuple(self.channel(i, c, power, m_inv) for i, c in enumerate(channels))
         return CardSpec(
-            path=path, name=name, llp_name=self.text("llp.name", llp, "name", "LLP"),
+            path=path,
+            name=name,
+            llp_name=self.text("llp.name", llp, "name", "LLP"),
             invisible_name=self.text("invisible.name", inv, "name", "X"),
-            llp_mass=m_llp, invisible_mass=m_inv,
+            llp_mass=m_llp,
+            invisible_mass=m_inv,
             coupling_name=self.text("coupling.name", coupling, "name", "g"),
             coupling_unit=self.text("coupling.unit", coupling, "unit", ""),
-            coupling_ref=g_ref, scan_range=scan,
+            coupling_ref=g_ref,
+            scan_range=scan,
             width_ref=self.number("width.at_reference_GeV", width, "at_reference_GeV", _WIDTH),
             power=power,
-            width_mass_exponent=self.number("width.mass_exponent", width, "mass_exponent",
-                                            _EXPONENT, None),
-            channels=specs)
+            width_mass_exponent=self.number(
+                "width.mass_exponent", width, "mass_exponent", _EXPONENT, None
+            ),
+            channels=specs,
+        )
 
 
 def shipped_cards() -> list[str]:
@@ -349,8 +449,10 @@ def load_card(path: str) -> CardSpec:
     path = str(path)
     if "/" not in path and "\\" not in path and not path.endswith(".toml"):
         if path not in shipped_cards():
-            raise ValueError(f"unknown model card {path!r}; shipped cards: "
-                             f"{', '.join(shipped_cards())} (or give a path to a .toml file)")
+            raise ValueError(
+                f"unknown model card {path!r}; shipped cards: "
+                f"{', '.join(shipped_cards())} (or give a path to a .toml file)"
+            )
         text = _shipped().joinpath(path + ".toml").read_text(encoding="utf-8")
         return _parse(path, text)
     return _parse(path, read_card_text("model card", path))
@@ -386,9 +488,13 @@ def _card_kind(path: str, version) -> ModelKind:
 
     unit = f" [{spec.coupling_unit}]" if spec.coupling_unit else ""
     return ModelKind(
-        name=CARD_PREFIX + path, summary=f"{spec.name}: {spec.llp_name} -> "
-                                         f"{spec.invisible_name} gamma",
-        parameters=(), build=build, mass_parameter="mass",
-        mass_label=f"M({spec.llp_name}) [GeV]", coupling_label=f"{spec.coupling_name}{unit}",
+        name=CARD_PREFIX + path,
+        summary=f"{spec.name}: {spec.llp_name} -> {spec.invisible_name} gamma",
+        parameters=(),
+        build=build,
+        mass_parameter="mass",
+        mass_label=f"M({spec.llp_name}) [GeV]",
+        coupling_label=f"{spec.coupling_name}{unit}",
         coupling_range=spec.scan_range,
-        family_name=lambda fixed: f"{spec.name} (model card)")
+        family_name=lambda fixed: f"{spec.name} (model card)",
+    )

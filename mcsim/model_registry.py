@@ -12,13 +12,23 @@ Built-in kinds register themselves in :mod:`mcsim.models`; 'card:PATH' is read b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from .validate import Range
 
-__all__ = ["Model", "Parameter", "ModelKind", "register", "get", "kinds", "names",
-           "CARD_PREFIX", "model_from_options"]
+__all__ = [
+    "CARD_PREFIX",
+    "Model",
+    "ModelKind",
+    "Parameter",
+    "get",
+    "kinds",
+    "model_from_options",
+    "names",
+    "register",
+]
 
 #: ``--model card:PATH`` names a model card (:mod:`mcsim.model_card`).
 CARD_PREFIX = "card:"
@@ -74,8 +84,9 @@ class Parameter:
         """``value`` converted and checked, or a ValueError naming the parameter."""
         if self.choices is not None:
             if value not in self.choices:
-                raise ValueError(f"{self.name} must be one of {', '.join(self.choices)}, "
-                                 f"got {value!r}")
+                raise ValueError(
+                    f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}"
+                )
             return value
         return self.range.check(self.name, value) if self.range is not None else value
 
@@ -113,8 +124,10 @@ class ModelKind:
             raise ValueError(f"{opts}: not a parameter of the {self.name} model")
         missing = [p for p in self.parameters if p.name not in given]
         if missing:
-            raise ValueError(f"the {self.name} model needs "
-                             + " and ".join(f"{p.name} ({p.help})" for p in missing))
+            raise ValueError(
+                f"the {self.name} model needs "
+                + " and ".join(f"{p.name} ({p.help})" for p in missing)
+            )
         return self.build(d=d, **given)
 
     def family_at(self, mass: float, d: float, fixed: dict) -> Model:
@@ -164,10 +177,11 @@ def get(name: str) -> ModelKind:
     if isinstance(name, str) and name.startswith(CARD_PREFIX):
         from .model_card import load_card_kind
 
-        return load_card_kind(name[len(CARD_PREFIX):])
+        return load_card_kind(name[len(CARD_PREFIX) :])
     listed = " or ".join(repr(n) for n in known)
-    raise ValueError(f"model must be {listed} (or {CARD_PREFIX}PATH for a model card), "
-                     f"got {name!r}")
+    raise ValueError(
+        f"model must be {listed} (or {CARD_PREFIX}PATH for a model card), got {name!r}"
+    )
 
 
 def model_from_options(model: str, *, d: float, **options) -> Model:

@@ -13,7 +13,7 @@ from .constants import HBARC_GEV_M
 from .model_registry import Model, ModelKind, Parameter, model_from_options, register
 from .validate import COUPLING, DELTA, MASS
 
-__all__ = ["DarkDipole", "NeutrinoDipole", "Model", "FLAVOURS", "model_from_options"]
+__all__ = ["FLAVOURS", "DarkDipole", "Model", "NeutrinoDipole", "model_from_options"]
 
 FLAVOURS = ("e", "mu", "tau")
 
@@ -83,7 +83,7 @@ class DarkDipole(_Dipole):
     @property
     def width(self) -> float:
         """Gamma(chi2 -> chi1 gamma) = d^2 (M2^2 - M1^2)^3 / (2 pi M2^3) [GeV] (Eq. A.1)."""
-        return self.d ** 2 * (self.m2 ** 2 - self.m1 ** 2) ** 3 / (2.0 * math.pi * self.m2 ** 3)
+        return self.d**2 * (self.m2**2 - self.m1**2) ** 3 / (2.0 * math.pi * self.m2**3)
 
     def describe(self) -> dict:
         """Parameters as a flat dict (for metadata)."""
@@ -124,7 +124,7 @@ class NeutrinoDipole(_Dipole):
     @property
     def width(self) -> float:
         """Gamma(N -> nu gamma) = d^2 M_N^3 / (4 pi) [GeV] (Eq. A.1); the same for N-bar."""
-        return self.d ** 2 * self.m_n ** 3 / (4.0 * math.pi)
+        return self.d**2 * self.m_n**3 / (4.0 * math.pi)
 
     def describe(self) -> dict:
         """Parameters as a flat dict (for metadata)."""
@@ -138,25 +138,44 @@ def _relic_line(masses, delta: float):
     return relic_line(masses, delta)
 
 
-register(ModelKind(
-    name=DarkDipole.kind,
-    summary="chi2 -> chi1 gamma",
-    parameters=(Parameter("m1", "chi1 mass [GeV]", range=MASS),
-                Parameter("delta", "relative splitting (M2 - M1)/M1, dimensionless", range=DELTA,
-                          scan_default=0.1)),
-    build=lambda d, m1, delta: DarkDipole(m1=m1, delta=delta, d=d),
-    mass_parameter="m1", mass_label="M1 [GeV]", coupling_label="d [GeV^-1]",
-    coupling_range=(1e-8, 1e-2),
-    family_name=lambda fixed: f"dark dipole, delta = {fixed['delta']:g}",
-    relic=lambda masses, fixed: _relic_line(masses, fixed["delta"])))
+register(
+    ModelKind(
+        name=DarkDipole.kind,
+        summary="chi2 -> chi1 gamma",
+        parameters=(
+            Parameter("m1", "chi1 mass [GeV]", range=MASS),
+            Parameter(
+                "delta",
+                "relative splitting (M2 - M1)/M1, dimensionless",
+                range=DELTA,
+                scan_default=0.1,
+            ),
+        ),
+        build=lambda d, m1, delta: DarkDipole(m1=m1, delta=delta, d=d),
+        mass_parameter="m1",
+        mass_label="M1 [GeV]",
+        coupling_label="d [GeV^-1]",
+        coupling_range=(1e-8, 1e-2),
+        family_name=lambda fixed: f"dark dipole, delta = {fixed['delta']:g}",
+        relic=lambda masses, fixed: _relic_line(masses, fixed["delta"]),
+    )
+)
 
-register(ModelKind(
-    name=NeutrinoDipole.kind,
-    summary="N -> nu gamma",
-    parameters=(Parameter("m_n", "N mass [GeV]", range=MASS),
-                Parameter("flavour", "active flavour (e, mu, tau)", choices=FLAVOURS,
-                          scan_default="mu")),
-    build=lambda d, m_n, flavour: NeutrinoDipole(m_n=m_n, d=d, flavour=flavour),
-    mass_parameter="m_n", mass_label="M_N [GeV]", coupling_label="d [GeV^-1]",
-    coupling_range=(1e-9, 1e-3),
-    family_name=lambda fixed: f"neutrino dipole, flavour {fixed['flavour']}"))
+register(
+    ModelKind(
+        name=NeutrinoDipole.kind,
+        summary="N -> nu gamma",
+        parameters=(
+            Parameter("m_n", "N mass [GeV]", range=MASS),
+            Parameter(
+                "flavour", "active flavour (e, mu, tau)", choices=FLAVOURS, scan_default="mu"
+            ),
+        ),
+        build=lambda d, m_n, flavour: NeutrinoDipole(m_n=m_n, d=d, flavour=flavour),
+        mass_parameter="m_n",
+        mass_label="M_N [GeV]",
+        coupling_label="d [GeV^-1]",
+        coupling_range=(1e-9, 1e-3),
+        family_name=lambda fixed: f"neutrino dipole, flavour {fixed['flavour']}",
+    )
+)

@@ -70,9 +70,13 @@ def _tr4(a, b, c, e):
 @nb.njit(cache=True, inline="always")
 def _tr6(a, b, c, e, f, g):
     """Tr(a/ b/ c/ e/ f/ g/) / 4 by the recursion on the first slash."""
-    return (_dot(a, b) * _tr4(c, e, f, g) - _dot(a, c) * _tr4(b, e, f, g)
-            + _dot(a, e) * _tr4(b, c, f, g) - _dot(a, f) * _tr4(b, c, e, g)
-            + _dot(a, g) * _tr4(b, c, e, f))
+    return (
+        _dot(a, b) * _tr4(c, e, f, g)
+        - _dot(a, c) * _tr4(b, e, f, g)
+        + _dot(a, e) * _tr4(b, c, f, g)
+        - _dot(a, f) * _tr4(b, c, e, g)
+        + _dot(a, g) * _tr4(b, c, e, f)
+    )
 
 
 @nb.njit(cache=True)
@@ -103,11 +107,14 @@ def squared_me(p1, p2, k, q1, q2, m1, m2, d):
     for mu in range(4):
         e = _BASIS[mu]
         trace_g += (1.0 if mu == 0 else -1.0) * _lepton(p1, p2, k, e, e)
-    lh = ((q12 - m1 * m2) * _lepton(p1, p2, k, r, r)
-          - big * (_lepton(p1, p2, k, w, r) + _lepton(p1, p2, k, r, w))
-          + big * big * (_lepton(p1, p2, k, q2, q1) + _lepton(p1, p2, k, q1, q2)
-                         - (q12 + m1 * m2) * trace_g))
-    return E_CHARGE_SQ ** 2 / (Q2 * Q2) * 16.0 * d * d * lh
+    lh = (
+        (q12 - m1 * m2) * _lepton(p1, p2, k, r, r)
+        - big * (_lepton(p1, p2, k, w, r) + _lepton(p1, p2, k, r, w))
+        + big
+        * big
+        * (_lepton(p1, p2, k, q2, q1) + _lepton(p1, p2, k, q1, q2) - (q12 + m1 * m2) * trace_g)
+    )
+    return E_CHARGE_SQ**2 / (Q2 * Q2) * 16.0 * d * d * lh
 
 
 @nb.njit(cache=True)
@@ -151,8 +158,9 @@ def dsigma_dx_dcos(x, cos_theta, s: float, m1: float, m2: float, d: float):
     return radiator * sigma_2to2(s * (1.0 - x), m1, m2, d)
 
 
-def sigma_cut(s: float, m1: float, m2: float, d: float, *, x_min: float,
-              cos_range: tuple[float, float]) -> float:
+def sigma_cut(
+    s: float, m1: float, m2: float, d: float, *, x_min: float, cos_range: tuple[float, float]
+) -> float:
     """sigma [GeV^-2] with x = 2 E_gamma / sqrt(s) >= x_min and cos(theta) in ``cos_range``
     (CM frame): the integral of :func:`dsigma_dx_dcos`, analytic in cos(theta), adaptive
     quadrature in x."""
@@ -185,8 +193,9 @@ def phase_space_weight(s, x, m1, m2):
     if lam <= 0.0:
         return 0.0
     p_star = math.sqrt(lam) / (2.0 * math.sqrt(qq))
-    return (x / (32.0 * math.pi ** 2) * s / (2.0 * math.pi)
-            * p_star / (16.0 * math.pi ** 2 * math.sqrt(qq)))
+    return (
+        x / (32.0 * math.pi**2) * s / (2.0 * math.pi) * p_star / (16.0 * math.pi**2 * math.sqrt(qq))
+    )
 
 
 def envelope_bound(s: float, m1: float, m2: float, x_min: float, x_max: float) -> float:
@@ -265,14 +274,16 @@ def sample_cm(n, rs, m1, m2, x_min, x_max, c0, c1, bound, rng):
         nx, ny, nz = direction(state)
         e2 = math.sqrt(p_star * p_star + m2 * m2)
         e1 = math.sqrt(p_star * p_star + m1 * m1)
-        v2[0], v2[1], v2[2], v2[3] = _boost_from_rest(p_star * nx, p_star * ny, p_star * nz, e2,
-                                                      bx, by, bz)
-        v1[0], v1[1], v1[2], v1[3] = _boost_from_rest(-p_star * nx, -p_star * ny, -p_star * nz,
-                                                      e1, bx, by, bz)
+        v2[0], v2[1], v2[2], v2[3] = _boost_from_rest(
+            p_star * nx, p_star * ny, p_star * nz, e2, bx, by, bz
+        )
+        v1[0], v1[1], v1[2], v1[3] = _boost_from_rest(
+            -p_star * nx, -p_star * ny, -p_star * nz, e1, bx, by, bz
+        )
         me = squared_me(p1, p2, kk, v1, v2, m1, m2, 1.0)
         # <sum |M|^2> over the chi direction: d sigma/dx dcos = (1/8s) <|M|^2> 8 pi^2 dPhi weight
         dsig = ALPHA / math.pi * target / x / sin2
-        mean = dsig * 8.0 * s / (8.0 * math.pi ** 2 * phase_space_weight(s, x, m1, m2))
+        mean = dsig * 8.0 * s / (8.0 * math.pi**2 * phase_space_weight(s, x, m1, m2))
         ratio = me / (ANGULAR_ENVELOPE * mean)
         if ratio > 1.0:
             violations += 1

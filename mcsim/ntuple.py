@@ -31,8 +31,15 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, histograms, spectra
-from .chain import (BLOCK_SIZE, SpectraSource, channel_normalisation, event_weight,
-                    run_metadata, select_channels, simulate)
+from .chain import (
+    BLOCK_SIZE,
+    SpectraSource,
+    channel_normalisation,
+    event_weight,
+    run_metadata,
+    select_channels,
+    simulate,
+)
 from .collider import collider_channels, collider_metadata, is_collider
 from .detector import Detector, load_detector
 from .models import Model
@@ -42,8 +49,16 @@ from .rootio import NtupleWriter
 from .validate import CHUNK, ENERGY, EVENTS, SEED
 from .yields import stat_error
 
-__all__ = ["generate", "split_events", "chunk_sizes", "keep_mask", "output_format",
-           "CHUNK_SIZE", "KEEP", "FORMATS"]
+__all__ = [
+    "CHUNK_SIZE",
+    "FORMATS",
+    "KEEP",
+    "chunk_sizes",
+    "generate",
+    "keep_mask",
+    "output_format",
+    "split_events",
+]
 
 #: Layout version of the events files (2: cumulative flags, --keep, the crossing tree).
 FORMAT_VERSION = "mcsim-events-2"
@@ -66,8 +81,9 @@ def split_events(n_events: int, n_channels: int) -> list[int]:
     n_events = _positive_int("n_events", n_events)
     n_channels = _positive_int("number of channels", n_channels)
     if n_events < n_channels:
-        raise ValueError(f"--events must be at least the number of channels ({n_channels}), "
-                         f"got {n_events}")
+        raise ValueError(
+            f"--events must be at least the number of channels ({n_channels}), got {n_events}"
+        )
     base, extra = divmod(n_events, n_channels)
     return [base + (i < extra) for i in range(n_channels)]
 
@@ -124,10 +140,25 @@ def _spectrum_info(mother: int, beam: str) -> dict:
     return {"table": f"{beam}/{table.name}.npz", "multiplicity": table.multiplicity, **meta}
 
 
-def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: list[int],
-              n_mesons: list[float], *, seed: int, mode: str, threshold: float,
-              chunk_size: int, compression: str, keep: str, float32: bool, sampling: str,
-              n_kept: list[int], expected: list[float], sum_w2: list[float]) -> dict:
+def _metadata(
+    model: Model,
+    detector: Detector,
+    chans: list[Channel],
+    counts: list[int],
+    n_mesons: list[float],
+    *,
+    seed: int,
+    mode: str,
+    threshold: float,
+    chunk_size: int,
+    compression: str,
+    keep: str,
+    float32: bool,
+    sampling: str,
+    n_kept: list[int],
+    expected: list[float],
+    sum_w2: list[float],
+) -> dict:
     e_max = detector.photon_energy_max
     out = {
         "format": FORMAT_VERSION,
@@ -155,8 +186,7 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
         "n_generated": counts,
         "n_kept_by_channel": n_kept,
         "expected_by_channel": expected,
-        "stat_error_by_channel": [stat_error(y, v, n) for y, v, n in
-                                  zip(expected, sum_w2, counts)],
+        "stat_error_by_channel": [stat_error(y, v, n) for y, v, n in zip(expected, sum_w2, counts)],
         "expected_events": sum(expected),
         "stat_error": stat_error(expected, sum_w2, counts),
     }
@@ -167,12 +197,25 @@ def _metadata(model: Model, detector: Detector, chans: list[Channel], counts: li
     return out
 
 
-def generate(model: Model, detector: Detector | str, path: str | Path, *, n_events: int,
-             seed: int, mode: str = "full", threshold: float | None = None,
-             channels=None, chunk_size: int = CHUNK_SIZE, overwrite: bool = False,
-             compression: str = "zstd:1", keep: str = "selected", float32: bool = False,
-             format: str | None = None, sampling: str = "plain",
-             progress: bool = False) -> dict:
+def generate(
+    model: Model,
+    detector: Detector | str,
+    path: str | Path,
+    *,
+    n_events: int,
+    seed: int,
+    mode: str = "full",
+    threshold: float | None = None,
+    channels=None,
+    chunk_size: int = CHUNK_SIZE,
+    overwrite: bool = False,
+    compression: str = "zstd:1",
+    keep: str = "selected",
+    float32: bool = False,
+    format: str | None = None,
+    sampling: str = "plain",
+    progress: bool = False,
+) -> dict:
     """Write ``n_events`` events (in total, split equally over the channels) of ``model`` in
     ``detector`` to the ROOT file ``path`` (layout: :mod:`mcsim.rootio`).  ``mode``, ``threshold``
     [GeV], ``channels`` (mother PDG IDs) and ``sampling`` as in :func:`mcsim.chain.simulate`.
@@ -203,19 +246,36 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
         chans = select_channels(model, source, channels)
         n_mesons = [source.n_mesons(c.mother) for c in chans]
     if not chans:
-        point = ", ".join(f"{k} = {v:g}" for k, v in model.describe().items()
-                          if isinstance(v, float))
-        raise ValueError(f"every production channel is closed for the {model.kind} model at "
-                         f"{point} (or the {detector.beam} beam makes none of its mesons): "
-                         f"nothing to generate")
+        point = ", ".join(
+            f"{k} = {v:g}" for k, v in model.describe().items() if isinstance(v, float)
+        )
+        raise ValueError(
+            f"every production channel is closed for the {model.kind} model at "
+            f"{point} (or the {detector.beam} beam makes none of its mesons): "
+            f"nothing to generate"
+        )
     counts = split_events(n_events, len(chans))
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
 
     def metadata_with(n_kept, expected, sum_w2):
-        return _metadata(model, detector, chans, counts, n_mesons, seed=int(seed), mode=mode,
-                         threshold=e_min, chunk_size=chunk_size, compression=compression,
-                         keep=keep, float32=float32, sampling=sampling, n_kept=n_kept,
-                         expected=expected, sum_w2=sum_w2)
+        return _metadata(
+            model,
+            detector,
+            chans,
+            counts,
+            n_mesons,
+            seed=int(seed),
+            mode=mode,
+            threshold=e_min,
+            chunk_size=chunk_size,
+            compression=compression,
+            keep=keep,
+            float32=float32,
+            sampling=sampling,
+            n_kept=n_kept,
+            expected=expected,
+            sum_w2=sum_w2,
+        )
 
     if fmt == "hepmc3":
         from .hepmc import HepMCWriter
@@ -223,32 +283,51 @@ def generate(model: Model, detector: Detector | str, path: str | Path, *, n_even
         zeros = [0] * len(chans)
         writer = HepMCWriter(path, metadata_with(zeros, zeros, zeros), overwrite=overwrite)
     else:
-        writer = NtupleWriter(path, overwrite=overwrite, compression_spec=compression,
-                              float32=float32)
+        writer = NtupleWriter(
+            path, overwrite=overwrite, compression_spec=compression, float32=float32
+        )
 
     from tqdm import tqdm
 
     n_kept, expected, sum_w2 = [], [], []
-    hists = histograms.book({"calorimeter_half_size_m": detector.calorimeter.half_size,
-                             "calorimeter_z_m": detector.calorimeter.z_face})
+    hists = histograms.book(
+        {
+            "calorimeter_half_size_m": detector.calorimeter.half_size,
+            "calorimeter_z_m": detector.calorimeter.z_face,
+        }
+    )
     first = 0  # number of the chunk's first event among all generated
-    with writer, tqdm(total=n_events, unit="ev", unit_scale=True, disable=not progress,
-                      desc="mcsim generate") as bar:
+    with (
+        writer,
+        tqdm(
+            total=n_events, unit="ev", unit_scale=True, disable=not progress, desc="mcsim generate"
+        ) as bar,
+    ):
         for index, (chan, n_total) in enumerate(zip(chans, counts)):
             kept, total, w2 = 0, 0.0, 0.0
             for first_block, size in chunk_sizes(n_total, chunk_size):
-                batch = simulate(model, detector, n_events=size, seed=int(seed), mode=mode,
-                                 threshold=e_min, channels=[chan.mother],
-                                 first_block=first_block, sampling=sampling)
-                arrays = _renormalise(batch.arrays, index,
-                                      channel_normalisation(n_mesons[index], chan.br, n_total),
-                                      detector.efficiency)
+                batch = simulate(
+                    model,
+                    detector,
+                    n_events=size,
+                    seed=int(seed),
+                    mode=mode,
+                    threshold=e_min,
+                    channels=[chan.mother],
+                    first_block=first_block,
+                    sampling=sampling,
+                )
+                arrays = _renormalise(
+                    batch.arrays,
+                    index,
+                    channel_normalisation(n_mesons[index], chan.br, n_total),
+                    detector.efficiency,
+                )
                 numbers = np.arange(first, first + size, dtype=np.int64)
                 mask = keep_mask(arrays, keep)
                 writer.extend({k: v[mask] for k, v in arrays.items()}, numbers[mask])
                 dropped = arrays["in_volume"] & ~mask
-                writer.extend_crossing({k: v[dropped] for k, v in arrays.items()},
-                                       numbers[dropped])
+                writer.extend_crossing({k: v[dropped] for k, v in arrays.items()}, numbers[dropped])
                 histograms.fill(hists, arrays, arrays["weight"])
                 kept += int(mask.sum())
                 total += float(arrays["weight"].sum())

@@ -21,8 +21,16 @@ from pathlib import Path
 
 from . import signals
 
-__all__ = ["PATTERN", "atomic_path", "check_directory", "commit", "create", "remove_stale",
-           "removed_on_failure", "unwritable"]
+__all__ = [
+    "PATTERN",
+    "atomic_path",
+    "check_directory",
+    "commit",
+    "create",
+    "remove_stale",
+    "removed_on_failure",
+    "unwritable",
+]
 
 #: .<name>.<host>.<pid>.<token>.part
 PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.part$")
@@ -124,7 +132,7 @@ def check_directory(directory: str | Path, option: str) -> Path:
     """Refuse an output directory before any work: it must be a directory, or not exist yet
     below a writable one.  PermissionError naming ``option`` otherwise.  Returns the path."""
     directory = Path(directory)
-    existing = next((p for p in (directory, *directory.absolute().parents) if p.exists()))
+    existing = next(p for p in (directory, *directory.absolute().parents) if p.exists())
     problem = unwritable(existing)
     if problem:
         raise PermissionError(f"{option}: cannot write to {directory}: {problem}")

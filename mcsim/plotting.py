@@ -22,8 +22,9 @@ def draw_histogram(ax, h, *, label: str | None = None, log: bool = True) -> None
     """A 1-D ``hist.Hist`` with Weight storage on ``ax``: steps with sqrt(sum w^2) error bars."""
     import mplhep
 
-    mplhep.histplot(h, ax=ax, yerr=np.sqrt(h.variances()), histtype="step", label=label,
-                    flow="none")
+    mplhep.histplot(
+        h, ax=ax, yerr=np.sqrt(h.variances()), histtype="step", label=label, flow="none"
+    )
     ax.set_xlabel(h.axes[0].label)
     ax.set_ylabel("expected events per bin")
     if log and np.any(h.values() > 0):
@@ -36,8 +37,7 @@ def draw_impact(ax, h) -> None:
 
     values = h.values()
     if np.any(values > 0):
-        mplhep.hist2dplot(h, ax=ax, cmin=np.min(values[values > 0]), flow="none",
-                          cbarextend=False)
+        mplhep.hist2dplot(h, ax=ax, cmin=np.min(values[values > 0]), flow="none", cbarextend=False)
         ax.figure.axes[-1].set_ylabel("expected events per bin")
     ax.set_aspect("equal")
     ax.set_xlabel(h.axes[0].label)
@@ -47,8 +47,10 @@ def draw_impact(ax, h) -> None:
 def run_label(flow) -> str:
     """Two lines naming the run of a :class:`mcsim.cutflow.Cutflow` (plain text, no LaTeX)."""
     m = flow.metadata
-    return (f"{m['model']['model']}, d = {flow.d:.3g} GeV^-1, {m['detector']} ({m['mode']})\n"
-            f"{flow.expected_events:.3g} +- {flow.stat_error:.2g} signal events")
+    return (
+        f"{m['model']['model']}, d = {flow.d:.3g} GeV^-1, {m['detector']} ({m['mode']})\n"
+        f"{flow.expected_events:.3g} +- {flow.stat_error:.2g} signal events"
+    )
 
 
 def control_plots(flow, out_dir: str | Path, *, stem: str) -> list[Path]:

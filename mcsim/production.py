@@ -32,9 +32,20 @@ from .kinematics import decay_to_llp, decay_two_body, kallen
 from .mesons import LEPTON_PDGID, sm
 from .model_registry import Model
 
-__all__ = ["Channel", "channels", "dipole_channels", "open_channels", "KINDS", "generate", "llp_decay",
-           "vector_decay_constant", "two_photon_width", "VECTORS", "NEUTRAL_PSEUDOSCALARS",
-           "CHARGED_PSEUDOSCALARS"]
+__all__ = [
+    "CHARGED_PSEUDOSCALARS",
+    "KINDS",
+    "NEUTRAL_PSEUDOSCALARS",
+    "VECTORS",
+    "Channel",
+    "channels",
+    "dipole_channels",
+    "generate",
+    "llp_decay",
+    "open_channels",
+    "two_photon_width",
+    "vector_decay_constant",
+]
 
 VECTORS = (113, 223, 333, 443, 553, 100443, 100553, 200553)
 NEUTRAL_PSEUDOSCALARS = (111, 221, 331)
@@ -42,9 +53,14 @@ CHARGED_PSEUDOSCALARS = (321, 411, 431, 521)
 _PHASE_SPACE = 1.0 / (32.0 * (2.0 * math.pi) ** 3)  # Eq. (A.5) without 1/M_P^3
 
 #: Channel kinds -> the three-body sampler of :mod:`mcsim.dalitz` (None: two-body).
-KINDS = {"vector": None, "two-body": None, "anomaly": dalitz.ANOMALY,
-         "charged": dalitz.CHARGED, "flat-photon": dalitz.FLAT_PHOTON,
-         "flat-lepton": dalitz.FLAT_LEPTON}
+KINDS = {
+    "vector": None,
+    "two-body": None,
+    "anomaly": dalitz.ANOMALY,
+    "charged": dalitz.CHARGED,
+    "flat-photon": dalitz.FLAT_PHOTON,
+    "flat-lepton": dalitz.FLAT_LEPTON,
+}
 
 
 @dataclass(frozen=True)
@@ -81,7 +97,7 @@ def vector_decay_constant(pdgid: int) -> float:
     v = sm(pdgid)
     par = INPUTS["vector_mesons"][pdgid]
     gamma_ee = par["BR_ee"] * v.width
-    return math.sqrt(3.0 * v.mass * gamma_ee / (4.0 * math.pi * ALPHA ** 2 * par["Q_eff"] ** 2))
+    return math.sqrt(3.0 * v.mass * gamma_ee / (4.0 * math.pi * ALPHA**2 * par["Q_eff"] ** 2))
 
 
 def _vector_width_per_d2(pdgid: int, m1: float, m2: float) -> float:
@@ -90,16 +106,24 @@ def _vector_width_per_d2(pdgid: int, m1: float, m2: float) -> float:
     q_eff = INPUTS["vector_mesons"][pdgid]["Q_eff"]
     if m1 + m2 >= mv:
         return 0.0
-    r_minus = (m2 - m1) ** 2 / mv ** 2
-    r_plus = (m1 + m2) ** 2 / mv ** 2
-    return (E_CHARGE_SQ * q_eff ** 2 * vector_decay_constant(pdgid) ** 2 * mv / (6.0 * math.pi)
-            * (1.0 - r_minus) ** 1.5 * (1.0 + 2.0 * r_plus) * (1.0 - r_plus) ** 0.5)
+    r_minus = (m2 - m1) ** 2 / mv**2
+    r_plus = (m1 + m2) ** 2 / mv**2
+    return (
+        E_CHARGE_SQ
+        * q_eff**2
+        * vector_decay_constant(pdgid) ** 2
+        * mv
+        / (6.0 * math.pi)
+        * (1.0 - r_minus) ** 1.5
+        * (1.0 + 2.0 * r_plus)
+        * (1.0 - r_plus) ** 0.5
+    )
 
 
 def two_photon_width(pdgid: int, f_p: float) -> float:
     """Gamma(P0 -> gamma gamma) = alpha^2 M^3 / (64 pi^3 F^2) [GeV] (paper A.3)."""
     mp = sm(pdgid).mass
-    return ALPHA ** 2 * mp ** 3 / (64.0 * math.pi ** 3 * f_p ** 2)
+    return ALPHA**2 * mp**3 / (64.0 * math.pi**3 * f_p**2)
 
 
 @lru_cache(maxsize=4096)
@@ -109,9 +133,16 @@ def _anomaly_br_per_d2(pdgid: int, m1: float, m2: float) -> float:
     if m1 + m2 >= mp:
         return 0.0
     f_ref = 1.0  # F_P cancels in the ratio Gamma_A4 / Gamma_gg
-    width = (E_CHARGE_SQ ** 2 / (4.0 * math.pi ** 4 * f_ref ** 2) * _PHASE_SPACE / mp ** 3
-             * dalitz.phase_space_integral(dalitz.ANOMALY, mp, m1, m2))
-    return width / two_photon_width(pdgid, f_ref) * INPUTS["pseudoscalar_two_photon"][pdgid]["BR_gg"]
+    width = (
+        E_CHARGE_SQ**2
+        / (4.0 * math.pi**4 * f_ref**2)
+        * _PHASE_SPACE
+        / mp**3
+        * dalitz.phase_space_integral(dalitz.ANOMALY, mp, m1, m2)
+    )
+    return (
+        width / two_photon_width(pdgid, f_ref) * INPUTS["pseudoscalar_two_photon"][pdgid]["BR_gg"]
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -121,8 +152,8 @@ def _charged_width_per_d2(pdgid: int, ml: float, mn: float) -> float:
     if ml + mn >= mp:
         return 0.0
     par = INPUTS["charged_pseudoscalars"][pdgid]
-    pref = 16.0 * G_F ** 2 * par["f_P"] ** 2 * par["V_CKM"] ** 2
-    return pref * _PHASE_SPACE / mp ** 3 * dalitz.phase_space_integral(dalitz.CHARGED, mp, ml, mn)
+    pref = 16.0 * G_F**2 * par["f_P"] ** 2 * par["V_CKM"] ** 2
+    return pref * _PHASE_SPACE / mp**3 * dalitz.phase_space_integral(dalitz.CHARGED, mp, ml, mn)
 
 
 def _dark_masses(model: Model) -> tuple[float, float]:
@@ -130,12 +161,22 @@ def _dark_masses(model: Model) -> tuple[float, float]:
     return model.invisible_mass, model.llp_mass
 
 
-def _make(model: Model, mother: int, kind: str, label: str, products, masses, width: float) -> Channel:
+def _make(
+    model: Model, mother: int, kind: str, label: str, products, masses, width: float
+) -> Channel:
     info = sm(mother)
     is_open = width > 0.0
-    return Channel(mother=mother, name=f"{info.name} -> {label}", kind=kind,
-                   products=tuple(products), mother_mass=info.mass, masses=masses,
-                   is_open=is_open, width=width, br=width / info.width if is_open else 0.0)
+    return Channel(
+        mother=mother,
+        name=f"{info.name} -> {label}",
+        kind=kind,
+        products=tuple(products),
+        mother_mass=info.mass,
+        masses=masses,
+        is_open=is_open,
+        width=width,
+        br=width / info.width if is_open else 0.0,
+    )
 
 
 def channels(model: Model) -> list[Channel]:
@@ -147,7 +188,7 @@ def dipole_channels(model) -> list[Channel]:
     """Every production channel of the paper for a dipole model, open or closed, with its BR
     at d; charged-meson channels where the model has a ``flavour`` (the neutrino dipole)."""
     m_light, m_heavy = _dark_masses(model)
-    d2 = model.d ** 2
+    d2 = model.d**2
     pair = model.pair_label
     out = []
     for v in VECTORS:
@@ -155,14 +196,32 @@ def dipole_channels(model) -> list[Channel]:
         out.append(_make(model, v, "vector", pair, ("invisible", "llp"), (m_light, m_heavy), w))
     for p in NEUTRAL_PSEUDOSCALARS:
         w = d2 * _anomaly_br_per_d2(p, m_light, m_heavy) * sm(p).width
-        out.append(_make(model, p, "anomaly", "gamma " + pair, ("photon", "invisible", "llp"),
-                         (m_light, m_heavy), w))
+        out.append(
+            _make(
+                model,
+                p,
+                "anomaly",
+                "gamma " + pair,
+                ("photon", "invisible", "llp"),
+                (m_light, m_heavy),
+                w,
+            )
+        )
     if getattr(model, "flavour", None) is not None:
         lep = sm(LEPTON_PDGID[model.flavour])
         for p in CHARGED_PSEUDOSCALARS:
             w = d2 * _charged_width_per_d2(p, lep.mass, model.m_n)
-            out.append(_make(model, p, "charged", f"{model.flavour}+ N gamma",
-                             ("lepton", "photon", "llp"), (lep.mass, model.m_n), w))
+            out.append(
+                _make(
+                    model,
+                    p,
+                    "charged",
+                    f"{model.flavour}+ N gamma",
+                    ("lepton", "photon", "llp"),
+                    (lep.mass, model.m_n),
+                    w,
+                )
+            )
     return out
 
 
@@ -178,8 +237,9 @@ def _envelope(kind: int, mp: float, m_x: float, m_y: float) -> np.ndarray:
     return bounds
 
 
-def generate(channel: Channel, mothers: np.ndarray, rng: np.random.Generator,
-             window: float = 0.0) -> dict[str, np.ndarray]:
+def generate(
+    channel: Channel, mothers: np.ndarray, rng: np.random.Generator, window: float = 0.0
+) -> dict[str, np.ndarray]:
     """Decay mothers (n, 4) [GeV] through ``channel``; returns {product name: (n, 4) array} and
     'weight' (n,): the importance weights of directed sampling (1 for plain).
 
@@ -198,12 +258,14 @@ def generate(channel: Channel, mothers: np.ndarray, rng: np.random.Generator,
     m_x, m_y = channel.masses
     kind = KINDS[channel.kind]
     if kind is None:
-        inv, llp, weight = decay_to_llp(mothers, channel.mother_mass, m_x, m_y,
-                                        one_minus_cos_w, rng)
+        inv, llp, weight = decay_to_llp(
+            mothers, channel.mother_mass, m_x, m_y, one_minus_cos_w, rng
+        )
         return {"invisible": inv, "llp": llp, "weight": weight}
     bounds = _envelope(kind, channel.mother_mass, m_x, m_y)
     pa, pb, pc, weight, overflow = dalitz.generate_three_body(
-        mothers, kind, channel.mother_mass, m_x, m_y, bounds, rng, one_minus_cos_w)
+        mothers, kind, channel.mother_mass, m_x, m_y, bounds, rng, one_minus_cos_w
+    )
     if overflow:
         raise RuntimeError(f"{channel.name}: |M|^2 exceeded the sampling bound {overflow} times")
     return {**dict(zip(channel.products, (pa, pb, pc))), "weight": weight}

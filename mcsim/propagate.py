@@ -35,8 +35,14 @@ from .geometry import calo_intervals, plane_crossing, volume_path
 from .kinematics import decay_two_body_one, two_body_momentum
 from .xoshiro import stream, uniform
 
-__all__ = ["MODES", "decay_probability", "interval_probability", "propagate",
-           "propagate_kernel", "remap_vertices"]
+__all__ = [
+    "MODES",
+    "decay_probability",
+    "interval_probability",
+    "propagate",
+    "propagate_kernel",
+    "remap_vertices",
+]
 
 MODES = ("full", "cone")
 
@@ -71,8 +77,9 @@ def decay_probability(intervals: np.ndarray, beta_gamma: np.ndarray, ctau: float
     intervals = np.ascontiguousarray(intervals, dtype=np.float64)
     if intervals.ndim != 2 or intervals.shape[1] % 2:
         raise ValueError(f"intervals must have shape (n, 2k), got {intervals.shape}")
-    return _decay_probability(intervals, np.ascontiguousarray(beta_gamma, dtype=np.float64),
-                              float(ctau))
+    return _decay_probability(
+        intervals, np.ascontiguousarray(beta_gamma, dtype=np.float64), float(ctau)
+    )
 
 
 # ------------------------------------------------------------------ vertex sampling (inverse CDF)
@@ -130,7 +137,7 @@ def _cdf(s, a1, b1, a2, b2, lam):
 def _impact(vx, vy, vz, tx, ty, tz, z_face):
     """Photon impact (x, y) on the plane z = z_face from (vx, vy, vz) along t; NaN if the
     photon does not get there."""
-    hit, x, y = plane_crossing(vx, vy, vz, tx, ty, tz, z_face)
+    _hit, x, y = plane_crossing(vx, vy, vz, tx, ty, tz, z_face)
     return x, y
 
 
@@ -154,8 +161,20 @@ def _probabilities(s_in, s_out, a1, b1, a2, b2, lam):
 
 
 @nb.njit(cache=True)
-def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_params, use_calo,
-                     e_min, e_max, ctau, rng):
+def propagate_kernel(
+    llp,
+    m_llp,
+    m_inv,
+    vol_code,
+    vol_params,
+    calo_code,
+    calo_params,
+    use_calo,
+    e_min,
+    e_max,
+    ctau,
+    rng,
+):
     """Propagate LLPs llp (n, 4) [GeV] of mass m_llp decaying to (m_inv, photon).
 
     vol_code/vol_params: decay volume (or the cone); calo_code/calo_params: calorimeter face;
@@ -188,8 +207,9 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
         gam, inv = decay_two_body_one(e, px, py, pz, m_llp, p_star, p_star, state)
         tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
         if use_calo:
-            a1, b1, a2, b2 = calo_intervals(calo_code, calo_params, 0.0, 0.0, 0.0, ux, uy, uz,
-                                            tx, ty, tz, s_in, s_out)
+            a1, b1, a2, b2 = calo_intervals(
+                calo_code, calo_params, 0.0, 0.0, 0.0, ux, uy, uz, tx, ty, tz, s_in, s_out
+            )
         else:
             a1, b1, a2, b2 = s_in, s_out, 0.0, 0.0
         bg = pabs / m_llp
@@ -217,8 +237,21 @@ def propagate_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_pa
         in_vol[i] = s_out > s_in
         hits[i] = b1 > a1
         above[i] = e_min < gam[0] < e_max  # chain.in_energy_window
-    return (p_inv, p_gam, vertex, impact, path_in, path_out, acc, beta_gamma, p_vol, p_acc,
-            in_vol, hits, above)
+    return (
+        p_inv,
+        p_gam,
+        vertex,
+        impact,
+        path_in,
+        path_out,
+        acc,
+        beta_gamma,
+        p_vol,
+        p_acc,
+        in_vol,
+        hits,
+        above,
+    )
 
 
 @nb.njit(cache=True)
@@ -230,15 +263,16 @@ def _remap(llp, photon, vertex_old, path, acc, beta_gamma, ctau_old, ctau_new, z
         px, py, pz = llp[i, 1], llp[i, 2], llp[i, 3]
         pabs = math.sqrt(px * px + py * py + pz * pz)
         ux, uy, uz = px / pabs, py / pabs, pz / pabs
-        c1, d1, c2, d2 = _vertex_intervals(acc[i, 0], acc[i, 1], acc[i, 2], acc[i, 3],
-                                           path[i, 0], path[i, 1])
+        c1, d1, c2, d2 = _vertex_intervals(
+            acc[i, 0], acc[i, 1], acc[i, 2], acc[i, 3], path[i, 0], path[i, 1]
+        )
         vx, vy, vz = vertex_old[i, 0], vertex_old[i, 1], vertex_old[i, 2]
-        u = _cdf(math.sqrt(vx * vx + vy * vy + vz * vz), c1, d1, c2, d2,
-                 beta_gamma[i] * ctau_old)
+        u = _cdf(math.sqrt(vx * vx + vy * vy + vz * vz), c1, d1, c2, d2, beta_gamma[i] * ctau_old)
         s = _quantile(u, c1, d1, c2, d2, beta_gamma[i] * ctau_new)
         e = photon[i, 0]
-        x, y = _impact(s * ux, s * uy, s * uz, photon[i, 1] / e, photon[i, 2] / e,
-                       photon[i, 3] / e, z_face)
+        x, y = _impact(
+            s * ux, s * uy, s * uz, photon[i, 1] / e, photon[i, 2] / e, photon[i, 3] / e, z_face
+        )
         vertex[i, 0] = s * ux
         vertex[i, 1] = s * uy
         vertex[i, 2] = s * uz
@@ -252,13 +286,30 @@ def remap_vertices(arrays: dict, ctau_old: float, ctau_new: float, z_face: float
     quantile map s -> F_new^-1(F_old(s)) on each event's sampling intervals: if the old vertices
     follow the truncated exponential at c*tau_old, the new ones follow it at c*tau_new (exactly,
     up to rounding).  Returns (vertex (n, 3), impact (n, 2)) [m]."""
-    return _remap(arrays["p4_llp"], arrays["p4_photon"], arrays["vertex"],
-                  np.column_stack([arrays["s_in"], arrays["s_out"]]), arrays["acc_intervals"],
-                  arrays["beta_gamma"], float(ctau_old), float(ctau_new), float(z_face))
+    return _remap(
+        arrays["p4_llp"],
+        arrays["p4_photon"],
+        arrays["vertex"],
+        np.column_stack([arrays["s_in"], arrays["s_out"]]),
+        arrays["acc_intervals"],
+        arrays["beta_gamma"],
+        float(ctau_old),
+        float(ctau_new),
+        float(z_face),
+    )
 
 
-def propagate(llp: np.ndarray, *, m_llp: float, m_invisible: float, detector, mode: str,
-              ctau: float, rng: np.random.Generator, threshold: float | None = None) -> dict:
+def propagate(
+    llp: np.ndarray,
+    *,
+    m_llp: float,
+    m_invisible: float,
+    detector,
+    mode: str,
+    ctau: float,
+    rng: np.random.Generator,
+    threshold: float | None = None,
+) -> dict:
     """Run :func:`propagate_kernel` for LLPs llp (n, 4) [GeV] in ``detector`` ('full' or
     'cone' ``mode``) at proper decay length ``ctau`` [m].  ``threshold`` [GeV] replaces the
     card's minimum photon energy.  Returns the per-event arrays under the names of
@@ -270,10 +321,33 @@ def propagate(llp: np.ndarray, *, m_llp: float, m_invisible: float, detector, mo
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
     volume = detector.decay_volume if mode == "full" else detector.cone
     calo = detector.calorimeter
-    out = propagate_kernel(np.ascontiguousarray(llp, dtype=np.float64), float(m_llp),
-                           float(m_invisible), volume.code, volume.params, calo.code, calo.params,
-                           mode == "full", e_min, detector.photon_energy_max, float(ctau), rng)
-    names = ("p4_decay_invisible", "p4_photon", "vertex", "impact", "s_in", "s_out",
-             "acc_intervals", "beta_gamma", "p_decay_volume", "p_decay_accepted", "in_volume",
-             "photon_hits_calo", "above_threshold")
+    out = propagate_kernel(
+        np.ascontiguousarray(llp, dtype=np.float64),
+        float(m_llp),
+        float(m_invisible),
+        volume.code,
+        volume.params,
+        calo.code,
+        calo.params,
+        mode == "full",
+        e_min,
+        detector.photon_energy_max,
+        float(ctau),
+        rng,
+    )
+    names = (
+        "p4_decay_invisible",
+        "p4_photon",
+        "vertex",
+        "impact",
+        "s_in",
+        "s_out",
+        "acc_intervals",
+        "beta_gamma",
+        "p_decay_volume",
+        "p_decay_accepted",
+        "in_volume",
+        "photon_hits_calo",
+        "above_threshold",
+    )
     return dict(zip(names, out))

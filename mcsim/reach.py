@@ -25,12 +25,22 @@ from scipy import optimize, stats
 
 from . import jsonio
 
-__all__ = ["ReachGrid", "contour_lines", "signal_upper_limit",
-           "recast_upper_limit", "log_grid", "write_grids", "read_grids", "write_contours",
-           "min_coupling", "DISCOVERY_LEVEL"]
+__all__ = [
+    "DISCOVERY_LEVEL",
+    "ReachGrid",
+    "contour_lines",
+    "log_grid",
+    "min_coupling",
+    "read_grids",
+    "recast_upper_limit",
+    "signal_upper_limit",
+    "write_contours",
+    "write_grids",
+]
 
 #: Expected signal events required for a sensitivity contour (paper Sec. 4.3).
 DISCOVERY_LEVEL = 3.0
+
 
 def log_grid(lo: float, hi: float, n: int, *, name: str) -> np.ndarray:
     """n log-spaced values from lo to hi (both > 0, lo < hi, n >= 2) for the grid axis ``name``."""
@@ -41,8 +51,9 @@ def log_grid(lo: float, hi: float, n: int, *, name: str) -> np.ndarray:
     return np.geomspace(lo, hi, int(n))
 
 
-def contour_lines(masses: np.ndarray, couplings: np.ndarray, events: np.ndarray,
-                  level: float = DISCOVERY_LEVEL) -> list[np.ndarray]:
+def contour_lines(
+    masses: np.ndarray, couplings: np.ndarray, events: np.ndarray, level: float = DISCOVERY_LEVEL
+) -> list[np.ndarray]:
     """The N = level lines of events (n_masses, n_couplings) as a list of (k, 2) arrays of
     (mass [GeV], d [GeV^-1]), interpolated linearly in (log10 mass, log10 d, log10 N)."""
     import contourpy
@@ -51,11 +62,12 @@ def contour_lines(masses: np.ndarray, couplings: np.ndarray, events: np.ndarray,
         raise ValueError(f"contour level must be > 0 events, got {level!r}")
     events = np.asarray(events, dtype=np.float64)
     if events.shape != (len(masses), len(couplings)):
-        raise ValueError(f"events must have shape {(len(masses), len(couplings))}, "
-                         f"got {events.shape}")
+        raise ValueError(
+            f"events must have shape {(len(masses), len(couplings))}, got {events.shape}"
+        )
     z = np.log10(np.maximum(events, 1e-300)).T  # (n_d, n_m): y down the rows
     gen = contourpy.contour_generator(np.log10(masses), np.log10(couplings), z)
-    return [10.0 ** line for line in gen.lines(math.log10(level)) if len(line) > 1]
+    return [10.0**line for line in gen.lines(math.log10(level)) if len(line) > 1]
 
 
 def _column_min_coupling(couplings, column, level: float) -> float:
@@ -72,8 +84,7 @@ def _column_min_coupling(couplings, column, level: float) -> float:
     return float(np.exp(np.log(couplings[k - 1]) + t * np.log(couplings[k] / couplings[k - 1])))
 
 
-def min_coupling(masses, couplings, events, mass: float,
-                 level: float = DISCOVERY_LEVEL) -> float:
+def min_coupling(masses, couplings, events, mass: float, level: float = DISCOVERY_LEVEL) -> float:
     """Smallest d [GeV^-1] with N >= level at ``mass`` [GeV]: found on the two grid columns that
     bracket the mass (interpolated in log d) and interpolated between them in (log mass, log d);
     NaN outside the grid or where either column has no such d."""
@@ -102,13 +113,15 @@ def _cls(s: float, n_obs: int, background: float, sigma_b: float) -> float:
         b = background + sigma_b * x
         w = np.where(b >= 0, w, 0.0)
         b = np.maximum(b, 0.0)
-        return float(np.sum(w * stats.poisson.cdf(n_obs, s + b))
-                     / np.sum(w * stats.poisson.cdf(n_obs, b)))
+        return float(
+            np.sum(w * stats.poisson.cdf(n_obs, s + b)) / np.sum(w * stats.poisson.cdf(n_obs, b))
+        )
     return float(stats.poisson.cdf(n_obs, s + background) / stats.poisson.cdf(n_obs, background))
 
 
-def signal_upper_limit(n_obs: int, background: float = 0.0, background_uncertainty: float = 0.0,
-                       *, cl: float = 0.95) -> float:
+def signal_upper_limit(
+    n_obs: int, background: float = 0.0, background_uncertainty: float = 0.0, *, cl: float = 0.95
+) -> float:
     """Upper limit on the expected signal events at confidence level ``cl``, by the CLs method
     (A. L. Read, J. Phys. G 28 (2002) 2693) for a counting experiment: the s with
     P(n <= n_obs | s + b) / P(n <= n_obs | b) = 1 - cl; a Gaussian background uncertainty is
@@ -135,8 +148,10 @@ def recast_upper_limit(detector, *, cl: float = 0.95) -> float:
     N_sig > N_up).  Without an expected background (CHARM-II, whose 5429 events are all taken
     as Standard-Model neutrino scattering), the background is the observed count."""
     if detector.observed_events is None:
-        raise ValueError(f"detector {detector.name!r} has no [recast] observed_events: it is "
-                         f"not a recast of a past experiment")
+        raise ValueError(
+            f"detector {detector.name!r} has no [recast] observed_events: it is "
+            f"not a recast of a past experiment"
+        )
     n = int(detector.observed_events)
     b = float(n) if detector.expected_background is None else detector.expected_background
     sb = detector.expected_background_uncertainty or 0.0
@@ -175,10 +190,10 @@ class ReachGrid:
     def contour_band(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The level lines of N - sigma and N + sigma: the contour's one-standard-deviation
         Monte Carlo band (inner, outer)."""
-        return (contour_lines(self.masses, self.couplings, self.events - self.stat_error,
-                              self.level),
-                contour_lines(self.masses, self.couplings, self.events + self.stat_error,
-                              self.level))
+        return (
+            contour_lines(self.masses, self.couplings, self.events - self.stat_error, self.level),
+            contour_lines(self.masses, self.couplings, self.events + self.stat_error, self.level),
+        )
 
     def min_coupling(self, mass: float) -> float:
         """Smallest d [GeV^-1] reached at ``mass`` [GeV] (interpolated); NaN if none."""
@@ -187,23 +202,38 @@ class ReachGrid:
     def min_coupling_band(self, mass: float) -> tuple[float, float]:
         """The smallest d [GeV^-1] reached by N + sigma and by N - sigma at ``mass`` [GeV]:
         the one-standard-deviation Monte Carlo range of :meth:`min_coupling`."""
-        return (min_coupling(self.masses, self.couplings, self.events + self.stat_error, mass,
-                             self.level),
-                min_coupling(self.masses, self.couplings, self.events - self.stat_error, mass,
-                             self.level))
+        return (
+            min_coupling(
+                self.masses, self.couplings, self.events + self.stat_error, mass, self.level
+            ),
+            min_coupling(
+                self.masses, self.couplings, self.events - self.stat_error, mass, self.level
+            ),
+        )
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "level": self.level, "metadata": self.metadata,
-                "masses": self.masses.tolist(), "couplings": self.couplings.tolist(),
-                "events": [[float(f"{v:.6g}") for v in row] for row in self.events],
-                "stat_error": [[float(f"{v:.3g}") for v in row] for row in self.stat_error]}
+        return {
+            "label": self.label,
+            "level": self.level,
+            "metadata": self.metadata,
+            "masses": self.masses.tolist(),
+            "couplings": self.couplings.tolist(),
+            "events": [[float(f"{v:.6g}") for v in row] for row in self.events],
+            "stat_error": [[float(f"{v:.3g}") for v in row] for row in self.stat_error],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> ReachGrid:
         events = np.asarray(data["events"], dtype=np.float64)
-        return cls(data["label"], np.asarray(data["masses"]), np.asarray(data["couplings"]),
-                   events, data["level"], data.get("metadata", {}),
-                   np.asarray(data.get("stat_error", np.zeros_like(events)), dtype=np.float64))
+        return cls(
+            data["label"],
+            np.asarray(data["masses"]),
+            np.asarray(data["couplings"]),
+            events,
+            data["level"],
+            data.get("metadata", {}),
+            np.asarray(data.get("stat_error", np.zeros_like(events)), dtype=np.float64),
+        )
 
 
 def write_grids(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
@@ -219,8 +249,15 @@ def write_grids(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
         for g in grids:
             for i, m in enumerate(g.masses):
                 for k, d in enumerate(g.couplings):
-                    w.writerow([g.label, f"{m:.6g}", f"{d:.6g}", f"{g.events[i, k]:.6g}",
-                                f"{g.stat_error[i, k]:.3g}"])
+                    w.writerow(
+                        [
+                            g.label,
+                            f"{m:.6g}",
+                            f"{d:.6g}",
+                            f"{g.events[i, k]:.6g}",
+                            f"{g.stat_error[i, k]:.3g}",
+                        ]
+                    )
     return [js, cs]
 
 
@@ -242,18 +279,23 @@ def write_contours(grids: list[ReachGrid], stem: str | Path) -> list[Path]:
         w = csv.writer(fh)
         w.writerow(["label", "level", "curve", "line", "mass_GeV", "d_inv_GeV"])
         for g in grids:
-            curves = dict(zip(("central", "minus_1sigma", "plus_1sigma"),
-                              (g.contours(), *g.contour_band())))
-            rounded = {k: [[[float(f"{m:.6g}"), float(f"{d:.6g}")] for m, d in ln]
-                           for ln in lines] for k, lines in curves.items()}
-            data[g.label] = {"level": g.level, "lines": rounded["central"],
-                             "band_minus": rounded["minus_1sigma"],
-                             "band_plus": rounded["plus_1sigma"],
-                             "unconverged_masses": g.metadata.get("unconverged_masses", [])}
+            curves = dict(
+                zip(("central", "minus_1sigma", "plus_1sigma"), (g.contours(), *g.contour_band()))
+            )
+            rounded = {
+                k: [[[float(f"{m:.6g}"), float(f"{d:.6g}")] for m, d in ln] for ln in lines]
+                for k, lines in curves.items()
+            }
+            data[g.label] = {
+                "level": g.level,
+                "lines": rounded["central"],
+                "band_minus": rounded["minus_1sigma"],
+                "band_plus": rounded["plus_1sigma"],
+                "unconverged_masses": g.metadata.get("unconverged_masses", []),
+            }
             for curve, lines in curves.items():
                 for j, ln in enumerate(lines):
                     for m, d in ln:
                         w.writerow([g.label, f"{g.level:.6g}", curve, j, f"{m:.6g}", f"{d:.6g}"])
     jsonio.write(js, data)
     return [js, cs]
-

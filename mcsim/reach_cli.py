@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import functools
+from pathlib import Path
 
 import click
 
@@ -15,39 +14,85 @@ from .partfiles import check_directory, removed_on_failure
 from .reach import DISCOVERY_LEVEL, log_grid, write_contours, write_grids
 from .scan import Family, Refinement, Target, scan
 from .spectra_cli import tables_option
-from .validate import (COUPLING, DELTA, ENERGY, GRID_POINTS, MASS, SCAN_EVENTS, SEED, WORKERS,
-                       click_type)
+from .validate import (
+    COUPLING,
+    DELTA,
+    ENERGY,
+    GRID_POINTS,
+    MASS,
+    SCAN_EVENTS,
+    SEED,
+    WORKERS,
+    click_type,
+)
 
-__all__ = ["reach", "figure", "validate_cone_command"]
+__all__ = ["figure", "reach", "validate_cone_command"]
 
 
 def _scan_options(f):
     """Monte Carlo and execution options shared by the three commands."""
     options = [
-        click.option("--events", "n_events", type=click_type(SCAN_EVENTS), default=100_000,
-                     show_default=True,
-                     help="Monte Carlo events per mass and production channel"),
-        click.option("--seed", type=click_type(SEED), default=1, show_default=True,
-                     help="master seed; the same seed gives the same grids"),
-        click.option("--workers", type=click_type(WORKERS), default=2, show_default=True,
-                     help="local worker processes (1: run in this process)"),
-        click.option("--scheduler", default=None, metavar="ADDRESS",
-                     help="run the tasks on the Dask cluster at ADDRESS (tcp://HOST:8786) "
-                          "instead of local processes"),
-        click.option("--progress/--no-progress", default=True, show_default=True,
-                     help="progress bar on the terminal"),
-        click.option("--target-error", type=float, default=0.05, show_default=True,
-                     help="refine the cells that decide a contour until their relative Monte "
-                          "Carlo error is below this (0: no refinement)"),
-        click.option("--refine-budget", type=float, default=0.5, show_default=True,
-                     help="events the refinement may add, as a multiple of the first pass"),
-        click.option("--sampling", type=click.Choice(SAMPLINGS), default="plain",
-                     show_default=True,
-                     help="plain: mesons and LLPs as produced; directed: drawn towards the "
-                          "detectors with exact importance weights (more events cross the "
-                          "volume, but a scan spends most of its time re-weighting the "
-                          "crossing events to every coupling: plain gives the smaller contour "
-                          "error per CPU second, benchmarks/bench_reach.py)"),
+        click.option(
+            "--events",
+            "n_events",
+            type=click_type(SCAN_EVENTS),
+            default=100_000,
+            show_default=True,
+            help="Monte Carlo events per mass and production channel",
+        ),
+        click.option(
+            "--seed",
+            type=click_type(SEED),
+            default=1,
+            show_default=True,
+            help="master seed; the same seed gives the same grids",
+        ),
+        click.option(
+            "--workers",
+            type=click_type(WORKERS),
+            default=2,
+            show_default=True,
+            help="local worker processes (1: run in this process)",
+        ),
+        click.option(
+            "--scheduler",
+            default=None,
+            metavar="ADDRESS",
+            help="run the tasks on the Dask cluster at ADDRESS (tcp://HOST:8786) "
+            "instead of local processes",
+        ),
+        click.option(
+            "--progress/--no-progress",
+            default=True,
+            show_default=True,
+            help="progress bar on the terminal",
+        ),
+        click.option(
+            "--target-error",
+            type=float,
+            default=0.05,
+            show_default=True,
+            help="refine the cells that decide a contour until their relative Monte "
+            "Carlo error is below this (0: no refinement)",
+        ),
+        click.option(
+            "--refine-budget",
+            type=float,
+            default=0.5,
+            show_default=True,
+            help="events the refinement may add, as a multiple of the first pass",
+        ),
+        click.option(
+            "--sampling",
+            type=click.Choice(SAMPLINGS),
+            default="plain",
+            show_default=True,
+            help="plain: mesons and LLPs as produced; directed: drawn towards the "
+            "detectors with exact importance weights (more events cross the "
+            "volume, but a scan spends most of its time re-weighting the "
+            "crossing events to every coupling: plain gives the smaller contour "
+            "error per CPU second, benchmarks/bench_reach.py)",
+        ),
         tables_option,
     ]
     for option in reversed(options):
@@ -75,13 +120,29 @@ def _family_options(func):
         return func(**kwargs)
 
     default = model_registry.kinds()[0].name
-    opts = [click.option("--model", type=ModelName(), default=default, show_default=True,
-                         help="model family: " + ", ".join(model_registry.names())
-                              + ", or card:PATH (a model card)")]
+    opts = [
+        click.option(
+            "--model",
+            type=ModelName(),
+            default=default,
+            show_default=True,
+            help="model family: "
+            + ", ".join(model_registry.names())
+            + ", or card:PATH (a model card)",
+        )
+    ]
     for name, (kind, p) in fixed_params.items():
         kind_type = click.Choice(p.choices) if p.choices else click_type(p.range)
-        opts.append(click.option(p.option, name, type=kind_type, default=p.scan_default,
-                                 show_default=True, help=f"{kind.name}: {p.help}"))
+        opts.append(
+            click.option(
+                p.option,
+                name,
+                type=kind_type,
+                default=p.scan_default,
+                show_default=True,
+                help=f"{kind.name}: {p.help}",
+            )
+        )
     for opt in reversed(opts):
         wrapper = opt(wrapper)
     return wrapper
@@ -89,32 +150,96 @@ def _family_options(func):
 
 @click.command()
 @_family_options
-@click.option("--detector", "detectors", multiple=True, required=True,
-              help="detector card name (na62, na62:1e17, ship, ...; see `mcsim detectors "
-                   "list`) or path; repeat for several")
-@click.option("--mass-range", nargs=2, type=click_type(MASS), default=(0.01, 5.0),
-              show_default=True, help="mass range [GeV] of the family's mass parameter (M1, "
-                                      "M_N, a card's LLP mass), log-spaced")
-@click.option("--masses", "n_masses", type=click_type(GRID_POINTS), default=40,
-              show_default=True, help="number of masses in the grid")
-@click.option("--d-range", nargs=2, type=click_type(COUPLING), default=None,
-              help="coupling range [GeV^-1, or the card's unit], log-spaced  [default: the "
-                   "model's: 1e-8 1e-2 (dark), 1e-9 1e-3 (neutrino), a card's coupling_range]")
-@click.option("--couplings", "n_couplings", type=click_type(GRID_POINTS), default=100,
-              show_default=True, help="number of couplings in the grid")
-@click.option("--threshold", type=click_type(ENERGY), default=None,
-              help="minimum photon energy [GeV]  [default: each card's]")
-@click.option("--mode", type=click.Choice(["full", "cone"]), default="full", show_default=True,
-              help="full: 3-D geometry; cone: the paper's cone approximation")
-@click.option("--level", type=float, default=DISCOVERY_LEVEL, show_default=True,
-              help="expected signal events N of the contour (cards with a [recast] table "
-                   "keep their 95%% CL N_up)")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("reach"), show_default=True, help="output directory")
+@click.option(
+    "--detector",
+    "detectors",
+    multiple=True,
+    required=True,
+    help="detector card name (na62, na62:1e17, ship, ...; see `mcsim detectors "
+    "list`) or path; repeat for several",
+)
+@click.option(
+    "--mass-range",
+    nargs=2,
+    type=click_type(MASS),
+    default=(0.01, 5.0),
+    show_default=True,
+    help="mass range [GeV] of the family's mass parameter (M1, M_N, a card's LLP mass), log-spaced",
+)
+@click.option(
+    "--masses",
+    "n_masses",
+    type=click_type(GRID_POINTS),
+    default=40,
+    show_default=True,
+    help="number of masses in the grid",
+)
+@click.option(
+    "--d-range",
+    nargs=2,
+    type=click_type(COUPLING),
+    default=None,
+    help="coupling range [GeV^-1, or the card's unit], log-spaced  [default: the "
+    "model's: 1e-8 1e-2 (dark), 1e-9 1e-3 (neutrino), a card's coupling_range]",
+)
+@click.option(
+    "--couplings",
+    "n_couplings",
+    type=click_type(GRID_POINTS),
+    default=100,
+    show_default=True,
+    help="number of couplings in the grid",
+)
+@click.option(
+    "--threshold",
+    type=click_type(ENERGY),
+    default=None,
+    help="minimum photon energy [GeV]  [default: each card's]",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["full", "cone"]),
+    default="full",
+    show_default=True,
+    help="full: 3-D geometry; cone: the paper's cone approximation",
+)
+@click.option(
+    "--level",
+    type=float,
+    default=DISCOVERY_LEVEL,
+    show_default=True,
+    help="expected signal events N of the contour (cards with a [recast] table "
+    "keep their 95%% CL N_up)",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reach"),
+    show_default=True,
+    help="output directory",
+)
 @_scan_options
-def reach(family, detectors, mass_range, n_masses, d_range, n_couplings,
-          threshold, mode, level, out_dir, n_events, seed, workers, scheduler, progress,
-          target_error, refine_budget, sampling):
+def reach(
+    family,
+    detectors,
+    mass_range,
+    n_masses,
+    d_range,
+    n_couplings,
+    threshold,
+    mode,
+    level,
+    out_dir,
+    n_events,
+    seed,
+    workers,
+    scheduler,
+    progress,
+    target_error,
+    refine_budget,
+    sampling,
+):
     """Expected signal events over a (mass, d) grid and the N = --level contours (N_up for a
     recast card, 10 events for BaBar): writes grid.{csv,json}, contours.{csv,json} and reach.png
     to --out, and for the dark dipole the thermal-relic line (relic.{csv,json}, dashed in the
@@ -128,9 +253,19 @@ def reach(family, detectors, mass_range, n_masses, d_range, n_couplings,
     masses = log_grid(*mass_range, n_masses, name="mass")
     couplings = log_grid(*d_range, n_couplings, name="coupling")
     targets = [Target(d, d, mode, threshold, level) for d in detectors]
-    grids = scan(family, masses, couplings, targets, n_events=n_events, seed=seed,
-                 workers=workers, scheduler=scheduler, progress=progress,
-                 refinement=_refinement(target_error, refine_budget), sampling=sampling)
+    grids = scan(
+        family,
+        masses,
+        couplings,
+        targets,
+        n_events=n_events,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        refinement=_refinement(target_error, refine_budget),
+        sampling=sampling,
+    )
     with removed_on_failure(out_dir):  # all of the outputs or none
         files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
         relic = None
@@ -144,16 +279,23 @@ def reach(family, detectors, mass_range, n_masses, d_range, n_couplings,
     for g in grids:
         lines = g.contours()
         worst = [e for e in g.metadata["contour_rel_error"] if e is not None]
-        click.echo(f"{g.label}: {len(lines)} contour line(s) at N = {g.level:.4g}; max N = "
-                   f"{g.events.max():.3g}; MC error at the contour <= "
-                   f"{max(worst, default=0.0):.1%}")
+        click.echo(
+            f"{g.label}: {len(lines)} contour line(s) at N = {g.level:.4g}; max N = "
+            f"{g.events.max():.3g}; MC error at the contour <= "
+            f"{max(worst, default=0.0):.1%}"
+        )
         if g.metadata["unconverged_masses"]:
-            click.echo(f"  note: {len(g.metadata['unconverged_masses'])} mass(es) above the "
-                       f"{g.metadata['refinement']['target']:.0%} target (marked x in the plot)",
-                       err=True)
+            click.echo(
+                f"  note: {len(g.metadata['unconverged_masses'])} mass(es) above the "
+                f"{g.metadata['refinement']['target']:.0%} target (marked x in the plot)",
+                err=True,
+            )
         if g.metadata["missing_tables"]:
-            click.echo(f"  warning: channels skipped, no spectrum table: "
-                       f"{', '.join(g.metadata['missing_tables'])}", err=True)
+            click.echo(
+                f"  warning: channels skipped, no spectrum table: "
+                f"{', '.join(g.metadata['missing_tables'])}",
+                err=True,
+            )
     click.echo("wrote " + ", ".join(str(f) for f in files))
 
 
@@ -180,17 +322,27 @@ def plot_detectors(ax, grids, *, xlabel: str, ylabel: str = "d [GeV^-1]") -> Non
     flagged = False
     for i, g in enumerate(grids):
         det = load_detector(g.metadata.get("detector", g.label))
-        style = {"color": _COLOURS[i % len(_COLOURS)],
-                 "ls": _STYLES[(i // len(_COLOURS) + i) % len(_STYLES)], "lw": 1.8}
+        style = {
+            "color": _COLOURS[i % len(_COLOURS)],
+            "ls": _STYLES[(i // len(_COLOURS) + i) % len(_STYLES)],
+            "lw": 1.8,
+        }
         lines = g.contours()
         for line in lines:
             ax.plot(line[:, 0], line[:, 1], **style)
         flagged |= draw_uncertainty(ax, g, style["color"])
         note = "" if lines else ", not reached"
-        ax.plot([], [], label=f"{g.label}: {detector_exposure(det)}, N = {g.level:.3g}{note}",
-                **style)
-    finish_reach_axes(ax, grids, flagged, xlabel=xlabel, ylabel=ylabel,
-                      flag_label="MC error at the contour above the target")
+        ax.plot(
+            [], [], label=f"{g.label}: {detector_exposure(det)}, N = {g.level:.3g}{note}", **style
+        )
+    finish_reach_axes(
+        ax,
+        grids,
+        flagged,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        flag_label="MC error at the contour above the target",
+    )
     ax.legend(fontsize="small", loc="upper right")
 
 
@@ -211,50 +363,136 @@ def _plot(grids, path: Path, family: Family, relic=None) -> Path:
 
 @click.command()
 @click.argument("number", type=int)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("figures"), show_default=True, help="output directory")
-@click.option("--masses", "n_masses", type=click_type(GRID_POINTS), default=40,
-              show_default=True, help="number of masses in the grid")
-@click.option("--couplings", "n_couplings", type=click_type(GRID_POINTS), default=100,
-              show_default=True, help="number of couplings in the grid")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("figures"),
+    show_default=True,
+    help="output directory",
+)
+@click.option(
+    "--masses",
+    "n_masses",
+    type=click_type(GRID_POINTS),
+    default=40,
+    show_default=True,
+    help="number of masses in the grid",
+)
+@click.option(
+    "--couplings",
+    "n_couplings",
+    type=click_type(GRID_POINTS),
+    default=100,
+    show_default=True,
+    help="number of couplings in the grid",
+)
 @_scan_options
-def figure(number, out_dir, n_masses, n_couplings, n_events, seed, workers, scheduler,
-           progress, target_error, refine_budget, sampling):
+def figure(
+    number,
+    out_dir,
+    n_masses,
+    n_couplings,
+    n_events,
+    seed,
+    workers,
+    scheduler,
+    progress,
+    target_error,
+    refine_budget,
+    sampling,
+):
     """The paper's Figure NUMBER (2, 3 or 4): scan, plot, and write the grids and contours."""
     from .figures import make_figure
 
-    result = make_figure(number, out_dir, n_masses=n_masses, n_couplings=n_couplings,
-                         n_events=n_events, seed=seed, workers=workers, scheduler=scheduler,
-                         progress=progress, sampling=sampling,
-                         refinement=_refinement(target_error, refine_budget))
+    result = make_figure(
+        number,
+        out_dir,
+        n_masses=n_masses,
+        n_couplings=n_couplings,
+        n_events=n_events,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        sampling=sampling,
+        refinement=_refinement(target_error, refine_budget),
+    )
     for note in result["notes"]:
         click.echo(f"note: {note}", err=True)
-    click.echo(f"wrote {result['png']}, {result['grids']}, "
-               + ", ".join(str(p) for p in result["contours"]))
+    click.echo(
+        f"wrote {result['png']}, {result['grids']}, "
+        + ", ".join(str(p) for p in result["contours"])
+    )
 
 
 @click.command("validate-cone")
-@click.option("--delta", type=click_type(DELTA), default=0.1, show_default=True,
-              help="dark dipole: relative splitting (M2 - M1) / M1")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("figures"), show_default=True, help="output directory")
-@click.option("--masses", "n_masses", type=click_type(GRID_POINTS), default=30,
-              show_default=True, help="number of masses in the grid")
-@click.option("--couplings", "n_couplings", type=click_type(GRID_POINTS), default=80,
-              show_default=True, help="number of couplings in the grid")
+@click.option(
+    "--delta",
+    type=click_type(DELTA),
+    default=0.1,
+    show_default=True,
+    help="dark dipole: relative splitting (M2 - M1) / M1",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("figures"),
+    show_default=True,
+    help="output directory",
+)
+@click.option(
+    "--masses",
+    "n_masses",
+    type=click_type(GRID_POINTS),
+    default=30,
+    show_default=True,
+    help="number of masses in the grid",
+)
+@click.option(
+    "--couplings",
+    "n_couplings",
+    type=click_type(GRID_POINTS),
+    default=80,
+    show_default=True,
+    help="number of couplings in the grid",
+)
 @_scan_options
-def validate_cone_command(delta, out_dir, n_masses, n_couplings, n_events, seed, workers,
-                          scheduler, progress, target_error, refine_budget, sampling):
+def validate_cone_command(
+    delta,
+    out_dir,
+    n_masses,
+    n_couplings,
+    n_events,
+    seed,
+    workers,
+    scheduler,
+    progress,
+    target_error,
+    refine_budget,
+    sampling,
+):
     """Full geometry vs the paper's cone approximation: yield ratio over the (M1, d) plane and
     both N = 3 contours per experiment (validate_cone.png) and a table (.csv, .md)."""
     from .figures import validate_cone
 
-    result = validate_cone(out_dir, delta=delta, n_masses=n_masses, n_couplings=n_couplings,
-                           n_events=n_events, seed=seed, workers=workers, scheduler=scheduler,
-                           progress=progress, sampling=sampling,
-                           refinement=_refinement(target_error, refine_budget))
+    result = validate_cone(
+        out_dir,
+        delta=delta,
+        n_masses=n_masses,
+        n_couplings=n_couplings,
+        n_events=n_events,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        sampling=sampling,
+        refinement=_refinement(target_error, refine_budget),
+    )
     if result["skipped"]:
-        click.echo(f"note: not computed (no spectrum tables): {', '.join(result['skipped'])}",
-                   err=True)
+        click.echo(
+            f"note: not computed (no spectrum tables): {', '.join(result['skipped'])}", err=True
+        )
     click.echo(result["table"][1].read_text())
     click.echo(f"wrote {result['png']}, " + ", ".join(str(p) for p in result["table"]))

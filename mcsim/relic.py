@@ -39,9 +39,9 @@ import numpy as np
 from scipy import integrate, optimize, special
 
 from .constants import ALPHA, E_CHARGE_SQ, INPUTS
+from .jit_cache import ensure_fresh
 from .mesons import sm
 from .thermo import g_star_half, h_eff
-from .jit_cache import ensure_fresh
 
 ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
 
@@ -77,8 +77,8 @@ def _bw(s, mass, width_of_s, br_ee):
     R = sigma / sigma_pt with sigma_pt = 4 pi alpha^2 / (3 s)."""
     gam_peak = width_of_s(np.array(mass * mass))
     gam = width_of_s(s)
-    sigma = 12.0 * math.pi * br_ee * gam_peak * gam / ((s - mass ** 2) ** 2 + mass ** 2 * gam ** 2)
-    return sigma / (4.0 * math.pi * ALPHA ** 2 / (3.0 * s))
+    sigma = 12.0 * math.pi * br_ee * gam_peak * gam / ((s - mass**2) ** 2 + mass**2 * gam**2)
+    return sigma / (4.0 * math.pi * ALPHA**2 / (3.0 * s))
 
 
 def r_ratio(sqrt_s):
@@ -96,20 +96,21 @@ def r_ratio(sqrt_s):
     for pdgid, row in INPUTS["vector_mesons"].items():
         v = sm(pdgid)
         if pdgid == 113:
-            p0 = math.sqrt(v.mass ** 2 / 4 - m_pi ** 2)
+            p0 = math.sqrt(v.mass**2 / 4 - m_pi**2)
 
             def width(t, v=v, p0=p0):  # P-wave pi pi threshold, constant above the peak
-                p = np.sqrt(np.maximum(t / 4 - m_pi ** 2, 0.0))
+                p = np.sqrt(np.maximum(t / 4 - m_pi**2, 0.0))
                 return v.width * np.minimum((p / p0) ** 3 * v.mass / np.sqrt(t), 1.0)
 
             r += np.where(rs > 2 * m_pi, _bw(s, v.mass, width, row["BR_ee"]), 0.0)
         else:
+
             def width(t, v=v):
                 return np.full_like(t, v.width)
 
             r += np.where(rs > 3 * m_pi, _bw(s, v.mass, width, row["BR_ee"]), 0.0)
     qcd = 1.0 + _ALPHA_S / math.pi
-    r += 0.5 * (1.0 + np.tanh((rs - 1.25) / 0.1)) * 2.0 * qcd   # u, d, s continuum
+    r += 0.5 * (1.0 + np.tanh((rs - 1.25) / 0.1)) * 2.0 * qcd  # u, d, s continuum
     r += np.where(rs > 2 * sm(411).mass, 4.0 / 3.0 * qcd, 0.0)
     r += np.where(rs > 2 * sm(521).mass, 1.0 / 3.0 * qcd, 0.0)
     return r if r.ndim else float(r)
@@ -127,10 +128,14 @@ def sigma_coannihilation(s, m1: float, m2: float, d: float):
     final = r_ratio(np.sqrt(s_ok))
     for pdgid in (11, 13, 15):
         m2l = sm(pdgid).mass ** 2
-        final = final + np.where(s_ok > 4 * m2l, (1.0 + 2.0 * m2l / s_ok)
-                                 * np.sqrt(np.maximum(1.0 - 4.0 * m2l / s_ok, 0.0)), 0.0)
-    out = np.where(above, E_CHARGE_SQ * d * d * f * final / (3.0 * math.pi * s_ok
-                                                              * np.sqrt(lam)), 0.0)
+        final = final + np.where(
+            s_ok > 4 * m2l,
+            (1.0 + 2.0 * m2l / s_ok) * np.sqrt(np.maximum(1.0 - 4.0 * m2l / s_ok, 0.0)),
+            0.0,
+        )
+    out = np.where(
+        above, E_CHARGE_SQ * d * d * f * final / (3.0 * math.pi * s_ok * np.sqrt(lam)), 0.0
+    )
     return out if out.ndim else float(out)
 
 
@@ -142,8 +147,9 @@ def _energy_grid(m1: float, m2: float, t_max: float) -> np.ndarray:
     for pdgid in INPUTS["vector_mesons"]:
         v = sm(pdgid)
         if v.mass > big:
-            nodes.append(np.clip(v.mass - big + np.linspace(-30, 30, 601) * v.width, 1e-9 * big,
-                                 None))
+            nodes.append(
+                np.clip(v.mass - big + np.linspace(-30, 30, 601) * v.width, 1e-9 * big, None)
+            )
     return np.unique(np.concatenate(nodes))
 
 
@@ -160,10 +166,9 @@ def _log_sigma_v_eff_over_d2(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
     # ds sigma lambda K1(sqrt(s)/T) / sqrt(s) = de 2 sigma lambda K1
     base = 2.0 * sigma_coannihilation(s, m1, m2, 1.0) * lam
     k1 = special.k1e(rs[None, :] / t[:, None]) * np.exp(-e[None, :] / t[:, None])
-    pair = 4.0 * t / (32.0 * math.pi ** 4) * integrate.trapezoid(base[None, :] * k1, e, axis=1)
-    n1 = 2.0 * m1 ** 2 * t * special.kve(2, m1 / t) / (2.0 * math.pi ** 2)
-    n2 = (2.0 * m2 ** 2 * t * special.kve(2, m2 / t) / (2.0 * math.pi ** 2)
-          * np.exp(-(m2 - m1) / t))
+    pair = 4.0 * t / (32.0 * math.pi**4) * integrate.trapezoid(base[None, :] * k1, e, axis=1)
+    n1 = 2.0 * m1**2 * t * special.kve(2, m1 / t) / (2.0 * math.pi**2)
+    n2 = 2.0 * m2**2 * t * special.kve(2, m2 / t) / (2.0 * math.pi**2) * np.exp(-(m2 - m1) / t)
     return np.log(2.0 * pair) - (m2 - m1) / t - 2.0 * np.log(n1 + n2)
 
 
@@ -171,9 +176,10 @@ def _log_y_eq(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
     """ln Y_eq, Y_eq = (n1 + n2)_eq / s at x = M1/T (Boltzmann statistics, exp(-x) factored
     out of the Bessel functions so that any x is representable)."""
     t = m1 / np.asarray(x, dtype=np.float64)
-    n = sum(2.0 * m * m * t * special.kve(2, m / t) * np.exp(-(m - m1) / t)
-            for m in (m1, m2)) / (2.0 * math.pi ** 2)
-    return -x + np.log(n / (2.0 * math.pi ** 2 / 45.0 * h_eff(t) * t ** 3))
+    n = sum(2.0 * m * m * t * special.kve(2, m / t) * np.exp(-(m - m1) / t) for m in (m1, m2)) / (
+        2.0 * math.pi**2
+    )
+    return -x + np.log(n / (2.0 * math.pi**2 / 45.0 * h_eff(t) * t**3))
 
 
 @dataclass(frozen=True)
@@ -227,7 +233,7 @@ def freeze_out(log_x, log_rate, log_y_eq, *, steps: int = 20_000) -> float:
 
 def _entropy_today() -> float:
     """s_0 [cm^-3] = (2 pi^2 / 45) h_eff(T_0) T_0^3."""
-    return 2 * math.pi ** 2 / 45 * float(h_eff(T_CMB)) * T_CMB ** 3 / HBARC_GEV_CM ** 3
+    return 2 * math.pi**2 / 45 * float(h_eff(T_CMB)) * T_CMB**3 / HBARC_GEV_CM**3
 
 
 def omega_h2(m1: float, delta: float, d: float) -> float:
@@ -242,6 +248,7 @@ def omega_h2(m1: float, delta: float, d: float) -> float:
 def relic_coupling(m1: float, delta: float, omega: float = OMEGA_DM_H2) -> float:
     """The d [GeV^-1] with Omega h^2 = ``omega``: secant iterations on ln Omega h^2 against
     ln d (nearly linear, slope about -2), to 1e-4 in ln d."""
+
     def f(log_d):
         return math.log(omega_h2(m1, delta, math.exp(log_d)) / omega)
 
@@ -260,8 +267,11 @@ def write_relic_lines(lines: dict[str, np.ndarray], stem: str | Path) -> list[Pa
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     js, cs = stem.with_suffix(".json"), stem.with_suffix(".csv")
-    js.write_text(json.dumps({k: [[float(f"{m:.6g}"), float(f"{d:.6g}")] for m, d in v]
-                              for k, v in lines.items()}))
+    js.write_text(
+        json.dumps(
+            {k: [[float(f"{m:.6g}"), float(f"{d:.6g}")] for m, d in v] for k, v in lines.items()}
+        )
+    )
     with cs.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["label", "M1_GeV", "d_inv_GeV"])

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,11 +58,29 @@ import uproot
 from . import jsonio, partfiles
 from .chain import ARRAYS
 
-__all__ = ["BRANCHES", "TITLES", "CROSSING_BRANCHES", "EVENTS_TREE", "CROSSING_TREE",
-           "METADATA_KEY", "COMPRESSIONS", "branches_of", "branch_types", "flatten", "unflatten",
-           "compression", "check_output", "NtupleWriter", "read_metadata", "read_arrays",
-           "iterate", "iterate_crossing", "CROSSING_KEYS", "HISTOGRAM_DIR",
-           "schema_markdown"]
+__all__ = [
+    "BRANCHES",
+    "COMPRESSIONS",
+    "CROSSING_BRANCHES",
+    "CROSSING_KEYS",
+    "CROSSING_TREE",
+    "EVENTS_TREE",
+    "HISTOGRAM_DIR",
+    "METADATA_KEY",
+    "TITLES",
+    "NtupleWriter",
+    "branch_types",
+    "branches_of",
+    "check_output",
+    "compression",
+    "flatten",
+    "iterate",
+    "iterate_crossing",
+    "read_arrays",
+    "read_metadata",
+    "schema_markdown",
+    "unflatten",
+]
 
 EVENTS_TREE = "events"
 CROSSING_TREE = "crossing"
@@ -74,10 +91,12 @@ CARD_KEY = "detector_card"
 HISTOGRAM_DIR = "histograms"
 
 _COMPONENTS = {4: ("E", "px", "py", "pz")}
-_SPECIAL = {"vertex": ("vertex_x", "vertex_y", "vertex_z"),
-            "impact": ("impact_x", "impact_y"),
-            "acc_intervals": ("acc_a1", "acc_b1", "acc_a2", "acc_b2"),
-            "above_threshold": ("selected",)}
+_SPECIAL = {
+    "vertex": ("vertex_x", "vertex_y", "vertex_z"),
+    "impact": ("impact_x", "impact_y"),
+    "acc_intervals": ("acc_a1", "acc_b1", "acc_a2", "acc_b2"),
+    "above_threshold": ("selected",),
+}
 #: Arrays stored in float32 with ``float32=True`` (kinematics only; never what weights use).
 _KINEMATICS = tuple(k for k in ARRAYS if k.startswith("p4_")) + ("vertex", "impact")
 
@@ -113,7 +132,7 @@ def _titles() -> dict[str, str]:
         "beta_gamma": "|p| / m of the LLP",
         "in_volume": "cut 1 (cumulative): the LLP crosses the decay volume (cone: in the cone)",
         "photon_hits_calo": "cut 2 (cumulative): in_volume and the photon can reach the "
-                            "calorimeter",
+        "calorimeter",
         "selected": "cut 3 (cumulative): photon_hits_calo and photon energy in the window",
         "w_sampling": "importance weight of directed sampling (1 for plain sampling)",
         "w_norm": "N_M x BR(d) / N_generated(channel) x w_sampling [LLPs per MC event]",
@@ -159,10 +178,18 @@ def branch_types(float32: bool = False) -> dict[str, np.dtype]:
 BRANCHES: dict[str, np.dtype] = branch_types()
 
 #: Arrays of the ``crossing`` tree (besides ``event``): the cutflow's volume rows need them.
-CROSSING_KEYS = ("channel", "w_norm", "beta_gamma", "s_in", "s_out", "acc_intervals",
-                 "photon_hits_calo")
+CROSSING_KEYS = (
+    "channel",
+    "w_norm",
+    "beta_gamma",
+    "s_in",
+    "s_out",
+    "acc_intervals",
+    "photon_hits_calo",
+)
 CROSSING_BRANCHES: dict[str, np.dtype] = {
-    name: BRANCHES[name] for key in ("event",) + CROSSING_KEYS for name in branches_of(key)}
+    name: BRANCHES[name] for key in ("event",) + CROSSING_KEYS for name in branches_of(key)
+}
 
 
 def flatten(arrays: dict[str, np.ndarray], events, keys=None) -> dict[str, np.ndarray]:
@@ -214,8 +241,10 @@ def compression(spec: str):
     if name == "none" and not level:
         return None
     if name not in COMPRESSIONS or (level and not level.isdigit()) or not 1 <= int(level or 1) <= 9:
-        raise ValueError(f"compression must be 'none' or ALGORITHM[:LEVEL] with ALGORITHM one of "
-                         f"{', '.join(COMPRESSIONS)} and LEVEL 1-9, got {spec!r}")
+        raise ValueError(
+            f"compression must be 'none' or ALGORITHM[:LEVEL] with ALGORITHM one of "
+            f"{', '.join(COMPRESSIONS)} and LEVEL 1-9, got {spec!r}"
+        )
     return COMPRESSIONS[name](int(level or 1))
 
 
@@ -266,15 +295,21 @@ def _run_columns(meta: dict) -> dict[str, np.ndarray]:
     """The numeric run parameters of the ``run`` tree (one entry)."""
     nan = float("nan")
     values = {
-        "d": meta["d"], "ctau": meta["ctau"], "llp_mass": meta["llp_mass"],
-        "invisible_mass": meta["invisible_mass"], "n_collisions": meta["n_collisions"],
+        "d": meta["d"],
+        "ctau": meta["ctau"],
+        "llp_mass": meta["llp_mass"],
+        "invisible_mass": meta["invisible_mass"],
+        "n_collisions": meta["n_collisions"],
         "n_pot": meta["n_pot"] if meta["n_pot"] is not None else nan,
-        "luminosity_inv_ab": (meta["luminosity_inv_ab"]
-                              if meta["luminosity_inv_ab"] is not None else nan),
+        "luminosity_inv_ab": (
+            meta["luminosity_inv_ab"] if meta["luminosity_inv_ab"] is not None else nan
+        ),
         "threshold": meta["threshold"],
-        "photon_energy_max": (meta["photon_energy_max"]
-                              if meta["photon_energy_max"] is not None else math.inf),
-        "efficiency": meta["efficiency"], "calorimeter_z_m": meta["calorimeter_z_m"],
+        "photon_energy_max": (
+            meta["photon_energy_max"] if meta["photon_energy_max"] is not None else math.inf
+        ),
+        "efficiency": meta["efficiency"],
+        "calorimeter_z_m": meta["calorimeter_z_m"],
         "expected_events": meta["expected_events"],
     }
     out = {k: np.array([v], dtype=np.float64) for k, v in values.items()}
@@ -313,8 +348,9 @@ def _make_tree(file, name: str, title: str, types: dict, titles: dict):
     return tree
 
 
-def _write_tree(file, name: str, title: str, columns: dict[str, np.ndarray],
-                titles: dict[str, str]) -> None:
+def _write_tree(
+    file, name: str, title: str, columns: dict[str, np.ndarray], titles: dict[str, str]
+) -> None:
     _make_tree(file, name, title, {k: v.dtype for k, v in columns.items()}, titles).extend(columns)
 
 
@@ -329,8 +365,14 @@ class NtupleWriter:
     :func:`compression`; ``float32``: store the kinematics in float32.
     """
 
-    def __init__(self, path: str | Path, *, overwrite: bool = False,
-                 compression_spec: str = "zstd:1", float32: bool = False):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        overwrite: bool = False,
+        compression_spec: str = "zstd:1",
+        float32: bool = False,
+    ):
         self.compression = compression(compression_spec)
         self.path = check_output(path, overwrite=overwrite)
         self.overwrite = overwrite
@@ -350,12 +392,20 @@ class NtupleWriter:
             raise PermissionError(f"cannot write {self.path}: {err.strerror}") from None
         try:
             self._file = uproot.recreate(self._tmp, compression=self.compression)
-            self._tree = _make_tree(self._file, EVENTS_TREE,
-                                    "mcsim events (one entry per kept MC event)", self.types,
-                                    TITLES)
-            self._crossing = _make_tree(self._file, CROSSING_TREE,
-                                        "LLPs crossing the decay volume in events not kept",
-                                        CROSSING_BRANCHES, TITLES)
+            self._tree = _make_tree(
+                self._file,
+                EVENTS_TREE,
+                "mcsim events (one entry per kept MC event)",
+                self.types,
+                TITLES,
+            )
+            self._crossing = _make_tree(
+                self._file,
+                CROSSING_TREE,
+                "LLPs crossing the decay volume in events not kept",
+                CROSSING_BRANCHES,
+                TITLES,
+            )
         except BaseException:
             self._discard()
             raise
@@ -379,14 +429,21 @@ class NtupleWriter:
         """Write the metadata (JSON-serialisable dict; see :func:`mcsim.ntuple.generate`) and
         the ``histograms`` (name -> ``hist.Hist``, written as TH1D/TH2D)."""
         if metadata["n_kept"] != self.n_written:
-            raise ValueError(f"metadata says {metadata['n_kept']} events kept, "
-                             f"{self.n_written} were written")
+            raise ValueError(
+                f"metadata says {metadata['n_kept']} events kept, {self.n_written} were written"
+            )
         self._file[METADATA_KEY] = jsonio.dumps(metadata, sort_keys=True)
         self._file[CARD_KEY] = metadata["card_text"]
-        _write_tree(self._file, RUN_TREE, "mcsim run parameters", _run_columns(metadata),
-                    _RUN_TITLES)
-        _write_tree(self._file, CHANNELS_TREE, "mcsim production channels",
-                    _channel_columns(metadata), _CHANNEL_TITLES)
+        _write_tree(
+            self._file, RUN_TREE, "mcsim run parameters", _run_columns(metadata), _RUN_TITLES
+        )
+        _write_tree(
+            self._file,
+            CHANNELS_TREE,
+            "mcsim production channels",
+            _channel_columns(metadata),
+            _CHANNEL_TITLES,
+        )
         for name, hist in (histograms or {}).items():
             self._file[f"{HISTOGRAM_DIR}/{name}"] = hist
         self._finished = True
@@ -407,8 +464,9 @@ class NtupleWriter:
         if exc_type is not None or not self._finished:
             self._discard()
             if exc_type is None:
-                raise RuntimeError(f"{self.path}: NtupleWriter closed without finish(); "
-                                   f"nothing written")
+                raise RuntimeError(
+                    f"{self.path}: NtupleWriter closed without finish(); nothing written"
+                )
             return
         try:
             self._file.close()
@@ -427,13 +485,16 @@ def read_metadata(path: str | Path) -> dict:
     with _opened(path) as file:
         for key in (METADATA_KEY, EVENTS_TREE):
             if key not in file:
-                raise NotEventsFile(f"{path}: no {key!r} in the file; not a complete mcsim "
-                                    f"events file")
+                raise NotEventsFile(
+                    f"{path}: no {key!r} in the file; not a complete mcsim events file"
+                )
         meta = jsonio.loads(str(file[METADATA_KEY]))
         file[EVENTS_TREE].num_entries  # noqa: B018 -- reads the tree's header
     if meta.get("format") == "mcsim-events-1":
-        raise ValueError(f"{path} was written by an older mcsim (format mcsim-events-1, "
-                         f"non-cumulative flags): generate it again")
+        raise ValueError(
+            f"{path} was written by an older mcsim (format mcsim-events-1, "
+            f"non-cumulative flags): generate it again"
+        )
     if meta["photon_energy_max"] is None:
         meta["photon_energy_max"] = math.inf
     return meta
@@ -457,8 +518,9 @@ def _opened(path: str | Path):
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except Exception as err:  # uproot meets a damaged file in many ways
-        raise NotEventsFile(f"{path}: not a ROOT file or damaged ({type(err).__name__}: "
-                            f"{_first_line(err)})") from None
+        raise NotEventsFile(
+            f"{path}: not a ROOT file or damaged ({type(err).__name__}: {_first_line(err)})"
+        ) from None
     with file:
         end, size = getattr(file.file, "fEND", 0), os.path.getsize(path)
         if size < end:
@@ -468,8 +530,9 @@ def _opened(path: str | Path):
         except NotEventsFile:
             raise
         except Exception as err:
-            raise NotEventsFile(f"{path}: damaged events file ({type(err).__name__}: "
-                                f"{_first_line(err)})") from None
+            raise NotEventsFile(
+                f"{path}: damaged events file ({type(err).__name__}: {_first_line(err)})"
+            ) from None
 
 
 def _branch_list(keys) -> list[str]:
@@ -478,18 +541,21 @@ def _branch_list(keys) -> list[str]:
     return [name for key in keys for name in branches_of(key)]
 
 
-def read_arrays(path: str | Path, keys=None, *, entry_start: int | None = None,
-                entry_stop: int | None = None) -> dict[str, np.ndarray]:
+def read_arrays(
+    path: str | Path, keys=None, *, entry_start: int | None = None, entry_stop: int | None = None
+) -> dict[str, np.ndarray]:
     """Per-event arrays (names of :data:`mcsim.chain.ARRAYS`, all or ``keys``) of an events
     file, in memory at once: use :func:`iterate` for large files."""
     with _opened(path) as file:
-        columns = file[EVENTS_TREE].arrays(_branch_list(keys), library="np",
-                                           entry_start=entry_start, entry_stop=entry_stop)
+        columns = file[EVENTS_TREE].arrays(
+            _branch_list(keys), library="np", entry_start=entry_start, entry_stop=entry_stop
+        )
     return unflatten(columns, keys)
 
 
-def iterate(path: str | Path, keys=None, *, step_size: int = 200_000
-            ) -> Iterator[dict[str, np.ndarray]]:
+def iterate(
+    path: str | Path, keys=None, *, step_size: int = 200_000
+) -> Iterator[dict[str, np.ndarray]]:
     """Per-event arrays of an events file, ``step_size`` events at a time (bounded memory)."""
     with _opened(path) as file:
         tree = file[EVENTS_TREE]
@@ -497,16 +563,16 @@ def iterate(path: str | Path, keys=None, *, step_size: int = 200_000
             yield unflatten(columns, keys)
 
 
-def iterate_crossing(path: str | Path, *, step_size: int = 200_000
-                     ) -> Iterator[dict[str, np.ndarray]]:
+def iterate_crossing(
+    path: str | Path, *, step_size: int = 200_000
+) -> Iterator[dict[str, np.ndarray]]:
     """The ``crossing`` tree (LLPs crossing the decay volume in events not kept) as arrays of
     :data:`CROSSING_KEYS`, ``step_size`` entries at a time; nothing for files without one."""
     with uproot.open(path) as file:
         if CROSSING_TREE not in file:
             return
         tree = file[CROSSING_TREE]
-        for columns in tree.iterate(list(CROSSING_BRANCHES), step_size=step_size,
-                                    library="np"):
+        for columns in tree.iterate(list(CROSSING_BRANCHES), step_size=step_size, library="np"):
             out = unflatten(columns, CROSSING_KEYS)
             out["in_volume"] = np.ones(len(out["w_norm"]), dtype=bool)
             yield out
@@ -521,15 +587,25 @@ def schema_markdown() -> str:
     channels = {k: v.dtype for k, v in _channel_columns(empty).items()}
     sections = [
         (EVENTS_TREE, "one entry per kept event", BRANCHES, TITLES),
-        (CROSSING_TREE, "one entry per LLP crossing the decay volume in an event not kept "
-                        "(--keep selected)", CROSSING_BRANCHES, TITLES),
+        (
+            CROSSING_TREE,
+            "one entry per LLP crossing the decay volume in an event not kept (--keep selected)",
+            CROSSING_BRANCHES,
+            TITLES,
+        ),
         (RUN_TREE, "one entry: the run", run, _RUN_TITLES),
         (CHANNELS_TREE, "one entry per production channel", channels, _CHANNEL_TITLES),
     ]
     out = []
     for name, what, types, titles in sections:
-        out += [f"## TTree `{name}`", "", f"{what[0].upper()}{what[1:]}.", "",
-                "| branch | type | title (meaning and unit) |", "|---|---|---|"]
+        out += [
+            f"## TTree `{name}`",
+            "",
+            f"{what[0].upper()}{what[1:]}.",
+            "",
+            "| branch | type | title (meaning and unit) |",
+            "|---|---|---|",
+        ]
         for branch in types:
             dtype = types[branch]
             kind = str(dtype)
@@ -538,11 +614,14 @@ def schema_markdown() -> str:
             title = titles[branch].replace("|", "\\|")
             out.append(f"| `{branch}` | {kind} | {title} |")
         out.append("")
-    out += ["## Other keys", "",
-            f"- `{METADATA_KEY}`: TObjString, the complete run metadata as one JSON document",
-            f"- `{CARD_KEY}`: TObjString, the detector card (TOML) the events were generated "
-            f"with",
-            f"- `{HISTOGRAM_DIR}/`: the control histograms of the selected events (TH1D "
-            f"`photon_energy`, `vertex_z`, `photon_angle`; TH2D `impact`), in expected events "
-            f"with sum-of-squares errors", ""]
+    out += [
+        "## Other keys",
+        "",
+        f"- `{METADATA_KEY}`: TObjString, the complete run metadata as one JSON document",
+        f"- `{CARD_KEY}`: TObjString, the detector card (TOML) the events were generated with",
+        f"- `{HISTOGRAM_DIR}/`: the control histograms of the selected events (TH1D "
+        f"`photon_energy`, `vertex_z`, `photon_angle`; TH2D `impact`), in expected events "
+        f"with sum-of-squares errors",
+        "",
+    ]
     return "\n".join(out)

@@ -30,22 +30,42 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import spectra
-from .chain import (BLOCK_SIZE, SAMPLINGS, SpectraSource, block_rngs, block_sizes,
-                    channel_normalisation, in_energy_window, produce, window)
+from . import model_registry, spectra
+from .chain import (
+    BLOCK_SIZE,
+    SAMPLINGS,
+    SpectraSource,
+    block_rngs,
+    block_sizes,
+    channel_normalisation,
+    in_energy_window,
+    produce,
+    window,
+)
 from .collider import COLLIDER_BEAM, collider_sums
 from .detector import Detector, load_detector
 from .memory import keep_freed_memory
-from . import model_registry
 from .model_registry import Model
 from .production import generate, open_channels
 from .propagate import MODES, decay_probability, propagate
 from .reach import DISCOVERY_LEVEL, ReachGrid, recast_upper_limit
-from .yields import yield_sums
 from .validate import WORKERS
+from .yields import yield_sums
 
-__all__ = ["Family", "Target", "Task", "ChannelSums", "TaskResult", "Refinement", "NO_REFINEMENT",
-           "make_tasks", "run_task", "run_tasks", "scan", "scan_set"]
+__all__ = [
+    "NO_REFINEMENT",
+    "ChannelSums",
+    "Family",
+    "Refinement",
+    "Target",
+    "Task",
+    "TaskResult",
+    "make_tasks",
+    "run_task",
+    "run_tasks",
+    "scan",
+    "scan_set",
+]
 
 #: Coupling at which samples are generated [GeV^-1]; any value works (exact re-weighting).
 D_REF = 1e-5
@@ -86,8 +106,9 @@ class Family:
     def fixed(self) -> dict:
         """The fixed parameters given (name -> value)."""
         given = dict(self.params)
-        given.update({k: v for k, v in (("delta", self.delta), ("flavour", self.flavour))
-                      if v is not None})
+        given.update(
+            {k: v for k, v in (("delta", self.delta), ("flavour", self.flavour)) if v is not None}
+        )
         return given
 
     def at(self, mass: float, d: float = D_REF) -> Model:
@@ -227,24 +248,31 @@ def _selected_samples(task: Task, model: Model, channel, source, blocks, tilt=No
         per_target: list = [None] * len(task.targets)
         for members in groups.values():
             lead = task.targets[members[0]]
-            prop = propagate(products["llp"], m_llp=model.llp_mass,
-                             m_invisible=model.invisible_mass,
-                             detector=_detector(lead.detector), mode=lead.mode,
-                             ctau=model.ctau, rng=block_rngs(task.seed, channel.mother, block)[2],
-                             threshold=0.0)
+            prop = propagate(
+                products["llp"],
+                m_llp=model.llp_mass,
+                m_invisible=model.invisible_mass,
+                detector=_detector(lead.detector),
+                mode=lead.mode,
+                ctau=model.ctau,
+                rng=block_rngs(task.seed, channel.mother, block)[2],
+                threshold=0.0,
+            )
             selected: dict[tuple[float, float], tuple] = {}
             for t in members:  # targets of one geometry and energy window: the same object
                 e_min, e_max, _ = _selection(task.targets[t])
                 if (e_min, e_max) not in selected:
-                    keep = prop["photon_hits_calo"] & in_energy_window(prop["p4_photon"][:, 0],
-                                                                       e_min, e_max)
+                    keep = prop["photon_hits_calo"] & in_energy_window(
+                        prop["p4_photon"][:, 0], e_min, e_max
+                    )
                     selected[e_min, e_max] = (keep, prop)
                 per_target[t] = selected[e_min, e_max]
         yield mothers, weights, per_target
 
 
-def _channel_sums(task: Task, model: Model, channel, source, blocks, ratios,
-                  tilt=None) -> ChannelSums:
+def _channel_sums(
+    task: Task, model: Model, channel, source, blocks, ratios, tilt=None
+) -> ChannelSums:
     shape = (len(task.targets), ratios.size)
     out = ChannelSums(0, np.zeros(shape), np.zeros(shape), np.zeros(shape))
     out.next_block = blocks[-1][0] + 1 if blocks else 0
@@ -254,11 +282,12 @@ def _channel_sums(task: Task, model: Model, channel, source, blocks, ratios,
         for t, selection in enumerate(per_target):
             if id(selection) not in sums:
                 keep, prop = selection
-                sums[id(selection)] = yield_sums(weights * keep, prop["acc_intervals"],
-                                                 prop["beta_gamma"], model.ctau, ratios)
+                sums[id(selection)] = yield_sums(
+                    weights * keep, prop["acc_intervals"], prop["beta_gamma"], model.ctau, ratios
+                )
             out.s1[t] += sums[id(selection)][0]
             out.s2[t] += sums[id(selection)][1]
-    out.m2 = out.s1 ** 2 / max(out.n, 1)
+    out.m2 = out.s1**2 / max(out.n, 1)
     return out
 
 
@@ -275,16 +304,22 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     the same streams).  None when the tilt would not at least halve the second moment of the
     events' share f of the decisive cells (each cell normalised to 1): no tail."""
     table = spectra.load_table(channel.mother, task.beam)
-    edges = 10.0 ** table.log10p_edges
+    edges = 10.0**table.log10p_edges
     p_marginal = table.counts.sum(axis=1) / table.counts.sum()
     momenta, shares = [], []
-    for mothers, weights, per_target in _selected_samples(task, model, channel, source,
-                                                          block_sizes(task.n_events)):
+    for mothers, weights, per_target in _selected_samples(
+        task, model, channel, source, block_sizes(task.n_events)
+    ):
         c = np.empty((len(task.decisive), len(mothers)))
         for j, (t, k) in enumerate(task.decisive):
             keep, prop = per_target[t]
-            c[j] = weights * keep * decay_probability(prop["acc_intervals"], prop["beta_gamma"],
-                                            model.ctau / ratios[k])
+            c[j] = (
+                weights
+                * keep
+                * decay_probability(
+                    prop["acc_intervals"], prop["beta_gamma"], model.ctau / ratios[k]
+                )
+            )
         momenta.append(np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1)))
         shares.append(c)
     c = np.concatenate(shares, axis=1)
@@ -307,10 +342,11 @@ def _collider_task(task: Task) -> TaskResult:
     ratios = _ratios(model, task.couplings)
     out = TaskResult({}, [])
     for t, target in enumerate(task.targets):
-        n, produced, s1, s2 = collider_sums(model, _detector(target.detector), task.n_events,
-                                            task.seed, ratios)
+        n, produced, s1, s2 = collider_sums(
+            model, _detector(target.detector), task.n_events, task.seed, ratios
+        )
         rows = np.zeros((3, len(task.targets), ratios.size))
-        rows[:, t] = s1, s2, s1 ** 2 / n
+        rows[:, t] = s1, s2, s1**2 / n
         out.channels[-1 - t] = ChannelSums(n, *rows, production=produced)
     return out
 
@@ -342,10 +378,10 @@ def run_task(task: Task) -> TaskResult:
         if task.plan and channel.mother not in plan:
             continue
         n, first_block = plan.get(channel.mother, (task.n_events, 0))
-        tilt = (_momentum_tilt(task, model, channel, source, ratios)
-                if task.importance else None)
+        tilt = _momentum_tilt(task, model, channel, source, ratios) if task.importance else None
         out.channels[channel.mother] = _channel_sums(
-            task, model, channel, source, block_sizes(n, first_block), ratios, tilt)
+            task, model, channel, source, block_sizes(n, first_block), ratios, tilt
+        )
     return out
 
 
@@ -355,8 +391,17 @@ def _any_channel_open(model: Model) -> bool:
     return any(c.is_open for c in model.channels())
 
 
-def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
-               seed: int, start: int = 0, sampling: str = "plain") -> list[Task]:
+def make_tasks(
+    family: Family,
+    masses,
+    couplings,
+    targets,
+    *,
+    n_events: int,
+    seed: int,
+    start: int = 0,
+    sampling: str = "plain",
+) -> list[Task]:
     """One task per (mass, beam) for ``targets`` over the grid (masses [GeV], couplings
     [GeV^-1], both ascending), numbered from ``start``, each with ``n_events`` per open
     channel.  Raises ValueError on an empty grid, an unknown detector or mode, or a mass range
@@ -380,26 +425,46 @@ def make_tasks(family: Family, masses, couplings, targets, *, n_events: int,
     for target in targets:
         if target.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {target.mode!r}")
-        if target.threshold is not None and not (target.threshold >= 0
-                                                 and math.isfinite(target.threshold)):
-            raise ValueError(f"threshold must be a finite energy >= 0 GeV, "
-                             f"got {target.threshold!r}")
+        if target.threshold is not None and not (
+            target.threshold >= 0 and math.isfinite(target.threshold)
+        ):
+            raise ValueError(
+                f"threshold must be a finite energy >= 0 GeV, got {target.threshold!r}"
+            )
         by_beam.setdefault(_detector(target.detector).beam, []).append(target)
     if not _any_channel_open(family.at(float(masses[0]))):
-        raise ValueError(f"{family.name}: every production channel is closed for masses "
-                         f"{masses[0]:g}-{masses[-1]:g} GeV; nothing to scan")
+        raise ValueError(
+            f"{family.name}: every production channel is closed for masses "
+            f"{masses[0]:g}-{masses[-1]:g} GeV; nothing to scan"
+        )
     tasks = []
     for beam, beam_targets in by_beam.items():
         for m in masses:
-            tasks.append(Task(start + len(tasks), family, float(m), beam, tuple(beam_targets),
-                              tuple(couplings.tolist()), int(n_events), int(seed),
-                              sampling=sampling))
+            tasks.append(
+                Task(
+                    start + len(tasks),
+                    family,
+                    float(m),
+                    beam,
+                    tuple(beam_targets),
+                    tuple(couplings.tolist()),
+                    int(n_events),
+                    int(seed),
+                    sampling=sampling,
+                )
+            )
     return tasks
 
 
-def run_tasks(tasks: list[Task], *, workers: int = 2, scheduler: str | None = None,
-              progress: bool = True, desc: str = "reach scan",
-              timeout: float | None = None) -> list[TaskResult]:
+def run_tasks(
+    tasks: list[Task],
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    progress: bool = True,
+    desc: str = "reach scan",
+    timeout: float | None = None,
+) -> list[TaskResult]:
     """Results of :func:`run_task` for every task, in task order: on ``workers`` local processes
     (1: in this process), or on the Dask cluster at ``scheduler`` (an address).  Local workers
     are spawned, so a calling script must be importable (a file, not ``python - <<EOF``); they
@@ -424,9 +489,12 @@ def run_tasks(tasks: list[Task], *, workers: int = 2, scheduler: str | None = No
         pool = None
         try:
             with _single_threaded_blas(), _sigint_ignored():  # workers start at submit()
-                pool = ProcessPoolExecutor(max_workers=workers,
-                                           mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_worker_init, initargs=(os.getpid(),))
+                pool = ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_init,
+                    initargs=(os.getpid(),),
+                )
                 futures = {pool.submit(run_task, task): i for i, task in enumerate(tasks)}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
@@ -494,16 +562,19 @@ def _on_cluster(tasks: list[Task], scheduler: str, timeout: float):
     try:
         client = Client(scheduler, timeout=timeout)
     except (OSError, TimeoutError) as err:
-        raise ConnectionError(f"--scheduler {scheduler}: cannot reach the Dask scheduler within "
-                              f"{timeout:g} s ({type(err).__name__})") from None
+        raise ConnectionError(
+            f"--scheduler {scheduler}: cannot reach the Dask scheduler within "
+            f"{timeout:g} s ({type(err).__name__})"
+        ) from None
     with client:
         futures = client.map(run_task, tasks, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         pending, last_worker = set(futures), time.monotonic()
         while pending:
             try:
-                done, pending = wait(pending, timeout=min(timeout, 1.0),
-                                     return_when="FIRST_COMPLETED")
+                done, pending = wait(
+                    pending, timeout=min(timeout, 1.0), return_when="FIRST_COMPLETED"
+                )
             except TimeoutError:
                 done = set()
             for fut in done:
@@ -511,9 +582,11 @@ def _on_cluster(tasks: list[Task], scheduler: str, timeout: float):
             if client.nthreads():
                 last_worker = time.monotonic()
             elif time.monotonic() - last_worker > timeout:
-                raise ConnectionError(f"--scheduler {scheduler}: the Dask cluster has had no "
-                                      f"worker for {timeout:g} s; {len(pending)} of "
-                                      f"{len(tasks)} tasks not done")
+                raise ConnectionError(
+                    f"--scheduler {scheduler}: the Dask cluster has had no "
+                    f"worker for {timeout:g} s; {len(pending)} of "
+                    f"{len(tasks)} tasks not done"
+                )
 
 
 @contextmanager
@@ -550,21 +623,32 @@ class Refinement:
 
     def __post_init__(self):
         if not (0 < self.target < 1):
-            raise ValueError(f"refinement target must be a relative error in (0, 1), "
-                             f"got {self.target!r}")
+            raise ValueError(
+                f"refinement target must be a relative error in (0, 1), got {self.target!r}"
+            )
         if self.rounds < 0 or self.budget < 0 or self.max_factor < 1 or self.per_round < 1:
-            raise ValueError("refinement rounds and budget must be >= 0, per_round and "
-                             "max_factor >= 1")
+            raise ValueError(
+                "refinement rounds and budget must be >= 0, per_round and max_factor >= 1"
+            )
 
 
 #: No refinement: the first pass only.
 NO_REFINEMENT = Refinement(rounds=0)
 
 
-def scan_set(jobs: list[tuple[Family, list[Target]]], masses, couplings, *, n_events: int,
-             seed: int, workers: int = 2, scheduler: str | None = None,
-             progress: bool = True, refinement: Refinement = Refinement(),
-             sampling: str = "plain") -> list[list[ReachGrid]]:
+def scan_set(
+    jobs: list[tuple[Family, list[Target]]],
+    masses,
+    couplings,
+    *,
+    n_events: int,
+    seed: int,
+    workers: int = 2,
+    scheduler: str | None = None,
+    progress: bool = True,
+    refinement: Refinement = Refinement(),
+    sampling: str = "plain",
+) -> list[list[ReachGrid]]:
     """Several scans over the same masses [GeV] x couplings [GeV^-1] run as one set of tasks
     (one pool): for each (family, targets) job, one :class:`mcsim.reach.ReachGrid` per target,
     in order, with per-cell Monte Carlo errors.  A target whose card has a [recast] table gets
@@ -575,8 +659,16 @@ def scan_set(jobs: list[tuple[Family, list[Target]]], masses, couplings, *, n_ev
         raise ValueError("no scan requested")
     tasks: list[Task] = []
     for family, targets in jobs:
-        tasks += make_tasks(family, masses, couplings, targets, n_events=n_events, seed=seed,
-                            start=len(tasks), sampling=sampling)
+        tasks += make_tasks(
+            family,
+            masses,
+            couplings,
+            targets,
+            n_events=n_events,
+            seed=seed,
+            start=len(tasks),
+            sampling=sampling,
+        )
     results = run_tasks(tasks, workers=workers, scheduler=scheduler, progress=progress)
     masses = np.asarray(masses, dtype=np.float64)
     couplings = np.asarray(couplings, dtype=np.float64)
@@ -584,12 +676,18 @@ def scan_set(jobs: list[tuple[Family, list[Target]]], masses, couplings, *, n_ev
     added, spent = 0, 0
     for round_ in range(refinement.rounds):
         grids = _grids(jobs, tasks, results, masses, couplings, n_events, seed)
-        extra = _refinement_tasks(tasks, results, grids, jobs, masses, refinement,
-                                  first_pass * refinement.budget - spent)
+        extra = _refinement_tasks(
+            tasks, results, grids, jobs, masses, refinement, first_pass * refinement.budget - spent
+        )
         if not extra:
             break
-        more = run_tasks(extra, workers=workers, scheduler=scheduler, progress=progress,
-                         desc=f"refinement {round_ + 1}")
+        more = run_tasks(
+            extra,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+            desc=f"refinement {round_ + 1}",
+        )
         for task, res in zip(extra, more):
             into = results[task.index]
             for mother, sums in res.channels.items():
@@ -600,29 +698,52 @@ def scan_set(jobs: list[tuple[Family, list[Target]]], masses, couplings, *, n_ev
     for job_grids in grids:
         for g in job_grids:
             g.metadata.update(_contour_quality(g, refinement.target))
-            g.metadata["refinement"] = {"target": refinement.target,
-                                        "events_first_pass": int(first_pass),
-                                        "events_added": int(added)}
+            g.metadata["refinement"] = {
+                "target": refinement.target,
+                "events_first_pass": int(first_pass),
+                "events_added": int(added),
+            }
     return grids
 
 
-def scan(family: Family, masses, couplings, targets: list[Target], *, n_events: int,
-         seed: int, workers: int = 2, scheduler: str | None = None,
-         progress: bool = True, refinement: Refinement = Refinement(),
-         sampling: str = "plain") -> list[ReachGrid]:
+def scan(
+    family: Family,
+    masses,
+    couplings,
+    targets: list[Target],
+    *,
+    n_events: int,
+    seed: int,
+    workers: int = 2,
+    scheduler: str | None = None,
+    progress: bool = True,
+    refinement: Refinement = Refinement(),
+    sampling: str = "plain",
+) -> list[ReachGrid]:
     """Reach grids of ``targets`` for ``family`` (see :func:`scan_set`)."""
-    return scan_set([(family, targets)], masses, couplings, n_events=n_events, seed=seed,
-                    workers=workers, scheduler=scheduler, progress=progress,
-                    refinement=refinement, sampling=sampling)[0]
+    return scan_set(
+        [(family, targets)],
+        masses,
+        couplings,
+        n_events=n_events,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        refinement=refinement,
+        sampling=sampling,
+    )[0]
 
 
 def _grids(jobs, tasks, results, masses, couplings, n_events, seed) -> list[list[ReachGrid]]:
     out = []
     for family, targets in jobs:
-        job = [(t, r) for t, r in zip(tasks, results) if t.family == family
-               and t.targets[0] in targets]
-        out.append([_grid(family, target, masses, couplings, job, n_events, seed)
-                    for target in targets])
+        job = [
+            (t, r) for t, r in zip(tasks, results) if t.family == family and t.targets[0] in targets
+        ]
+        out.append(
+            [_grid(family, target, masses, couplings, job, n_events, seed) for target in targets]
+        )
     return out
 
 
@@ -638,8 +759,11 @@ def _cell_sums(target: Target, task: Task, result: TaskResult):
     variance = np.zeros(len(task.couplings))
     per_channel = {}
     for mother, sums in result.channels.items():
-        produced = (sums.production if sums.production is not None
-                    else _n_mesons(target.detector, mother) * brs.get(mother, 0.0))
+        produced = (
+            sums.production
+            if sums.production is not None
+            else _n_mesons(target.detector, mother) * brs.get(mother, 0.0)
+        )
         norm = eff * channel_normalisation(produced, 1.0, sums.n)
         events += norm * sums.s1[t]
         per_channel[mother] = norm * norm * sums.variance[t]
@@ -647,8 +771,9 @@ def _cell_sums(target: Target, task: Task, result: TaskResult):
     return events, variance, per_channel
 
 
-def _grid(family: Family, target: Target, masses, couplings, job, n_events: int,
-          seed: int) -> ReachGrid:
+def _grid(
+    family: Family, target: Target, masses, couplings, job, n_events: int, seed: int
+) -> ReachGrid:
     det = _detector(target.detector)
     events = np.zeros((masses.size, couplings.size))
     variance = np.zeros_like(events)
@@ -658,16 +783,30 @@ def _grid(family: Family, target: Target, masses, couplings, job, n_events: int,
             i = int(np.searchsorted(masses, task.mass))
             events[i], variance[i], _ = _cell_sums(target, task, result)
             missing.update(result.missing)
-    level = (recast_upper_limit(det) if det.observed_events is not None
-             else getattr(det, "sensitivity_events", target.level))  # BaBar: 10 events
+    level = (
+        recast_upper_limit(det)
+        if det.observed_events is not None
+        else getattr(det, "sensitivity_events", target.level)
+    )  # BaBar: 10 events
     e_min, e_max, eff = _selection(target)
-    meta = {"family": family.name, "model": family.model, "delta": family.delta,
-            "flavour": family.flavour, "fixed": family.fixed, "detector": det.name, "mode": target.mode,
-            "photon_energy_min_GeV": e_min, "photon_energy_max_GeV": e_max, "efficiency": eff,
-            "n_events_per_channel": int(n_events), "seed": int(seed),
-            "missing_tables": sorted(missing)}
-    return ReachGrid(target.label, masses, couplings, events, level, meta,
-                     stat_error=np.sqrt(variance))
+    meta = {
+        "family": family.name,
+        "model": family.model,
+        "delta": family.delta,
+        "flavour": family.flavour,
+        "fixed": family.fixed,
+        "detector": det.name,
+        "mode": target.mode,
+        "photon_energy_min_GeV": e_min,
+        "photon_energy_max_GeV": e_max,
+        "efficiency": eff,
+        "n_events_per_channel": int(n_events),
+        "seed": int(seed),
+        "missing_tables": sorted(missing),
+    }
+    return ReachGrid(
+        target.label, masses, couplings, events, level, meta, stat_error=np.sqrt(variance)
+    )
 
 
 def _decisive_cells(grid: ReachGrid) -> np.ndarray:
@@ -686,8 +825,9 @@ def _decisive_cells(grid: ReachGrid) -> np.ndarray:
 
 
 def _relative_error(grid: ReachGrid) -> np.ndarray:
-    return np.divide(grid.stat_error, grid.events, out=np.full(grid.events.shape, np.inf),
-                     where=grid.events > 0)
+    return np.divide(
+        grid.stat_error, grid.events, out=np.full(grid.events.shape, np.inf), where=grid.events > 0
+    )
 
 
 def _contour_quality(grid: ReachGrid, target: float) -> dict:
@@ -696,13 +836,17 @@ def _contour_quality(grid: ReachGrid, target: float) -> dict:
     mask = _decisive_cells(grid)
     rel = np.where(mask, _relative_error(grid), 0.0)
     worst = rel.max(axis=1)
-    return {"contour_rel_error": [float(f"{w:.3g}") if mask[i].any() else None
-                                  for i, w in enumerate(worst)],
-            "unconverged_masses": [float(m) for m, w in zip(grid.masses, worst) if w > target]}
+    return {
+        "contour_rel_error": [
+            float(f"{w:.3g}") if mask[i].any() else None for i, w in enumerate(worst)
+        ],
+        "unconverged_masses": [float(m) for m, w in zip(grid.masses, worst) if w > target],
+    }
 
 
-def _refinement_tasks(tasks, results, grids, jobs, masses, refinement: Refinement,
-                      budget: float) -> list[Task]:
+def _refinement_tasks(
+    tasks, results, grids, jobs, masses, refinement: Refinement, budget: float
+) -> list[Task]:
     """Tasks adding events where a decisive cell misses the target error: per (mass, beam)
     task, each channel gets the events that bring the worst such cell to the target (Neyman
     allocation n_c ~ sigma_c over channels), within the caps; the cheapest refinements first,
@@ -714,12 +858,19 @@ def _refinement_tasks(tasks, results, grids, jobs, masses, refinement: Refinemen
         for target, grid in zip(targets, job_grids):
             rel = np.where(_decisive_cells(grid), _relative_error(grid), 0.0)
             for i, k in zip(*np.nonzero(rel > refinement.target)):
-                task = next(t for t in tasks if t.family == family and target in t.targets
-                            and t.mass == masses[i])
+                task = next(
+                    t
+                    for t in tasks
+                    if t.family == family and target in t.targets and t.mass == masses[i]
+                )
                 res = results[task.index]
                 per_channel = {m: v[k] for m, v in _cell_sums(target, task, res)[2].items()}
-                need = _neyman(per_channel, res, grid.events[i, k] * refinement.target,
-                               _production(target, task))
+                need = _neyman(
+                    per_channel,
+                    res,
+                    grid.events[i, k] * refinement.target,
+                    _production(target, task),
+                )
                 entry = wanted.setdefault(task.index, {"need": {}, "cells": set()})
                 entry["cells"].add((task.targets.index(target), int(k)))
                 for mother, n in need.items():
@@ -732,16 +883,27 @@ def _refinement_tasks(tasks, results, grids, jobs, masses, refinement: Refinemen
             if mother not in res.channels:
                 continue  # no spectrum table: left out of the first pass too
             have = res.channels[mother].n
-            n_add = int(min(n_goal - have, refinement.per_round * task.n_events,
-                            refinement.max_factor * task.n_events - have, budget))
+            n_add = int(
+                min(
+                    n_goal - have,
+                    refinement.per_round * task.n_events,
+                    refinement.max_factor * task.n_events - have,
+                    budget,
+                )
+            )
             if n_add < BLOCK_SIZE // 4:
                 continue
             budget -= n_add
             plan.append((mother, n_add, res.channels[mother].next_block))
         if plan:
-            extra.append(replace(task, plan=tuple(plan),
-                                 decisive=tuple(sorted(wanted[index]["cells"])),
-                                 importance=True))
+            extra.append(
+                replace(
+                    task,
+                    plan=tuple(plan),
+                    decisive=tuple(sorted(wanted[index]["cells"])),
+                    importance=True,
+                )
+            )
     return extra
 
 
@@ -757,12 +919,16 @@ def _production(target: Target, task: Task) -> dict[int, float]:
     does not produce, e.g. Upsilon at 70 GeV, left out as in :func:`run_task`)."""
     model = task.family.at(task.mass, D_REF)
     source = SpectraSource(_detector(target.detector))
-    return {c.mother: _n_mesons(target.detector, c.mother) * c.br for c in open_channels(model)
-            if source.produces(c.mother)}
+    return {
+        c.mother: _n_mesons(target.detector, c.mother) * c.br
+        for c in open_channels(model)
+        if source.produces(c.mother)
+    }
 
 
-def _neyman(per_channel: dict, result: TaskResult, sigma_goal: float,
-            production: dict[int, float]) -> dict[int, int]:
+def _neyman(
+    per_channel: dict, result: TaskResult, sigma_goal: float, production: dict[int, float]
+) -> dict[int, int]:
     """Events per channel that bring the summed variance to sigma_goal^2 at least cost: with
     v_c the channel's variance at n_c events, sigma_c^2 = v_c n_c and n_c ~ sigma_c; channels
     with no selected event get the floor (see _FLOOR_FRACTION)."""

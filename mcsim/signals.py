@@ -17,12 +17,21 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["HANDLED", "Interrupted", "describe", "exit_code", "guard_startup", "handled",
-           "is_command", "received"]
+__all__ = [
+    "HANDLED",
+    "Interrupted",
+    "describe",
+    "exit_code",
+    "guard_startup",
+    "handled",
+    "is_command",
+    "received",
+]
 
 #: The signals turned into Interrupted (SIGHUP does not exist on Windows).
-HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                if hasattr(signal, name))
+HANDLED = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -92,8 +101,11 @@ def describe(err: KeyboardInterrupt) -> str:
 
 
 def _exit_at_startup(signum, frame):
-    os.write(2, f"mcsim: interrupted by {signal.Signals(signum).name} during start-up; "
-                f"nothing written\n".encode())
+    os.write(
+        2,
+        f"mcsim: interrupted by {signal.Signals(signum).name} during start-up; "
+        f"nothing written\n".encode(),
+    )
     os._exit(128 + signum)
 
 
@@ -102,8 +114,11 @@ def is_command() -> bool:
     a test runner, nor a worker process)."""
     import multiprocessing
 
-    return (bool(sys.argv) and Path(sys.argv[0]).name == "mcsim"
-            and multiprocessing.current_process().name == "MainProcess")
+    return (
+        bool(sys.argv)
+        and Path(sys.argv[0]).name == "mcsim"
+        and multiprocessing.current_process().name == "MainProcess"
+    )
 
 
 def guard_startup() -> None:

@@ -25,7 +25,7 @@ import os
 import tomllib
 import zipfile
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -36,24 +36,24 @@ from .mesons import MESON_NAMES, pdgid_of, sm
 from .xoshiro import azimuth, stream, uniform
 
 __all__ = [
-    "is_produced",
     "BEAMS",
-    "TABLE_MESONS",
     "CHARGED_MESONS",
+    "TABLES_ENV",
+    "TABLE_MESONS",
     "SpectrumTable",
+    "acceptance_fraction",
+    "available_tables",
+    "is_produced",
+    "load_table",
+    "mesons_per_pot",
+    "positive_fraction",
+    "sample_momenta",
+    "sample_momenta_tilted",
     "table_key",
     "table_name",
     "table_path",
-    "load_table",
     "tables_directory",
     "user_tables_directory",
-    "TABLES_ENV",
-    "available_tables",
-    "sample_momenta",
-    "sample_momenta_tilted",
-    "mesons_per_pot",
-    "positive_fraction",
-    "acceptance_fraction",
 ]
 
 #: Beam name -> description (beam energy in GeV, target at rest unless stated).
@@ -66,8 +66,23 @@ BEAMS: dict[str, str] = {
 
 #: The table keys (positive PDG IDs) of the paper's mesons, in Table 1 order, then the excited
 #: quarkonia psi(2S), Upsilon(2S), Upsilon(3S).
-TABLE_MESONS: tuple[int, ...] = (111, 221, 331, 113, 223, 333, 443, 553, 321, 411, 431, 521,
-                                 100443, 100553, 200553)
+TABLE_MESONS: tuple[int, ...] = (
+    111,
+    221,
+    331,
+    113,
+    223,
+    333,
+    443,
+    553,
+    321,
+    411,
+    431,
+    521,
+    100443,
+    100553,
+    200553,
+)
 
 #: Table keys of the charged species (both charges in one table).
 CHARGED_MESONS: tuple[int, ...] = (321, 411, 431, 521)
@@ -184,7 +199,7 @@ def load_table(
     return _read_table(pdgid, beam, table_path(pdgid, beam, directory=directory))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached_table(pdgid: int, beam: str, directory: str | None) -> SpectrumTable:
     return _read_table(pdgid, beam, table_path(pdgid, beam, directory=directory))
 
@@ -370,14 +385,23 @@ def _draw(table: SpectrumTable, prob, alias, n: int, rng) -> tuple[np.ndarray, n
     """:func:`_sample_kernel` on the bins of ``table`` with the alias table (prob, alias):
     the 4-momenta (n, 4) and the flat (p-major) bin index of each."""
     p_e, t_e = table.log10p_edges, table.log10theta_edges
-    return _sample_kernel(prob, alias, 10.0 ** p_e[:-1],
-                          _LN10 * (p_e[-1] - p_e[0]) / (p_e.size - 1), 10.0 ** t_e[:-1],
-                          _LN10 * (t_e[-1] - t_e[0]) / (t_e.size - 1), t_e.size - 1,
-                          sm(table.pdgid).mass, int(n), rng)
+    return _sample_kernel(
+        prob,
+        alias,
+        10.0 ** p_e[:-1],
+        _LN10 * (p_e[-1] - p_e[0]) / (p_e.size - 1),
+        10.0 ** t_e[:-1],
+        _LN10 * (t_e[-1] - t_e[0]) / (t_e.size - 1),
+        t_e.size - 1,
+        sm(table.pdgid).mass,
+        int(n),
+        rng,
+    )
 
 
-def sample_momenta_tilted(table: SpectrumTable, n: int, rng: np.random.Generator,
-                          factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sample_momenta_tilted(
+    table: SpectrumTable, n: int, rng: np.random.Generator, factor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Importance sampling of ``table``: bin (i, j) (momentum bin i, angle bin j) drawn with
     ``factor[i, j]`` times its probability (or ``factor[i]`` for a factor per momentum bin),
     inside the bin as :func:`sample_momenta`.  ``factor`` must make the tilted density sum to 1:
@@ -387,10 +411,10 @@ def sample_momenta_tilted(table: SpectrumTable, n: int, rng: np.random.Generator
     factor = np.asarray(factor, dtype=np.float64)
     if factor.ndim == 1:
         factor = np.repeat(factor[:, None], table.counts.shape[1], axis=1)
-    if factor.shape != table.counts.shape or not np.all(np.isfinite(factor)) \
-            or np.any(factor < 0):
-        raise ValueError(f"factor must be {table.counts.shape[0]} or {table.counts.shape} "
-                         f"finite values >= 0")
+    if factor.shape != table.counts.shape or not np.all(np.isfinite(factor)) or np.any(factor < 0):
+        raise ValueError(
+            f"factor must be {table.counts.shape[0]} or {table.counts.shape} finite values >= 0"
+        )
     flat = factor.ravel()
     momenta, bins = _draw(table, *_alias_table(table.counts.ravel() * flat), n, rng)
     return momenta, 1.0 / flat[bins]
@@ -413,8 +437,10 @@ def _entry(meson: str | int, beam: str) -> tuple[int, dict, dict]:
     beam_data = _normalisation().get(_check_beam(beam), {})
     entry = beam_data.get(table_name(pdgid))
     if entry is None:
-        raise ValueError(f"no normalisation for {table_name(pdgid)} with beam {beam!r} in "
-                         f"generators/normalisation.toml (not produced there)")
+        raise ValueError(
+            f"no normalisation for {table_name(pdgid)} with beam {beam!r} in "
+            f"generators/normalisation.toml (not produced there)"
+        )
     return pdgid, beam_data, entry
 
 
@@ -430,8 +456,9 @@ def _pythia_yield(pdgid: int, beam: str, beam_data: dict) -> float:
     return table.multiplicity * table.meta["sigma_gen_mb"] / sigma_ref
 
 
-def acceptance_fraction(table: SpectrumTable, *, y: tuple[float, float],
-                        pt: tuple[float, float], n_sub: int = 8) -> float:
+def acceptance_fraction(
+    table: SpectrumTable, *, y: tuple[float, float], pt: tuple[float, float], n_sub: int = 8
+) -> float:
     """Fraction of the table's mesons with rapidity y[0] < y < y[1] and transverse momentum
     pt[0] < pT < pt[1] [GeV] (beam axis +z).  Each (log10 p, log10 theta) bin is integrated on
     an n_sub x n_sub grid of midpoints, log10 p and log10 theta uniform in the bin as in the
@@ -462,9 +489,11 @@ def _measured_yield(pdgid: int, beam: str, beam_data: dict, entry: dict) -> floa
         y, pt = tuple(entry["y"]), tuple(entry["pt_GeV"])
         sigma_inel_ub = float(beam_data["sigma_inel_mb"]) * 1e3
     except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"generators/normalisation.toml: [{beam}.{table_name(pdgid)}] rule "
-                         f"'measured' needs sigma_ub, y, pt_GeV and the beam's energy_scale and "
-                         f"sigma_inel_mb ({err})") from None
+        raise ValueError(
+            f"generators/normalisation.toml: [{beam}.{table_name(pdgid)}] rule "
+            f"'measured' needs sigma_ub, y, pt_GeV and the beam's energy_scale and "
+            f"sigma_inel_mb ({err})"
+        ) from None
     fraction = acceptance_fraction(load_table(pdgid, beam), y=y, pt=pt)
     return sigma_ub * scale / fraction / sigma_inel_ub
 
@@ -502,8 +531,10 @@ def mesons_per_pot(meson: str | int, beam: str, target_A: float) -> float:
     elif rule == "ratio":
         return float(entry["ratio"]) * mesons_per_pot(entry["to"], beam, target_A)
     else:
-        raise ValueError(f"generators/normalisation.toml: [{beam}.{table_name(pdgid)}] has an "
-                         f"unknown rule f = {rule!r}")
+        raise ValueError(
+            f"generators/normalisation.toml: [{beam}.{table_name(pdgid)}] has an "
+            f"unknown rule f = {rule!r}"
+        )
     if "scale_from" in entry:
         ref = _check_beam(entry["scale_from"])
         ref_data = _normalisation().get(ref, {})

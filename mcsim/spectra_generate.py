@@ -42,10 +42,10 @@ __all__ = [
     "LOG10P_EDGES",
     "LOG10THETA_EDGES",
     "Card",
-    "read_card",
     "chunk_seeds",
-    "run_chunk",
     "generate",
+    "read_card",
+    "run_chunk",
 ]
 
 #: Table binning: log10(p / GeV) from 0.01 GeV to 10 TeV and log10(theta / rad) from 1 urad to
@@ -131,8 +131,16 @@ def _check_value(settings, key: str, value: str) -> str | None:
         except ValueError:
             return f"parameter {key} needs a number, got {value!r}"
         return None
-    if any(test(key) for test in (settings.isWord, settings.isFVec, settings.isMVec,
-                                  settings.isPVec, settings.isWVec)):
+    if any(
+        test(key)
+        for test in (
+            settings.isWord,
+            settings.isFVec,
+            settings.isMVec,
+            settings.isPVec,
+            settings.isWVec,
+        )
+    ):
         return None
     return f"unknown PYTHIA8 setting {key!r}"
 
@@ -158,11 +166,12 @@ def _validate(path: Path, settings: tuple[tuple[int, str], ...], beam: str) -> N
         if not pythia.readString(line):
             raise ValueError(f"{where}: PYTHIA8 rejects this setting")
     for key, expected in _BEAM_SETTINGS[beam].items():
-        got = (pythia.settings.mode(key) if key.endswith("frameType")
-               else pythia.settings.parm(key))
+        got = pythia.settings.mode(key) if key.endswith("frameType") else pythia.settings.parm(key)
         if got != expected:
-            raise ValueError(f"generator card {path}: beam {beam!r} needs {key} = {expected:g}, "
-                             f"the card gives {got:g}")
+            raise ValueError(
+                f"generator card {path}: beam {beam!r} needs {key} = {expected:g}, "
+                f"the card gives {got:g}"
+            )
     for key in ("Beams:idA", "Beams:idB"):
         if pythia.settings.mode(key) != 2212:
             raise ValueError(f"generator card {path}: {key} must be 2212 (proton)")
@@ -180,10 +189,12 @@ def read_card(card: str | Path) -> Card:
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if line.startswith("! mcsim"):
-            kv = _split(line[len("! mcsim"):])
+            kv = _split(line[len("! mcsim") :])
             if kv is None or kv[0] not in _DIRECTIVES:
-                raise ValueError(f"generator card {path}, line {lineno}: malformed directive "
-                                 f"{line!r}; known: {', '.join(_DIRECTIVES)}")
+                raise ValueError(
+                    f"generator card {path}, line {lineno}: malformed directive "
+                    f"{line!r}; known: {', '.join(_DIRECTIVES)}"
+                )
             directives[kv[0]] = kv[1]
         elif line and line[0].isalnum():  # PYTHIA8 treats every other line as a comment
             settings.append((lineno, line))
@@ -192,20 +203,30 @@ def read_card(card: str | Path) -> Card:
             raise ValueError(f"generator card {path}: missing directive '! mcsim {needed} = ...'")
     beam = directives["beam"]
     if beam not in BEAMS:
-        raise ValueError(f"generator card {path}: unknown beam {beam!r}; use one of "
-                         f"{', '.join(BEAMS)}")
+        raise ValueError(
+            f"generator card {path}: unknown beam {beam!r}; use one of {', '.join(BEAMS)}"
+        )
     if directives["kind"] not in _KINDS:
         raise ValueError(f"generator card {path}: kind must be one of {', '.join(_KINDS)}")
     try:
         mesons = tuple(table_key(m) for m in directives["mesons"].split())
-        numbers = {k: int(directives.get(k, default)) for k, default in
-                   (("events", 10000), ("seed", 1), ("chunk_events", 10000))}
+        numbers = {
+            k: int(directives.get(k, default))
+            for k, default in (("events", 10000), ("seed", 1), ("chunk_events", 10000))
+        }
     except ValueError as err:
         raise ValueError(f"generator card {path}: {err}") from None
     _validate(path, tuple(settings), beam)
-    return Card(path=str(path), name=path.stem, text=text,
-                settings=tuple(line for _, line in settings), beam=beam, mesons=mesons,
-                kind=directives["kind"], **numbers)
+    return Card(
+        path=str(path),
+        name=path.stem,
+        text=text,
+        settings=tuple(line for _, line in settings),
+        beam=beam,
+        mesons=mesons,
+        kind=directives["kind"],
+        **numbers,
+    )
 
 
 def chunk_seeds(seed: int, n_chunks: int) -> list[int]:
@@ -224,8 +245,13 @@ def _bin_index(x: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, int]:
     return np.clip(idx, 0, n - 1).astype(np.int64), outside
 
 
-def run_chunk(settings: tuple[str, ...], mesons: tuple[int, ...], n_events: int, seed: int,
-              card_path: str = "card") -> dict:
+def run_chunk(
+    settings: tuple[str, ...],
+    mesons: tuple[int, ...],
+    n_events: int,
+    seed: int,
+    card_path: str = "card",
+) -> dict:
     """Generate ``n_events`` PYTHIA8 events with ``seed`` and histogram the mesons.
 
     Returns a dict: ``counts`` {pdgid: int64 array (p bins, theta bins)}, ``n_positive``
@@ -236,12 +262,19 @@ def run_chunk(settings: tuple[str, ...], mesons: tuple[int, ...], n_events: int,
     import awkward as ak
 
     pythia = _pythia().Pythia("", False)
-    for line in (*settings, "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on",
-                 f"Random:seed = {seed}"):
+    for line in (
+        *settings,
+        "Print:quiet = on",
+        "Next:numberCount = 0",
+        "Random:setSeed = on",
+        f"Random:seed = {seed}",
+    ):
         pythia.readString(line)
     if not pythia.init():
-        raise ValueError(f"generator card {card_path}: PYTHIA8 failed to initialise (no process "
-                         f"switched on, or inconsistent settings; see PYTHIA8's messages)")
+        raise ValueError(
+            f"generator card {card_path}: PYTHIA8 failed to initialise (no process "
+            f"switched on, or inconsistent settings; see PYTHIA8's messages)"
+        )
     shape = (LOG10P_EDGES.size - 1, LOG10THETA_EDGES.size - 1)
     counts = {m: np.zeros(shape, np.int64) for m in mesons}
     n_positive = dict.fromkeys(mesons, 0)
@@ -266,8 +299,7 @@ def run_chunk(settings: tuple[str, ...], mesons: tuple[int, ...], n_events: int,
                 log_theta = np.log10(np.arctan2(np.hypot(px, py), pz))
             i, out_p = _bin_index(log_p, LOG10P_EDGES)
             j, out_t = _bin_index(log_theta, LOG10THETA_EDGES)
-            counts[m] += np.bincount(i * shape[1] + j, minlength=shape[0] * shape[1]).reshape(
-                shape)
+            counts[m] += np.bincount(i * shape[1] + j, minlength=shape[0] * shape[1]).reshape(shape)
             n_positive[m] += int(ak.sum(ak.flatten(sel["id"]) > 0))
             outside[m] += out_p + out_t
     return {
@@ -280,8 +312,14 @@ def run_chunk(settings: tuple[str, ...], mesons: tuple[int, ...], n_events: int,
     }
 
 
-def _run_all(card: Card, sizes: list[int], seeds: list[int], scheduler: str | None,
-             workers: int, progress: bool) -> list[dict]:
+def _run_all(
+    card: Card,
+    sizes: list[int],
+    seeds: list[int],
+    scheduler: str | None,
+    workers: int,
+    progress: bool,
+) -> list[dict]:
     """Run the chunks (in-process, on local processes or on a Dask cluster) in any order and
     return their results in chunk order."""
     from tqdm import tqdm
@@ -332,10 +370,17 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
-def generate(card: str | Path, *, out_dir: str | Path | None = None, events: int | None = None,
-             seed: int | None = None, chunk_events: int | None = None,
-             scheduler: str | None = None, workers: int = 1,
-             progress: bool = False) -> list[Path]:
+def generate(
+    card: str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    events: int | None = None,
+    seed: int | None = None,
+    chunk_events: int | None = None,
+    scheduler: str | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> list[Path]:
     """Run a generator card and write one table per meson to ``<out_dir>/<beam>/<name>.npz``
     (default: :func:`mcsim.spectra.user_tables_directory`, never the installed package; use the
     tables with ``--tables DIR`` or ``MCSIM_TABLES``).  Events, seed and chunk size default to the
@@ -368,12 +413,13 @@ def generate(card: str | Path, *, out_dir: str | Path | None = None, events: int
                 "physical: mesons per collision of the card's SoftQCD processes (SoftQCD:all "
                 "counts elastic collisions too, as the paper's Table 1; SoftQCD:inelastic per "
                 "inelastic collision)"
-                if c.kind == "physical" else
-                "hard-process card: multiplicity per generated hard event, only the shape is "
-                "physical; normalise with generators/normalisation.toml"),
+                if c.kind == "physical"
+                else "hard-process card: multiplicity per generated hard event, only the shape is "
+                "physical; normalise with generators/normalisation.toml"
+            ),
             "charges": "both charges combined" if m in CHARGED_MESONS else "neutral",
             "counting": "every occurrence in the event record (any mother, decayed or not), "
-                        "carbon copies skipped",
+            "carbon copies skipped",
             "mass_GeV": sm(m).mass,
             "card": c.name,
             "card_sha256": hashlib.sha256(c.text.encode()).hexdigest(),
@@ -389,12 +435,15 @@ def generate(card: str | Path, *, out_dir: str | Path | None = None, events: int
             "binning": "counts[i, j]: log10(p/GeV) bin i x log10(theta/rad) bin j, lab frame",
         }
         path = root / c.beam / f"{table_name(m)}.npz"
-        _write_npz(path, {
-            "log10p_edges": LOG10P_EDGES,
-            "log10theta_edges": LOG10THETA_EDGES,
-            "counts": counts,
-            "n_positive": np.int64(sum(r["n_positive"][m] for r in results)),
-            "meta": np.array(json.dumps(meta, sort_keys=True)),
-        })
+        _write_npz(
+            path,
+            {
+                "log10p_edges": LOG10P_EDGES,
+                "log10theta_edges": LOG10THETA_EDGES,
+                "counts": counts,
+                "n_positive": np.int64(sum(r["n_positive"][m] for r in results)),
+                "meta": np.array(json.dumps(meta, sort_keys=True)),
+            },
+        )
         written.append(path)
     return written

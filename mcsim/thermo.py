@@ -28,18 +28,42 @@ from .mesons import sm
 
 __all__ = ["T_NU_DEC", "T_QCD", "W_QCD", "g_eff", "g_star_half", "h_eff"]
 
-T_QCD = 0.155   #: QCD pseudo-critical temperature [GeV]
-W_QCD = 0.035   #: width of the interpolation across the transition [GeV]
+T_QCD = 0.155  #: QCD pseudo-critical temperature [GeV]
+W_QCD = 0.035  #: width of the interpolation across the transition [GeV]
 T_NU_DEC = 2e-3  #: neutrino decoupling temperature [GeV]
 
 # (PDG ID, internal degrees of freedom incl. antiparticle and colour, fermion?)
-_LEPTONS_BOSONS = ((22, 2, False), (11, 4, True), (13, 4, True), (15, 4, True),
-                   (24, 6, False), (23, 3, False), (25, 1, False))
-_QUARKS = ((2, 12, True), (1, 12, True), (3, 12, True), (4, 12, True), (5, 12, True),
-           (6, 12, True), (21, 16, False))
-_HADRONS = ((211, 2, False), (111, 1, False), (321, 4, False), (221, 1, False),
-            (113, 9, False), (223, 3, False), (323, 12, False), (331, 1, False),
-            (333, 3, False), (2212, 4, True), (2112, 4, True))
+_LEPTONS_BOSONS = (
+    (22, 2, False),
+    (11, 4, True),
+    (13, 4, True),
+    (15, 4, True),
+    (24, 6, False),
+    (23, 3, False),
+    (25, 1, False),
+)
+_QUARKS = (
+    (2, 12, True),
+    (1, 12, True),
+    (3, 12, True),
+    (4, 12, True),
+    (5, 12, True),
+    (6, 12, True),
+    (21, 16, False),
+)
+_HADRONS = (
+    (211, 2, False),
+    (111, 1, False),
+    (321, 4, False),
+    (221, 1, False),
+    (113, 9, False),
+    (223, 3, False),
+    (323, 12, False),
+    (331, 1, False),
+    (333, 3, False),
+    (2212, 4, True),
+    (2112, 4, True),
+)
 _GLUON_PDGID = 21
 
 _U = np.linspace(1e-4, 60.0, 6001)  # momentum / T
@@ -51,8 +75,8 @@ def _gas(z: np.ndarray, fermion: bool) -> tuple[np.ndarray, np.ndarray]:
     e = np.sqrt(_U[None, :] ** 2 + z[:, None] ** 2)
     with np.errstate(over="ignore"):
         occ = 1.0 / (np.exp(e) + (1.0 if fermion else -1.0))
-    rho = integrate.trapezoid(_U ** 2 * e * occ, _U, axis=1)
-    p = integrate.trapezoid(_U ** 4 / e * occ, _U, axis=1) / 3.0
+    rho = integrate.trapezoid(_U**2 * e * occ, _U, axis=1)
+    p = integrate.trapezoid(_U**4 / e * occ, _U, axis=1) / 3.0
     return rho, rho + p
 
 
@@ -62,8 +86,8 @@ def _sum(species, temps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for pdgid, dof, fermion in species:
         mass = 0.0 if pdgid in (22, _GLUON_PDGID) else sm(pdgid).mass
         rho, ent = _gas(mass / temps, fermion)
-        g += dof * rho * 15.0 / math.pi ** 4           # 30 rho / (pi^2 T^4)
-        h += dof * ent * 45.0 / (4.0 * math.pi ** 4)   # 45 s / (2 pi^2 T^3)
+        g += dof * rho * 15.0 / math.pi**4  # 30 rho / (pi^2 T^4)
+        h += dof * ent * 45.0 / (4.0 * math.pi**4)  # 45 s / (2 pi^2 T^3)
     return g, h
 
 

@@ -15,11 +15,12 @@ import math
 
 import numba as nb
 import numpy as np
+
 from .jit_cache import ensure_fresh
 
 ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
 
-__all__ = ["stream", "uniform", "azimuth", "direction"]
+__all__ = ["azimuth", "direction", "stream", "uniform"]
 
 _U64 = np.uint64
 _TWO_M53 = 2.0**-53

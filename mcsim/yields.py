@@ -20,12 +20,13 @@ import math
 
 import numba as nb
 import numpy as np
+
 from .jit_cache import ensure_fresh
 
 ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
 
 
-__all__ = ["Estimate", "yield_sums", "estimate", "stat_error"]
+__all__ = ["Estimate", "estimate", "stat_error", "yield_sums"]
 
 # P_decay = exp(-a/lam) (...) is below exp(-700) ~ 1e-304 once a > 700 lam: nothing left.
 _NEGLIGIBLE_EXPONENT = 700.0
@@ -75,8 +76,9 @@ def stat_error(sum_w, sum_w2, n_generated) -> float:
     variance of one event's contribution; this is its estimate.  For a rare selection it is
     sqrt(sum w^2); for all events of equal weight it is 0.  Re-weighting to another d re-weights
     the sums, so the error follows exactly."""
-    var = (np.asarray(sum_w2, dtype=float)
-           - np.square(np.asarray(sum_w, dtype=float)) / np.asarray(n_generated, dtype=float))
+    var = np.asarray(sum_w2, dtype=float) - np.square(np.asarray(sum_w, dtype=float)) / np.asarray(
+        n_generated, dtype=float
+    )
     return float(math.sqrt(float(np.sum(np.maximum(var, 0.0)))))
 
 
@@ -133,8 +135,9 @@ def _yield_sums(w, intervals, beta_gamma, ctau_ref, ratios):
     return s1, s2
 
 
-def yield_sums(w: np.ndarray, intervals: np.ndarray, beta_gamma: np.ndarray, ctau_ref: float,
-               ratios) -> tuple[np.ndarray, np.ndarray]:
+def yield_sums(
+    w: np.ndarray, intervals: np.ndarray, beta_gamma: np.ndarray, ctau_ref: float, ratios
+) -> tuple[np.ndarray, np.ndarray]:
     """(sum_i W_i, sum_i W_i^2) for each coupling ratio r_k = (d_k / d_ref)^2 (ascending), with
     W_i = w_i x r_k x P_i (module docstring; multiply by the efficiency and its square).
     ``w`` (n,) [events]: normalisation of each SELECTED event (0 for the others);
@@ -147,6 +150,10 @@ def yield_sums(w: np.ndarray, intervals: np.ndarray, beta_gamma: np.ndarray, cta
     if not (ctau_ref > 0.0 and math.isfinite(ctau_ref)):
         raise ValueError(f"ctau_ref must be a finite length > 0 m, got {ctau_ref!r}")
     intervals = np.ascontiguousarray(intervals, dtype=np.float64).reshape(-1, 4)
-    return _yield_sums(np.ascontiguousarray(w, dtype=np.float64), intervals,
-                       np.ascontiguousarray(beta_gamma, dtype=np.float64), float(ctau_ref),
-                       ratios)
+    return _yield_sums(
+        np.ascontiguousarray(w, dtype=np.float64),
+        intervals,
+        np.ascontiguousarray(beta_gamma, dtype=np.float64),
+        float(ctau_ref),
+        ratios,
+    )

@@ -34,8 +34,11 @@ def expected(name: str):
 
 
 def main() -> None:
-    lines = ["# Expected signal events at the benchmark points of tests/anchors.py",
-             f"# ({N_EVENTS} events per channel, seed {SEED}); written by python tests/anchors.py", ""]
+    lines = [
+        "# Expected signal events at the benchmark points of tests/anchors.py",
+        f"# ({N_EVENTS} events per channel, seed {SEED}); written by python tests/anchors.py",
+        "",
+    ]
     for name in POINTS:
         e = expected(name)
         lines.append(f"{name} = {{ events = {float(e)!r}, stat_error = {e.stat_error!r} }}")

@@ -14,10 +14,10 @@ def random_mothers(rng, mass: float, n: int, p_max: float = 500.0) -> np.ndarray
     p = rng.uniform(0.0, p_max, n)
     cos_t = rng.uniform(-1.0, 1.0, n)
     phi = rng.uniform(0.0, 2.0 * np.pi, n)
-    sin_t = np.sqrt(1.0 - cos_t ** 2)
+    sin_t = np.sqrt(1.0 - cos_t**2)
     out = np.empty((n, 4))
     out[:, 1] = p * sin_t * np.cos(phi)
     out[:, 2] = p * sin_t * np.sin(phi)
     out[:, 3] = p * cos_t
-    out[:, 0] = np.sqrt(p ** 2 + mass ** 2)
+    out[:, 0] = np.sqrt(p**2 + mass**2)
     return out

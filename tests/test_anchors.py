@@ -7,7 +7,6 @@ import math
 import tomllib
 
 import pytest
-
 from anchors import FILE, POINTS, expected
 
 PINNED = tomllib.loads(FILE.read_text())
@@ -20,5 +19,5 @@ def test_expected_events_stay_pinned(name):
     sigma = math.hypot(got.stat_error, pinned["stat_error"])
     assert got.relative_error < 0.03  # the anchor is sharp enough to catch a few per cent
     assert abs(got - pinned["events"]) < 3 * sigma, (
-        f"{name}: {got:.5g} against the pinned {pinned['events']:.5g} +- "
-        f"{pinned['stat_error']:.2g}")
+        f"{name}: {got:.5g} against the pinned {pinned['events']:.5g} +- {pinned['stat_error']:.2g}"
+    )

@@ -22,8 +22,14 @@ class Synthetic:
         p = 10 ** rng.uniform(1.0, 2.5, n)
         theta = rng.exponential(4e-3, n)
         phi = rng.uniform(0, 2 * np.pi, n)
-        return np.column_stack([np.sqrt(p ** 2 + m ** 2), p * np.sin(theta) * np.cos(phi),
-                                p * np.sin(theta) * np.sin(phi), p * np.cos(theta)])
+        return np.column_stack(
+            [
+                np.sqrt(p**2 + m**2),
+                p * np.sin(theta) * np.cos(phi),
+                p * np.sin(theta) * np.sin(phi),
+                p * np.cos(theta),
+            ]
+        )
 
     def produces(self, pdgid):
         return True
@@ -40,8 +46,15 @@ CHANNELS = [113, 223, 221]  # rho, omega (two-body), eta (three-body)
 
 
 def _sim(model, seed, n=30000, det="na62", **kw):
-    return simulate(model, det, n_events=n, seed=seed, channels=kw.pop("channels", CHANNELS),
-                    source=Synthetic(), **kw)
+    return simulate(
+        model,
+        det,
+        n_events=n,
+        seed=seed,
+        channels=kw.pop("channels", CHANNELS),
+        source=Synthetic(),
+        **kw,
+    )
 
 
 def _sigma(batch):
@@ -95,8 +108,9 @@ def test_reweighting_is_exact_against_the_same_seed():
     for d in (2e-6, 2e-4):
         direct = _sim(DARK.with_coupling(d), 3, n=5000)
         moved = reweight(base, d)
-        np.testing.assert_allclose(moved.arrays["weight"], direct.arrays["weight"],
-                                   rtol=1e-9, atol=1e-300)
+        np.testing.assert_allclose(
+            moved.arrays["weight"], direct.arrays["weight"], rtol=1e-9, atol=1e-300
+        )
         np.testing.assert_allclose(moved.arrays["vertex"], direct.arrays["vertex"], rtol=1e-7)
         assert moved.metadata["ctau"] == pytest.approx(direct.metadata["ctau"], rel=1e-12)
         assert moved.metadata["br"] == pytest.approx(direct.metadata["br"], rel=1e-12)
@@ -119,7 +133,7 @@ def test_reweighted_yields_agree_with_direct_generation_over_four_decades():
         assert direct.expected_events() > 0
         assert abs(diff) < 4 * math.hypot(_sigma(moved), _sigma(direct)), d
     assert max(ctaus) / min(ctaus) >= 1e4
-    per_d4 = [expected_events_at(base, d) / d ** 4 for d in (1e-6, 2e-6)]
+    per_d4 = [expected_events_at(base, d) / d**4 for d in (1e-6, 2e-6)]
     assert per_d4[1] == pytest.approx(per_d4[0], rel=0.03)  # long lifetime: N ~ BR / lambda
     assert expected_events_at(base, 2e-4) < expected_events_at(base, 6e-5) / 100  # short
 

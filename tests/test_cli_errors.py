@@ -45,33 +45,43 @@ def events_file(tmp_path_factory):
 
 # ------------------------------------------------------------------------------- strategies
 
-_TEXT = st.sampled_from(["nan", "inf", "-inf", "1e400", "abc", "", " ", "0x10", "1,5", "1e",
-                         "--", "1.0.0", "١"])
+_TEXT = st.sampled_from(
+    ["nan", "inf", "-inf", "1e400", "abc", "", " ", "0x10", "1,5", "1e", "--", "1.0.0", "١"]
+)
 
 
 def bad_values(allowed: validate.Range):
     """Text of values outside ``allowed``: below, above (up to inf), not numbers, not whole."""
-    below = st.floats(max_value=allowed.low, exclude_max=not allowed.low_open,
-                      allow_nan=False)
+    below = st.floats(max_value=allowed.low, exclude_max=not allowed.low_open, allow_nan=False)
     above = st.floats(min_value=allowed.high, exclude_min=True, allow_nan=False)
     options = [below.map(repr), above.map(repr), _TEXT]
     if allowed.integer:
-        options.append(st.floats(allowed.low, allowed.high).filter(lambda x: x != int(x))
-                       .map(repr))
+        options.append(st.floats(allowed.low, allowed.high).filter(lambda x: x != int(x)).map(repr))
     return st.one_of(options)
 
 
 NUMBERS = {  # command -> option -> range
     "info": {"--m1": validate.MASS, "--delta": validate.DELTA, "--d": validate.COUPLING},
-    "generate": {"--m1": validate.MASS, "--d": validate.COUPLING, "--events": validate.EVENTS,
-                 "--seed": validate.SEED, "--chunk-size": validate.CHUNK,
-                 "--threshold": validate.ENERGY},
+    "generate": {
+        "--m1": validate.MASS,
+        "--d": validate.COUPLING,
+        "--events": validate.EVENTS,
+        "--seed": validate.SEED,
+        "--chunk-size": validate.CHUNK,
+        "--threshold": validate.ENERGY,
+    },
     "cutflow": {"--d": validate.COUPLING, "--threshold": validate.ENERGY},
-    "reach": {"--events": validate.SCAN_EVENTS, "--seed": validate.SEED,
-              "--workers": validate.WORKERS, "--delta": validate.DELTA,
-              "--masses": validate.GRID_POINTS, "--couplings": validate.GRID_POINTS,
-              "--threshold": validate.ENERGY, "--mass-range": validate.MASS,
-              "--d-range": validate.COUPLING},
+    "reach": {
+        "--events": validate.SCAN_EVENTS,
+        "--seed": validate.SEED,
+        "--workers": validate.WORKERS,
+        "--delta": validate.DELTA,
+        "--masses": validate.GRID_POINTS,
+        "--couplings": validate.GRID_POINTS,
+        "--threshold": validate.ENERGY,
+        "--mass-range": validate.MASS,
+        "--d-range": validate.COUPLING,
+    },
 }
 _CARD_KEYS = re.findall(r"^(\w+) = [-0-9.e]+$", CARD, flags=re.M)
 _CARD_BAD = st.sampled_from(["-1.0", "1e308", "nan", "inf", '"text"', "true", "[1, 2]", "{}"])
@@ -94,15 +104,17 @@ def mutations(draw):
         return command, kind, (option, draw(bad_values(NUMBERS[command][option]))), option
     if kind == "unknown option":
         known = {o for p in main.commands[command].params for o in p.opts + p.secondary_opts}
-        name = draw(st.from_regex(r"--[a-z]{3,10}", fullmatch=True)
-                    .filter(lambda n: n not in known | {"--help"}))
+        name = draw(
+            st.from_regex(r"--[a-z]{3,10}", fullmatch=True).filter(
+                lambda n: n not in known | {"--help"}
+            )
+        )
         return command, kind, name, name
     if kind == "missing value":
         option = draw(st.sampled_from(sorted(NUMBERS[command])))
         return command, kind, option, option
     if kind == "foreign option":
-        return command, kind, draw(st.sampled_from([("--m-n", "0.3"), ("--flavour", "mu")])), \
-            None
+        return command, kind, draw(st.sampled_from([("--m-n", "0.3"), ("--flavour", "mu")])), None
     if kind == "card key":
         key = draw(st.sampled_from(_CARD_KEYS))
         return command, kind, (key, draw(_CARD_BAD)), "card.toml"
@@ -110,8 +122,12 @@ def mutations(draw):
         table = draw(st.sampled_from(["[beam]", "[decay_volume]", "[calorimeter]", "[cone]"]))
         return command, kind, table, "card.toml"
     if kind == "card bytes":
-        return command, kind, draw(st.binary(min_size=1, max_size=64)
-                                   .filter(lambda b: not _is_text(b))), "card.toml"
+        return (
+            command,
+            kind,
+            draw(st.binary(min_size=1, max_size=64).filter(lambda b: not _is_text(b))),
+            "card.toml",
+        )
     if kind in ("card directory", "card missing"):
         return command, kind, None, "card.toml"
     if kind == "damaged file":
@@ -130,16 +146,42 @@ def _is_text(data: bytes) -> bool:
 
 # ------------------------------------------------------------------------------ commands
 
+
 def _base(command: str, tmp: Path, events_file: Path, card: str) -> list[str]:
     if command == "info":
         return ["info", *DARK]
     if command == "generate":
-        return ["generate", *DARK, "--events", "700", "--seed", "1", "--detector", card,
-                "-o", str(tmp / "out.root"), "--quiet"]
+        return [
+            "generate",
+            *DARK,
+            "--events",
+            "700",
+            "--seed",
+            "1",
+            "--detector",
+            card,
+            "-o",
+            str(tmp / "out.root"),
+            "--quiet",
+        ]
     if command == "cutflow":
         return ["cutflow", str(events_file), "--no-plots"]
-    return ["reach", "--detector", card, "--masses", "2", "--couplings", "3", "--events", "100",
-            "--workers", "1", "--no-progress", "--out", str(tmp / "reach")]
+    return [
+        "reach",
+        "--detector",
+        card,
+        "--masses",
+        "2",
+        "--couplings",
+        "3",
+        "--events",
+        "100",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--out",
+        str(tmp / "reach"),
+    ]
 
 
 def _drop(args: list[str], option: str) -> list[str]:
@@ -147,7 +189,7 @@ def _drop(args: list[str], option: str) -> list[str]:
     if option not in args:
         return args
     i = args.index(option)
-    return args[:i] + args[i + 1 + (2 if option in ("--mass-range", "--d-range") else 1):]
+    return args[:i] + args[i + 1 + (2 if option in ("--mass-range", "--d-range") else 1) :]
 
 
 def _replace(args: list[str], option: str, value) -> list[str]:
@@ -188,7 +230,7 @@ def _apply(command, kind, arg, tmp: Path, events_file: Path) -> list[str]:
         if how == "empty":
             bad.write_bytes(b"")
         elif how == "truncated":
-            bad.write_bytes(data[:int(len(data) * fraction)])
+            bad.write_bytes(data[: int(len(data) * fraction)])
         elif how == "bytes":
             bad.write_bytes(bytes(range(256)) * 3)
         else:
@@ -206,8 +248,12 @@ def _leftovers(tmp: Path) -> list[str]:
     return [n for n in names if n in ("out.root", "reach") or n.endswith(".part")]
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(case=mutations())
 def test_malformed_input_is_one_line_exit_2_and_leaves_nothing(events_file, case):
     command, kind, arg, token = case
@@ -230,6 +276,7 @@ def test_malformed_input_is_one_line_exit_2_and_leaves_nothing(events_file, case
 
 # ------------------------------------------------------------------ the issue, real processes
 
+
 def _card(tmp: Path, kind: str) -> str:
     path = tmp / "card.toml"
     if kind == "radius":
@@ -245,23 +292,54 @@ GEN = ["generate", *DARK, "--seed", "1", "-o", "out.root", "--quiet"]
 ISSUE_CASES = {
     "events inf": ([*GEN, "--events", "inf"], "'--events': must be an integer in [1, 1e+10]"),
     "events 1e20": ([*GEN, "--events", "1e20"], "got '1e20'"),
-    "m1 1e-300": ([*GEN[:4], "1e-300", *GEN[5:], "--events", "700"],
-                  "'--m1': must be a number in [1e-06, 100] GeV"),
-    "d 1e300": ([*GEN[:8], "1e300", *GEN[9:], "--events", "700"],
-                "'--d': must be a number in [1e-15, 100] GeV^-1"),
-    "m-n with dark dipole": ([*GEN, "--events", "700", "--m-n", "0.3"],
-                             "--m-n: not a parameter of the dark-dipole model"),
-    "all channels closed": (["generate", "--model", "dark-dipole", "--m1", "50", "--delta",
-                             "0.1", "--d", "1e-6", "--events", "700", "--seed", "1", "-o",
-                             "out.root"], "every production channel is closed"),
-    "card radius 1e308": ([*GEN, "--events", "700", "--detector", "radius"],
-                          "key 'decay_volume.radius_m': must be a number in (0, 100000] m"),
-    "binary card": ([*GEN, "--events", "700", "--detector", "binary"],
-                    "card.toml: not a text file"),
-    "directory card": ([*GEN, "--events", "700", "--detector", "directory"],
-                       "card.toml: is a directory"),
-    "workers 0": (["reach", "--detector", "na62", "--workers", "0", "--out", "reach"],
-                  "'--workers': must be an integer in [1, 256]"),
+    "m1 1e-300": (
+        [*GEN[:4], "1e-300", *GEN[5:], "--events", "700"],
+        "'--m1': must be a number in [1e-06, 100] GeV",
+    ),
+    "d 1e300": (
+        [*GEN[:8], "1e300", *GEN[9:], "--events", "700"],
+        "'--d': must be a number in [1e-15, 100] GeV^-1",
+    ),
+    "m-n with dark dipole": (
+        [*GEN, "--events", "700", "--m-n", "0.3"],
+        "--m-n: not a parameter of the dark-dipole model",
+    ),
+    "all channels closed": (
+        [
+            "generate",
+            "--model",
+            "dark-dipole",
+            "--m1",
+            "50",
+            "--delta",
+            "0.1",
+            "--d",
+            "1e-6",
+            "--events",
+            "700",
+            "--seed",
+            "1",
+            "-o",
+            "out.root",
+        ],
+        "every production channel is closed",
+    ),
+    "card radius 1e308": (
+        [*GEN, "--events", "700", "--detector", "radius"],
+        "key 'decay_volume.radius_m': must be a number in (0, 100000] m",
+    ),
+    "binary card": (
+        [*GEN, "--events", "700", "--detector", "binary"],
+        "card.toml: not a text file",
+    ),
+    "directory card": (
+        [*GEN, "--events", "700", "--detector", "directory"],
+        "card.toml: is a directory",
+    ),
+    "workers 0": (
+        ["reach", "--detector", "na62", "--workers", "0", "--out", "reach"],
+        "'--workers': must be an integer in [1, 256]",
+    ),
     "cutflow empty file": (["cutflow", "empty.root"], "empty.root: not a ROOT file"),
     "cutflow truncated": (["cutflow", "cut.root"], "cut.root: truncated"),
     "cutflow no events tree": (["cutflow", "noevents.root"], "no 'events' in the file"),
@@ -274,12 +352,11 @@ def test_issue_cases_as_real_processes(tmp_path, events_file, name):
     args = [(_card(tmp_path, a) if a in ("radius", "binary", "directory") else a) for a in args]
     data = events_file.read_bytes()
     (tmp_path / "empty.root").write_bytes(b"")
-    (tmp_path / "cut.root").write_bytes(data[:int(len(data) * 0.99)])
+    (tmp_path / "cut.root").write_bytes(data[: int(len(data) * 0.99)])
     with uproot.recreate(tmp_path / "noevents.root") as f:
         f["mcsim_metadata"] = "{}"
     before = sorted(p.name for p in tmp_path.iterdir())
-    proc = subprocess.run([MCSIM, *args], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([MCSIM, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
     assert message in proc.stderr, proc.stderr
@@ -291,19 +368,21 @@ def test_disk_full_is_one_line_and_leaves_nothing(tmp_path):
     unshare = shutil.which("unshare")
     if unshare is None or subprocess.run([unshare, "-m", "true"]).returncode != 0:
         pytest.skip("needs unshare -m (mount namespaces) to make a small file system")
-    script = (f"mount -t tmpfs -o size=2m tmpfs {tmp_path} && cd {tmp_path} && "
-              f"{MCSIM} generate {' '.join(DARK)} --events 1e5 --seed 1 --keep all -o out.root "
-              f"--quiet; "
-              f"echo rc=$?; ls -a {tmp_path}")
-    proc = subprocess.run([unshare, "-m", "sh", "-c", script], capture_output=True, text=True,
-                          timeout=300)
+    script = (
+        f"mount -t tmpfs -o size=2m tmpfs {tmp_path} && cd {tmp_path} && "
+        f"{MCSIM} generate {' '.join(DARK)} --events 1e5 --seed 1 --keep all -o out.root "
+        f"--quiet; "
+        f"echo rc=$?; ls -a {tmp_path}"
+    )
+    proc = subprocess.run(
+        [unshare, "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert "rc=2" in proc.stdout, proc.stdout + proc.stderr
     assert proc.stdout.split("rc=2")[1].split() == [".", ".."]
     assert proc.stderr.strip() == "mcsim: error: cannot write out.root: No space left on device"
 
 
-def test_cutflow_next_to_a_read_only_directory_warns_and_prints_the_table(tmp_path,
-                                                                            events_file):
+def test_cutflow_next_to_a_read_only_directory_warns_and_prints_the_table(tmp_path, events_file):
     ro = tmp_path / "ro"
     ro.mkdir()
     shutil.copy(events_file, ro / "ev.root")
@@ -315,15 +394,18 @@ def test_cutflow_next_to_a_read_only_directory_warns_and_prints_the_table(tmp_pa
             pytest.skip("cannot make a directory read-only for root here")
     try:
         res = CliRunner().invoke(main, ["cutflow", str(ro / "ev.root")])
-        named = CliRunner().invoke(main, ["cutflow", str(ro / "ev.root"), "--plots",
-                                          str(ro / "plots")])
+        named = CliRunner().invoke(
+            main, ["cutflow", str(ro / "ev.root"), "--plots", str(ro / "plots")]
+        )
     finally:
         if immutable:
             subprocess.run(["chattr", "-i", str(ro)])
         ro.chmod(0o755)
     assert res.exit_code == 0 and "expected signal events" in res.stdout
-    assert res.stderr.startswith("mcsim: warning: no control plots") and \
-        len(res.stderr.splitlines()) == 1
+    assert (
+        res.stderr.startswith("mcsim: warning: no control plots")
+        and len(res.stderr.splitlines()) == 1
+    )
     assert named.exit_code == 2 and named.stdout == ""
     assert named.stderr.startswith("mcsim: error: --plots: cannot write to")
     assert sorted(p.name for p in ro.iterdir()) == ["ev.root"]

@@ -36,8 +36,9 @@ def test_card(babar):
     assert isinstance(babar, ColliderDetector)
     assert babar.sqrt_s == pytest.approx(10.58, abs=1e-3)
     # beta gamma of the CM: (E- - E+) / sqrt(s) = 0.56 at PEP-II
-    assert babar.beta / math.sqrt(1 - babar.beta ** 2) == pytest.approx(
-        (9.0 - babar.positron_energy) / babar.sqrt_s, rel=1e-12)
+    assert babar.beta / math.sqrt(1 - babar.beta**2) == pytest.approx(
+        (9.0 - babar.positron_energy) / babar.sqrt_s, rel=1e-12
+    )
     assert babar.sensitivity_events == 10.0 and babar.luminosity_inv_fb == 60.0
 
 
@@ -58,13 +59,34 @@ def test_unknown_key_is_named(tmp_path):
 
 
 def test_beam_energy_below_threshold_is_one_clear_line(tmp_path, babar):
-    low = _card(tmp_path, lambda s: s.replace("electron_energy_GeV = 9.0",
-                                              "electron_energy_GeV = 0.05"))
+    low = _card(
+        tmp_path, lambda s: s.replace("electron_energy_GeV = 9.0", "electron_energy_GeV = 0.05")
+    )
     with pytest.raises(ValueError, match="below the threshold M1 \\+ M2"):
         simulate(DarkDipole(m1=0.3, delta=0.1, d=1e-4), low, n_events=10, seed=1)
-    result = CliRunner().invoke(main, ["generate", "--model", "dark-dipole", "--m1", "0.3", "--delta", "0.1", "--d",
-                                       "1e-4", "--detector", low, "--events", "100", "--seed",
-                                       "1", "-o", str(tmp_path / "x.root"), "--quiet"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--model",
+            "dark-dipole",
+            "--m1",
+            "0.3",
+            "--delta",
+            "0.1",
+            "--d",
+            "1e-4",
+            "--detector",
+            low,
+            "--events",
+            "100",
+            "--seed",
+            "1",
+            "-o",
+            str(tmp_path / "x.root"),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "below the threshold" in result.output
     assert not (tmp_path / "x.root").exists()
@@ -75,8 +97,7 @@ def test_lab_kinematics_and_conservation(batch, babar):
     beams = np.array([9.0 + babar.positron_energy, 0, 0, 9.0 - babar.positron_energy])
     total = a["p4_prompt_photon"] + a["p4_invisible"] + a["p4_llp"]
     np.testing.assert_allclose(total, np.broadcast_to(beams, total.shape), atol=1e-10)
-    np.testing.assert_allclose(a["p4_photon"] + a["p4_decay_invisible"], a["p4_llp"],
-                               atol=1e-10)
+    np.testing.assert_allclose(a["p4_photon"] + a["p4_decay_invisible"], a["p4_llp"], atol=1e-10)
     # the radiated photon is generated inside the calorimeter acceptance (CM cuts mapped)
     c = a["p4_prompt_photon"][:, 3] / a["p4_prompt_photon"][:, 0]
     assert c.min() > babar.cos_theta_min and c.max() < babar.cos_theta_max
@@ -87,12 +108,10 @@ def test_lab_kinematics_and_conservation(batch, babar):
 def test_selection_cuts(batch, babar):
     a = batch.arrays
     hits, sel = selection(a["p4_prompt_photon"], a["p4_photon"], babar)
-    assert np.array_equal(sel, a["above_threshold"]) and np.array_equal(hits,
-                                                                        a["photon_hits_calo"])
+    assert np.array_equal(sel, a["above_threshold"]) and np.array_equal(hits, a["photon_hits_calo"])
     # CM energies by an explicit boost with gamma, beta gamma of the beams
-    g = 1 / math.sqrt(1 - babar.beta ** 2)
-    e_cm = [g * (p[:, 0] - babar.beta * p[:, 3]) for p in (a["p4_prompt_photon"],
-                                                           a["p4_photon"])]
+    g = 1 / math.sqrt(1 - babar.beta**2)
+    e_cm = [g * (p[:, 0] - babar.beta * p[:, 3]) for p in (a["p4_prompt_photon"], a["p4_photon"])]
     lead, sub = np.maximum(*e_cm), np.minimum(*e_cm)
     assert np.all(lead[sel] >= 2.0) and np.all(sub[sel] >= 0.02)
     assert 0.3 < sel.mean() < 1.0  # the soft decay photon fails the 20 MeV cut at times
@@ -107,9 +126,9 @@ def test_yield_scales_as_d2_when_prompt_and_d4_when_long_lived(batch):
     assert small[1] / small[0] == pytest.approx(1e4, rel=1e-3)
     # the chain's re-weighting gives the same numbers
     assert expected_events_at(batch, 3 * d0) == pytest.approx(
-        expected_events(batch, [3 * d0])[0][0], rel=1e-12)
-    assert batch.expected_events() == pytest.approx(expected_events(batch, [d0])[0][0],
-                                                    rel=1e-12)
+        expected_events(batch, [3 * d0])[0][0], rel=1e-12
+    )
+    assert batch.expected_events() == pytest.approx(expected_events(batch, [d0])[0][0], rel=1e-12)
 
 
 def test_prompt_limit_is_sigma_times_luminosity_times_acceptance(batch, babar):
@@ -117,15 +136,25 @@ def test_prompt_limit_is_sigma_times_luminosity_times_acceptance(batch, babar):
     d = 1.0
     model = DarkDipole(m1=0.1, delta=0.05, d=d)
     n = expected_events(batch, [d])[0][0]
-    ref = babar.luminosity_inv_fb * cross_section_fb(model, babar) * batch.arrays[
-        "above_threshold"].mean()
+    ref = (
+        babar.luminosity_inv_fb
+        * cross_section_fb(model, babar)
+        * batch.arrays["above_threshold"].mean()
+    )
     assert n == pytest.approx(ref, rel=1e-6)
 
 
 def test_ntuple_round_trip_and_cutflow(tmp_path):
     path = tmp_path / "babar.root"
-    meta = generate(DarkDipole(m1=0.2, delta=0.02, d=5e-4), "babar", path, n_events=3000,
-                    seed=3, chunk_size=1000, keep="all")
+    meta = generate(
+        DarkDipole(m1=0.2, delta=0.02, d=5e-4),
+        "babar",
+        path,
+        n_events=3000,
+        seed=3,
+        chunk_size=1000,
+        keep="all",
+    )
     with uproot.open(path) as f:
         tree = f["events"]
         assert tree.num_entries == 3000
@@ -137,8 +166,15 @@ def test_ntuple_round_trip_and_cutflow(tmp_path):
     assert cf.cuts[0].weighted == pytest.approx(60.0 * meta["br"][0], rel=1e-9)
     assert [c.raw for c in cf.cuts] == sorted((c.raw for c in cf.cuts), reverse=True)
     assert "LLP decays inside the decay volume" in cf.table()
-    again = generate(DarkDipole(m1=0.2, delta=0.02, d=5e-4), "babar", tmp_path / "b.root",
-                     n_events=3000, seed=3, chunk_size=1000, keep="all")
+    again = generate(
+        DarkDipole(m1=0.2, delta=0.02, d=5e-4),
+        "babar",
+        tmp_path / "b.root",
+        n_events=3000,
+        seed=3,
+        chunk_size=1000,
+        keep="all",
+    )
     assert again["expected_events"] == meta["expected_events"]
 
 
@@ -155,9 +191,16 @@ def test_reach_scan_of_the_babar_card(babar):
     from mcsim.scan import Family, Target, scan
 
     masses, couplings = np.array([0.1, 5.0]), np.geomspace(1e-4, 1e-1, 4)
-    (grid,) = scan(Family("dark-dipole", delta=0.01), masses, couplings,
-                   [Target("BaBar", "babar")], n_events=4000, seed=2, workers=1,
-                   progress=False)
+    (grid,) = scan(
+        Family("dark-dipole", delta=0.01),
+        masses,
+        couplings,
+        [Target("BaBar", "babar")],
+        n_events=4000,
+        seed=2,
+        workers=1,
+        progress=False,
+    )
     assert grid.level == 10.0
     assert np.all(grid.events[1] == 0.0)  # M1 + M2 + 2 GeV > sqrt(s)
     direct = simulate(DarkDipole(m1=0.1, delta=0.01, d=1e-1), babar, n_events=4000, seed=3)
@@ -172,7 +215,15 @@ def test_refinement_with_a_collider_card_in_the_scan():
 
     couplings = np.geomspace(1e-6, 1e-3, 10)
     job = (Family("dark-dipole", delta=0.1), [Target("BaBar", "babar"), Target("NA62", "na62")])
-    (grids,) = scan_set([job], [0.1, 0.3], couplings, n_events=2_000, seed=5, workers=1,
-                        progress=False, refinement=Refinement(target=0.01, rounds=1, budget=1.0))
+    (grids,) = scan_set(
+        [job],
+        [0.1, 0.3],
+        couplings,
+        n_events=2_000,
+        seed=5,
+        workers=1,
+        progress=False,
+        refinement=Refinement(target=0.01, rounds=1, budget=1.0),
+    )
     assert grids[1].metadata["refinement"]["events_added"] > 0
     assert all(np.all(np.isfinite(g.events)) for g in grids)

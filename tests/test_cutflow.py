@@ -22,16 +22,26 @@ POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 D2 = 4e-6
 ANALYSIS = Path(__file__).resolve().parents[1] / "analysis" / "cutflow_by_hand.py"
 #: file flag and weight expression (branches of the events tree) of rows 1-4 (full mode)
-ROW_CUTS = [("in_volume", "w_norm"), ("in_volume", "w_norm * p_decay_volume"),
-            ("photon_hits_calo", "w_norm * p_decay_accepted"), ("selected", "weight")]
+ROW_CUTS = [
+    ("in_volume", "w_norm"),
+    ("in_volume", "w_norm * p_decay_volume"),
+    ("photon_hits_calo", "w_norm * p_decay_accepted"),
+    ("selected", "weight"),
+]
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cutflow")
-    out = {"base": d / "base.root", "d2": d / "d2.root", "thr": d / "thr.root",
-           "rho": d / "rho.root", "skim": d / "skim.root", "crossing": d / "crossing.root",
-           "cone": d / "cone.root"}
+    out = {
+        "base": d / "base.root",
+        "d2": d / "d2.root",
+        "thr": d / "thr.root",
+        "rho": d / "rho.root",
+        "skim": d / "skim.root",
+        "crossing": d / "crossing.root",
+        "cone": d / "cone.root",
+    }
     kw = dict(n_events=14_000, seed=5, chunk_size=3_000, keep="all")
     generate(POINT, "na62", out["base"], **kw)
     generate(POINT.with_coupling(D2), "na62", out["d2"], **kw)
@@ -53,8 +63,7 @@ def test_final_count_equals_the_chain_expected_events(files):
     assert flow.expected_events == pytest.approx(batch.expected_events(), rel=1e-12)
     moved = cutflow(files["base"], d=D2, step_size=4_000, histograms=False)
     assert moved.expected_events == pytest.approx(expected_events_at(batch, D2), rel=1e-12)
-    assert moved.expected_events == pytest.approx(reweight(batch, D2).expected_events(),
-                                                  rel=1e-12)
+    assert moved.expected_events == pytest.approx(reweight(batch, D2).expected_events(), rel=1e-12)
     assert moved.ctau == pytest.approx(POINT.with_coupling(D2).ctau, rel=1e-12)
 
 
@@ -104,8 +113,10 @@ def test_keep_does_not_change_the_cutflow(files):
     re-weighted, with far fewer entries (the dropped crossing LLPs in the 'crossing' tree)."""
     for label in ("skim", "crossing"):
         for d in (None, D2):
-            _flows_equal(cutflow(files[label], d=d, histograms=False),
-                         cutflow(files["base"], d=d, histograms=False))
+            _flows_equal(
+                cutflow(files[label], d=d, histograms=False),
+                cutflow(files["base"], d=d, histograms=False),
+            )
     full = cutflow(files["base"], histograms=False)
     with uproot.open(files["skim"]) as f:
         assert f["events"].num_entries == full.cuts[-1].raw
@@ -144,12 +155,14 @@ def test_a_cut_on_each_flag_alone_gives_the_row(files):
         assert raw == cut.raw == int(in_order.sum()), cut.name
         assert weighted == pytest.approx(cut.weighted, rel=1e-12), cut.name
         assert cut.stat_error <= math.sqrt(w2) * (1 + 1e-12)
-    assert flow.cuts[-1].stat_error == pytest.approx(math.sqrt(_cut(columns, "selected",
-                                                                    "weight")[2]), rel=0.05)
+    assert flow.cuts[-1].stat_error == pytest.approx(
+        math.sqrt(_cut(columns, "selected", "weight")[2]), rel=0.05
+    )
     meta = read_metadata(files["base"])
     assert flow.cuts[0].raw == meta["n_events"] == len(columns["event"])
     assert flow.cuts[0].weighted == pytest.approx(
-        sum(n * br for n, br in zip(meta["n_mesons"], meta["br"])), rel=1e-12)
+        sum(n * br for n, br in zip(meta["n_mesons"], meta["br"])), rel=1e-12
+    )
     assert flow.cuts[0].stat_error == pytest.approx(0.0, abs=1e-9 * flow.cuts[0].weighted)
     weighted = [c.weighted for c in flow.cuts]
     assert all(x >= y for x, y in zip(weighted, weighted[1:]))
@@ -158,8 +171,7 @@ def test_a_cut_on_each_flag_alone_gives_the_row(files):
 
 def test_cone_mode_has_no_repeated_row(files):
     flow = cutflow(files["cone"], histograms=False)
-    assert [c.flag for c in flow.cuts] == ["(all generated)", "in_volume", "in_volume",
-                                           "selected"]
+    assert [c.flag for c in flow.cuts] == ["(all generated)", "in_volume", "in_volume", "selected"]
     assert flow.cuts[1].name.startswith("LLP inside the cone")
     assert all(c.rel_eff < 1.0 for c in flow.cuts[1:])
 
@@ -172,7 +184,8 @@ def test_by_channel_rows_add_up(files):
         assert sum(r["raw"][i] for r in rows) == cut.raw
         assert sum(r["weighted"][i] for r in rows) == pytest.approx(cut.weighted, rel=1e-12)
         assert math.sqrt(sum(r["stat_error"][i] ** 2 for r in rows)) == pytest.approx(
-            cut.stat_error, rel=1e-9, abs=1e-12)
+            cut.stat_error, rel=1e-9, abs=1e-12
+        )
     meta = read_metadata(files["base"])
     assert [r["weighted"][-1] for r in rows] == pytest.approx(meta["expected_by_channel"])
     assert [r["stat_error"][-1] for r in rows] == pytest.approx(meta["stat_error_by_channel"])
@@ -189,14 +202,15 @@ def test_stat_error_agrees_with_the_scatter_of_independent_seeds(tmp_path):
     flows = []
     for seed in range(n_seeds):
         path = tmp_path / f"s{seed}.root"
-        generate(POINT, "na62", path, n_events=1_500, seed=100 + seed, channels=[221],
-                 keep="selected")
+        generate(
+            POINT, "na62", path, n_events=1_500, seed=100 + seed, channels=[221], keep="selected"
+        )
         flows.append(cutflow(path, d=D2, histograms=False))
     lo, hi = (math.sqrt(chi2.ppf(q, n_seeds - 1) / (n_seeds - 1)) for q in (0.0005, 0.9995))
     for row in range(1, len(flows[0].cuts)):
         counts = np.array([f.cuts[row].weighted for f in flows])
         errors = np.array([f.cuts[row].stat_error for f in flows])
-        ratio = np.std(counts, ddof=1) / math.sqrt(np.mean(errors ** 2))
+        ratio = np.std(counts, ddof=1) / math.sqrt(np.mean(errors**2))
         assert lo < ratio < hi, (flows[0].cuts[row].name, ratio, lo, hi)
         assert not lo < ratio * 2 < hi and not lo < ratio / 2 < hi
 
@@ -241,19 +255,26 @@ def test_cli_table_json_markdown_and_plots(files, tmp_path):
     assert "expected signal events" in res.output and "1e+18 POT" in res.output
     assert "eta -> gamma chi1 chi2" in res.output  # the per-channel table
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert pngs == ["base_impact.png", "base_photon_angle.png", "base_photon_energy.png",
-                    "base_vertex_z.png"]
+    assert pngs == [
+        "base_impact.png",
+        "base_photon_angle.png",
+        "base_photon_energy.png",
+        "base_vertex_z.png",
+    ]
     res = runner.invoke(main, ["cutflow", path, "--json", "--no-plots", "--d", str(D2)])
     out = json.loads(res.output)
     flow = cutflow(files["base"], d=D2, histograms=False)
     assert out["expected_events"] == pytest.approx(flow.expected_events, rel=1e-15)
     assert [c["stat_error"] for c in out["cuts"]] == pytest.approx(
-        [c.stat_error for c in flow.cuts], rel=1e-15)
+        [c.stat_error for c in flow.cuts], rel=1e-15
+    )
     assert out["cuts"][0]["name"] == "LLPs produced (N_M x BR)" and out["n_pot"] == 1e18
     res = runner.invoke(main, ["cutflow", path, "--markdown", "--no-plots"])
     assert "| 4 | E_gamma > 1 GeV |" in res.output
     res = runner.invoke(main, ["cutflow", path, "--d", "-1", "--no-plots"])
-    assert res.exit_code == 2 and "Invalid value for '--d': must be a number in [1e-15" in res.output
+    assert (
+        res.exit_code == 2 and "Invalid value for '--d': must be a number in [1e-15" in res.output
+    )
 
 
 def test_root_reads_the_file_and_rdataframe_gives_the_cutflow(files):
@@ -267,10 +288,15 @@ def test_root_reads_the_file_and_rdataframe_gives_the_cutflow(files):
     meta = json.loads(str(tfile.Get("mcsim_metadata").GetString()))
     assert meta["d"] == POINT.d
     df = ROOT.RDataFrame("events", path)
-    df = (df.Define("w_volume", "w_norm * p_decay_volume")
-            .Define("w_accepted", "w_norm * p_decay_accepted"))
-    steps = [df.Filter("in_volume"), df.Filter("in_volume"), df.Filter("photon_hits_calo"),
-             df.Filter("selected")]
+    df = df.Define("w_volume", "w_norm * p_decay_volume").Define(
+        "w_accepted", "w_norm * p_decay_accepted"
+    )
+    steps = [
+        df.Filter("in_volume"),
+        df.Filter("in_volume"),
+        df.Filter("photon_hits_calo"),
+        df.Filter("selected"),
+    ]
     columns = ["w_norm", "w_volume", "w_accepted", "weight"]
     counts = [s.Count() for s in steps]
     sums = [s.Sum(c) for s, c in zip(steps, columns)]

@@ -3,9 +3,9 @@ with 1e6 events that pass for the generator and fail for flat phase space (the t
 
 import numpy as np
 import pytest
+from conftest import random_mothers
 from scipy import stats
 
-from conftest import random_mothers
 from mcsim import dalitz
 from mcsim.kinematics import dalitz_range
 from mcsim.mesons import sm
@@ -118,10 +118,18 @@ def test_dalitz_distribution_matches_matrix_element(case):
     assert p_flat < 1e-6, f"{case}: flat phase space not rejected (p = {p_flat:.2e})"
 
 
-@pytest.mark.parametrize("model", [
-    DarkDipole(1e-4, 0.1, 1e-4), DarkDipole(0.06, 0.1, 1e-4), DarkDipole(0.45, 0.005, 1e-4),
-    NeutrinoDipole(1e-4, 1e-6, "e"), NeutrinoDipole(0.38, 1e-6, "mu"), NeutrinoDipole(0.18, 1e-6, "tau"),
-], ids=lambda m: str(m.describe()))
+@pytest.mark.parametrize(
+    "model",
+    [
+        DarkDipole(1e-4, 0.1, 1e-4),
+        DarkDipole(0.06, 0.1, 1e-4),
+        DarkDipole(0.45, 0.005, 1e-4),
+        NeutrinoDipole(1e-4, 1e-6, "e"),
+        NeutrinoDipole(0.38, 1e-6, "mu"),
+        NeutrinoDipole(0.18, 1e-6, "tau"),
+    ],
+    ids=lambda m: str(m.describe()),
+)
 def test_envelope_holds_near_thresholds_and_poles(model):
     """generate() raises if |M|^2 ever exceeds the sampling envelope; probe extreme mass points."""
     rng = np.random.default_rng(3)
@@ -133,7 +141,10 @@ def test_envelope_holds_near_thresholds_and_poles(model):
 def test_width_integral_matches_sampled_mean_weight():
     """The Gauss-Legendre width equals the plain Monte Carlo mean of the weight on the unit square."""
     rng = np.random.default_rng(5)
-    for kind, args in ((dalitz.ANOMALY, (0.547862, 0.1, 0.11)), (dalitz.CHARGED, (1.96835, 0.10566, 0.3))):
+    for kind, args in (
+        (dalitz.ANOMALY, (0.547862, 0.1, 0.11)),
+        (dalitz.CHARGED, (1.96835, 0.10566, 0.3)),
+    ):
         u = rng.random((400_000, 2))
         w = np.array([dalitz.dalitz_weight(kind, a, b, *args)[0] for a, b in u])
         gl = dalitz.phase_space_integral(kind, *args)

@@ -47,16 +47,27 @@ def test_paper_values_of_the_other_cards():
     charm = load_detector("charm2")
     assert charm.decay_volume == Box(870.0, 905.6, 3.7, 3.7)
     assert (charm.photon_energy_min, charm.photon_energy_max) == (3.0, 24.0)
-    assert (charm.n_pot, charm.target_A, charm.beam, charm.observed_events) == \
-        (4.5e19, 9.0, "sps450", 5429)
+    assert (charm.n_pot, charm.target_A, charm.beam, charm.observed_events) == (
+        4.5e19,
+        9.0,
+        "sps450",
+        5429,
+    )
     bebc = load_detector("bebc")
-    assert (bebc.observed_events, bebc.expected_background,
-            bebc.expected_background_uncertainty) == (1, 0.5, 0.1)
+    assert (
+        bebc.observed_events,
+        bebc.expected_background,
+        bebc.expected_background_uncertainty,
+    ) == (1, 0.5, 0.1)
     assert bebc.photon_energy_max == math.inf and bebc.n_pot == 2.72e18
     nucal = load_detector("nucal")
     assert nucal.decay_volume == Cylinder(64.0, 87.0, 1.3)
-    assert (nucal.efficiency, nucal.photon_energy_min, nucal.beam, nucal.target_A) == \
-        (0.7, 3.0, "u70", 56.0)
+    assert (nucal.efficiency, nucal.photon_energy_min, nucal.beam, nucal.target_A) == (
+        0.7,
+        3.0,
+        "u70",
+        56.0,
+    )
     assert (nucal.observed_events, nucal.expected_background) == (5, 3.5)
 
 
@@ -104,17 +115,20 @@ def test_a_good_minimal_card_gets_defaults(tmp_path):
     assert det.calorimeter.hole_radius == 0.0 and det.observed_events is None
 
 
-@pytest.mark.parametrize("old, new, key", [
-    ("radius_m = 1.0", "radius_m = -1.0", "decay_volume.radius_m"),
-    ("radius_m = 1.0", "radius_m = 1.0\ncolour = 'red'", "decay_volume.colour"),
-    ("n_pot = 1e18", "n_pot = '1e18'", "exposure.n_pot"),
-    ("z_end_m = 217.0", "z_end_m = 70.0", "decay_volume.z_end_m"),
-    ("shape = \"cylinder\"", "shape = \"sphere\"", "decay_volume.shape"),
-    ("spectrum = \"sps400\"", "spectrum = \"tevatron\"", "beam.spectrum"),
-    ("z_face_m = 217.0", "z_face_m = 200.0", "calorimeter.z_face_m"),
-    ("name = \"test\"", "name = \"test\"\nvolume = 3", "volume"),
-    ("n_pot = 1e18", "", "exposure.n_pot"),
-])
+@pytest.mark.parametrize(
+    "old, new, key",
+    [
+        ("radius_m = 1.0", "radius_m = -1.0", "decay_volume.radius_m"),
+        ("radius_m = 1.0", "radius_m = 1.0\ncolour = 'red'", "decay_volume.colour"),
+        ("n_pot = 1e18", "n_pot = '1e18'", "exposure.n_pot"),
+        ("z_end_m = 217.0", "z_end_m = 70.0", "decay_volume.z_end_m"),
+        ('shape = "cylinder"', 'shape = "sphere"', "decay_volume.shape"),
+        ('spectrum = "sps400"', 'spectrum = "tevatron"', "beam.spectrum"),
+        ("z_face_m = 217.0", "z_face_m = 200.0", "calorimeter.z_face_m"),
+        ('name = "test"', 'name = "test"\nvolume = 3', "volume"),
+        ("n_pot = 1e18", "", "exposure.n_pot"),
+    ],
+)
 def test_bad_cards_name_the_card_and_the_key(tmp_path, old, new, key):
     path = _write(tmp_path, GOOD.replace(old, new))
     with pytest.raises(ValueError) as err:
@@ -130,9 +144,9 @@ def test_missing_calorimeter(tmp_path):
 
 
 def test_unknown_names_and_configurations(tmp_path):
-    with pytest.raises(ValueError, match="unknown detector 'na63'.*na62, na62:1e18"):
+    with pytest.raises(ValueError, match=r"unknown detector 'na63'.*na62, na62:1e18"):
         load_detector("na63")
-    with pytest.raises(ValueError, match="unknown configuration '1e19'.*1e18, 1e17"):
+    with pytest.raises(ValueError, match=r"unknown configuration '1e19'.*1e18, 1e17"):
         load_detector("na62:1e19")
     with pytest.raises(ValueError, match="no such file"):
         load_detector(str(tmp_path / "absent.toml"))

@@ -22,9 +22,14 @@ def test_show_prints_the_geometry_and_writes_the_side_view(tmp_path):
     png = tmp_path / "na62.png"
     res = CliRunner().invoke(main, ["detectors", "show", "na62", "--png", str(png)])
     assert res.exit_code == 0, res.output
-    for text in ("cylinder, radius 1 m, z = 79 to 217 m", "face at z = 217 m",
-                 "beam hole of radius 0.08 m", "1e+18 POT", "above 1 GeV",
-                 "L_i = 79 m and L_f = 217 m"):
+    for text in (
+        "cylinder, radius 1 m, z = 79 to 217 m",
+        "face at z = 217 m",
+        "beam hole of radius 0.08 m",
+        "1e+18 POT",
+        "above 1 GeV",
+        "L_i = 79 m and L_f = 217 m",
+    ):
         assert text in res.output, text
     image = plt.imread(png)
     assert image.shape[0] > 200 and image.shape[1] > 600
@@ -57,11 +62,17 @@ def test_every_shipped_card_is_described_and_drawn(tmp_path):
     """Every card, fixed-target or collider, prints and draws (the docs page is built from
     this)."""
     for name in available_detectors():
-        res = CliRunner().invoke(main, ["detectors", "show", name,
-                                        "--png", str(tmp_path / "side.png")])
+        res = CliRunner().invoke(
+            main, ["detectors", "show", name, "--png", str(tmp_path / "side.png")]
+        )
         assert res.exit_code == 0, (name, res.output)
         assert res.output.startswith(name.split(":")[0])
     babar = "\n".join(describe(load_detector("babar")))
-    for text in ("sqrt(s) = 10.58 GeV", "60 fb^-1", "15.8 to 140.8 deg",
-                 "leading photon above 2 GeV", "missing energy above 0.05 GeV"):
+    for text in (
+        "sqrt(s) = 10.58 GeV",
+        "60 fb^-1",
+        "15.8 to 140.8 deg",
+        "leading photon above 2 GeV",
+        "missing energy above 0.05 GeV",
+    ):
         assert text in babar, text

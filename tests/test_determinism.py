@@ -6,8 +6,8 @@ import pytest
 import uproot
 from click.testing import CliRunner
 
-from mcsim.cli import main
 from mcsim.chain import BLOCK_SIZE as BLOCK
+from mcsim.cli import main
 from mcsim.rootio import BRANCHES
 from mcsim.scan import Family, Target, scan
 
@@ -18,10 +18,33 @@ N_EVENTS = 2 * BLOCK + BLOCK // 2  # one channel: two full blocks and a half one
 
 def _file(tmp_path, chunk_size, seed=3):
     out = tmp_path / f"c{chunk_size}_s{seed}.root"
-    res = CliRunner().invoke(main, [
-        "generate", "--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "1e-6",
-        "--channels", "rho", "--events", str(N_EVENTS), "--seed", str(seed),
-        "--chunk-size", str(chunk_size), "--keep", "all", "-o", str(out), "--quiet"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--model",
+            "dark-dipole",
+            "--m1",
+            "0.1",
+            "--delta",
+            "0.1",
+            "--d",
+            "1e-6",
+            "--channels",
+            "rho",
+            "--events",
+            str(N_EVENTS),
+            "--seed",
+            str(seed),
+            "--chunk-size",
+            str(chunk_size),
+            "--keep",
+            "all",
+            "-o",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     with uproot.open(out) as f:
         tree = f["events"]
@@ -41,8 +64,12 @@ def test_chunk_size_does_not_change_the_events(tmp_path):
 
 
 def test_workers_do_not_change_the_reach_grid():
-    args = (Family("dark-dipole", delta=0.1), [0.05, 0.2, 0.5], np.geomspace(1e-7, 1e-3, 9),
-            [Target("NA62", "na62"), Target("SHiP", "ship")])
+    args = (
+        Family("dark-dipole", delta=0.1),
+        [0.05, 0.2, 0.5],
+        np.geomspace(1e-7, 1e-3, 9),
+        [Target("NA62", "na62"), Target("SHiP", "ship")],
+    )
     one = scan(*args, n_events=3000, seed=8, workers=1, progress=False)
     two = scan(*args, n_events=3000, seed=8, workers=2, progress=False)
     for a, b in zip(one, two):

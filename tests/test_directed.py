@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import random_mothers
+
 from mcsim import DarkDipole, NeutrinoDipole
 from mcsim.chain import simulate
 from mcsim.directed import can_reach
@@ -28,7 +28,7 @@ def test_directed_decays_are_unbiased_in_and_out_of_the_window(mother, rng):
     mothers = random_mothers(rng, chan.mother_mass, 100_000, p_max=200.0)
     mothers[:, 1:3] *= 0.01  # mostly forward mothers, some far off axis
     mothers[:, 3] = np.abs(mothers[:, 3])
-    mothers[:, 0] = np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1) + chan.mother_mass ** 2)
+    mothers[:, 0] = np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1) + chan.mother_mass**2)
     plain = generate(chan, mothers, np.random.default_rng(1))
     directed = generate(chan, mothers, np.random.default_rng(2), window=0.01)
     assert np.all(plain["weight"] == 1.0)
@@ -53,21 +53,38 @@ def test_can_reach_never_excludes_an_llp_that_reaches(rng):
     chan = {c.mother: c for c in open_channels(POINT)}[113]
     n = 200_000
     p, theta, phi = rng.uniform(1.0, 100.0, n), rng.uniform(0.0, 0.3, n), rng.uniform(0, 6.3, n)
-    mothers = np.column_stack([np.sqrt(p ** 2 + chan.mother_mass ** 2),
-                               p * np.sin(theta) * np.cos(phi), p * np.sin(theta) * np.sin(phi),
-                               p * np.cos(theta)])
+    mothers = np.column_stack(
+        [
+            np.sqrt(p**2 + chan.mother_mass**2),
+            p * np.sin(theta) * np.cos(phi),
+            p * np.sin(theta) * np.sin(phi),
+            p * np.cos(theta),
+        ]
+    )
     llp = generate(chan, mothers, rng)["llp"]
     window = 0.02
     inside = _theta(llp) < window
-    ok = can_reach(p, theta, window=window, m_parent=chan.mother_mass,
-                   m_llp=chan.masses[1], p_star=chan.llp_momentum_max)
+    ok = can_reach(
+        p,
+        theta,
+        window=window,
+        m_parent=chan.mother_mass,
+        m_llp=chan.masses[1],
+        p_star=chan.llp_momentum_max,
+    )
     assert inside.sum() > 100 and np.all(ok[inside])
     assert not ok.all()
 
 
-@pytest.mark.parametrize("model, card", [(POINT, "na62"), (POINT, "ship"), (POINT, "faser2"),
-                                         (NeutrinoDipole(m_n=0.3, d=1e-6, flavour="mu"),
-                                          "ship")])
+@pytest.mark.parametrize(
+    "model, card",
+    [
+        (POINT, "na62"),
+        (POINT, "ship"),
+        (POINT, "faser2"),
+        (NeutrinoDipole(m_n=0.3, d=1e-6, flavour="mu"), "ship"),
+    ],
+)
 def test_directed_and_plain_give_the_same_expected_events(model, card):
     plain = simulate(model, card, n_events=30_000, seed=1).expected_events()
     directed = simulate(model, card, n_events=30_000, seed=2, sampling="directed")

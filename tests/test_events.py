@@ -28,8 +28,9 @@ def test_read_gives_momentum4d_records_equal_to_the_branches(path):
     for name in MOMENTA:
         assert events[name].layout.parameter("__record__") == "Momentum4D"
         for comp in ("E", "px", "py", "pz"):
-            np.testing.assert_array_equal(ak.to_numpy(events[name][comp]),
-                                          branches[f"{name}_{comp}"])
+            np.testing.assert_array_equal(
+                ak.to_numpy(events[name][comp]), branches[f"{name}_{comp}"]
+            )
     np.testing.assert_array_equal(ak.to_numpy(events.vertex.z), branches["vertex_z"])
     np.testing.assert_array_equal(ak.to_numpy(events.weight), branches["weight"])
     assert events.attrs["metadata"]["model"] == POINT.describe()
@@ -43,7 +44,7 @@ def test_vector_behaviour_and_conservation(path):
     scale = ak.to_numpy(ev.llp.E)
     for comp in ("E", "px", "py", "pz"):
         assert np.all(np.abs(ak.to_numpy(getattr(diff, comp))) <= 1e-9 * scale)
-    mass2 = ak.to_numpy(ev.photon.mass2 / ev.photon.E ** 2)  # m^2 / E^2, rounding only
+    mass2 = ak.to_numpy(ev.photon.mass2 / ev.photon.E**2)  # m^2 / E^2, rounding only
     np.testing.assert_allclose(mass2, 0.0, atol=1e-12)
     # the photon's polar angle is what the cutflow plots
     assert np.all(ak.to_numpy(ev.photon.theta) >= 0)

@@ -13,8 +13,14 @@ import pytest
 
 from mcsim.scan import Family, Target, _worker_init, make_tasks, run_tasks
 
-TASKS = make_tasks(Family("dark-dipole", delta=0.1), [0.1], [1e-6, 1e-5],
-                   [Target("NA62", "na62")], n_events=100, seed=1)
+TASKS = make_tasks(
+    Family("dark-dipole", delta=0.1),
+    [0.1],
+    [1e-6, 1e-5],
+    [Target("NA62", "na62")],
+    n_events=100,
+    seed=1,
+)
 
 
 def _worker_state():
@@ -25,24 +31,30 @@ def _worker_state():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux only")
 def test_workers_get_killed_with_the_parent_and_ignore_ctrl_c():
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init, initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    ) as pool:
         assert pool.submit(_worker_state).result() == (signal.SIGKILL, True)
 
 
 def test_unreachable_scheduler_is_a_connection_error_within_the_timeout():
     pytest.importorskip("distributed")
     start = time.monotonic()
-    with pytest.raises(ConnectionError, match=r"^--scheduler tcp://127.0.0.1:9: cannot reach "
-                                              r"the Dask scheduler within 2 s"):
+    with pytest.raises(
+        ConnectionError,
+        match=r"^--scheduler tcp://127.0.0.1:9: cannot reach "
+        r"the Dask scheduler within 2 s",
+    ):
         run_tasks(TASKS, scheduler="tcp://127.0.0.1:9", progress=False, timeout=2)
     assert time.monotonic() - start < 10
 
 
 def test_cluster_without_workers_is_a_connection_error_not_a_hang():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=0, processes=False,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
         start = time.monotonic()
         with pytest.raises(ConnectionError, match=r"has had no worker for 2 s; 1 of 1 tasks"):
             run_tasks(TASKS, scheduler=cluster.scheduler_address, progress=False, timeout=2)

@@ -45,10 +45,33 @@ def _umask():
 
 def test_neutrino_model_cone_mode_and_channels(tmp_path):
     out = tmp_path / "nu.root"
-    res = CliRunner().invoke(main, ["generate", "--model", "neutrino-dipole", "--m-n", "0.3",
-                                    "--flavour", "mu", "--d", "1e-6", "--events", "2000",
-                                    "--seed", "2", "--mode", "cone", "--threshold", "2",
-                                    "--channels", "K+,223", "-o", str(out), "--quiet"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--model",
+            "neutrino-dipole",
+            "--m-n",
+            "0.3",
+            "--flavour",
+            "mu",
+            "--d",
+            "1e-6",
+            "--events",
+            "2000",
+            "--seed",
+            "2",
+            "--mode",
+            "cone",
+            "--threshold",
+            "2",
+            "--channels",
+            "K+,223",
+            "-o",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     with uproot.open(out) as f:
         pdg = set(abs(f["events"]["mother_pdgid"].array(library="np")))
@@ -60,8 +83,10 @@ def test_neutrino_model_cone_mode_and_channels(tmp_path):
 @pytest.fixture
 def no_generation(monkeypatch):
     """Fail the test if any event is generated."""
+
     def forbidden(*args, **kwargs):
         raise AssertionError("an event was generated")
+
     monkeypatch.setattr(ntuple, "simulate", forbidden)
 
 
@@ -110,8 +135,14 @@ def test_interrupted_generation_leaves_no_file(tmp_path, monkeypatch, error):
     monkeypatch.setattr(ntuple, "simulate", failing)
     out = tmp_path / "x.root"
     with pytest.raises(type(error)):
-        ntuple.generate(DarkDipole(m1=0.1, delta=0.1, d=1e-6), "na62", out, n_events=7000,
-                        seed=1, chunk_size=400)
+        ntuple.generate(
+            DarkDipole(m1=0.1, delta=0.1, d=1e-6),
+            "na62",
+            out,
+            n_events=7000,
+            seed=1,
+            chunk_size=400,
+        )
     assert len(calls) == 3
     assert not out.exists() and _no_leftovers(tmp_path)
 
@@ -132,16 +163,22 @@ def test_interrupt_keeps_an_existing_file_when_overwriting(tmp_path, monkeypatch
 def test_overwrite_replaces(tmp_path):
     out = tmp_path / "x.root"
     out.write_text("old")
-    res = _run("--events", "700", "--seed", "1", "-o", str(out), "--overwrite", "--quiet",
-               "--keep", "all")
+    res = _run(
+        "--events", "700", "--seed", "1", "-o", str(out), "--overwrite", "--quiet", "--keep", "all"
+    )
     assert res.exit_code == 0, res.output
     with uproot.open(out) as f:
         assert f["events"].num_entries == 700
 
 
-@pytest.mark.parametrize("events, message", [("abc", "must be an integer in [1, 1e+10]"),
-                                             ("1.5", "must be an integer in [1, 1e+10]"),
-                                             ("3", "at least the number of channels")])
+@pytest.mark.parametrize(
+    "events, message",
+    [
+        ("abc", "must be an integer in [1, 1e+10]"),
+        ("1.5", "must be an integer in [1, 1e+10]"),
+        ("3", "at least the number of channels"),
+    ],
+)
 def test_bad_event_counts(tmp_path, events, message):
     res = _run("--events", events, "--seed", "1", "-o", str(tmp_path / "x.root"))
     assert res.exit_code == 2 and message in res.output
@@ -149,20 +186,42 @@ def test_bad_event_counts(tmp_path, events, message):
 
 
 def test_closed_channel_is_refused(tmp_path):
-    res = _run("--events", "100", "--seed", "1", "--channels", "111", "-o",
-               str(tmp_path / "x.root"))
+    res = _run(
+        "--events", "100", "--seed", "1", "--channels", "111", "-o", str(tmp_path / "x.root")
+    )
     assert res.exit_code == 2 and "no open channel for mother PDG ID(s) [111]" in res.output
 
 
 def test_generate_leaves_out_mesons_the_beam_does_not_make(tmp_path):
     """NuCal's 70 GeV beam makes no Upsilon: the file has every other open channel."""
     out = tmp_path / "nucal.root"
-    res = CliRunner().invoke(main, ["generate", "--model", "dark-dipole", "--m1", "0.1",
-                                    "--delta", "0.1", "--d", "1e-6", "--detector", "nucal",
-                                    "--events", "2000", "--seed", "1", "-o", str(out),
-                                    "--keep", "all"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--model",
+            "dark-dipole",
+            "--m1",
+            "0.1",
+            "--delta",
+            "0.1",
+            "--d",
+            "1e-6",
+            "--detector",
+            "nucal",
+            "--events",
+            "2000",
+            "--seed",
+            "1",
+            "-o",
+            str(out),
+            "--keep",
+            "all",
+        ],
+    )
     assert res.exit_code == 0, res.output
     import uproot
+
     with uproot.open(out) as f:
         mothers = set(f["events"]["mother_pdgid"].array(library="np").tolist())
     assert 553 not in mothers and {113, 443} <= mothers

@@ -5,8 +5,19 @@ import math
 import numpy as np
 import pytest
 
-from mcsim.geometry import (Box, Calorimeter, Cone, Cylinder, RectFrustum, calo_intervals,
-                            contains, crossings, face_contains, path_lengths, plane_crossing)
+from mcsim.geometry import (
+    Box,
+    Calorimeter,
+    Cone,
+    Cylinder,
+    RectFrustum,
+    calo_intervals,
+    contains,
+    crossings,
+    face_contains,
+    path_lengths,
+    plane_crossing,
+)
 
 
 def _isotropic(n, rng):
@@ -42,14 +53,14 @@ def test_cylinder_paths_for_hand_computed_rays():
     cyl = Cylinder(z_start=79.0, z_end=217.0, radius=1.0)
     assert cyl.path([0, 0, 0], [0, 0, 1]) == pytest.approx((79.0, 217.0))
     # slope 1/100 from the origin: leaves through the side at z = 100
-    k = 1.0 / math.sqrt(1 + 0.01 ** 2)
+    k = 1.0 / math.sqrt(1 + 0.01**2)
     assert cyl.path([0, 0, 0], [0.01, 0, 1]) == pytest.approx((79.0 / k, 100.0 / k), rel=1e-12)
     assert cyl.path([0.5, 0, 0], [0, 0, 1]) == pytest.approx((79.0, 217.0))
-    assert cyl.path([2.0, 0, 0], [0, 0, 1]) == (0.0, 0.0)          # parallel, outside
+    assert cyl.path([2.0, 0, 0], [0, 0, 1]) == (0.0, 0.0)  # parallel, outside
     assert cyl.path([-5.0, 0.6, 100.0], [1, 0, 0]) == pytest.approx((5 - 0.8, 5 + 0.8))
     assert cyl.path([0, 0, 100.0], [0, 0, 1]) == pytest.approx((0.0, 117.0))  # starts inside
-    assert cyl.path([0, 0, 0], [0, 0, -1]) == (0.0, 0.0)            # flies away
-    assert cyl.path([0, 0, 0], [0.02, 0, 1]) == (0.0, 0.0)          # out of the side before z0
+    assert cyl.path([0, 0, 0], [0, 0, -1]) == (0.0, 0.0)  # flies away
+    assert cyl.path([0, 0, 0], [0.02, 0, 1]) == (0.0, 0.0)  # out of the side before z0
 
 
 def test_frustum_paths_for_hand_computed_rays():
@@ -60,7 +71,7 @@ def test_frustum_paths_for_hand_computed_rays():
     assert ship.path([0, -5, 58.1], [0, 1, 0]) == pytest.approx((5 - 2.175, 5 + 2.175))
     # slope x/z = 0.02 from the origin: outside at z0 (0.662 > 0.5), enters where
     # 0.02 z = 0.5 + 0.03 (z - 33.1), i.e. z = 49.3, and leaves through the exit face
-    k = math.sqrt(1 + 0.02 ** 2)
+    k = math.sqrt(1 + 0.02**2)
     assert ship.path([0, 0, 0], [0.02, 0, 1]) == pytest.approx((49.3 * k, 83.1 * k), rel=1e-12)
     # slope 0.025: the wall (slope 0.03) would reach it only at z = 98.6, behind the exit
     assert ship.path([0, 0, 0], [0.025, 0, 1]) == (0.0, 0.0)
@@ -109,16 +120,19 @@ def test_cone_is_the_papers_selection():
 def test_plane_crossing_and_face():
     hit, x, y = plane_crossing(0.0, 0.0, 10.0, 0.6, 0.0, 0.8, 18.0)
     assert hit and x == pytest.approx(6.0) and y == pytest.approx(0.0)
-    assert not plane_crossing(0.0, 0.0, 20.0, 0.0, 0.0, 1.0, 18.0)[0]   # plane behind
+    assert not plane_crossing(0.0, 0.0, 20.0, 0.0, 0.0, 1.0, 18.0)[0]  # plane behind
     params = Calorimeter(z_face=217.0, shape="disc", radius=1.2, hole_radius=0.08).params
     assert face_contains(0, params, 1.0, 0.5) and not face_contains(0, params, 0.05, 0.0)
     assert not face_contains(0, params, 1.0, 0.7)
 
 
-@pytest.mark.parametrize("calo", [
-    Calorimeter(z_face=217.0, shape="disc", radius=1.2, hole_radius=0.08),
-    Calorimeter(z_face=96.6, shape="rectangle", width=4.0, height=6.0, hole_radius=0.5),
-])
+@pytest.mark.parametrize(
+    "calo",
+    [
+        Calorimeter(z_face=217.0, shape="disc", radius=1.2, hole_radius=0.08),
+        Calorimeter(z_face=96.6, shape="rectangle", width=4.0, height=6.0, hole_radius=0.5),
+    ],
+)
 def test_accepted_intervals_agree_with_direct_ray_tracing(calo):
     """s in the accepted intervals <=> the photon from o + s u hits the face (brute force)."""
     rng = np.random.default_rng(5)

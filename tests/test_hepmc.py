@@ -28,8 +28,11 @@ def _p4(particle):
 def pair(request, tmp_path_factory):
     d = tmp_path_factory.mktemp("hepmc")
     # dark: every one of the 1e4 events (--keep all); neutrino: the selected ones (default)
-    point, keep = ((DarkDipole(m1=0.1, delta=0.1, d=1e-6), "all") if request.param == "dark"
-                   else (NeutrinoDipole(m_n=0.3, d=1e-6, flavour="mu"), "selected"))
+    point, keep = (
+        (DarkDipole(m1=0.1, delta=0.1, d=1e-6), "all")
+        if request.param == "dark"
+        else (NeutrinoDipole(m_n=0.3, d=1e-6, flavour="mu"), "selected")
+    )
     generate(point, "na62", d / "ev.root", keep=keep, **KW)
     generate(point, "na62", d / "ev.hepmc3", keep=keep, **KW)
     return request.param, read_arrays(d / "ev.root", None), _read(d / "ev.hepmc3"), d
@@ -37,9 +40,14 @@ def pair(request, tmp_path_factory):
 
 def test_same_events_momenta_vertices_and_weights_as_the_root_file(pair):
     model, a, events, _ = pair
-    assert len(events) == len(a["weight"]) == (KW["n_events"] if model == "dark" else
-                                                int(a["above_threshold"].sum())) > 50
+    assert (
+        len(events)
+        == len(a["weight"])
+        == (KW["n_events"] if model == "dark" else int(a["above_threshold"].sum()))
+        > 50
+    )
     from mcsim.rootio import iterate
+
     numbers = next(iterate(pair[3] / "ev.root", ["event"], step_size=10**7))
     for i, ev in enumerate(events):
         assert ev.event_number == numbers["event"][i]
@@ -63,7 +71,8 @@ def test_same_events_momenta_vertices_and_weights_as_the_root_file(pair):
         # 4-momentum conservation at both vertices (independent of the ROOT file)
         for vertex in (production, decay):
             balance = sum(_p4(p) for p in vertex.particles_out) - sum(
-                _p4(p) for p in vertex.particles_in)
+                _p4(p) for p in vertex.particles_in
+            )
             assert np.all(np.abs(balance) <= 1e-9 * meson.momentum.e)
         assert ev.weight_names == list(WEIGHT_NAMES)
         np.testing.assert_array_equal(ev.weights, [a[n][i] for n in WEIGHT_NAMES])
@@ -116,10 +125,29 @@ def test_format_from_suffix_and_cli(tmp_path):
     with pytest.raises(ValueError, match="format must be one of"):
         output_format("a.root", "lhe")
     out = tmp_path / "x.dat"
-    res = CliRunner().invoke(main, ["generate", "--model", "dark-dipole", "--m1", "0.1",
-                                    "--delta", "0.1", "--d", "1e-5", "--events", "700",
-                                    "--seed", "1", "--format", "hepmc3", "-o", str(out),
-                                    "--quiet"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--model",
+            "dark-dipole",
+            "--m1",
+            "0.1",
+            "--delta",
+            "0.1",
+            "--d",
+            "1e-5",
+            "--events",
+            "700",
+            "--seed",
+            "1",
+            "--format",
+            "hepmc3",
+            "-o",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert out.read_text().startswith("HepMC::Version")
     assert [p.name for p in tmp_path.iterdir()] == ["x.dat"]

@@ -21,15 +21,27 @@ def test_info_json_dark_dipole():
     out = json.loads(res.output)
     assert out["ctau_m"] == pytest.approx(DarkDipole(0.1, 0.1, 1e-4).ctau)
     assert out["ctau_m"] == pytest.approx(1.78e-2, rel=5e-3)
-    assert set(out["channels"]) == {"113", "223", "333", "443", "553", "100443", "100553",
-                                    "200553", "111", "221", "331"}
+    assert set(out["channels"]) == {
+        "113",
+        "223",
+        "333",
+        "443",
+        "553",
+        "100443",
+        "100553",
+        "200553",
+        "111",
+        "221",
+        "331",
+    }
     assert out["channels"]["111"] == {"name": "pi0 -> gamma chi1 chi2", "br": 0.0, "open": False}
     assert out["channels"]["443"]["open"] is True and out["channels"]["443"]["br"] > 0.0
 
 
 def test_info_json_neutrino_dipole():
-    res = _info("--model", "neutrino-dipole", "--m-n", "0.1", "--flavour", "mu", "--d", "1e-6",
-                "--json")
+    res = _info(
+        "--model", "neutrino-dipole", "--m-n", "0.1", "--flavour", "mu", "--d", "1e-6", "--json"
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["ctau_m"] == pytest.approx(2.48, rel=5e-3)
@@ -45,16 +57,29 @@ def test_info_text_lists_closed_channels():
     assert "pi0 -> gamma chi1 chi2" in res.output and "closed" in res.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model", "dark-dipole", "--m1", "-0.1", "--delta", "0.1", "--d", "1e-4"], "Invalid value for '--m1': must be a number in [1e-06, 100] GeV, got '-0.1'"),
-    (["--model", "dark-dipole", "--m1", "0.1", "--delta", "0", "--d", "1e-4"], "Invalid value for '--delta': must be a number in [1e-06, 1e+06]"),
-    (["--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "-1"], "Invalid value for '--d': must be a number in [1e-15, 100] GeV^-1"),
-    (["--model", "dark-dipole", "--d", "1e-4"], "needs m1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--model", "dark-dipole", "--m1", "-0.1", "--delta", "0.1", "--d", "1e-4"],
+            "Invalid value for '--m1': must be a number in [1e-06, 100] GeV, got '-0.1'",
+        ),
+        (
+            ["--model", "dark-dipole", "--m1", "0.1", "--delta", "0", "--d", "1e-4"],
+            "Invalid value for '--delta': must be a number in [1e-06, 1e+06]",
+        ),
+        (
+            ["--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "-1"],
+            "Invalid value for '--d': must be a number in [1e-15, 100] GeV^-1",
+        ),
+        (["--model", "dark-dipole", "--d", "1e-4"], "needs m1"),
+    ],
+)
 def test_info_bad_input_one_line_exit_2(args, message):
     """Run as a real process: one line on stderr, exit status 2, no traceback."""
-    proc = subprocess.run([sys.executable, "-m", "mcsim.cli", "info", *args],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcsim.cli", "info", *args], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -88,11 +113,14 @@ def test_command_list_loads_nothing_and_matches_the_commands():
 
     from mcsim.cli import _COMMANDS, main
 
-    code = ("import sys; from click.testing import CliRunner; from mcsim.cli import main; "
-            "r = CliRunner().invoke(main, ['--help']); print(r.exit_code, "
-            "[m for m in ('numba', 'uproot', 'scipy', 'mcsim.chain') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys; from click.testing import CliRunner; from mcsim.cli import main; "
+        "r = CliRunner().invoke(main, ['--help']); print(r.exit_code, "
+        "[m for m in ('numba', 'uproot', 'scipy', 'mcsim.chain') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "0 []"
     for name, (_, _, line) in _COMMANDS.items():
         help_text = " ".join(main.get_command(None, name).help.split())

@@ -13,8 +13,13 @@ def _package(tmp_path: Path) -> tuple[Path, Path]:
     cache.mkdir(parents=True)
     (pkg / "kinematics.py").write_text("def boost(): return 1\n")
     (pkg / "propagate.py").write_text("from .kinematics import boost\n")
-    for name in ("propagate.kernel-10.py311.nbi", "propagate.kernel-10.py311.1.nbc",
-                 "kinematics.boost-1.py311.nbi", "other.f-1.py311.nbi", "propagate.cpython-311.pyc"):
+    for name in (
+        "propagate.kernel-10.py311.nbi",
+        "propagate.kernel-10.py311.1.nbc",
+        "kinematics.boost-1.py311.nbi",
+        "other.f-1.py311.nbi",
+        "propagate.cpython-311.pyc",
+    ):
         (cache / name).write_bytes(b"x")
     return pkg, cache
 
@@ -63,10 +68,13 @@ def test_import_mcsim_loads_nothing_heavy_and_touches_no_cache():
     import subprocess
     import sys
 
-    code = ("import sys, mcsim; heavy = [m for m in ('numba', 'awkward', 'uproot', 'vector', "
-            "'scipy', 'matplotlib', 'mcsim.jit_cache') if m in sys.modules]; print(heavy); "
-            "print(mcsim.DarkDipole.__name__, 'mcsim.models' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split("\n")
+    code = (
+        "import sys, mcsim; heavy = [m for m in ('numba', 'awkward', 'uproot', 'vector', "
+        "'scipy', 'matplotlib', 'mcsim.jit_cache') if m in sys.modules]; print(heavy); "
+        "print(mcsim.DarkDipole.__name__, 'mcsim.models' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1] == "DarkDipole True"

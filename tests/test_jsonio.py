@@ -13,15 +13,28 @@ from mcsim.reach import ReachGrid, read_grids, write_grids
 def _strict_parse(text):
     def refuse(name):
         raise ValueError(f"non-standard JSON constant {name}")
+
     return json.loads(text, parse_constant=refuse)
 
 
 def test_non_finite_numbers_become_strings_or_null_and_read_back():
-    obj = {"e_max": math.inf, "low": -math.inf, "eff": math.nan, "n": np.int64(3),
-           "a": np.array([1.0, np.inf]), "t": (1, 2)}
+    obj = {
+        "e_max": math.inf,
+        "low": -math.inf,
+        "eff": math.nan,
+        "n": np.int64(3),
+        "a": np.array([1.0, np.inf]),
+        "t": (1, 2),
+    }
     text = jsonio.dumps(obj)
-    assert _strict_parse(text) == {"e_max": "inf", "low": "-inf", "eff": None, "n": 3,
-                                   "a": [1.0, "inf"], "t": [1, 2]}
+    assert _strict_parse(text) == {
+        "e_max": "inf",
+        "low": "-inf",
+        "eff": None,
+        "n": 3,
+        "a": [1.0, "inf"],
+        "t": [1, 2],
+    }
     back = jsonio.loads(text)
     assert back["e_max"] == math.inf and back["low"] == -math.inf and back["eff"] is None
     assert back["a"] == [1.0, math.inf]
@@ -31,8 +44,14 @@ def test_non_finite_numbers_become_strings_or_null_and_read_back():
 def test_reach_grid_json_is_strict_and_round_trips(tmp_path):
     """grid.json used to hold Infinity (a card without an upper photon-energy cut)."""
     events = np.array([[0.0, 1.5], [np.inf, 2.0]])
-    grid = ReachGrid("NA62", np.array([0.1, 0.2]), np.array([1e-6, 1e-5]), events, 3.0,
-                     {"photon_energy_max_GeV": math.inf, "seed": np.int64(1)})
+    grid = ReachGrid(
+        "NA62",
+        np.array([0.1, 0.2]),
+        np.array([1e-6, 1e-5]),
+        events,
+        3.0,
+        {"photon_energy_max_GeV": math.inf, "seed": np.int64(1)},
+    )
     write_grids([grid], tmp_path / "grid")
     _strict_parse((tmp_path / "grid.json").read_text())
     (back,) = read_grids(tmp_path / "grid.json")

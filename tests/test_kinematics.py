@@ -2,17 +2,22 @@
 
 import numpy as np
 import pytest
+from conftest import random_mothers
 from scipy import stats
 
-from conftest import random_mothers
 from mcsim.kinematics import decay_two_body, two_body_momentum
 from mcsim.mesons import LEPTON_PDGID, sm
 from mcsim.models import DarkDipole, NeutrinoDipole
 from mcsim.production import generate, llp_decay, open_channels
 
-MODELS = [DarkDipole(0.01, 0.1, 1e-4), DarkDipole(0.3, 0.1, 1e-4), DarkDipole(1.5, 0.1, 1e-4),
-          NeutrinoDipole(0.05, 1e-6, "e"), NeutrinoDipole(0.2, 1e-6, "mu"),
-          NeutrinoDipole(0.1, 1e-6, "tau")]
+MODELS = [
+    DarkDipole(0.01, 0.1, 1e-4),
+    DarkDipole(0.3, 0.1, 1e-4),
+    DarkDipole(1.5, 0.1, 1e-4),
+    NeutrinoDipole(0.05, 1e-6, "e"),
+    NeutrinoDipole(0.2, 1e-6, "mu"),
+    NeutrinoDipole(0.1, 1e-6, "tau"),
+]
 
 
 def _mass_sq(p):
@@ -42,7 +47,7 @@ def test_conservation_and_mass_shell_every_channel(model, rng):
         assert np.max(np.abs(total - mothers) / scale) < 1e-9, chan.name
         for name, mass in _product_masses(chan, model).items():
             p = out[name]
-            shell = np.abs(_mass_sq(p) - mass ** 2) / p[:, 0] ** 2
+            shell = np.abs(_mass_sq(p) - mass**2) / p[:, 0] ** 2
             assert np.max(shell) < 1e-9, (chan.name, name)
             assert np.all(p[:, 0] >= mass)
         inv, photon = llp_decay(model, out["llp"], rng)
@@ -53,7 +58,7 @@ def test_conservation_and_mass_shell_every_channel(model, rng):
 def _boost_to_rest(p, parent, m_parent):
     """Boost 4-vectors p (n,4) into the rest frame of parent (n,4) (numpy, independent of kernels)."""
     beta = -parent[:, 1:] / parent[:, :1]
-    b2 = np.sum(beta ** 2, axis=1)
+    b2 = np.sum(beta**2, axis=1)
     g = 1.0 / np.sqrt(1.0 - b2)
     bp = np.sum(beta * p[:, 1:], axis=1)
     e = g * (p[:, 0] + bp)
@@ -68,7 +73,7 @@ def test_llp_decay_mean_photon_energy_is_gamma_estar(rng):
     """<E_gamma> = gamma E* for an isotropic rest-frame decay, within statistics."""
     model = DarkDipole(0.2, 0.1, 1e-4)
     m2, m1 = model.m2, model.m1
-    e_star = (m2 ** 2 - m1 ** 2) / (2 * m2)
+    e_star = (m2**2 - m1**2) / (2 * m2)
     n, p = 400_000, 37.0
     llp = np.zeros((n, 4))
     llp[:, 3] = p
@@ -100,7 +105,7 @@ def test_rest_frame_photon_direction_is_isotropic(rng):
 
 def test_two_body_momentum_and_seed_reproducibility():
     assert two_body_momentum(3.0969, 0.0, 0.0) == pytest.approx(3.0969 / 2)
-    parents = np.tile([10.0, 0.0, 0.0, np.sqrt(100.0 - 0.775 ** 2)], (1000, 1))
+    parents = np.tile([10.0, 0.0, 0.0, np.sqrt(100.0 - 0.775**2)], (1000, 1))
     a1, b1 = decay_two_body(parents, 0.775, 0.1, 0.11, np.random.default_rng(7))
     a2, b2 = decay_two_body(parents, 0.775, 0.1, 0.11, np.random.default_rng(7))
     a3, _ = decay_two_body(parents, 0.775, 0.1, 0.11, np.random.default_rng(8))
@@ -110,7 +115,8 @@ def test_two_body_momentum_and_seed_reproducibility():
 
 def test_generate_rejects_closed_channel(rng):
     from mcsim.production import channels
-    closed = [c for c in channels(DarkDipole(1.0, 0.1, 1e-4)) if not c.is_open][0]
+
+    closed = next(c for c in channels(DarkDipole(1.0, 0.1, 1e-4)) if not c.is_open)
     with pytest.raises(ValueError, match="closed by kinematics"):
         generate(closed, np.zeros((1, 4)), rng)
 
@@ -124,7 +130,7 @@ def test_photon_on_shell_and_conservation_at_extreme_boost(rng):
     llp[:, 3] = p
     llp[:, 0] = np.hypot(p, model.m2)
     inv, photon = llp_decay(model, llp, rng)
-    assert photon[:, 0].min() < 1e-4 * photon[:, 0].max()     # the soft, backward ones are there
+    assert photon[:, 0].min() < 1e-4 * photon[:, 0].max()  # the soft, backward ones are there
     assert np.max(np.abs(_mass_sq(photon)) / photon[:, 0] ** 2) < 1e-13
     assert np.max(np.abs(inv + photon - llp) / llp[:, :1]) < 1e-12
-    assert np.max(np.abs(_mass_sq(inv) - model.m1 ** 2) / inv[:, 0] ** 2) < 1e-9
+    assert np.max(np.abs(_mass_sq(inv) - model.m1**2) / inv[:, 0] ** 2) < 1e-9

@@ -27,8 +27,9 @@ print(applied, faults() - before)
 
 
 def _faults(setting: str) -> tuple[str, int]:
-    out = subprocess.run([sys.executable, "-c", SCRIPT, setting], capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, setting], capture_output=True, text=True, check=True
+    ).stdout.split()
     return out[0], int(out[1])
 
 

@@ -18,23 +18,41 @@ from mcsim.production import generate, open_channels
 from mcsim.scan import Family
 
 SHIPPED = "dark_dipole_delta0.1"  # M1 = 0.05 GeV, delta = 0.1, d_ref = 1e-5 GeV^-1
-_NAMES = {113: "rho", 223: "omega", 333: "phi", 443: "jpsi", 553: "upsilon",
-          100443: "psi2S", 100553: "upsilon2S", 200553: "upsilon3S", 111: "pi0", 221: "eta",
-          331: "etap"}
+_NAMES = {
+    113: "rho",
+    223: "omega",
+    333: "phi",
+    443: "jpsi",
+    553: "upsilon",
+    100443: "psi2S",
+    100553: "upsilon2S",
+    200553: "upsilon3S",
+    111: "pi0",
+    221: "eta",
+    331: "etap",
+}
 
 
 def card_of(model: DarkDipole) -> str:
     """A model card holding the built-in model's width and BRs (its numbers, as a user would
     copy them from `mcsim info --json`)."""
-    lines = ['name = "dark-as-card"',
-             f'[llp]\nmass_GeV = {model.m2!r}', f'[invisible]\nmass_GeV = {model.m1!r}',
-             f'[coupling]\nname = "d"\nunit = "GeV^-1"\nreference = {model.d!r}',
-             f'[width]\nat_reference_GeV = {model.width!r}\nexponent = 2']
+    lines = [
+        'name = "dark-as-card"',
+        f"[llp]\nmass_GeV = {model.m2!r}",
+        f"[invisible]\nmass_GeV = {model.m1!r}",
+        f'[coupling]\nname = "d"\nunit = "GeV^-1"\nreference = {model.d!r}',
+        f"[width]\nat_reference_GeV = {model.width!r}\nexponent = 2",
+    ]
     for c in open_channels(model):
-        shape = ('final_state = "two-body"' if c.kind == "vector" else
-                 'final_state = "three-body"\nx = "photon"\nmatrix_element = "anomaly"')
-        lines.append(f'[[channel]]\nmother = "{_NAMES[c.mother]}"\n{shape}\n'
-                     f'br_at_reference = {c.br!r}\nbr_exponent = 2')
+        shape = (
+            'final_state = "two-body"'
+            if c.kind == "vector"
+            else 'final_state = "three-body"\nx = "photon"\nmatrix_element = "anomaly"'
+        )
+        lines.append(
+            f'[[channel]]\nmother = "{_NAMES[c.mother]}"\n{shape}\n'
+            f"br_at_reference = {c.br!r}\nbr_exponent = 2"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -62,8 +80,9 @@ def test_card_gives_the_builtin_events(tmp_path, detector, m1, d):
     assert n_b.stat_error == pytest.approx(n_a.stat_error, rel=1e-9)
     assert np.array_equal(a.arrays["p4_photon"], b.arrays["p4_photon"])
     for other in (d / 3, d * 3):
-        assert expected_events_at(b, other) == pytest.approx(expected_events_at(a, other),
-                                                             rel=1e-12)
+        assert expected_events_at(b, other) == pytest.approx(
+            expected_events_at(a, other), rel=1e-12
+        )
 
 
 @pytest.mark.parametrize("detector", ["na62", "ship"])
@@ -72,7 +91,8 @@ def test_shipped_dark_card_matches_builtin(detector):
     builtin = DarkDipole(m1=0.05, delta=0.1, d=1e-5)
     card = model_from_options(f"card:{SHIPPED}", d=1e-5)
     assert card.width == pytest.approx(
-        1e-10 * (0.055**2 - 0.05**2) ** 3 / (2 * math.pi * 0.055**3), rel=1e-12)  # Eq. A.1
+        1e-10 * (0.055**2 - 0.05**2) ** 3 / (2 * math.pi * 0.055**3), rel=1e-12
+    )  # Eq. A.1
     a = simulate(builtin, detector, n_events=2000, seed=3)
     b = simulate(card, detector, n_events=2000, seed=3)
     for d in (1e-5, 1e-4, 1e-3):
@@ -88,8 +108,9 @@ def test_card_family_scales_masses_and_width():
     builtin = DarkDipole(m1=0.1, delta=0.1, d=1e-5)
     assert card.invisible_mass == pytest.approx(0.1, rel=1e-14)
     assert card.width == pytest.approx(builtin.width, rel=1e-12)
-    assert {c.mother for c in card.channels() if c.is_open} == \
-        {c.mother for c in open_channels(builtin)}  # pi0 closes: 0.21 GeV > M_pi0
+    assert {c.mother for c in card.channels() if c.is_open} == {
+        c.mother for c in open_channels(builtin)
+    }  # pi0 closes: 0.21 GeV > M_pi0
 
 
 def _flat_card(tmp_path, power=2.0):
@@ -127,12 +148,18 @@ def test_flat_three_body_dalitz_marginal(tmp_path):
     out = generate(chan, mothers, np.random.default_rng(5))
     pair = out["invisible"] + out["llp"]
     s = pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1)
-    lam = lambda a, b, c: np.maximum(a * a + b * b + c * c - 2 * (a * b + a * c + b * c), 0)
-    density = lambda x: np.sqrt(lam(x, m_inv**2, m_llp**2) * lam(mp**2, x, 0.0)) / x
+
+    def lam(a, b, c):
+        return np.maximum(a * a + b * b + c * c - 2 * (a * b + a * c + b * c), 0)
+
+    def density(x):
+        return np.sqrt(lam(x, m_inv**2, m_llp**2) * lam(mp**2, x, 0.0)) / x
+
     edges = np.linspace((m_inv + m_llp) ** 2, mp**2, 21)
     total = integrate.quad(density, edges[0], edges[-1])[0]
-    expected = n * np.array([integrate.quad(density, lo, hi)[0] / total
-                             for lo, hi in zip(edges[:-1], edges[1:])])
+    expected = n * np.array(
+        [integrate.quad(density, lo, hi)[0] / total for lo, hi in zip(edges[:-1], edges[1:])]
+    )
     observed, _ = np.histogram(s, edges)
     chi2 = float(np.sum((observed - expected) ** 2 / expected))
     assert chi2 < 45  # 19 dof: p ~ 1e-3
@@ -145,27 +172,28 @@ def test_reweighting_follows_the_card_power(tmp_path):
     """A card with width and BR ~ g^4: the sample re-weighted to 3 g_ref equals the sample
     generated at 3 g_ref (same seed: the same events, decay probabilities recomputed)."""
     path = _flat_card(tmp_path, power=4.0)
-    at_ref = simulate(model_from_options(f"card:{path}", d=1e-3), "ship", n_events=20000,
-                      seed=2)
-    direct = simulate(model_from_options(f"card:{path}", d=3e-3), "ship", n_events=20000,
-                      seed=2)
+    at_ref = simulate(model_from_options(f"card:{path}", d=1e-3), "ship", n_events=20000, seed=2)
+    direct = simulate(model_from_options(f"card:{path}", d=3e-3), "ship", n_events=20000, seed=2)
     assert direct.metadata["br"][0] == pytest.approx(81e-6, rel=1e-12)
     assert direct.expected_events() > 0
-    assert expected_events_at(at_ref, 3e-3) == pytest.approx(direct.expected_events(),
-                                                             rel=1e-9)
+    assert expected_events_at(at_ref, 3e-3) == pytest.approx(direct.expected_events(), rel=1e-9)
 
 
 BAD = [
     ("[llp]\nmass_GeV = -1\n", "key 'llp.mass_GeV': must be a number in [1e-06, 100] GeV"),
     ("[llp]\nmass_GeV = 0.2\n[invisible]\nmass_GeV = 0.3\n", "key 'invisible.mass_GeV'"),
-    ("[llp]\nmass_GeV = 0.2\n[invisible]\nmass_GeV = 0\n[coupling]\nreference = 1\n"
-     "[width]\nat_reference_GeV = 1e-20\nexponent = 2\n[[channel]]\nmother = \"K+\"\n"
-     "final_state = \"two-body\"\nbr_at_reference = 1e-3\nbr_exponent = 2\n",
-     "key 'channel[0].mother': a two-body channel needs a neutral mother"),
-    ("[llp]\nmass_GeV = 0.2\n[invisible]\nmass_GeV = 0\n[coupling]\nreference = 1\n"
-     "[width]\nat_reference_GeV = 1e-20\nexponent = 2\n[[channel]]\nmother = \"pi0\"\n"
-     "final_state = \"two-body\"\nbr_at_reference = 1e-3\nbr_exponent = 1\n",
-     "key 'channel[0].br_exponent': must equal width.exponent = 2"),
+    (
+        "[llp]\nmass_GeV = 0.2\n[invisible]\nmass_GeV = 0\n[coupling]\nreference = 1\n"
+        '[width]\nat_reference_GeV = 1e-20\nexponent = 2\n[[channel]]\nmother = "K+"\n'
+        'final_state = "two-body"\nbr_at_reference = 1e-3\nbr_exponent = 2\n',
+        "key 'channel[0].mother': a two-body channel needs a neutral mother",
+    ),
+    (
+        "[llp]\nmass_GeV = 0.2\n[invisible]\nmass_GeV = 0\n[coupling]\nreference = 1\n"
+        '[width]\nat_reference_GeV = 1e-20\nexponent = 2\n[[channel]]\nmother = "pi0"\n'
+        'final_state = "two-body"\nbr_at_reference = 1e-3\nbr_exponent = 1\n',
+        "key 'channel[0].br_exponent': must equal width.exponent = 2",
+    ),
     ("[llp]\nmass_GeV = 0.2\ncolour = 1\n", "key 'llp.colour': unknown key"),
     ("[llp\n", "not valid TOML"),
 ]
@@ -177,8 +205,11 @@ def test_bad_card_one_line_exit_2(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match="model card"):
         load_card(str(path))
-    proc = subprocess.run([sys.executable, "-m", "mcsim.cli", "info", "--model",
-                           f"card:{path}", "--d", "1e-5"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcsim.cli", "info", "--model", f"card:{path}", "--d", "1e-5"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert f"model card {path}" in proc.stderr and message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -212,22 +243,62 @@ def test_generate_and_reach_commands_take_a_card(tmp_path):
 
     runner = CliRunner()
     out = tmp_path / "card.root"
-    res = runner.invoke(main, ["generate", "--model", f"card:{SHIPPED}", "--d", "3e-5",
-                               "--detector", "na62", "--events", "3000", "--seed", "1",
-                               "-o", str(out), "--quiet"])
+    res = runner.invoke(
+        main,
+        [
+            "generate",
+            "--model",
+            f"card:{SHIPPED}",
+            "--d",
+            "3e-5",
+            "--detector",
+            "na62",
+            "--events",
+            "3000",
+            "--seed",
+            "1",
+            "-o",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert read_metadata(out)["model"]["model"] == f"card:{SHIPPED}"
-    res = runner.invoke(main, ["reach", "--model", f"card:{SHIPPED}", "--detector", "na62",
-                               "--mass-range", "0.055", "0.11", "--masses", "2",
-                               "--d-range", "1e-6", "1e-4", "--couplings", "3",
-                               "--events", "2000", "--seed", "4", "--workers", "1",
-                               "--no-progress", "--target-error", "0",
-                               "--out", str(tmp_path / "reach")])
+    res = runner.invoke(
+        main,
+        [
+            "reach",
+            "--model",
+            f"card:{SHIPPED}",
+            "--detector",
+            "na62",
+            "--mass-range",
+            "0.055",
+            "0.11",
+            "--masses",
+            "2",
+            "--d-range",
+            "1e-6",
+            "1e-4",
+            "--couplings",
+            "3",
+            "--events",
+            "2000",
+            "--seed",
+            "4",
+            "--workers",
+            "1",
+            "--no-progress",
+            "--target-error",
+            "0",
+            "--out",
+            str(tmp_path / "reach"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     (grid,) = json.loads((tmp_path / "reach" / "grid.json").read_text())
     assert grid["metadata"]["model"] == f"card:{SHIPPED}"
-    batch = simulate(model_from_options(f"card:{SHIPPED}", d=1e-5), "na62", n_events=2000,
-                     seed=4)
+    batch = simulate(model_from_options(f"card:{SHIPPED}", d=1e-5), "na62", n_events=2000, seed=4)
     for k, d in enumerate(grid["couplings"]):
         assert grid["events"][0][k] == pytest.approx(expected_events_at(batch, d), rel=1e-5)
     assert not (tmp_path / "reach" / "relic.json").exists()  # the card has no relic line

@@ -24,8 +24,11 @@ from mcsim.monophoton import (
 
 # --------------------------------------------------------- explicit Dirac matrices (reference)
 _I2, _Z2 = np.eye(2), np.zeros((2, 2))
-_PAULI = (np.array([[0, 1], [1, 0]], complex), np.array([[0, -1j], [1j, 0]]),
-          np.array([[1, 0], [0, -1]], complex))
+_PAULI = (
+    np.array([[0, 1], [1, 0]], complex),
+    np.array([[0, -1j], [1j, 0]]),
+    np.array([[1, 0], [0, -1]], complex),
+)
 _G = [np.block([[_I2, _Z2], [_Z2, -_I2]]).astype(complex)]
 _G += [np.block([[_Z2, s], [-s, _Z2]]) for s in _PAULI]
 _ETA = np.diag([1.0, -1.0, -1.0, -1.0])
@@ -57,13 +60,35 @@ def _me_explicit(p1, p2, k, q1, q2, m1, m2, d):
     qq = big_p @ _ETA @ big_p
     v = _dipole_vertex(big_p, d)
     t1, t2 = -2 * (p1 @ _ETA @ k), -2 * (p2 @ _ETA @ k)
-    o = [[_G[m] @ _slash(p1 - k) @ _G[r] / t1 + _G[r] @ _slash(k - p2) @ _G[m] / t2
-          for r in range(4)] for m in range(4)]
-    h = np.array([[np.trace((_slash(q2) + m2 * _ONE) @ v[m] @ (_slash(q1) - m1 * _ONE)
-                            @ _bar(v[a])) for a in range(4)] for m in range(4)])
-    lep = np.array([[sum(-_ETA[r, r] * np.trace(_slash(p2) @ o[m][r] @ _slash(p1) @ _bar(o[a][r]))
-                         for r in range(4)) for a in range(4)] for m in range(4)])
-    return (E_CHARGE_SQ ** 2 / qq ** 2 * np.einsum("ma,mn,ab,nb->", lep, _ETA, _ETA, h)).real
+    o = [
+        [
+            _G[m] @ _slash(p1 - k) @ _G[r] / t1 + _G[r] @ _slash(k - p2) @ _G[m] / t2
+            for r in range(4)
+        ]
+        for m in range(4)
+    ]
+    h = np.array(
+        [
+            [
+                np.trace((_slash(q2) + m2 * _ONE) @ v[m] @ (_slash(q1) - m1 * _ONE) @ _bar(v[a]))
+                for a in range(4)
+            ]
+            for m in range(4)
+        ]
+    )
+    lep = np.array(
+        [
+            [
+                sum(
+                    -_ETA[r, r] * np.trace(_slash(p2) @ o[m][r] @ _slash(p1) @ _bar(o[a][r]))
+                    for r in range(4)
+                )
+                for a in range(4)
+            ]
+            for m in range(4)
+        ]
+    )
+    return (E_CHARGE_SQ**2 / qq**2 * np.einsum("ma,mn,ab,nb->", lep, _ETA, _ETA, h)).real
 
 
 def _boost(p, b):
@@ -83,7 +108,7 @@ def _point(rs, m1, m2, x, c, phi, ct, ph):
     k = x * e * np.array([1, st * math.cos(phi), st * math.sin(phi), c])
     q = p1 + p2 - k
     mq = math.sqrt(q @ _ETA @ q)
-    ps = math.sqrt((mq ** 2 - (m1 + m2) ** 2) * (mq ** 2 - (m1 - m2) ** 2)) / (2 * mq)
+    ps = math.sqrt((mq**2 - (m1 + m2) ** 2) * (mq**2 - (m1 - m2) ** 2)) / (2 * mq)
     sn = math.sqrt(1 - ct * ct)
     n = ps * np.array([sn * math.cos(ph), sn * math.sin(ph), ct])
     b = q[1:] / q[0]
@@ -99,9 +124,19 @@ RS = 10.58
 def test_matrix_element_equals_explicit_dirac_traces(m1, delta):
     rng = np.random.default_rng(3)
     m2 = m1 * (1 + delta)
-    pts = [_point(RS, m1, m2, rng.uniform(0.05, 0.6), rng.uniform(-0.99, 0.99),
-                  rng.uniform(0, 2 * math.pi), rng.uniform(-1, 1), rng.uniform(0, 2 * math.pi))
-           for _ in range(4)]
+    pts = [
+        _point(
+            RS,
+            m1,
+            m2,
+            rng.uniform(0.05, 0.6),
+            rng.uniform(-0.99, 0.99),
+            rng.uniform(0, 2 * math.pi),
+            rng.uniform(-1, 1),
+            rng.uniform(0, 2 * math.pi),
+        )
+        for _ in range(4)
+    ]
     arrays = [np.array([p[j] for p in pts]) for j in range(5)]
     fast = squared_me_many(*arrays, m1, m2, 2e-3)
     ref = [_me_explicit(*p, m1, m2, 2e-3) for p in pts]
@@ -112,14 +147,17 @@ def test_vertex_normalisation_gives_the_width_of_eq_a1():
     """chi2 -> chi1 gamma with the same vertex 2 d sigma^{mu nu} k_nu, explicit matrices."""
     model = DarkDipole(m1=0.3, delta=0.4, d=1e-3)
     m1, m2, d = model.m1, model.m2, model.d
-    p = (m2 ** 2 - m1 ** 2) / (2 * m2)
+    p = (m2**2 - m1**2) / (2 * m2)
     q2 = np.array([m2, 0, 0, 0])
     q1 = np.array([math.hypot(p, m1), 0.3 * p, 0.0, -math.sqrt(0.91) * p])
     k = q2 - q1
     v = _dipole_vertex(k, d)
-    amp2 = sum(-_ETA[m, m] * np.trace((_slash(q1) + m1 * _ONE) @ v[m] @ (_slash(q2) + m2 * _ONE)
-                                      @ _bar(v[m])).real for m in range(4))
-    width = p / (8 * math.pi * m2 ** 2) * amp2 / 2
+    amp2 = sum(
+        -_ETA[m, m]
+        * np.trace((_slash(q1) + m1 * _ONE) @ v[m] @ (_slash(q2) + m2 * _ONE) @ _bar(v[m])).real
+        for m in range(4)
+    )
+    width = p / (8 * math.pi * m2**2) * amp2 / 2
     assert width == pytest.approx(model.width, rel=1e-12)
 
 
@@ -135,13 +173,22 @@ def _sigma_independent(rs, m1, m2, d, e_min, c_range, n_log2=15):
         e = e_min + (e_max - e_min) * u[:, 0]
         c = c_range[0] + (c_range[1] - c_range[0]) * u[:, 1]
         ct, ph = 2 * u[:, 2] - 1, 2 * math.pi * u[:, 3]
-        pts = [_point(rs, m1, m2, 2 * e[i] / rs, c[i], 0.0, ct[i], ph[i])
-               for i in range(len(e))]
+        pts = [_point(rs, m1, m2, 2 * e[i] / rs, c[i], 0.0, ct[i], ph[i]) for i in range(len(e))]
         me = squared_me_many(*[np.array([p[j] for p in pts]) for j in range(5)], m1, m2, d)
         mq = np.sqrt(s - 2 * rs * e)
-        ps = np.sqrt((mq ** 2 - (m1 + m2) ** 2) * (mq ** 2 - (m1 - m2) ** 2)) / (2 * mq)
-        jac = (e / (2 * (2 * math.pi) ** 3) * 2 * math.pi * ps / (16 * math.pi ** 2 * mq)
-               * 4 * math.pi * (e_max - e_min) * (c_range[1] - c_range[0]))
+        ps = np.sqrt((mq**2 - (m1 + m2) ** 2) * (mq**2 - (m1 - m2) ** 2)) / (2 * mq)
+        jac = (
+            e
+            / (2 * (2 * math.pi) ** 3)
+            * 2
+            * math.pi
+            * ps
+            / (16 * math.pi**2 * mq)
+            * 4
+            * math.pi
+            * (e_max - e_min)
+            * (c_range[1] - c_range[0])
+        )
         estimates.append(np.mean(me * jac) / (8 * s))
     return float(np.mean(estimates)), float(np.std(estimates, ddof=1) / math.sqrt(8))
 
@@ -151,15 +198,18 @@ def test_cross_section_against_independent_integration(m1, delta):
     m2, d = m1 * (1 + delta), 1e-3
     c_range = (-0.85, 0.7)
     ref, err = _sigma_independent(RS, m1, m2, d, 2.0, c_range, n_log2=12)
-    sigma = sigma_cut(RS ** 2, m1, m2, d, x_min=2 * 2.0 / RS, cos_range=c_range)
+    sigma = sigma_cut(RS**2, m1, m2, d, x_min=2 * 2.0 / RS, cos_range=c_range)
     assert abs(sigma - ref) < 4 * err + 2e-3 * ref
 
 
 def _sample(m1, m2, n, seed, x_min=0.1, c_range=(-0.9, 0.8)):
-    x_max = 1 - (m1 + m2) ** 2 / RS ** 2
-    bound = envelope_bound(RS ** 2, m1, m2, x_min, x_max)
-    return sample_cm(n, RS, m1, m2, x_min, x_max, *c_range, bound,
-                     np.random.default_rng(seed)), (x_min, x_max, bound)
+    x_max = 1 - (m1 + m2) ** 2 / RS**2
+    bound = envelope_bound(RS**2, m1, m2, x_min, x_max)
+    return sample_cm(n, RS, m1, m2, x_min, x_max, *c_range, bound, np.random.default_rng(seed)), (
+        x_min,
+        x_max,
+        bound,
+    )
 
 
 def test_sampler_rate_gives_the_cross_section():
@@ -168,17 +218,25 @@ def test_sampler_rate_gives_the_cross_section():
     m1, m2 = 0.5, 0.55
     (k, _, _, trials, violations), (x_min, x_max, bound) = _sample(m1, m2, 100_000, 5)
     assert violations == 0
-    volume = (1 / 137.035999084 / math.pi * bound * math.log(x_max / x_min)
-              * (math.atanh(0.8) - math.atanh(-0.9)))
+    volume = (
+        1
+        / 137.035999084
+        / math.pi
+        * bound
+        * math.log(x_max / x_min)
+        * (math.atanh(0.8) - math.atanh(-0.9))
+    )
     est = ANGULAR_ENVELOPE * len(k) / trials * volume
     err = est / math.sqrt(len(k))
-    assert est == pytest.approx(sigma_cut(RS ** 2, m1, m2, 1.0, x_min=x_min,
-                                          cos_range=(-0.9, 0.8)), abs=4 * err)
+    assert est == pytest.approx(
+        sigma_cut(RS**2, m1, m2, 1.0, x_min=x_min, cos_range=(-0.9, 0.8)), abs=4 * err
+    )
 
 
 def _binned_pdf(edges_x, edges_c, pdf, sub=40):
     """Expected fractions per bin of x and of cos(theta) of a density pdf(x, c) on the
     generation region (midpoint sums, ``sub`` points inside every bin)."""
+
     def midpoints(edges):
         t = (np.arange(sub) + 0.5) / sub
         lo, width = edges[:-1, None], np.diff(edges)[:, None]
@@ -188,8 +246,7 @@ def _binned_pdf(edges_x, edges_c, pdf, sub=40):
     cm, dc = midpoints(edges_c)
     w = pdf(xm[:, None], cm[None, :]) * dx[:, None] * dc[None, :]
     w /= w.sum()
-    return (w.sum(axis=1).reshape(-1, sub).sum(axis=1),
-            w.sum(axis=0).reshape(-1, sub).sum(axis=1))
+    return (w.sum(axis=1).reshape(-1, sub).sum(axis=1), w.sum(axis=0).reshape(-1, sub).sum(axis=1))
 
 
 def _chi2_pvalue(counts, fractions):
@@ -206,7 +263,7 @@ def test_photon_energy_and_angle_follow_dsigma_and_a_wrong_shape_fails():
     edges_x = np.geomspace(x_min, x_max, 25)
     edges_c = np.linspace(*c_range, 25)
     hx, hc = np.histogram(x, edges_x)[0], np.histogram(c, edges_c)[0]
-    s = RS ** 2
+    s = RS**2
 
     def right(xx, cc):
         return dsigma_dx_dcos(xx, cc, s, m1, m2, 1.0)

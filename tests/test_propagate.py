@@ -16,18 +16,35 @@ M_LLP, M_INV = 0.11, 0.10  # chi2, chi1 [GeV] (M1 = 0.1, delta = 0.1)
 
 def _llps(p, theta, phi, m=M_LLP):
     p, theta, phi = np.broadcast_arrays(np.asarray(p, float), theta, phi)
-    return np.column_stack([np.sqrt(p ** 2 + m ** 2), p * np.sin(theta) * np.cos(phi),
-                            p * np.sin(theta) * np.sin(phi), p * np.cos(theta)])
+    return np.column_stack(
+        [
+            np.sqrt(p**2 + m**2),
+            p * np.sin(theta) * np.cos(phi),
+            p * np.sin(theta) * np.sin(phi),
+            p * np.cos(theta),
+        ]
+    )
 
 
 def _spectrum(n, rng, theta_scale=3e-3, p_range=(10.0, 200.0)):
-    return _llps(rng.uniform(*p_range, n), np.abs(rng.normal(0, theta_scale, n)),
-                 rng.uniform(0, 2 * np.pi, n))
+    return _llps(
+        rng.uniform(*p_range, n),
+        np.abs(rng.normal(0, theta_scale, n)),
+        rng.uniform(0, 2 * np.pi, n),
+    )
 
 
 def _run(llp, det, ctau, seed=1, mode="full", **kw):
-    return propagate(llp, m_llp=M_LLP, m_invisible=M_INV, detector=load_detector(det),
-                     mode=mode, ctau=ctau, rng=np.random.default_rng(seed), **kw)
+    return propagate(
+        llp,
+        m_llp=M_LLP,
+        m_invisible=M_INV,
+        detector=load_detector(det),
+        mode=mode,
+        ctau=ctau,
+        rng=np.random.default_rng(seed),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("mode", ["full", "cone"])
@@ -45,8 +62,9 @@ def test_on_axis_decay_probability(mode):
     got = decay_probability(intervals, np.array([bg, bg]), 0.5)
     lam = bg * 0.5
     assert got[0] == pytest.approx(math.exp(-79 / lam) - math.exp(-217 / lam), rel=1e-12)
-    assert got[1] == pytest.approx(got[0] - (math.exp(-100 / lam) - math.exp(-150 / lam)),
-                                   rel=1e-12)
+    assert got[1] == pytest.approx(
+        got[0] - (math.exp(-100 / lam) - math.exp(-150 / lam)), rel=1e-12
+    )
     assert decay_probability(np.array([[2000.0, 3000.0]]), np.array([1.0]), 1.0)[0] == 0.0
 
 
@@ -90,8 +108,13 @@ def test_accepted_vertices_follow_the_exponential_on_their_own_intervals():
     s = np.linalg.norm(out["vertex"], axis=1)[hit]
     pit = _truncated_exp_cdf(s, out["acc_intervals"][hit], out["beta_gamma"][hit] * ctau)
     assert kstest(pit, "uniform").pvalue > 0.01
-    assert kstest(_truncated_exp_cdf(s, out["acc_intervals"][hit],
-                                     out["beta_gamma"][hit] * 2 * ctau), "uniform").pvalue < 1e-6
+    assert (
+        kstest(
+            _truncated_exp_cdf(s, out["acc_intervals"][hit], out["beta_gamma"][hit] * 2 * ctau),
+            "uniform",
+        ).pvalue
+        < 1e-6
+    )
 
 
 def test_accepted_decay_probability_against_brute_force_ray_tracing():
@@ -122,8 +145,8 @@ def test_decay_kinematics_are_the_reference_two_body_decay():
     g = out["p4_photon"]
     assert np.allclose(g[:, 0] ** 2 - (g[:, 1:] ** 2).sum(axis=1), 0.0, atol=1e-9 * g[:, 0] ** 2)
     for k in range(20):  # the same draws give the same numbers as kinematics.decay_two_body
-        one = _run(llp[k:k + 1], "ship", 1.0, seed=100 + k)
-        gam, inv = decay_two_body(llp[k:k + 1], M_LLP, 0.0, M_INV, np.random.default_rng(100 + k))
+        one = _run(llp[k : k + 1], "ship", 1.0, seed=100 + k)
+        gam, inv = decay_two_body(llp[k : k + 1], M_LLP, 0.0, M_INV, np.random.default_rng(100 + k))
         np.testing.assert_allclose(one["p4_photon"], gam, rtol=0, atol=1e-12 * gam[0, 0])
         np.testing.assert_allclose(one["p4_decay_invisible"], inv, rtol=0, atol=1e-12 * inv[0, 0])
 
@@ -158,8 +181,12 @@ def test_energy_window_of_charm2():
 def test_full_and_cone_agree_for_a_boosted_particle_along_the_faser2_axis():
     rng = np.random.default_rng(15)
     n = 20000
-    llp = _llps(rng.uniform(1000, 3000, n), np.abs(rng.normal(0, 1e-4, n)),
-                rng.uniform(0, 2 * np.pi, n), m=0.011)
+    llp = _llps(
+        rng.uniform(1000, 3000, n),
+        np.abs(rng.normal(0, 1e-4, n)),
+        rng.uniform(0, 2 * np.pi, n),
+        m=0.011,
+    )
     for ctau in (1e-4, 1e-2, 1.0):  # decay lengths ~ 20 m (short) to ~ 2e5 m (long)
         args = dict(m_llp=0.011, m_invisible=0.010, detector=load_detector("faser2"), ctau=ctau)
         full = propagate(llp, mode="full", rng=np.random.default_rng(1), **args)
@@ -174,7 +201,7 @@ def test_remapped_vertices_follow_the_new_decay_length():
     llp = _llps(np.full(n, 50.0), 0.0, 0.0)
     out = _run(llp, "na62", 0.2, mode="cone", seed=16)
     out["p4_llp"] = llp
-    vertex, impact = remap_vertices(out, 0.2, 2.0, 217.0)
+    vertex, _impact = remap_vertices(out, 0.2, 2.0, 217.0)
     lam = 50.0 / M_LLP * 2.0
     cdf = _window_cdf(lam)
     assert kstest(vertex[:, 2], cdf).pvalue > 0.01

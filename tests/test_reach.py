@@ -7,8 +7,16 @@ import pytest
 from scipy import optimize, stats
 
 from mcsim.detector import load_detector
-from mcsim.reach import (ReachGrid, contour_lines, log_grid, read_grids, recast_upper_limit,
-                         signal_upper_limit, write_contours, write_grids)
+from mcsim.reach import (
+    ReachGrid,
+    contour_lines,
+    log_grid,
+    read_grids,
+    recast_upper_limit,
+    signal_upper_limit,
+    write_contours,
+    write_grids,
+)
 
 
 def test_contour_of_a_power_law_is_exact():
@@ -28,22 +36,30 @@ def test_contour_of_a_long_lived_yield_closes_both_edges():
     masses = np.geomspace(0.05, 1.0, 9)
     couplings = np.geomspace(1e-8, 1e-2, 301)
     amp, k = 1e22, 1e8
-    events = np.tile(amp * couplings ** 4 * np.exp(-k * couplings ** 2), (masses.size, 1))
+    events = np.tile(amp * couplings**4 * np.exp(-k * couplings**2), (masses.size, 1))
     lines = contour_lines(masses, couplings, events, 3.0)
     d_all = np.concatenate([ln[:, 1] for ln in lines])
     lo = (3.0 / amp) ** 0.25
-    hi = math.exp(optimize.brentq(lambda x: math.log(amp) + 4 * x - k * math.exp(2 * x) - math.log(3),
-                         math.log(1e-5), math.log(1e-2)))
+    hi = math.exp(
+        optimize.brentq(
+            lambda x: math.log(amp) + 4 * x - k * math.exp(2 * x) - math.log(3),
+            math.log(1e-5),
+            math.log(1e-2),
+        )
+    )
     assert d_all.min() == pytest.approx(lo, rel=2e-3)
     assert d_all.max() == pytest.approx(hi, rel=2e-3)
 
 
-@pytest.mark.parametrize("n_obs, b, expected", [
-    (0, 0.0, 2.9957),    # -ln 0.05
-    (1, 0.0, 4.7439),    # classical Poisson limits (PDG Table 40.3)
-    (5, 0.0, 10.5130),
-    (0, 3.0, 2.9957),    # CLs does not depend on b when nothing is seen
-])
+@pytest.mark.parametrize(
+    "n_obs, b, expected",
+    [
+        (0, 0.0, 2.9957),  # -ln 0.05
+        (1, 0.0, 4.7439),  # classical Poisson limits (PDG Table 40.3)
+        (5, 0.0, 10.5130),
+        (0, 3.0, 2.9957),  # CLs does not depend on b when nothing is seen
+    ],
+)
 def test_cls_limits_against_known_values(n_obs, b, expected):
     assert signal_upper_limit(n_obs, b) == pytest.approx(expected, abs=2e-4)
 
@@ -113,11 +129,12 @@ def test_min_coupling_interpolates_between_mass_columns():
     """N = (d / d0(m))^4 with d0 = 1e-6 (m / 0.1 GeV)^-1: the N = 3 coupling at a mass between grid
     columns follows the power law, not the nearest column."""
     from mcsim.reach import min_coupling
+
     masses = np.geomspace(0.01, 5.0, 40)
     couplings = np.geomspace(1e-9, 1e-3, 100)
     d0 = 1e-6 * (masses[:, None] / 0.1) ** -1.0
     events = (couplings[None, :] / d0) ** 4
     for m in (0.1, 0.3, 1.0):
-        expect = 1e-6 * (m / 0.1) ** -1.0 * 3 ** 0.25
+        expect = 1e-6 * (m / 0.1) ** -1.0 * 3**0.25
         assert min_coupling(masses, couplings, events, m) == pytest.approx(expect, rel=0.02)
     assert np.isnan(min_coupling(masses, couplings, events, 10.0))

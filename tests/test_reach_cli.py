@@ -18,27 +18,52 @@ def _grid(label, card, scale):
 
 
 def test_three_detectors_three_distinct_lines_and_legend():
-    grids = [_grid("na62", "na62:1e18", 1.0), _grid("na62:1e17", "na62:1e17", 0.1),
-             _grid("ship", "ship", 30.0)]
+    grids = [
+        _grid("na62", "na62:1e18", 1.0),
+        _grid("na62:1e17", "na62:1e17", 0.1),
+        _grid("ship", "ship", 30.0),
+    ]
     fig, ax = plt.subplots()
     plot_detectors(ax, grids, xlabel="M1 [GeV]")
     drawn = [line for line in ax.lines if len(line.get_xdata())]
     styles = {(line.get_color(), line.get_linestyle()) for line in drawn}
     assert len(drawn) == 3 and len(styles) == 3
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["na62: 1e+18 POT, N = 3", "na62:1e17: 1e+17 POT, N = 3",
-                      "ship: 6e+20 POT, N = 3"]
+    assert labels == [
+        "na62: 1e+18 POT, N = 3",
+        "na62:1e17: 1e+17 POT, N = 3",
+        "ship: 6e+20 POT, N = 3",
+    ]
     plt.close(fig)
 
 
 def test_level_option_sets_the_contour(tmp_path):
-    res = CliRunner().invoke(main, ["reach", "--detector", "na62", "--masses", "3",
-                                    "--couplings", "6", "--events", "300", "--workers", "1",
-                                    "--no-progress", "--level", "10", "--out", str(tmp_path)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "reach",
+            "--detector",
+            "na62",
+            "--masses",
+            "3",
+            "--couplings",
+            "6",
+            "--events",
+            "300",
+            "--workers",
+            "1",
+            "--no-progress",
+            "--level",
+            "10",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 0, res.output
     contours = json.loads((tmp_path / "contours.json").read_text())
     assert contours["na62"]["level"] == 10.0
     assert (tmp_path / "reach.png").exists()
-    bad = CliRunner().invoke(main, ["reach", "--detector", "na62", "--level", "0",
-                                    "--out", str(tmp_path)])
+    bad = CliRunner().invoke(
+        main, ["reach", "--detector", "na62", "--level", "0", "--out", str(tmp_path)]
+    )
     assert bad.exit_code == 2 and "--level" in bad.output

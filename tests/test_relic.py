@@ -44,8 +44,9 @@ def test_r_ratio_continuum_and_peaks():
 
 def _radau(log_x, log_rate, log_ye):
     """The same equation for ln Y with scipy's Radau (reference)."""
+
     def lam(x):
-        return math.exp(np.interp(math.log(x), log_x, log_rate)) / x ** 2
+        return math.exp(np.interp(math.log(x), log_x, log_rate)) / x**2
 
     def rhs(x, w):
         we = np.interp(math.log(x), log_x, log_ye)
@@ -55,8 +56,15 @@ def _radau(log_x, log_rate, log_ye):
         we = np.interp(math.log(x), log_x, log_ye)
         return [[-lam(x) * (math.exp(w[0]) + math.exp(min(2 * we - w[0], 300)))]]
 
-    sol = integrate.solve_ivp(rhs, (math.exp(log_x[0]), math.exp(log_x[-1])), [log_ye[0]],
-                              method="Radau", jac=jac, rtol=1e-9, atol=1e-11)
+    sol = integrate.solve_ivp(
+        rhs,
+        (math.exp(log_x[0]), math.exp(log_x[-1])),
+        [log_ye[0]],
+        method="Radau",
+        jac=jac,
+        rtol=1e-9,
+        atol=1e-11,
+    )
     return math.exp(sol.y[0, -1])
 
 
@@ -65,7 +73,8 @@ def test_freeze_out_solver_against_radau(m1, delta, d):
     p = RelicPoint.build(m1, delta)
     log_rate = np.log(p.hubble) + p.log_sv + 2 * math.log(d)
     assert freeze_out(p.log_x, log_rate, p.log_yeq) == pytest.approx(
-        _radau(p.log_x, log_rate, p.log_yeq), rel=1e-4)
+        _radau(p.log_x, log_rate, p.log_yeq), rel=1e-4
+    )
 
 
 def test_freeze_out_against_the_analytic_approximation():
@@ -75,13 +84,21 @@ def test_freeze_out_against_the_analytic_approximation():
     Universe, Eq. 5.40-5.44).  The approximation is good to a few per cent."""
     m, sv, gs = 1.0, 2.0e-9, 10.75
     x = np.geomspace(1.0, 2000.0, 400)
-    log_ye = np.log(45 / (4 * math.pi ** 4) * 2 * x ** 2 * special.kve(2, x) / gs) - x
+    log_ye = np.log(45 / (4 * math.pi**4) * 2 * x**2 * special.kve(2, x) / gs) - x
     rate = math.sqrt(math.pi / 45) * math.sqrt(gs) * M_PLANCK * m * sv
     y = freeze_out(np.log(x), np.full(x.size, math.log(rate)), log_ye)
     xf = 20.0
     for _ in range(50):
-        xf = math.log(0.5 * 2.5 * math.sqrt(45 / 8) * 2 * m * M_PLANCK * sv
-                      / (2 * math.pi ** 3 * math.sqrt(gs) * math.sqrt(xf)))
+        xf = math.log(
+            0.5
+            * 2.5
+            * math.sqrt(45 / 8)
+            * 2
+            * m
+            * M_PLANCK
+            * sv
+            / (2 * math.pi**3 * math.sqrt(gs) * math.sqrt(xf))
+        )
     assert y == pytest.approx(xf / rate, rel=0.05)
 
 

@@ -10,8 +10,17 @@ from mcsim import DarkDipole, __version__
 from mcsim.chain import ARRAYS, BLOCK_SIZE, simulate
 from mcsim.detector import load_detector
 from mcsim.ntuple import chunk_sizes, generate, split_events
-from mcsim.rootio import (BRANCHES, TITLES, NtupleWriter, branches_of, compression, flatten,
-                          read_arrays, read_metadata, unflatten)
+from mcsim.rootio import (
+    BRANCHES,
+    TITLES,
+    NtupleWriter,
+    branches_of,
+    compression,
+    flatten,
+    read_arrays,
+    read_metadata,
+    unflatten,
+)
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 N_EVENTS, CHUNK = 14_000, 1_500
@@ -25,8 +34,7 @@ def files(tmp_path_factory):
     out = {}
     for label, seed in (("a", 7), ("b", 7), ("c", 8)):
         path = d / f"{label}.root"
-        generate(POINT, "na62", path, n_events=N_EVENTS, seed=seed, chunk_size=CHUNK,
-                 keep="all")
+        generate(POINT, "na62", path, n_events=N_EVENTS, seed=seed, chunk_size=CHUNK, keep="all")
         out[label] = path
     return out
 
@@ -37,7 +45,7 @@ def _branches(path):
 
 
 def test_branch_names_cover_every_chain_array():
-    assert list(BRANCHES)[0] == "event"
+    assert next(iter(BRANCHES)) == "event"
     assert branches_of("p4_photon") == ("photon_E", "photon_px", "photon_py", "photon_pz")
     assert branches_of("acc_intervals") == ("acc_a1", "acc_b1", "acc_a2", "acc_b2")
     widths = sum(max(w, 1) for _, w in ARRAYS.values())
@@ -49,12 +57,18 @@ def test_branch_names_cover_every_chain_array():
 def test_file_layout_is_ttrees_and_tobjstrings(files):
     with uproot.open(files["a"]) as f:
         classes = {k.split(";")[0]: v for k, v in f.classnames().items()}
-        hists = {f"histograms/{n}": "TH1D" for n in ("photon_energy", "vertex_z",
-                                                      "photon_angle")}
-        assert classes == {"events": "TTree", "crossing": "TTree", "run": "TTree",
-                           "channels": "TTree", "mcsim_metadata": "TObjString",
-                           "detector_card": "TObjString", "histograms": "TDirectory",
-                           "histograms/impact": "TH2D", **hists}
+        hists = {f"histograms/{n}": "TH1D" for n in ("photon_energy", "vertex_z", "photon_angle")}
+        assert classes == {
+            "events": "TTree",
+            "crossing": "TTree",
+            "run": "TTree",
+            "channels": "TTree",
+            "mcsim_metadata": "TObjString",
+            "detector_card": "TObjString",
+            "histograms": "TDirectory",
+            "histograms/impact": "TH2D",
+            **hists,
+        }
         tree = f["events"]
         assert tree.num_entries == N_EVENTS
         assert list(tree.keys()) == list(BRANCHES)
@@ -64,8 +78,9 @@ def test_file_layout_is_ttrees_and_tobjstrings(files):
             assert branch.member("fLeaves")[0].member("fTitle") == name
         assert "[GeV]" in tree["photon_E"].title and "[m]" in tree["vertex_z"].title
         for name in ("run", "channels"):
-            assert all(len(b.title) > 10 and "/" not in b.title[-3:]
-                       for b in f[name].values()), name
+            assert all(len(b.title) > 10 and "/" not in b.title[-3:] for b in f[name].values()), (
+                name
+            )
         assert f["run"].num_entries == 1
         assert f["run"]["n_generated"].array(library="np")[0] == N_EVENTS
 
@@ -73,10 +88,16 @@ def test_file_layout_is_ttrees_and_tobjstrings(files):
 def test_writer_round_trip_is_exact(tmp_path):
     """Every branch read back by uproot equals the array handed to the writer, bit for bit."""
     batch = simulate(POINT, "na62", n_events=500, seed=3)
-    meta = dict(batch.metadata, n_events=len(batch), n_kept=len(batch), n_collisions=1e18,
-                n_pot=1e18,
-                luminosity_inv_ab=None, expected_events=batch.expected_events(),
-                photon_energy_max=None)
+    meta = dict(
+        batch.metadata,
+        n_events=len(batch),
+        n_kept=len(batch),
+        n_collisions=1e18,
+        n_pot=1e18,
+        luminosity_inv_ab=None,
+        expected_events=batch.expected_events(),
+        photon_energy_max=None,
+    )
     path = tmp_path / "w.root"
     with NtupleWriter(path) as writer:
         writer.extend(batch.arrays)
@@ -102,9 +123,12 @@ def test_generated_file_equals_the_chain_chunk_by_chunk(files):
     start = 0
     for index, (mother, n_total) in enumerate(zip(meta["mother_pdgids"], meta["n_generated"])):
         for first_block, size in chunk_sizes(n_total, CHUNK):
-            ref = _cumulative(simulate(POINT, det, n_events=size, seed=7, channels=[mother],
-                                       first_block=first_block).arrays)
-            part = {key: v[start:start + size] for key, v in back.items()}
+            ref = _cumulative(
+                simulate(
+                    POINT, det, n_events=size, seed=7, channels=[mother], first_block=first_block
+                ).arrays
+            )
+            part = {key: v[start : start + size] for key, v in back.items()}
             for key in ARRAYS:
                 if key not in ("channel", "w_norm", "weight"):
                     np.testing.assert_array_equal(part[key], ref[key], err_msg=key)
@@ -127,8 +151,7 @@ def test_normalisation_uses_whole_channel_totals(files):
     meta = read_metadata(files["a"])
     a = read_arrays(files["a"])
     assert meta["n_generated"] == split_events(N_EVENTS, len(meta["channels"]))
-    for index, (n_m, br, n) in enumerate(zip(meta["n_mesons"], meta["br"],
-                                             meta["n_generated"])):
+    for index, (n_m, br, n) in enumerate(zip(meta["n_mesons"], meta["br"], meta["n_generated"])):
         mine = a["channel"] == index
         assert mine.sum() == n
         assert a["w_norm"][mine].sum() == pytest.approx(n_m * br, rel=1e-12)
@@ -198,8 +221,7 @@ def test_keep_selected_drops_only_events_of_zero_weight_at_every_coupling(files,
     numbers, w_norm and weights (N_generated counts every event); the crossing tree holds the
     other crossing LLPs; float32 storage changes only the kinematics, to float32 precision."""
     path = tmp_path / "skim.root"
-    meta = generate(POINT, "na62", path, n_events=N_EVENTS, seed=7, chunk_size=CHUNK,
-                    float32=True)
+    meta = generate(POINT, "na62", path, n_events=N_EVENTS, seed=7, chunk_size=CHUNK, float32=True)
     full = _branches(files["a"])
     skim = _branches(path)
     sel = full["selected"]

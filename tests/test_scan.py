@@ -14,15 +14,15 @@ TARGETS = [Target("NA62", "na62:1e18"), Target("NA62 1e17", "na62:1e17"), Target
 
 
 def _grids(**kw):
-    return scan(FAMILY, MASSES, COUPLINGS, TARGETS, n_events=2000, seed=11, progress=False,
-                **kw)
+    return scan(FAMILY, MASSES, COUPLINGS, TARGETS, n_events=2000, seed=11, progress=False, **kw)
 
 
 def test_local_processes_and_dask_give_identical_grids():
     distributed = pytest.importorskip("distributed")
     local = _grids(workers=2)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         remote = _grids(scheduler=cluster.scheduler_address)
     serial = _grids(workers=1)
     for a, b, c in zip(local, remote, serial):
@@ -48,15 +48,18 @@ def test_task_seeds_do_not_depend_on_execution_order():
             np.testing.assert_array_equal(f[mother].s2, b[mother].s2)
 
 
-@pytest.mark.parametrize("masses, couplings, targets, match", [
-    ([], COUPLINGS, TARGETS, "empty mass grid"),
-    (MASSES, [], TARGETS, "empty coupling grid"),
-    ([20.0, 30.0], COUPLINGS, TARGETS, "every production channel is closed"),
-    (MASSES, COUPLINGS, [Target("x", "no_such_detector")], "unknown detector"),
-    (MASSES, COUPLINGS, [Target("x", "na62", mode="sphere")], "mode must be"),
-    (MASSES, COUPLINGS, [], "no detector"),
-    ([0.3, 0.05], COUPLINGS, TARGETS, "ascending"),
-])
+@pytest.mark.parametrize(
+    "masses, couplings, targets, match",
+    [
+        ([], COUPLINGS, TARGETS, "empty mass grid"),
+        (MASSES, [], TARGETS, "empty coupling grid"),
+        ([20.0, 30.0], COUPLINGS, TARGETS, "every production channel is closed"),
+        (MASSES, COUPLINGS, [Target("x", "no_such_detector")], "unknown detector"),
+        (MASSES, COUPLINGS, [Target("x", "na62", mode="sphere")], "mode must be"),
+        (MASSES, COUPLINGS, [], "no detector"),
+        ([0.3, 0.05], COUPLINGS, TARGETS, "ascending"),
+    ],
+)
 def test_bad_input_is_a_clear_error(masses, couplings, targets, match):
     with pytest.raises(ValueError, match=match):
         make_tasks(FAMILY, masses, couplings, targets, n_events=100, seed=1)
@@ -64,10 +67,30 @@ def test_bad_input_is_a_clear_error(masses, couplings, targets, match):
 
 def test_reach_command_writes_grid_contours_and_png(tmp_path):
     out = tmp_path / "r"
-    res = CliRunner().invoke(main, ["reach", "--detector", "ship", "--delta", "0.1",
-                                    "--mass-range", "0.05", "0.5", "--masses", "3",
-                                    "--couplings", "12", "--events", "2000", "--workers", "1",
-                                    "--no-progress", "--out", str(out)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "reach",
+            "--detector",
+            "ship",
+            "--delta",
+            "0.1",
+            "--mass-range",
+            "0.05",
+            "0.5",
+            "--masses",
+            "3",
+            "--couplings",
+            "12",
+            "--events",
+            "2000",
+            "--workers",
+            "1",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     for name in ("grid.csv", "grid.json", "contours.csv", "contours.json", "reach.png"):
         assert (out / name).stat().st_size > 0
@@ -75,11 +98,34 @@ def test_reach_command_writes_grid_contours_and_png(tmp_path):
 
 def test_reach_command_bad_input_exit_status(tmp_path):
     runner = CliRunner()
-    res = runner.invoke(main, ["reach", "--detector", "nowhere", "--masses", "3",
-                               "--no-progress", "--out", str(tmp_path)])
+    res = runner.invoke(
+        main,
+        [
+            "reach",
+            "--detector",
+            "nowhere",
+            "--masses",
+            "3",
+            "--no-progress",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 2 and "unknown detector" in res.output
-    res = runner.invoke(main, ["reach", "--detector", "na62", "--mass-range", "20", "30",
-                               "--no-progress", "--out", str(tmp_path)])
+    res = runner.invoke(
+        main,
+        [
+            "reach",
+            "--detector",
+            "na62",
+            "--mass-range",
+            "20",
+            "30",
+            "--no-progress",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 2 and "closed" in res.output
     res = runner.invoke(main, ["figure", "7", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "2, 3 or 4" in res.output
@@ -88,8 +134,15 @@ def test_reach_command_bad_input_exit_status(tmp_path):
 def test_validate_cone_table_and_figure(tmp_path):
     from mcsim.figures import validate_cone
 
-    res = validate_cone(tmp_path, n_masses=3, n_couplings=8, n_events=3000, workers=1,
-                        progress=False, experiments={"FASER 2": "faser2"})
+    res = validate_cone(
+        tmp_path,
+        n_masses=3,
+        n_couplings=8,
+        n_events=3000,
+        workers=1,
+        progress=False,
+        experiments={"FASER 2": "faser2"},
+    )
     (row,) = res["rows"]
     # on the beam axis with a calorimeter as wide as the decay volume, full ~ cone
     assert 0.8 < row["median_ratio_full_over_cone"] < 1.2

@@ -30,9 +30,9 @@ def _session(sid: int) -> list[str]:
             text = stat.read_text()
         except OSError:
             continue
-        fields = text[text.rindex(")") + 2:].split()
+        fields = text[text.rindex(")") + 2 :].split()
         if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(f"{stat.parent.name} {text[:text.rindex(')') + 1]}")
+            found.append(f"{stat.parent.name} {text[: text.rindex(')') + 1]}")
     return found
 
 
@@ -40,10 +40,42 @@ def _command(kind: str, out: Path) -> list[str]:
     """Commands that run well beyond the latest signal (8 s), so that it always arrives
     mid-run (5e6 events ended around 7 s: a signal in the exit then found no handler)."""
     if kind == "generate":
-        return [MCSIM, "generate", "--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1",
-                "--d", "1e-6", "--events", "3e7", "--seed", "1", "-o", str(out), "--quiet"]
-    return [MCSIM, "reach", "--detector", "na62", "--masses", "12", "--couplings", "10",
-            "--events", "300000", "--workers", "2", "--no-progress", "--out", str(out)]
+        return [
+            MCSIM,
+            "generate",
+            "--model",
+            "dark-dipole",
+            "--m1",
+            "0.1",
+            "--delta",
+            "0.1",
+            "--d",
+            "1e-6",
+            "--events",
+            "3e7",
+            "--seed",
+            "1",
+            "-o",
+            str(out),
+            "--quiet",
+        ]
+    return [
+        MCSIM,
+        "reach",
+        "--detector",
+        "na62",
+        "--masses",
+        "12",
+        "--couplings",
+        "10",
+        "--events",
+        "300000",
+        "--workers",
+        "2",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
 
 
 @pytest.mark.parametrize("kind", ["generate", "reach"])
@@ -52,8 +84,14 @@ def test_signal_leaves_nothing_behind(tmp_path, kind, sig):
     rng = random.Random(f"{SEED}-{kind}-{int(sig)}")
     delay = rng.uniform(0.5, 8.0)
     out = tmp_path / ("x.root" if kind == "generate" else "reach")
-    proc = subprocess.Popen(_command(kind, out), cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _command(kind, out),
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     note = f"{kind}, {signal.Signals(sig).name} after {delay:.2f} s (MCSIM_SIGNAL_SEED={SEED})"
     try:
         time.sleep(delay)

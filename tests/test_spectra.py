@@ -27,8 +27,9 @@ def test_every_paper_meson_has_a_table_where_it_matters():
     shipped = set(available_tables())
     for beam in ("sps400", "sps450", "lhc14"):
         assert {(beam, m) for m in TABLE_MESONS} <= shipped
-    assert {("u70", m) for m in (111, 221, 331, 113, 223, 333, 443, 321, 411, 431, 100443)
-            } <= shipped
+    assert {
+        ("u70", m) for m in (111, 221, 331, 113, 223, 333, 443, 321, 411, 431, 100443)
+    } <= shipped
 
 
 @pytest.mark.parametrize("beam, pdgid", available_tables())
@@ -64,8 +65,10 @@ def _marginal_pvalues(table, sample, edges_p, edges_t):
     p = np.linalg.norm(sample[:, 1:], axis=1)
     theta = np.arccos(sample[:, 3] / p)
     pvals = []
-    for values, edges, marginal in ((np.log10(p), edges_p, table.counts.sum(axis=1)),
-                                    (np.log10(theta), edges_t, table.counts.sum(axis=0))):
+    for values, edges, marginal in (
+        (np.log10(p), edges_p, table.counts.sum(axis=1)),
+        (np.log10(theta), edges_t, table.counts.sum(axis=0)),
+    ):
         observed, _ = np.histogram(values, bins=edges)
         expected = marginal / marginal.sum() * len(values)
         keep = expected > 20  # chi-square validity; the rest is a tiny tail
@@ -151,7 +154,7 @@ def test_missing_and_corrupt_tables_name_the_file(tmp_path):
         load_table("pi0", "sps400", directory=tmp_path)
     # a valid file for another meson is also refused
     path.write_bytes(table_path("eta", "sps400").read_bytes())
-    with pytest.raises(ValueError, match="corrupt spectrum table .* holds pdgid 221"):
+    with pytest.raises(ValueError, match=r"corrupt spectrum table .* holds pdgid 221"):
         load_table("pi0", "sps400", directory=tmp_path)
 
 
@@ -159,6 +162,7 @@ def test_in_bin_series_are_exact_to_rounding():
     """The sampler's series for exp (in-bin offsets) and (sin, cos) of the polar angle against
     libm, over the whole range [0, pi] and at the smallest forward angles."""
     from mcsim.spectra import exp_in_bin, sin_cos_polar
+
     x = np.linspace(-0.3, 0.3, 6001)
     assert np.max(np.abs(np.array([exp_in_bin(v) for v in x]) / np.exp(x) - 1)) < 5e-16
     theta = np.concatenate([np.geomspace(1e-12, 0.3, 3000), np.linspace(0.3, np.pi, 3001)])
@@ -175,7 +179,7 @@ def test_in_bin_series_are_exact_to_rounding():
 #: J/psi 15.30 ub (pT < 14, JHEP 10 (2015) 172 and erratum JHEP 05 (2017) 063); Upsilon(1S)
 #: sigma x B(mu mu) = 4.687 nb (pT < 15, JHEP 07 (2018) 134) / B(mu mu) = 2.48% (PDG 2024).
 LHCB_13TEV = {"jpsi": (15.30, 14.0), "upsilon": (4.687e-3 / 0.0248, 15.0)}
-TO_14TEV = 1.05        # power law in sqrt(s) through LHCb's 8 and 13 TeV cross sections
+TO_14TEV = 1.05  # power law in sqrt(s) through LHCb's 8 and 13 TeV cross sections
 SIGMA_INEL_UB = 79.5e3
 
 
@@ -204,27 +208,30 @@ def test_acceptance_fraction_against_sampling():
     (No forward-backward comparison: the tables resolve theta in log10 bins, fine forward and
     one bin wide near theta = pi.)"""
     from mcsim.spectra import acceptance_fraction
+
     table = load_table("jpsi", "lhc14")
     y, pt = _rapidity_pt(sample_momenta(table, 1_000_000, np.random.default_rng(8)))
     for window in ((2.0, 4.5), (3.0, 5.5)):
         sampled = np.mean((window[0] < y) & (y < window[1]) & (2.0 < pt) & (pt < 14.0))
         assert acceptance_fraction(table, y=window, pt=(2.0, 14.0)) == pytest.approx(
-            sampled, rel=0.01)
+            sampled, rel=0.01
+        )
     assert acceptance_fraction(table, y=(3.0, 5.5), pt=(2.0, 14.0)) < 0.9 * acceptance_fraction(
-        table, y=(2.0, 4.5), pt=(2.0, 14.0))
+        table, y=(2.0, 4.5), pt=(2.0, 14.0)
+    )
 
 
 def test_excited_quarkonia_normalisation():
     """psi(2S), Upsilon(2S, 3S): fixed target relative to J/psi and Upsilon(1S) (A^0.29
     included through the reference), LHC from LHCb; produced wherever their tables exist."""
-    assert mesons_per_pot("psi2S", "sps400", 96) == pytest.approx(
-        0.134 * 4.7e-6 * 96**0.29)
-    assert mesons_per_pot("upsilon2S", "sps400", 63.5) == pytest.approx(
-        0.34 * 2.2e-9 * 63.5**0.29)
+    assert mesons_per_pot("psi2S", "sps400", 96) == pytest.approx(0.134 * 4.7e-6 * 96**0.29)
+    assert mesons_per_pot("upsilon2S", "sps400", 63.5) == pytest.approx(0.34 * 2.2e-9 * 63.5**0.29)
     assert mesons_per_pot("upsilon3S", "sps450", 9) == pytest.approx(
-        0.15 * mesons_per_pot("upsilon", "sps450", 9))
+        0.15 * mesons_per_pot("upsilon", "sps450", 9)
+    )
     assert mesons_per_pot("psi2S", "u70", 56) == pytest.approx(
-        0.134 * mesons_per_pot("jpsi", "u70", 56))
+        0.134 * mesons_per_pot("jpsi", "u70", 56)
+    )
     assert is_produced("psi2S", "u70") and not is_produced("upsilon2S", "u70")
     for beam in ("sps400", "sps450", "lhc14"):
         for meson in ("psi2S", "upsilon2S", "upsilon3S"):
@@ -235,9 +242,12 @@ def test_excited_quarkonia_normalisation():
     def sigma_acc(meson, pt):
         t = load_table(meson, "lhc14")
         return mesons_per_pot(meson, "lhc14", 1) * acceptance_fraction(t, y=(2, 4.5), pt=pt)
+
     assert sigma_acc("psi2S", (2, 20)) * SIGMA_INEL_UB == pytest.approx(1.430 * TO_14TEV)
     ups = sigma_acc("upsilon", (0, 15))
     assert sigma_acc("upsilon2S", (0, 15)) / ups == pytest.approx(
-        (1.134 / 0.0193) / (4.687 / 0.0248))
+        (1.134 / 0.0193) / (4.687 / 0.0248)
+    )
     assert sigma_acc("upsilon3S", (0, 15)) / ups == pytest.approx(
-        (0.561 / 0.0218) / (4.687 / 0.0248))
+        (0.561 / 0.0218) / (4.687 / 0.0248)
+    )

@@ -38,8 +38,9 @@ def test_tables_option_replaces_only_the_tables_it_has(tmp_path, monkeypatch):
     res = runner.invoke(main, ["spectra", "list", "--tables", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert _multiplicity(res.output, "sps400", "pi0") == float(f"{2 * shipped:.4g}")
-    assert _multiplicity(res.output, "sps400", "eta") == _multiplicity(plain.output, "sps400",
-                                                                       "eta")
+    assert _multiplicity(res.output, "sps400", "eta") == _multiplicity(
+        plain.output, "sps400", "eta"
+    )
     assert spectra.load_table("pi0", "sps400").multiplicity == 2 * shipped  # env set by --tables
     monkeypatch.delenv(spectra.TABLES_ENV)
     assert spectra.load_table("pi0", "sps400").multiplicity == shipped

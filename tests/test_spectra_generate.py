@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("pythia8mc")
 
-from mcsim.spectra import load_table  # noqa: E402
-from mcsim.spectra_generate import chunk_seeds, generate, read_card  # noqa: E402
+from mcsim.spectra import load_table
+from mcsim.spectra_generate import chunk_seeds, generate, read_card
 
 #: A cheap card (70 GeV SoftQCD) for the tiny runs.
 CARD = "u70_softqcd"
@@ -67,8 +67,9 @@ def test_local_processes_and_dask_give_identical_tables(reference, tmp_path):
     distributed = pytest.importorskip("distributed")
     generate(CARD, out_dir=tmp_path / "local", workers=2, **TINY)
     _assert_identical(_tables(reference), _tables(tmp_path / "local"))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         generate(CARD, out_dir=tmp_path / "dask", scheduler=cluster.scheduler_address, **TINY)
     _assert_identical(_tables(reference), _tables(tmp_path / "dask"))
 
@@ -89,20 +90,23 @@ SoftQCD:all = on
 """
 
 
-@pytest.mark.parametrize("text, problem", [
-    (GOOD + "Foo:bar = 3\n", "line 8 .*unknown PYTHIA8 setting 'Foo:bar'"),
-    (GOOD + "SoftQCD:all = maybe\n", "line 8 .*flag SoftQCD:all needs on/off"),
-    (GOOD + "Beams:eA = abc\n", "line 8 .*parameter Beams:eA needs a number"),
-    (GOOD + "Beams:frameType = 2.5\n", "line 8 .*mode Beams:frameType needs an integer"),
-    (GOOD + "SoftQCD\n", "line 8 .*malformed setting"),
-    (GOOD + "99999999:mayDecay = off\n", "line 8 .*PYTHIA8 rejects this setting"),
-    (GOOD + "Random:seed = 3\n", "line 8 .*set by mcsim"),
-    (GOOD.replace("eA = 70.", "eA = 400."), "beam 'u70' needs Beams:eA = 70"),
-    (GOOD.replace("beam = u70", "beam = tevatron"), "unknown beam 'tevatron'"),
-    (GOOD.replace("pi0", "kaon"), "unknown meson 'kaon'"),
-    (GOOD.replace("! mcsim kind = physical\n", ""), "missing directive '! mcsim kind"),
-    (GOOD + "! mcsim colour = blue\n", "line 8: malformed directive"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (GOOD + "Foo:bar = 3\n", "line 8 .*unknown PYTHIA8 setting 'Foo:bar'"),
+        (GOOD + "SoftQCD:all = maybe\n", "line 8 .*flag SoftQCD:all needs on/off"),
+        (GOOD + "Beams:eA = abc\n", "line 8 .*parameter Beams:eA needs a number"),
+        (GOOD + "Beams:frameType = 2.5\n", "line 8 .*mode Beams:frameType needs an integer"),
+        (GOOD + "SoftQCD\n", "line 8 .*malformed setting"),
+        (GOOD + "99999999:mayDecay = off\n", "line 8 .*PYTHIA8 rejects this setting"),
+        (GOOD + "Random:seed = 3\n", "line 8 .*set by mcsim"),
+        (GOOD.replace("eA = 70.", "eA = 400."), "beam 'u70' needs Beams:eA = 70"),
+        (GOOD.replace("beam = u70", "beam = tevatron"), "unknown beam 'tevatron'"),
+        (GOOD.replace("pi0", "kaon"), "unknown meson 'kaon'"),
+        (GOOD.replace("! mcsim kind = physical\n", ""), "missing directive '! mcsim kind"),
+        (GOOD + "! mcsim colour = blue\n", "line 8: malformed directive"),
+    ],
+)
 def test_bad_cards_name_file_and_problem_and_write_nothing(tmp_path, text, problem):
     card = tmp_path / "bad.cmnd"
     card.write_text(text)

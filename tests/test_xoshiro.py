@@ -16,8 +16,10 @@ MASK = (1 << 64) - 1
 
 def reference_next(s):
     """xoshiro256++ next() of Blackman and Vigna, on Python ints; returns the 64-bit output."""
+
     def rotl(x, k):
         return ((x << k) | (x >> (64 - k))) & MASK
+
     result = (rotl((s[0] + s[3]) & MASK, 23) + s[0]) & MASK
     t = (s[1] << 17) & MASK
     s[2] ^= s[0]
