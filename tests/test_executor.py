@@ -29,6 +29,7 @@ def _worker_state():
     return value.value, signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux only")
 def test_workers_get_killed_with_the_parent_and_ignore_ctrl_c():
     with ProcessPoolExecutor(
@@ -40,6 +41,7 @@ def test_workers_get_killed_with_the_parent_and_ignore_ctrl_c():
         assert pool.submit(_worker_state).result() == (signal.SIGKILL, True)
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_a_connection_error_within_the_timeout():
     pytest.importorskip("distributed")
     start = time.monotonic()
@@ -52,6 +54,7 @@ def test_unreachable_scheduler_is_a_connection_error_within_the_timeout():
     assert time.monotonic() - start < 10
 
 
+@pytest.mark.slow
 def test_cluster_without_workers_is_a_connection_error_not_a_hang():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:

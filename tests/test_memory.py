@@ -33,6 +33,7 @@ def _faults(setting: str) -> tuple[str, int]:
     return out[0], int(out[1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc malloc only")
 def test_freed_chunks_are_reused_without_page_faults():
     applied, kept = _faults("keep")

@@ -17,6 +17,7 @@ def _grids(**kw):
     return scan(FAMILY, MASSES, COUPLINGS, TARGETS, n_events=2000, seed=11, progress=False, **kw)
 
 
+@pytest.mark.slow
 def test_local_processes_and_dask_give_identical_grids():
     distributed = pytest.importorskip("distributed")
     local = _grids(workers=2)

@@ -63,6 +63,7 @@ def test_other_seed_gives_other_table(reference, tmp_path):
     assert not np.array_equal(a, load_table("pi0", "u70", directory=tmp_path).counts)
 
 
+@pytest.mark.slow
 def test_local_processes_and_dask_give_identical_tables(reference, tmp_path):
     distributed = pytest.importorskip("distributed")
     generate(CARD, out_dir=tmp_path / "local", workers=2, **TINY)
