@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from mcsim.figures import FIG2_DELTAS, dark_targets
+from mcsim.figures import dark_targets, figure_spec
 from mcsim.reach import log_grid
-from mcsim.scan import NO_REFINEMENT, Family, Refinement, scan_set
+from mcsim.scan import NO_REFINEMENT, Refinement, scan_set
 
 
 def main() -> None:
@@ -38,10 +38,11 @@ def main() -> None:
     ap.add_argument("--no-refine", action="store_true")
     ap.add_argument("--sampling", choices=("plain", "directed"), default="plain")
     args = ap.parse_args()
-    masses = log_grid(0.01, 5.0, args.masses, name="mass")
-    couplings = log_grid(1e-8, 1e-2, args.couplings, name="coupling")
+    spec = figure_spec(2)
+    masses = log_grid(*spec.mass_range, args.masses, name="mass")
+    couplings = log_grid(*spec.coupling_range, args.couplings, name="coupling")
     targets = dark_targets(recasts=args.recasts)
-    jobs = [(Family("dark-dipole", delta=delta), targets) for delta in FIG2_DELTAS]
+    jobs = [(family, targets) for _, family, _ in spec.panels]
     load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     grids = scan_set(
@@ -59,7 +60,7 @@ def main() -> None:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_workers = children.ru_utime + children.ru_stime
     print(
-        f"Figure 2 set: {len(FIG2_DELTAS)} deltas x {len(targets)} configurations x "
+        f"Figure 2 set: {len(jobs)} panels x {len(targets)} configurations x "
         f"{args.masses} masses x {args.couplings} couplings, {args.events:.0e} events per mass "
         f"and channel ({args.sampling} sampling), {args.workers} workers"
     )
@@ -73,9 +74,9 @@ def main() -> None:
         f"events: first pass {ref['events_first_pass']:.3g}, added by the refinement "
         f"{ref['events_added']:.3g}"
     )
-    for delta, job in zip(FIG2_DELTAS, grids):
+    for (_, family, _), job in zip(spec.panels, grids):
         reach = ", ".join(f"{g.label} {g.min_coupling(0.1):.2g}" for g in job)
-        print(f"  delta = {delta:g}: smallest d at M1 = 0.1 GeV: {reach}")
+        print(f"  {family.tag}: smallest d at M1 = 0.1 GeV: {reach}")
         for g in job:
             errors = [e for e in g.metadata["contour_rel_error"] if e is not None]
             print(

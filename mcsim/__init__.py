@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
 
 from .signals import guard_startup
 
@@ -21,25 +22,26 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-#: Public name -> the module that defines it (imported on first access).
-_LAZY = {
-    "DarkDipole": ".models",
-    "NeutrinoDipole": ".models",
-    "model_from_options": ".models",
-    "read": ".events",
-    "iterate": ".events",
-}
+#: Modules whose public names (their ``__all__``) are mcsim's too: the built-in models
+#: (``mcsim.DarkDipole``, ...) and the event readers (``mcsim.read``, ``mcsim.iterate``), imported
+#: on first access.
+_PUBLIC_MODULES = (".models", ".events")
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = ["__version__"]
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
+    # a submodule (``from mcsim import spectra``) is the import system's business, not ours
+    if not name.startswith("_") and find_spec(f"{__name__}.{name}") is None:
+        for module_name in _PUBLIC_MODULES:
+            module = import_module(module_name, __name__)
+            if name in module.__all__:
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
     raise AttributeError(f"module 'mcsim' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+    public = [n for m in _PUBLIC_MODULES for n in import_module(m, __name__).__all__]
+    return sorted([*globals(), *public])

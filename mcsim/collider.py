@@ -1,6 +1,6 @@
 """The e+ e- collider source (BaBar): e+ e- -> gamma chi1 chi2, then chi2 -> chi1 gamma.
 
-One more event source of the chain, with the same event arrays (:data:`mcsim.chain.ARRAYS`),
+One more event source of the chain, with the same event arrays (:data:`mcsim.schema.ARRAYS`),
 ntuples, cutflows and exact re-weighting in d.  The events are drawn in the CM frame from the full
 2 -> 3 matrix element (:mod:`mcsim.monophoton`), boosted to the lab (e- beam along +z, the
 asymmetric beams of the card), and chi2 is handed to the propagator
@@ -33,10 +33,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chain import ARRAYS, EventBatch, event_weight, run_metadata
+from .chain import event_weight, run_metadata
 from .geometry import CYLINDER, Calorimeter
 from .monophoton import GEV2_TO_FB, envelope_bound, sample_cm, sigma_cut
 from .propagate import propagate_kernel
+from .schema import ARRAYS, EventBatch
 from .yields import yield_sums
 
 __all__ = [

@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from . import jsonio, yields
-from .chain import EventBatch, coupling_ratio, event_weight, in_energy_window, reweight
+from .chain import coupling_ratio, event_weight, in_energy_window, reweight
 from .propagate import decay_probability
 from .rootio import iterate, iterate_crossing, read_metadata
+from .schema import EventBatch
 
 __all__ = ["ROWS", "Cut", "Cutflow", "cutflow", "detector_exposure", "exposure", "rows_of"]
 

@@ -19,8 +19,8 @@ import awkward as ak
 import uproot
 import vector
 
-from .chain import ARRAYS
 from .rootio import EVENTS_TREE, branches_of, read_metadata
+from .schema import ARRAYS
 
 __all__ = ["MOMENTA", "iterate", "read", "to_records"]
 

@@ -3,22 +3,25 @@
 Each figure is a set of scan jobs (model family x detector selections, see :mod:`mcsim.scan`)
 and a plot of their N = 3 contours on log-log axes (x: M1 or M_N [GeV], y: d [GeV^-1]):
 NA62 1e18 solid, 1e17 dotted, recast limits of past experiments shaded (BaBar dotted), and in
-Figure 2 the thermal-relic line of each delta (dashed black, :mod:`mcsim.relic`).  matplotlib is imported
-only when plotting.
+Figure 2 the thermal-relic line of each panel (dashed black).  Which model family each panel
+scans is data (``mcsim/data/paper_figures.toml``); this module knows no model by name.
+matplotlib is imported only when plotting.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import math
+import tomllib
 from dataclasses import dataclass, replace
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from .models import FLAVOURS
 from .reach import ReachGrid, log_grid, write_contours, write_grids
-from .relic import relic_line, write_relic_lines
+from .relic import write_relic_lines
 from .scan import Family, Refinement, Target, scan_set
 
 #: The default adaptive statistics of the paper's figures (see ``scan.Refinement``).
@@ -26,8 +29,6 @@ _REFINEMENT = Refinement()
 
 __all__ = [
     "CONE_EXPERIMENTS",
-    "FIG2_DELTAS",
-    "FIG3_THRESHOLDS",
     "FigureSpec",
     "dark_targets",
     "draw_uncertainty",
@@ -39,9 +40,6 @@ __all__ = [
     "plot_relic",
     "validate_cone",
 ]
-
-FIG2_DELTAS = (0.1, 0.01, 0.005)
-FIG3_THRESHOLDS = (0.5, 1.0, 2.0)
 
 # label -> (card, colour, line style)
 _EXPERIMENTS = {
@@ -85,12 +83,12 @@ def dark_targets(*, recasts: bool = True) -> list[Target]:
     return out
 
 
-def _threshold_targets() -> list[Target]:
-    """Figure 3 selections: NA62 1e18, SHiP and FASER 2 at E_gamma > 0.5, 1, 2 GeV."""
+def _threshold_targets(thresholds: list[float]) -> list[Target]:
+    """Figure 3 selections: NA62 1e18, SHiP and FASER 2 at each E_gamma threshold [GeV]."""
     return [
         Target(f"{label}, E > {thr:g} GeV", _EXPERIMENTS[label][0], threshold=thr)
         for label in ("NA62 1e18 POT", "SHiP", "FASER 2")
-        for thr in FIG3_THRESHOLDS
+        for thr in thresholds
     ]
 
 
@@ -101,34 +99,48 @@ def neutrino_targets() -> list[Target]:
 
 @dataclass(frozen=True)
 class FigureSpec:
-    """One figure: panels (title, family, targets), grid ranges [GeV], [GeV^-1]."""
+    """One figure: panels (title, family, targets), grid ranges [GeV], [coupling unit], the
+    x-axis label, and whether each panel shows its model's thermal-relic line."""
 
     number: int
     panels: tuple[tuple[str, Family, tuple[Target, ...]], ...]
     mass_range: tuple[float, float]
     coupling_range: tuple[float, float]
     xlabel: str
+    relic: bool = False
+
+
+@functools.cache
+def _paper_figures() -> dict:
+    """``mcsim/data/paper_figures.toml``: the families and selections of the paper's figures."""
+    text = resources.files("mcsim.data").joinpath("paper_figures.toml").read_text()
+    return tomllib.loads(text)
 
 
 def figure_spec(number: int) -> FigureSpec:
-    """The scan jobs of the paper's Figure 2, 3 or 4."""
-    if number in (2, 3):
-        targets = tuple(dark_targets() if number == 2 else _threshold_targets())
-        panels = tuple(
-            (f"$\\delta = {d:g}$", Family("dark-dipole", delta=d), targets) for d in FIG2_DELTAS
-        )
-        return FigureSpec(number, panels, (0.01, 5.0), (1e-8, 1e-2), "$M_1$ [GeV]")
-    if number == 4:
-        panels = tuple(
-            (
-                f"$d_{{\\{f}}}$" if f != "e" else "$d_e$",
-                Family("neutrino-dipole", flavour=f),
-                tuple(neutrino_targets()),
-            )
-            for f in FLAVOURS
-        )
-        return FigureSpec(number, panels, (0.01, 5.0), (1e-9, 1e-3), "$M_N$ [GeV]")
-    raise ValueError(f"figure must be 2, 3 or 4 (the paper's reach figures), got {number!r}")
+    """The scan jobs of the paper's Figure 2, 3 or 4 (from ``paper_figures.toml``)."""
+    spec = _paper_figures()["figure"].get(str(number))
+    if spec is None:
+        raise ValueError(f"figure must be 2, 3 or 4 (the paper's reach figures), got {number!r}")
+    targets = tuple(
+        {
+            "experiments": lambda: dark_targets(recasts=False),
+            "experiments+recasts": dark_targets,
+            "thresholds": lambda: _threshold_targets(spec["thresholds"]),
+        }[spec["targets"]]()
+    )
+    panels = tuple(
+        (panel["title"], Family.of(spec["model"], panel["fixed"]), targets)
+        for panel in spec["panels"]
+    )
+    return FigureSpec(
+        number,
+        panels,
+        tuple(spec["masses"]),
+        tuple(spec["couplings"]),
+        spec["xlabel"],
+        spec.get("relic", False),
+    )
 
 
 def _style(label: str, threshold: float | None = None) -> dict:
@@ -250,8 +262,7 @@ def _panel_grids(spec: FigureSpec, results: list[list[ReachGrid]]) -> list[Reach
     """All grids with labels prefixed by their panel (for the data files)."""
     out = []
     for (_title, family, _), grids in zip(spec.panels, results):
-        tag = f"delta={family.delta:g}" if family.delta is not None else f"flavour={family.flavour}"
-        out += [replace(g, label=f"{tag} | {g.label}") for g in grids]
+        out += [replace(g, label=f"{family.tag} | {g.label}") for g in grids]
     return out
 
 
@@ -298,8 +309,8 @@ def make_figure(
     notes: list[str] = []
     relic: dict[str, np.ndarray] = {}
     for k, (ax, (title, family, _), grids) in enumerate(zip(axes, spec.panels, results)):
-        if number == 2:
-            relic[f"delta={family.delta:g}"] = line = relic_line(masses, family.delta)
+        if spec.relic and family.kind.relic is not None:
+            relic[family.tag] = line = family.kind.relic(masses, family.fixed)
             plot_relic(ax, line)
         # notes go to the terminal: the family's plain-text name, not the LaTeX panel title
         notes += [
@@ -356,8 +367,9 @@ def validate_cone(
     sampling: str = "plain",
     experiments: dict[str, str] | None = None,
 ) -> dict:
-    """Full geometry vs the paper's cone (dark dipole at ``delta``): for each experiment the
-    ratio of yields full/cone over the (M1, d) plane with both N = 3 contours overlaid
+    """Full geometry vs the paper's cone (the family of ``paper_figures.toml``'s
+    ``validate_cone``, the dark dipole, at ``delta``): for each experiment the ratio of yields
+    full/cone over the (M1, d) plane with both N = 3 contours overlaid
     (validate_cone.png), and a table (validate_cone.csv / .md) of the smallest d reached at
     M1 = 0.05, 0.1, 0.3, 1 GeV and the median ratio where both yields are >= 3."""
     import matplotlib.pyplot as plt
@@ -369,7 +381,8 @@ def validate_cone(
     targets = []
     for label, card in experiments.items():
         targets += [Target(f"{label} full", card, "full"), Target(f"{label} cone", card, "cone")]
-    family = Family("dark-dipole", delta=delta)
+    spec = _paper_figures()["validate_cone"]
+    family = Family.of(spec["model"], {spec["parameter"]: delta})
     grids = scan_set(
         [(family, targets)],
         masses,
@@ -429,7 +442,7 @@ def validate_cone(
         ax.set(
             xscale="log",
             yscale="log",
-            xlabel="$M_1$ [GeV]",
+            xlabel=spec["xlabel"],
             ylabel="$d$ [GeV$^{-1}$]",
             title=f"{label}: full / cone (median {median:.2f})",
         )
@@ -439,7 +452,7 @@ def validate_cone(
     if mesh is not None:
         fig.colorbar(mesh, ax=axes, label="N(full) / N(cone)", shrink=0.8)
     fig.suptitle(
-        f"Full geometry vs cone approximation, dark dipole $\\delta = {delta:g}$ "
+        f"Full geometry vs cone approximation, {family.name} "
         f"(ratio shown where N >= {_MAP_FLOOR:g} x the contour level)",
         fontsize=10,
     )
@@ -452,18 +465,18 @@ def validate_cone(
         w.writeheader()
         for row in rows:
             w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in row.items()})
-    table_md.write_text(_markdown(rows, delta, skipped))
+    table_md.write_text(_markdown(rows, family.name, skipped))
     write_grids(grids, out_dir / "validate_cone_grids")
     (out_dir / "validate_cone_grids.csv").unlink()
     return {"png": png, "table": [table_csv, table_md], "rows": rows, "skipped": skipped}
 
 
-def _markdown(rows: list[dict], delta: float, skipped: list[str]) -> str:
+def _markdown(rows: list[dict], family_name: str, skipped: list[str]) -> str:
     head = ["experiment", "level", "median full/cone"]
     masses = (0.05, 0.1, 0.3, 1.0)
     head += [f"d_min full / cone, M1 = {m:g} GeV" for m in masses]
     lines = [
-        f"Dark dipole, delta = {delta:g}: yields full geometry / cone approximation.",
+        f"{family_name[0].upper()}{family_name[1:]}: yields full geometry / cone approximation.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),

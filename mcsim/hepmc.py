@@ -142,7 +142,7 @@ class HepMCWriter:
         return self
 
     def extend(self, arrays: dict[str, np.ndarray], events) -> None:
-        """Write one chunk of per-event arrays (names of :data:`mcsim.chain.ARRAYS`) with their
+        """Write one chunk of per-event arrays (names of :data:`mcsim.schema.ARRAYS`) with their
         event numbers."""
         import pyhepmc
 

@@ -61,7 +61,7 @@ def _log10(x: np.ndarray) -> np.ndarray:
 
 
 def fill(hists: dict, arrays: dict, weight: np.ndarray) -> None:
-    """Fill the histograms with events (arrays of :data:`mcsim.chain.ARRAYS`) of the given
+    """Fill the histograms with events (arrays of :data:`mcsim.schema.ARRAYS`) of the given
     weights [expected events]; events of weight 0 are skipped, values outside the axes go to
     the flow bins."""
     keep = weight != 0.0

@@ -313,7 +313,7 @@ def propagate(
     """Run :func:`propagate_kernel` for LLPs llp (n, 4) [GeV] in ``detector`` ('full' or
     'cone' ``mode``) at proper decay length ``ctau`` [m].  ``threshold`` [GeV] replaces the
     card's minimum photon energy.  Returns the per-event arrays under the names of
-    :class:`mcsim.chain.EventBatch`."""
+    :class:`mcsim.schema.EventBatch`."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if not (ctau > 0.0 and math.isfinite(ctau)):

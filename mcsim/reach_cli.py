@@ -273,8 +273,7 @@ def reach(
             from .relic import write_relic_lines
 
             relic = kind.relic(masses, family.fixed)
-            tag = ", ".join(f"{k}={v:g}" for k, v in family.fixed.items())
-            files += write_relic_lines({tag: relic}, out_dir / "relic")
+            files += write_relic_lines({family.tag: relic}, out_dir / "relic")
         files.append(_plot(grids, out_dir / "reach.png", family, relic))
     for g in grids:
         lines = g.contours()

@@ -14,7 +14,7 @@ File layout (every object readable by ROOT and by uproot)::
   detector_card   TObjString: the detector card (TOML) the events were generated with
   histograms/     control histograms of the selected events (TH1D, TH2D; mcsim.histograms)
 
-Branches of ``events`` follow :data:`mcsim.chain.ARRAYS`: a 4-momentum ``p4_<name>`` becomes
+Branches of ``events`` follow :data:`mcsim.schema.ARRAYS`: a 4-momentum ``p4_<name>`` becomes
 ``<name>_E, <name>_px, <name>_py, <name>_pz`` [GeV]; ``vertex`` -> ``vertex_x/y/z`` [m];
 ``impact`` -> ``impact_x/y`` [m]; ``acc_intervals`` -> ``acc_a1, acc_b1, acc_a2, acc_b2`` [m];
 every other array keeps its name, except the photon-energy flag: the file's three selection
@@ -56,7 +56,7 @@ import numpy as np
 import uproot
 
 from . import jsonio, partfiles
-from .chain import ARRAYS
+from .schema import ARRAYS
 
 __all__ = [
     "BRANCHES",
@@ -151,7 +151,7 @@ TITLES: dict[str, str] = _titles()
 
 
 def branches_of(key: str) -> tuple[str, ...]:
-    """Branch names holding the array ``key`` of :data:`mcsim.chain.ARRAYS` (or ``event``)."""
+    """Branch names holding the array ``key`` of :data:`mcsim.schema.ARRAYS` (or ``event``)."""
     if key == "event":
         return ("event",)
     if key not in ARRAYS:
@@ -193,7 +193,7 @@ CROSSING_BRANCHES: dict[str, np.dtype] = {
 
 
 def flatten(arrays: dict[str, np.ndarray], events, keys=None) -> dict[str, np.ndarray]:
-    """Per-event arrays (names of :data:`mcsim.chain.ARRAYS`) -> flat branch columns (of
+    """Per-event arrays (names of :data:`mcsim.schema.ARRAYS`) -> flat branch columns (of
     ``keys`` only, if given), with ``event`` the given event numbers (an array) or numbered
     from ``events`` (an int).  The photon-energy flag is stored cumulatively as ``selected``."""
     n = len(arrays["weight"])
@@ -214,7 +214,7 @@ def flatten(arrays: dict[str, np.ndarray], events, keys=None) -> dict[str, np.nd
 
 
 def unflatten(columns: dict[str, np.ndarray], keys=None) -> dict[str, np.ndarray]:
-    """Flat branch columns -> per-event arrays under the names of :data:`mcsim.chain.ARRAYS`
+    """Flat branch columns -> per-event arrays under the names of :data:`mcsim.schema.ARRAYS`
     (only ``keys`` if given; all of them by default), in float64 whatever the storage."""
     out = {}
     for key in ARRAYS if keys is None else keys:
@@ -412,7 +412,7 @@ class NtupleWriter:
         return self
 
     def extend(self, arrays: dict[str, np.ndarray], events=None) -> None:
-        """Append one chunk of per-event arrays (names of :data:`mcsim.chain.ARRAYS`) with
+        """Append one chunk of per-event arrays (names of :data:`mcsim.schema.ARRAYS`) with
         their event numbers ``events`` (default: consecutive after the last one written)."""
         columns = flatten(arrays, self.n_written if events is None else events)
         self._tree.extend({k: v.astype(self.types[k], copy=False) for k, v in columns.items()})
@@ -481,7 +481,7 @@ class NtupleWriter:
 
 def read_metadata(path: str | Path) -> dict:
     """The metadata dict of an events file (``photon_energy_max`` null in the JSON, i.e. no
-    upper cut, comes back as ``inf`` as in :class:`mcsim.chain.EventBatch` metadata)."""
+    upper cut, comes back as ``inf`` as in :class:`mcsim.schema.EventBatch` metadata)."""
     with _opened(path) as file:
         for key in (METADATA_KEY, EVENTS_TREE):
             if key not in file:
@@ -544,7 +544,7 @@ def _branch_list(keys) -> list[str]:
 def read_arrays(
     path: str | Path, keys=None, *, entry_start: int | None = None, entry_stop: int | None = None
 ) -> dict[str, np.ndarray]:
-    """Per-event arrays (names of :data:`mcsim.chain.ARRAYS`, all or ``keys``) of an events
+    """Per-event arrays (names of :data:`mcsim.schema.ARRAYS`, all or ``keys``) of an events
     file, in memory at once: use :func:`iterate` for large files."""
     with _opened(path) as file:
         columns = file[EVENTS_TREE].arrays(

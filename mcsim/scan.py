@@ -116,6 +116,13 @@ class Family:
         return self.kind.family_at(mass, d, self.fixed)
 
     @property
+    def tag(self) -> str:
+        """The fixed parameters as ``name=value`` (e.g. ``delta=0.1``): a label in data files."""
+        return ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.fixed.items()
+        )
+
+    @property
     def name(self) -> str:
         kind = self.kind
         fixed = {p.name: self.fixed.get(p.name, p.scan_default) for p in kind.parameters}

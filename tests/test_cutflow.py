@@ -12,11 +12,12 @@ import uproot
 from click.testing import CliRunner
 
 from mcsim import DarkDipole
-from mcsim.chain import EventBatch, expected_events_at, reweight, simulate
+from mcsim.chain import expected_events_at, reweight, simulate
 from mcsim.cli import main
 from mcsim.cutflow import cutflow
 from mcsim.ntuple import generate
 from mcsim.rootio import read_arrays, read_metadata
+from mcsim.schema import EventBatch
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 D2 = 4e-6

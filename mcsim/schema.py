@@ -1,0 +1,69 @@
+"""The event schema: the per-event arrays every event source fills (the chain, the collider
+source) and every writer and reader uses (ROOT, HepMC3, awkward), and the batch that holds them.
+
+Kept apart from :mod:`mcsim.chain` so that I/O modules do not import the orchestrator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .yields import Estimate
+
+__all__ = ["ARRAYS", "EventBatch"]
+
+#: Per-event arrays of an EventBatch: name -> (dtype, columns; 0 for a 1-D array).
+ARRAYS: dict[str, tuple[type, int]] = {
+    "channel": (np.int32, 0),  # index into metadata['channels']
+    "mother_pdgid": (np.int32, 0),  # signed PDG ID of the decaying meson
+    "is_antiparticle": (np.bool_, 0),  # N-bar (neutrino model); always False for chi2
+    "p4_meson": (np.float64, 4),  # (E, px, py, pz) [GeV], lab frame, beam along +z
+    "p4_llp": (np.float64, 4),  # chi2 or N
+    "p4_invisible": (np.float64, 4),  # partner from the production decay (zeros if none)
+    "p4_prompt_photon": (np.float64, 4),  # photon of a three-body production decay (zeros if none)
+    "p4_lepton": (np.float64, 4),  # charged lepton of P+ -> l+ N gamma (zeros if none)
+    "p4_decay_invisible": (np.float64, 4),  # chi1 or nu from the LLP decay
+    "p4_photon": (np.float64, 4),  # the signal photon
+    "vertex": (np.float64, 3),  # decay vertex (x, y, z) [m]
+    "impact": (np.float64, 2),  # photon (x, y) on the calorimeter plane [m], NaN if none
+    "s_in": (np.float64, 0),  # path of the LLP inside the decay volume [m]
+    "s_out": (np.float64, 0),
+    "acc_intervals": (np.float64, 4),  # accepted decay positions (a1, b1, a2, b2) [m]
+    "beta_gamma": (np.float64, 0),  # |p| / m of the LLP
+    "in_volume": (np.bool_, 0),  # the LLP path crosses the decay volume (cone: the cone)
+    "photon_hits_calo": (np.bool_, 0),  # accepted set non-empty (cone: same as in_volume)
+    "above_threshold": (np.bool_, 0),  # E_photon inside the card's (or given) energy window
+    "w_sampling": (np.float64, 0),  # importance weight of directed sampling (1: plain)
+    "w_norm": (np.float64, 0),  # N_M x BR(d) / N_generated x w_sampling [events]
+    "p_decay_volume": (np.float64, 0),  # probability to decay in [s_in, s_out]
+    "p_decay_accepted": (np.float64, 0),  # probability to decay where the photon is accepted
+    "weight": (np.float64, 0),  # expected signal events carried by this event
+}
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """Per-event arrays (names and shapes in :data:`ARRAYS`) and the run's metadata."""
+
+    arrays: dict[str, np.ndarray]
+    metadata: dict
+
+    def __len__(self) -> int:
+        return len(self.arrays["weight"])
+
+    def expected_events(self) -> Estimate:
+        """Expected number of signal events, the sum of the weights, with its Monte Carlo
+        uncertainty (a float with ``.stat_error``; see :func:`mcsim.chain.expected_events_at`)."""
+        from .chain import expected_events_at  # the chain computes; the schema only holds
+
+        return expected_events_at(self, self.metadata["d"])
+
+    def reweight(self, d: float) -> EventBatch:
+        """The same sample at dipole coefficient d [GeV^-1] (see :func:`mcsim.chain.reweight`)."""
+        from .chain import reweight
+
+        return reweight(self, d)
