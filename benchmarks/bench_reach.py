@@ -36,6 +36,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--recasts", action="store_true")
     ap.add_argument("--no-refine", action="store_true")
+    ap.add_argument(
+        "--budget", type=float, default=Refinement.budget, help="refinement budget (x first pass)"
+    )
     ap.add_argument("--sampling", choices=("plain", "directed"), default="plain")
     args = ap.parse_args()
     spec = figure_spec(2)
@@ -54,7 +57,7 @@ def main() -> None:
         workers=args.workers,
         sampling=args.sampling,
         progress=False,
-        refinement=NO_REFINEMENT if args.no_refine else Refinement(),
+        refinement=NO_REFINEMENT if args.no_refine else Refinement(budget=args.budget),
     )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     children = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -35,8 +35,10 @@ from .yields import Estimate, estimate, yield_sums
 __all__ = [
     "BLOCK_SIZE",
     "SAMPLINGS",
+    "STREAMS",
     "MesonSource",
     "SpectraSource",
+    "block_rng",
     "block_rngs",
     "block_sizes",
     "channel_normalisation",
@@ -169,13 +171,23 @@ def master_seed(seed: int | np.random.Generator) -> int:
     return int(seed)
 
 
+#: The streams of an event block, in the order of :func:`block_rngs`.
+STREAMS = ("production", "charge", "propagation")
+
+
 def block_rngs(seed: int, mother: int, block: int) -> tuple[np.random.Generator, ...]:
     """The three streams of event block ``block`` of the channel of ``mother`` (positive PDG
     ID): production (meson and its decay), charge (N or N-bar) and propagation (LLP decay and
     vertex), the children of ``SeedSequence(seed, spawn_key=(mother, block))``.  Each kernel
     draws a fixed 256 bits from its Generator, so a shorter block is a prefix of a longer one."""
-    children = np.random.SeedSequence(int(seed), spawn_key=(int(mother), int(block))).spawn(3)
-    return tuple(np.random.default_rng(c) for c in children)
+    return tuple(block_rng(seed, mother, block, name) for name in STREAMS)
+
+
+def block_rng(seed: int, mother: int, block: int, stream: str) -> np.random.Generator:
+    """One stream of :func:`block_rngs` (``stream`` one of :data:`STREAMS`), made alone: the
+    reach scans need two of the three, many times."""
+    sequence = np.random.SeedSequence(int(seed), spawn_key=(int(mother), int(block)))
+    return np.random.default_rng(sequence.spawn(len(STREAMS))[STREAMS.index(stream)])
 
 
 def block_sizes(n: int, first_block: int = 0) -> list[tuple[int, int]]:

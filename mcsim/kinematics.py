@@ -25,6 +25,7 @@ __all__ = [
     "decay_two_body",
     "decay_two_body_one",
     "kallen",
+    "two_body_along",
     "two_body_momentum",
 ]
 
@@ -55,7 +56,7 @@ def boost(q0, q1, q2, q3, e, px, py, pz, m):
 
 
 @nb.njit(cache=True, inline="always")
-def _two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz):
+def two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz):
     """Decay of a parent (mass m, lab 4-momentum (e, px, py, pz)) into a + b with a along the
     rest-frame unit vector u (rest-frame momentum p_star, energy e_a_star [GeV]).  Returns the
     lab 4-tuples (a, b).  a is boosted; b = parent - a, so 4-momentum is conserved to rounding.
@@ -69,10 +70,10 @@ def _two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz):
 
 @nb.njit(cache=True, inline="always")
 def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, state):
-    """One isotropic (rest frame) decay of a parent into a + b (see :func:`_two_body_along`).
+    """One isotropic (rest frame) decay of a parent into a + b (see :func:`two_body_along`).
     ``state``: the kernel's :mod:`mcsim.xoshiro` state."""
     ux, uy, uz = direction(state)
-    return _two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz)
+    return two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz)
 
 
 @nb.njit(cache=True)
@@ -95,7 +96,7 @@ def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float, one_minus
         nx, ny, nz, weight[i] = llp_direction(
             e, px, py, pz, m_parent, p_star, e_llp, one_minus_cos_w, state
         )
-        a, b = _two_body_along(e, px, py, pz, m_parent, p_star, e_inv, -nx, -ny, -nz)
+        a, b = two_body_along(e, px, py, pz, m_parent, p_star, e_inv, -nx, -ny, -nz)
         p_inv[i, 0], p_inv[i, 1], p_inv[i, 2], p_inv[i, 3] = a
         p_llp[i, 0], p_llp[i, 1], p_llp[i, 2], p_llp[i, 3] = b
     return p_inv, p_llp, weight
@@ -173,7 +174,7 @@ def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, nx, ny, nz, 
     unit vector n and a at a random azimuth about it (uniform over rotations when n is
     isotropic), boosted to the lab, where the parent has 4-momentum (e, px, py, pz).  Returns the
     lab 4-tuples (a, b, c).  The two lighter daughters are boosted (a massless one gets
-    E = |p|, see :func:`_two_body_along`) and the heaviest is the parent minus them, so
+    E = |p|, see :func:`two_body_along`) and the heaviest is the parent minus them, so
     4-momentum is conserved to rounding and a soft photon stays on its mass shell.
     ``state``: the kernel's :mod:`mcsim.xoshiro` state."""
     e_a = (big_m * big_m + m_a * m_a - s_bc) / (2.0 * big_m)

@@ -22,6 +22,9 @@ Modes: ``full`` uses the card's decay volume and calorimeter face; ``cone`` is t
 selection as written (Sec. 3, Eq. 4.3): polar angle of the LLP below theta_max, decay between
 L_i and L_f, no photon geometry (accepted set = [L_i, L_f]).  Both apply the photon energy window.
 Scalar helpers are ``inline="always"`` (see :mod:`mcsim.geometry`).
+
+The reach scans need only steps 1-3 and the photon energy: :func:`select` gives those (same
+random streams, same values) and skips the decay of LLPs that miss the decay volume.
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ import numba as nb
 import numpy as np
 
 from .geometry import calo_intervals, plane_crossing, volume_path
-from .kinematics import decay_two_body_one, two_body_momentum
-from .xoshiro import stream, uniform
+from .kinematics import two_body_along, two_body_momentum
+from .xoshiro import direction, stream, uniform
 
 __all__ = [
     "MODES",
@@ -42,6 +45,7 @@ __all__ = [
     "propagate",
     "propagate_kernel",
     "remap_vertices",
+    "select",
 ]
 
 MODES = ("full", "cone")
@@ -160,6 +164,44 @@ def _probabilities(s_in, s_out, a1, b1, a2, b2, lam):
 # ------------------------------------------------------------------------------------- kernel
 
 
+@nb.njit(cache=True, inline="always")
+def _decay_in_detector(
+    e,
+    px,
+    py,
+    pz,
+    m_llp,
+    p_star,
+    vol_code,
+    vol_params,
+    calo_code,
+    calo_params,
+    use_calo,
+    state,
+    skip_outside,
+):
+    """Steps 1-3 of the module docstring for one LLP (lab 4-momentum (e, px, py, pz) [GeV]):
+    returns (|p|, u, s_in, s_out, photon, invisible, a1, b1, a2, b2).  The photon's rest-frame
+    direction is drawn for every LLP; with ``skip_outside`` an LLP that misses the volume is not
+    decayed (photon and invisible zero, empty accepted set), which changes no other value."""
+    pabs = math.sqrt(px * px + py * py + pz * pz)
+    ux, uy, uz = px / pabs, py / pabs, pz / pabs
+    s_in, s_out = volume_path(vol_code, vol_params, 0.0, 0.0, 0.0, ux, uy, uz)
+    dx, dy, dz = direction(state)
+    if skip_outside and not s_out > s_in:
+        zero = (0.0, 0.0, 0.0, 0.0)
+        return pabs, ux, uy, uz, s_in, s_out, zero, zero, 0.0, 0.0, 0.0, 0.0
+    gam, inv = two_body_along(e, px, py, pz, m_llp, p_star, p_star, dx, dy, dz)
+    if use_calo:
+        tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
+        a1, b1, a2, b2 = calo_intervals(
+            calo_code, calo_params, 0.0, 0.0, 0.0, ux, uy, uz, tx, ty, tz, s_in, s_out
+        )
+    else:
+        a1, b1, a2, b2 = s_in, s_out, 0.0, 0.0
+    return pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2
+
+
 @nb.njit(cache=True)
 def propagate_kernel(
     llp,
@@ -200,18 +242,22 @@ def propagate_kernel(
     p_star = two_body_momentum(m_llp, m_inv, 0.0)
     state = stream(rng)
     for i in range(n):
-        e, px, py, pz = llp[i, 0], llp[i, 1], llp[i, 2], llp[i, 3]
-        pabs = math.sqrt(px * px + py * py + pz * pz)
-        ux, uy, uz = px / pabs, py / pabs, pz / pabs
-        s_in, s_out = volume_path(vol_code, vol_params, 0.0, 0.0, 0.0, ux, uy, uz)
-        gam, inv = decay_two_body_one(e, px, py, pz, m_llp, p_star, p_star, state)
+        pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2 = _decay_in_detector(
+            llp[i, 0],
+            llp[i, 1],
+            llp[i, 2],
+            llp[i, 3],
+            m_llp,
+            p_star,
+            vol_code,
+            vol_params,
+            calo_code,
+            calo_params,
+            use_calo,
+            state,
+            False,
+        )
         tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
-        if use_calo:
-            a1, b1, a2, b2 = calo_intervals(
-                calo_code, calo_params, 0.0, 0.0, 0.0, ux, uy, uz, tx, ty, tz, s_in, s_out
-            )
-        else:
-            a1, b1, a2, b2 = s_in, s_out, 0.0, 0.0
         bg = pabs / m_llp
         lam = bg * ctau
         pv, pa, q1, q2, f2 = _probabilities(s_in, s_out, a1, b1, a2, b2, lam)
@@ -252,6 +298,43 @@ def propagate_kernel(
         hits,
         above,
     )
+
+
+@nb.njit(cache=True)
+def _select_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_params, use_calo, rng):
+    """The part of :func:`propagate_kernel` a reach scan needs, from the same stream: returns
+    (acc_intervals (n, 4) [m], beta_gamma (n,), photon energy (n,) [GeV], photon_hits_calo (n,)),
+    equal to propagate_kernel's where photon_hits_calo (elsewhere zero)."""
+    n = llp.shape[0]
+    acc = np.zeros((n, 4))
+    beta_gamma = np.empty(n)
+    e_photon = np.zeros(n)
+    hits = np.zeros(n, dtype=np.bool_)
+    p_star = two_body_momentum(m_llp, m_inv, 0.0)
+    state = stream(rng)
+    for i in range(n):
+        pabs, _, _, _, _, _, gam, _, a1, b1, a2, b2 = _decay_in_detector(
+            llp[i, 0],
+            llp[i, 1],
+            llp[i, 2],
+            llp[i, 3],
+            m_llp,
+            p_star,
+            vol_code,
+            vol_params,
+            calo_code,
+            calo_params,
+            use_calo,
+            state,
+            True,
+        )
+        uniform(state)  # propagate_kernel's draw of the decay vertex
+        beta_gamma[i] = pabs / m_llp
+        if b1 > a1:
+            acc[i, 0], acc[i, 1], acc[i, 2], acc[i, 3] = a1, b1, a2, b2
+            e_photon[i] = gam[0]
+            hits[i] = True
+    return acc, beta_gamma, e_photon, hits
 
 
 @nb.njit(cache=True)
@@ -351,3 +434,25 @@ def propagate(
         "above_threshold",
     )
     return dict(zip(names, out))
+
+
+def select(llp: np.ndarray, *, m_llp: float, m_invisible: float, detector, mode: str, rng) -> dict:
+    """What a reach scan needs of :func:`propagate` (same ``rng``, same values where the photon
+    hits the calorimeter): ``acc_intervals`` (n, 4) [m], ``beta_gamma`` (n,), ``e_photon``
+    (n,) [GeV] and ``photon_hits_calo`` (n,), without decaying the LLPs that miss the volume."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    volume = detector.decay_volume if mode == "full" else detector.cone
+    calo = detector.calorimeter
+    out = _select_kernel(
+        np.ascontiguousarray(llp, dtype=np.float64),
+        float(m_llp),
+        float(m_invisible),
+        volume.code,
+        volume.params,
+        calo.code,
+        calo.params,
+        mode == "full",
+        rng,
+    )
+    return dict(zip(("acc_intervals", "beta_gamma", "e_photon", "photon_hits_calo"), out))

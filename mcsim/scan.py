@@ -35,7 +35,7 @@ from .chain import (
     BLOCK_SIZE,
     SAMPLINGS,
     SpectraSource,
-    block_rngs,
+    block_rng,
     block_sizes,
     channel_normalisation,
     in_energy_window,
@@ -47,7 +47,7 @@ from .detector import Detector, load_detector
 from .memory import keep_freed_memory
 from .model_registry import Model
 from .production import generate, open_channels
-from .propagate import MODES, decay_probability, propagate
+from .propagate import MODES, decay_probability, select
 from .reach import DISCOVERY_LEVEL, ReachGrid, recast_upper_limit
 from .validate import WORKERS
 from .yields import yield_sums
@@ -243,7 +243,7 @@ def _selected_samples(task: Task, model: Model, channel, source, blocks, tilt=No
         groups.setdefault(_geometry_key(target), []).append(t)
     angle = max(window(_detector(t.detector), t.mode, task.sampling) for t in task.targets)
     for block, size in blocks:
-        rng_production = block_rngs(task.seed, channel.mother, block)[0]
+        rng_production = block_rng(task.seed, channel.mother, block, "production")
         if tilt is None:
             mothers, products = produce(channel, source, size, rng_production, angle)
             weights = products["weight"]
@@ -255,22 +255,20 @@ def _selected_samples(task: Task, model: Model, channel, source, blocks, tilt=No
         per_target: list = [None] * len(task.targets)
         for members in groups.values():
             lead = task.targets[members[0]]
-            prop = propagate(
+            prop = select(
                 products["llp"],
                 m_llp=model.llp_mass,
                 m_invisible=model.invisible_mass,
                 detector=_detector(lead.detector),
                 mode=lead.mode,
-                ctau=model.ctau,
-                rng=block_rngs(task.seed, channel.mother, block)[2],
-                threshold=0.0,
+                rng=block_rng(task.seed, channel.mother, block, "propagation"),
             )
             selected: dict[tuple[float, float], tuple] = {}
             for t in members:  # targets of one geometry and energy window: the same object
                 e_min, e_max, _ = _selection(task.targets[t])
                 if (e_min, e_max) not in selected:
                     keep = prop["photon_hits_calo"] & in_energy_window(
-                        prop["p4_photon"][:, 0], e_min, e_max
+                        prop["e_photon"], e_min, e_max
                     )
                     selected[e_min, e_max] = (keep, prop)
                 per_target[t] = selected[e_min, e_max]
