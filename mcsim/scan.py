@@ -150,8 +150,8 @@ class Task:
     ``plan`` lists (mother, events, first block) of the channels to add events to and
     ``decisive`` the (target, coupling) cells whose yield the new events are for; with
     ``importance`` the meson momenta are drawn from a density tilted towards the momenta that
-    fill those cells (learnt from the first ``n_events`` events, defensively mixed 1:1 with the
-    spectrum, so importance weights stay <= 2)."""
+    fill those cells (learnt from the first pass's first events, defensively mixed 1:1 with the
+    spectrum, so importance weights stay <= 2; see :func:`_momentum_tilt`)."""
 
     index: int
     family: Family
@@ -296,48 +296,80 @@ def _channel_sums(
     return out
 
 
-#: The momentum tilt starts at this fraction of the lowest meson momentum that filled a cell.
-_TILT_MARGIN = 0.7
+#: Events of the first pass the momentum tilt learns from (its first blocks, regenerated).
+_TILT_EVENTS = 2 * BLOCK_SIZE
+#: ... and at most this many of those whose photon reaches the calorimeter.
+_TILT_HITS = 500
+#: Decisive couplings per target the tilt is learnt for (spread over them: neighbouring
+#: couplings have nearly the same momentum density).
+_TILT_COUPLINGS = 4
+
+
+def _tilt_cells(decisive: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """At most _TILT_COUPLINGS of the decisive (target, coupling) cells per target, spread over
+    its decisive couplings (first and last included)."""
+    out = []
+    for t in sorted({t for t, _ in decisive}):
+        ks = sorted(k for tt, k in decisive if tt == t)
+        pick = np.unique(np.linspace(0, len(ks) - 1, _TILT_COUPLINGS).round().astype(int))
+        out += [(t, ks[i]) for i in pick]
+    return out
 
 
 def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndarray | None:
-    """Importance factors q/p per momentum bin of the channel's spectrum table, for a
-    selection that sits in the tail of the spectrum: half of the events from the spectrum,
-    half from the spectrum above p_cut (q = p/2 + p [p > p_cut] / 2 P(p > p_cut); importance
-    weights <= 2 everywhere, 2 P(p > p_cut) in the tail).  p_cut is 0.7 x the lowest meson
-    momentum that fills a decisive cell in the first ``task.n_events`` events (regenerated:
-    the same streams).  None when the tilt would not at least halve the second moment of the
-    events' share f of the decisive cells (each cell normalised to 1): no tail."""
+    """Importance factors q/p per momentum bin of the channel's spectrum table, towards the
+    meson momenta that fill the decisive cells.  Learnt from the first pass's first events
+    (regenerated: the same streams) whose photon reaches the calorimeter: the same event at
+    meson momentum P has, to a good approximation (ultra-relativistic scaling, angles kept), its
+    LLP's beta*gamma and its photon energy times P / p, so its contribution to cell (t, k) at
+    any P follows (energy window x exact decay probability in its accepted intervals).  g_k(P),
+    the mean over those events, is the cell's yield density per meson; q = p (1 + g / <g>) / 2
+    with g the sum of the cells' g_k normalised to their spectrum average (importance weights
+    <= 2, unbiased whatever g is).  None when the tilt would not halve the cells' summed
+    variance under that model (the selection is not in a tail)."""
     table = spectra.load_table(channel.mother, task.beam)
-    edges = 10.0**table.log10p_edges
+    centres = 10.0 ** (0.5 * (table.log10p_edges[1:] + table.log10p_edges[:-1]))
     p_marginal = table.counts.sum(axis=1) / table.counts.sum()
-    momenta, shares = [], []
-    for mothers, weights, per_target in _selected_samples(
-        task, model, channel, source, block_sizes(task.n_events)
+    learnt = [[] for _ in task.targets]  # per target: (acc_intervals, rho, epsilon) per block
+    for mothers, _, per_target in _selected_samples(
+        task, model, channel, source, block_sizes(min(task.n_events, _TILT_EVENTS))
     ):
-        c = np.empty((len(task.decisive), len(mothers)))
-        for j, (t, k) in enumerate(task.decisive):
-            keep, prop = per_target[t]
-            c[j] = (
-                weights
-                * keep
-                * decay_probability(
-                    prop["acc_intervals"], prop["beta_gamma"], model.ctau / ratios[k]
+        p = np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1))
+        for t in {t for t, _ in task.decisive}:
+            prop = per_target[t][1]
+            hit = prop["photon_hits_calo"]
+            learnt[t].append(
+                (
+                    prop["acc_intervals"][hit],
+                    prop["beta_gamma"][hit] / p[hit],
+                    prop["e_photon"][hit] / p[hit],
                 )
             )
-        momenta.append(np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1)))
-        shares.append(c)
-    c = np.concatenate(shares, axis=1)
-    totals = c.sum(axis=1)
-    if not np.any(totals > 0):
+    plain = tilted = 0.0
+    density = np.zeros(centres.size)
+    cells = []
+    for t, k in _tilt_cells(task.decisive):
+        acc, rho, eps = (np.concatenate(x)[:_TILT_HITS] for x in zip(*learnt[t]))
+        if rho.size == 0:
+            continue
+        e_min, e_max, _ = _selection(task.targets[t])
+        n = rho.size
+        inside = in_energy_window(np.outer(centres, eps).ravel(), e_min, e_max)
+        prob = decay_probability(
+            np.tile(acc, (centres.size, 1)), np.outer(centres, rho).ravel(), model.ctau / ratios[k]
+        )
+        g = (inside * prob).reshape(centres.size, n).mean(axis=1)
+        norm = p_marginal @ g
+        if norm > 0:
+            cells.append(g / norm)
+            density += g / norm
+    if not cells:
         return None
-    f = np.where(totals > 0, 1.0 / np.maximum(totals, 1e-300), 0.0) @ c
-    p = np.concatenate(momenta)
-    p_cut = _TILT_MARGIN * p[f > 0].min()
-    tail = edges[1:] > p_cut  # bins reaching above p_cut
-    factor = 0.5 + 0.5 * tail / p_marginal[tail].sum()
-    row = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, factor.size - 1)
-    return factor if np.sum(f * f / factor[row]) < 0.5 * np.sum(f * f) else None
+    factor = 0.5 + 0.5 * density / (p_marginal @ density)
+    for g in cells:  # per-meson variance ~ g^2 under p, g^2 / factor under q
+        plain += p_marginal @ (g * g)
+        tilted += p_marginal @ (g * g / factor)
+    return factor if tilted < 0.5 * plain else None
 
 
 def _collider_task(task: Task) -> TaskResult:

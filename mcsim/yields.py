@@ -33,6 +33,8 @@ _NEGLIGIBLE_EXPONENT = 700.0
 # Below b / lam = 1e-3 the decay probability is its Taylor series to x^5 (x = 1 / lam): the
 # first term left out is < 6 (b x)^5 / 720 ~ 1e-17 of the sum, below double-precision rounding.
 _SERIES_LIMIT = 1e-3
+# 1 - exp(-w) rounds to 1.0 for w > 38 (exp(-38) = 3e-17 is below half an ulp of 1, 5.6e-17).
+_EXPM1_IS_ONE = 40.0
 
 
 class Estimate(float):
@@ -101,6 +103,15 @@ def _series_coefficients(a, b, c):
         h = b * h + an
 
 
+@nb.njit(cache=True, inline="always")
+def _interval(ax, wx):
+    """exp(-a x) - exp(-b x) for a x = ``ax``, (b - a) x = ``wx`` (propagate.interval_probability);
+    -expm1(-wx) is 1.0 in double precision once wx > _EXPM1_IS_ONE, so it is not computed."""
+    if wx > _EXPM1_IS_ONE:
+        return math.exp(-ax)
+    return math.exp(-ax) * -math.expm1(-wx)
+
+
 @nb.njit(cache=True)
 def _yield_sums(w, intervals, beta_gamma, ctau_ref, ratios):
     n_d = ratios.size
@@ -126,9 +137,9 @@ def _yield_sums(w, intervals, beta_gamma, ctau_ref, ratios):
             else:
                 if a1 * x > _NEGLIGIBLE_EXPONENT:
                     break  # ratios ascend: the decay length only shrinks from here on
-                p = math.exp(-a1 * x) * -math.expm1(-(b1 - a1) * x)  # interval_probability
-                if b2 > a2:
-                    p += math.exp(-a2 * x) * -math.expm1(-(b2 - a2) * x)
+                p = _interval(a1 * x, (b1 - a1) * x)
+                if b2 > a2 and a2 * x <= _NEGLIGIBLE_EXPONENT:
+                    p += _interval(a2 * x, (b2 - a2) * x)
             y = w[i] * ratios[k] * p
             s1[k] += y
             s2[k] += y * y
