@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from .model_registry import Model
 from .production import Channel, generate, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
 from .yields import Estimate, estimate, yield_sums
+
+if TYPE_CHECKING:
+    from .collider import ColliderDetector
 
 __all__ = [
     "ARRAYS",
@@ -378,7 +381,7 @@ def _empty(n: int = 0) -> dict:
 
 def simulate(
     model: Model,
-    detector: Detector | str,
+    detector: Detector | ColliderDetector | str,
     *,
     n_events: int,
     seed: int | np.random.Generator,
@@ -402,8 +405,10 @@ def simulate(
     if isinstance(detector, str):
         detector = load_detector(detector)
     if detector.beam == "e+e-":  # a collider card: e+ e- -> gamma chi1 chi2 (mcsim.collider)
+        from .collider import ColliderDetector
         from .collider import simulate as simulate_collider
 
+        assert isinstance(detector, ColliderDetector)
         block_seed = np.random.SeedSequence(master_seed(seed), spawn_key=(0, int(first_block)))
         return simulate_collider(
             model,
@@ -414,6 +419,7 @@ def simulate(
             threshold=threshold,
             channels=channels,
         )
+    assert isinstance(detector, Detector)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 1:
@@ -458,7 +464,11 @@ def simulate(
 
 
 def run_metadata(
-    model: Model, detector: Detector, mode: str, threshold: float | None, sampling: str = "plain"
+    model: Model,
+    detector: Detector | ColliderDetector,
+    mode: str,
+    threshold: float | None,
+    sampling: str = "plain",
 ) -> dict:
     """What a sample's re-weighting and selection need to know of its model point and detector:
     model parameters, d and c*tau, the card, the calorimeter plane, the photon selection and

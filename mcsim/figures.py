@@ -268,7 +268,7 @@ def make_figure(
     progress: bool = True,
     refinement: Refinement = _REFINEMENT,
     sampling: str = "plain",
-) -> dict[str, Path | list[str]]:
+) -> dict:
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
     figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
     the notes (grids not shown)."""
@@ -299,6 +299,7 @@ def make_figure(
     relic: dict[str, np.ndarray] = {}
     for k, (ax, (title, family, _), grids) in enumerate(zip(axes, spec.panels, results)):
         if number == 2:
+            assert family.delta is not None  # Figure 2: the dark dipole at fixed delta
             relic[f"delta={family.delta:g}"] = line = relic_line(masses, family.delta)
             plot_relic(ax, line)
         # notes go to the terminal: the family's plain-text name, not the LaTeX panel title
