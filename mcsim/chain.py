@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from .production import Channel, generate, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
 from .schema import ARRAYS, EventBatch
 from .yields import Estimate, estimate, yield_sums
+
+if TYPE_CHECKING:
+    from .collider import ColliderDetector
 
 __all__ = [
     "BLOCK_SIZE",
@@ -341,7 +344,7 @@ def _empty(n: int = 0) -> dict:
 
 def simulate(
     model: Model,
-    detector: Detector | str,
+    detector: Detector | ColliderDetector | str,
     *,
     n_events: int,
     seed: int | np.random.Generator,
@@ -365,8 +368,10 @@ def simulate(
     if isinstance(detector, str):
         detector = load_detector(detector)
     if detector.beam == "e+e-":  # a collider card: e+ e- -> gamma chi1 chi2 (mcsim.collider)
+        from .collider import ColliderDetector
         from .collider import simulate as simulate_collider
 
+        assert isinstance(detector, ColliderDetector)
         block_seed = np.random.SeedSequence(master_seed(seed), spawn_key=(0, int(first_block)))
         return simulate_collider(
             model,
@@ -377,6 +382,7 @@ def simulate(
             threshold=threshold,
             channels=channels,
         )
+    assert isinstance(detector, Detector)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 1:
@@ -421,7 +427,11 @@ def simulate(
 
 
 def run_metadata(
-    model: Model, detector: Detector, mode: str, threshold: float | None, sampling: str = "plain"
+    model: Model,
+    detector: Detector | ColliderDetector,
+    mode: str,
+    threshold: float | None,
+    sampling: str = "plain",
 ) -> dict:
     """What a sample's re-weighting and selection need to know of its model point and detector:
     model parameters, d and c*tau, the card, the calorimeter plane, the photon selection and

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +40,9 @@ from .monophoton import GEV2_TO_FB, envelope_bound, sample_cm, sigma_cut
 from .propagate import propagate_kernel
 from .schema import ARRAYS, EventBatch
 from .yields import yield_sums
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13 on
 
 __all__ = [
     "COLLIDER_BEAM",
@@ -153,7 +157,7 @@ class ColliderDetector:
         return Calorimeter(z_face=v.z_end, shape="disc", radius=v.radius)
 
 
-def is_collider(detector) -> bool:
+def is_collider(detector: object) -> TypeIs[ColliderDetector]:
     """Whether ``detector`` is a collider card (a :class:`ColliderDetector`)."""
     return isinstance(detector, ColliderDetector)
 
@@ -393,7 +397,8 @@ def simulate(
     cuts = generation_cuts(model, detector)
     rs, m1, m2 = detector.sqrt_s, model.m1, model.m2
     bound = envelope_bound(rs * rs, m1, m2, cuts["x_min"], cuts["x_max"])
-    k, q1, q2, _, violations = sample_cm(
+    # mypy assumes *cos_range may fill every parameter (python/mypy#14648); it is (c0, c1)
+    k, q1, q2, _, violations = sample_cm(  # type: ignore[call-arg]
         n, rs, m1, m2, cuts["x_min"], cuts["x_max"], *cuts["cos_range"], bound, rng
     )
     if violations:

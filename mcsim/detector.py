@@ -37,11 +37,15 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hepunits import attobarn, millibarn
 
 from .geometry import Box, Calorimeter, Cone, Cylinder, RectFrustum
 from .validate import card_range
+
+if TYPE_CHECKING:
+    from .collider import ColliderDetector
 
 __all__ = ["BEAMS", "Detector", "available_detectors", "load_detector", "read_card_text"]
 
@@ -128,6 +132,7 @@ class Detector:
         """Number of proton interactions: N_POT, or sigma_inel x L for a collider (Eq. 4.2)."""
         if self.n_pot is not None:
             return self.n_pot
+        assert self.sigma_inel_mb is not None and self.luminosity_inv_ab is not None  # card check
         return self.sigma_inel_mb * millibarn * self.luminosity_inv_ab / attobarn
 
 
@@ -430,7 +435,7 @@ def _split_path(s: str) -> tuple[str, str]:
     return s, ""
 
 
-def load_detector(name_or_path: str) -> Detector:
+def load_detector(name_or_path: str) -> Detector | ColliderDetector:
     """The detector of a shipped card (``"na62"``, ``"na62:1e17"``) or of a card file (a path,
     optionally ``path.toml:label``).  Raises ValueError naming the card and key on a bad card."""
     label, path, text, config = _locate(str(name_or_path))

@@ -279,7 +279,7 @@ def make_figure(
     progress: bool = True,
     refinement: Refinement = _REFINEMENT,
     sampling: str = "plain",
-) -> dict[str, Path | list[str]]:
+) -> dict:
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
     figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
     the notes (grids not shown)."""

@@ -328,7 +328,11 @@ class _Volume:
     """Shared Python-level helpers; subclasses define ``code`` and ``params``."""
 
     code: int
-    params: np.ndarray
+
+    @property
+    def params(self) -> np.ndarray:
+        """The shape's float parameters, as the kernels take them (each subclass's own)."""
+        raise NotImplementedError
 
     def path(self, origin, direction) -> tuple[float, float]:
         """(s_in, s_out) [m] of one ray; (0, 0) if it misses."""

@@ -26,6 +26,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -119,7 +120,7 @@ class HepMCWriter:
         self.meta = meta
         self.n_written = 0
         self._tmp: Path | None = None
-        self._file = None
+        self._file: Any = None  # pyhepmc's writer (untyped); set on __enter__
         self._run_info = None
         self._finished = False
 
@@ -219,4 +220,5 @@ class HepMCWriter:
         self._file.close()
         self._file = None
         tmp, self._tmp = self._tmp, None
+        assert tmp is not None  # created on __enter__
         partfiles.commit(tmp, self.path, overwrite=self.overwrite)

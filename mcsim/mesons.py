@@ -52,6 +52,7 @@ def sm(pdgid: int) -> SMParticle:
     """Look up an SM particle by PDG ID (masses and widths converted MeV -> GeV)."""
     p = Particle.from_pdgid(int(pdgid))
     width = p.width if p.width is not None else 0.0
+    assert p.mass is not None, f"PDG ID {pdgid} has no mass in the particle table"
     return SMParticle(int(pdgid), p.name, p.mass * 1e-3, width * 1e-3)
 
 

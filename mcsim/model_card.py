@@ -173,7 +173,7 @@ class CardModel:
                 f"model card {self.spec.path}: key '{key}': missing; needed for "
                 f"an LLP mass other than the card's {self.spec.llp_mass:g} GeV"
             )
-        mass = self.scale**mass_exponent if self.scale != 1.0 else 1.0
+        mass = self.scale**mass_exponent if self.scale != 1.0 and mass_exponent is not None else 1.0
         return (self.d / self.spec.coupling_ref) ** self.spec.power * mass
 
     @property
@@ -200,6 +200,7 @@ class CardModel:
         m_inv, m_llp = self.invisible_mass, self.llp_mass
         for i, c in enumerate(self.spec.channels):
             mother = sm(c.mother)
+            products: tuple[str, ...]
             if c.x in LEPTON_PDGID:
                 masses = (sm(LEPTON_PDGID[c.x]).mass, m_llp)
                 label, products = f"{c.x}+ {self.spec.invisible_name} ", ("lepton", "invisible")

@@ -39,10 +39,19 @@ class Model(Protocol):
     BR scales as d^coupling_power and the width of the long-lived state (LLP) too, so c*tau as
     d^-coupling_power."""
 
-    kind: str
-    d: float
-    coupling_power: float
-    coupling_unit: str
+    # read-only: frozen dataclass fields, class attributes or properties answer them
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def d(self) -> float: ...
+
+    @property
+    def coupling_power(self) -> float: ...
+
+    @property
+    def coupling_unit(self) -> str: ...
+
     dirac: bool  # the LLP has a distinct antiparticle (N and N-bar both produced)
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 from .constants import HBARC_GEV_M
 from .model_registry import Model, ModelKind, Parameter, model_from_options, register
@@ -22,9 +23,15 @@ class _Dipole:
     """Shared lifetime and coupling handling; subclasses define ``width`` and the masses."""
 
     d: float
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # the subclasses are dataclasses
     #: BR and width scale as d^2 (the re-weighting power of the reach scans).
     coupling_power = 2.0
     coupling_unit = "GeV^-1"
+
+    @property
+    def width(self) -> float:
+        """Width of the long-lived state [GeV] (each subclass's own)."""
+        raise NotImplementedError
 
     @property
     def ctau(self) -> float:

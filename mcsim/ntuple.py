@@ -26,7 +26,9 @@ small ``crossing`` tree, so that the cutflow's rows before the selection stay ex
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,7 +42,13 @@ from .chain import (
     select_channels,
     simulate,
 )
-from .collider import collider_channels, collider_metadata, is_collider
+from .collider import (
+    ColliderDetector,
+    CollisionChannel,
+    collider_channels,
+    collider_metadata,
+    is_collider,
+)
 from .detector import Detector, load_detector
 from .models import Model
 from .production import Channel
@@ -48,6 +56,9 @@ from .propagate import MODES
 from .rootio import NtupleWriter
 from .validate import CHUNK, ENERGY, EVENTS, SEED
 from .yields import stat_error
+
+if TYPE_CHECKING:
+    from .hepmc import HepMCWriter
 
 __all__ = [
     "CHUNK_SIZE",
@@ -142,8 +153,8 @@ def _spectrum_info(mother: int, beam: str) -> dict:
 
 def _metadata(
     model: Model,
-    detector: Detector,
-    chans: list[Channel],
+    detector: Detector | ColliderDetector,
+    chans: Sequence[Channel | CollisionChannel],
     counts: list[int],
     n_mesons: list[float],
     *,
@@ -199,7 +210,7 @@ def _metadata(
 
 def generate(
     model: Model,
-    detector: Detector | str,
+    detector: Detector | ColliderDetector | str,
     path: str | Path,
     *,
     n_events: int,
@@ -226,9 +237,9 @@ def generate(
     :mod:`mcsim.hepmc`; default: from the suffix, see :func:`output_format`).  Returns the
     metadata written, with the expected signal events and their Monte Carlo error
     (:func:`mcsim.yields.stat_error`), in total and per channel."""
-    n_events = EVENTS.check("n_events", n_events)
-    chunk_size = CHUNK.check("chunk_size", chunk_size)
-    seed = SEED.check("seed", seed)
+    n_events = int(EVENTS.check("n_events", n_events))
+    chunk_size = int(CHUNK.check("chunk_size", chunk_size))
+    seed = int(SEED.check("seed", seed))
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if threshold is not None:
@@ -238,12 +249,13 @@ def generate(
     if isinstance(detector, str):
         detector = load_detector(detector)
     fmt = output_format(path, format)
+    chans: list[Channel | CollisionChannel]  # list(): one element type for both kinds
     if is_collider(detector):
-        chans = collider_channels(model, detector, channels)
+        chans = list(collider_channels(model, detector, channels))
         n_mesons = [detector.n_collisions] * len(chans)
     else:
         source = SpectraSource(detector)
-        chans = select_channels(model, source, channels)
+        chans = list(select_channels(model, source, channels))
         n_mesons = [source.n_mesons(c.mother) for c in chans]
     if not chans:
         point = ", ".join(
@@ -277,6 +289,7 @@ def generate(
             sum_w2=sum_w2,
         )
 
+    writer: HepMCWriter | NtupleWriter
     if fmt == "hepmc3":
         from .hepmc import HepMCWriter
 

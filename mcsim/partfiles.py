@@ -53,7 +53,8 @@ def _alive(pid: int) -> bool:
 def remove_stale(directory: str | Path) -> list[Path]:
     """Remove the ``.part`` files in ``directory`` left by dead processes of this host.
     Returns the paths removed."""
-    removed, host = [], _host()
+    removed: list[Path] = []
+    host = _host()
     try:
         entries = list(Path(directory).iterdir())
     except OSError:
@@ -87,8 +88,9 @@ def commit(tmp: str | Path, path: str | Path, *, overwrite: bool = True) -> None
     try:
         if not overwrite and Path(path).exists():
             raise FileExistsError(f"{path} appeared while generating; nothing written")
-        if signals.received() is not None:
-            raise signals.Interrupted(signals.received())
+        signum = signals.received()
+        if signum is not None:
+            raise signals.Interrupted(signum)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

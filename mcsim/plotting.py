@@ -10,12 +10,16 @@ writes the PNG files.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 __all__ = ["control_plots", "draw_histogram", "draw_impact", "run_label"]
 
-_STYLE = {"font.size": 12, "axes.titlesize": "small"}
+_STYLE: dict[RcKeyType, Any] = {"font.size": 12, "axes.titlesize": "small"}
 
 
 def draw_histogram(ax, h, *, label: str | None = None, log: bool = True) -> None:

@@ -19,6 +19,7 @@ import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from scipy import optimize, stats
@@ -67,7 +68,9 @@ def contour_lines(
         )
     z = np.log10(np.maximum(events, 1e-300)).T  # (n_d, n_m): y down the rows
     gen = contourpy.contour_generator(np.log10(masses), np.log10(couplings), z)
-    return [10.0**line for line in gen.lines(math.log10(level)) if len(line) > 1]
+    # the serial algorithm's default line type, LineType.Separate: a list of (k, 2) arrays
+    lines = cast("list[np.ndarray]", gen.lines(math.log10(level)))
+    return [10.0**line for line in lines if len(line) > 1]
 
 
 def _column_min_coupling(couplings, column, level: float) -> float:
@@ -177,7 +180,8 @@ class ReachGrid:
     events: np.ndarray
     level: float = DISCOVERY_LEVEL
     metadata: dict = field(default_factory=dict)
-    stat_error: np.ndarray | None = None
+    # None (the default) is replaced by zeros in __post_init__: never None afterwards
+    stat_error: np.ndarray = None  # type: ignore[assignment]
 
     def __post_init__(self):
         if self.stat_error is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -100,7 +101,7 @@ def _scan_options(f):
     return f
 
 
-def _family_options(func):
+def _family_options(func: Callable) -> Callable:
     """--model (a registered kind or card:PATH) and the fixed parameters of the built-in kinds'
     reach families (derived from the registry, with the kinds' scan defaults); the command
     receives the :class:`mcsim.scan.Family` as ``family``."""

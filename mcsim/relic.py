@@ -98,11 +98,11 @@ def r_ratio(sqrt_s):
         if pdgid == 113:
             p0 = math.sqrt(v.mass**2 / 4 - m_pi**2)
 
-            def width(t, v=v, p0=p0):  # P-wave pi pi threshold, constant above the peak
+            def rho_width(t, v=v, p0=p0):  # P-wave pi pi threshold, constant above the peak
                 p = np.sqrt(np.maximum(t / 4 - m_pi**2, 0.0))
                 return v.width * np.minimum((p / p0) ** 3 * v.mass / np.sqrt(t), 1.0)
 
-            r += np.where(rs > 2 * m_pi, _bw(s, v.mass, width, row["BR_ee"]), 0.0)
+            r += np.where(rs > 2 * m_pi, _bw(s, v.mass, rho_width, row["BR_ee"]), 0.0)
         else:
 
             def width(t, v=v):
@@ -228,7 +228,8 @@ def freeze_out(log_x, log_rate, log_y_eq, *, steps: int = 20_000) -> float:
     equilibrium at the first x: backward Euler in ln x with ``steps`` and 2 ``steps`` steps,
     Richardson-extrapolated (second order)."""
     args = [np.ascontiguousarray(a, dtype=np.float64) for a in (log_x, log_rate, log_y_eq)]
-    return 2.0 * _backward_euler(*args, 2 * steps) - _backward_euler(*args, steps)
+    # mypy assumes *args may fill every parameter (python/mypy#14648); args holds 3 arrays
+    return 2.0 * _backward_euler(*args, 2 * steps) - _backward_euler(*args, steps)  # type: ignore[call-arg]
 
 
 def _entropy_today() -> float:

@@ -51,6 +51,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import uproot
@@ -165,7 +166,7 @@ def branches_of(key: str) -> tuple[str, ...]:
 
 def branch_types(float32: bool = False) -> dict[str, np.dtype]:
     """Branch name -> numpy dtype of the ``events`` tree, in file order."""
-    out = {"event": np.dtype(np.int64)}
+    out: dict[str, np.dtype] = {"event": np.dtype(np.int64)}
     for key, (dtype, _) in ARRAYS.items():
         if float32 and key in _KINEMATICS:
             dtype = np.float32
@@ -380,9 +381,10 @@ class NtupleWriter:
         self.n_written = 0
         self.n_crossing = 0
         self._tmp: Path | None = None
-        self._file = None
-        self._tree = None
-        self._crossing = None
+        # uproot's file and trees (untyped); set on __enter__, used only inside the block
+        self._file: Any = None
+        self._tree: Any = None
+        self._crossing: Any = None
         self._finished = False
 
     def __enter__(self) -> NtupleWriter:
@@ -476,6 +478,7 @@ class NtupleWriter:
             raise
         self._file = None
         tmp, self._tmp = self._tmp, None
+        assert tmp is not None  # created on __enter__
         partfiles.commit(tmp, self.path, overwrite=self.overwrite)
 
 
@@ -583,7 +586,7 @@ def schema_markdown() -> str:
     documentation's ntuple schema page is generated from this."""
     float32 = branch_types(float32=True)
     run = {k: v.dtype for k, v in _run_columns(defaultdict(float)).items()}
-    empty = {"channels": [], "mother_pdgids": [], "n_mesons": [], "br": [], "n_generated": []}
+    empty: dict = {"channels": [], "mother_pdgids": [], "n_mesons": [], "br": [], "n_generated": []}
     channels = {k: v.dtype for k, v in _channel_columns(empty).items()}
     sections = [
         (EVENTS_TREE, "one entry per kept event", BRANCHES, TITLES),

@@ -42,7 +42,7 @@ from .chain import (
     produce,
     window,
 )
-from .collider import COLLIDER_BEAM, collider_sums
+from .collider import COLLIDER_BEAM, ColliderDetector, collider_sums
 from .detector import Detector, load_detector
 from .memory import keep_freed_memory
 from .model_registry import Model
@@ -204,13 +204,27 @@ class TaskResult:
 
 
 @lru_cache(maxsize=64)
-def _detector(spec: str) -> Detector:
+def _detector(spec: str) -> Detector | ColliderDetector:
     return load_detector(spec)
+
+
+def _fixed_target(spec: str) -> Detector:
+    """:func:`_detector` of a fixed-target card (a task whose beam is not COLLIDER_BEAM)."""
+    det = _detector(spec)
+    assert isinstance(det, Detector)
+    return det
+
+
+def _collider(spec: str) -> ColliderDetector:
+    """:func:`_detector` of an e+ e- collider card (a task whose beam is COLLIDER_BEAM)."""
+    det = _detector(spec)
+    assert isinstance(det, ColliderDetector)
+    return det
 
 
 @lru_cache(maxsize=256)
 def _n_mesons(spec: str, pdgid: int) -> float:
-    return SpectraSource(_detector(spec)).n_mesons(pdgid)
+    return SpectraSource(_fixed_target(spec)).n_mesons(pdgid)
 
 
 @lru_cache(maxsize=64)
@@ -226,7 +240,7 @@ def _selection(target: Target) -> tuple[float, float, float]:
 
 def _geometry_key(target: Target) -> tuple:
     """Targets with equal keys share one propagation."""
-    det = _detector(target.detector)
+    det = _fixed_target(target.detector)
     if target.mode == "cone":
         return ("cone", det.cone.code, tuple(det.cone.params))
     vol, calo = det.decay_volume, det.calorimeter
@@ -241,7 +255,7 @@ def _selected_samples(task: Task, model: Model, channel, source, blocks, tilt=No
     groups: dict[tuple, list[int]] = {}
     for t, target in enumerate(task.targets):
         groups.setdefault(_geometry_key(target), []).append(t)
-    angle = max(window(_detector(t.detector), t.mode, task.sampling) for t in task.targets)
+    angle = max(window(_fixed_target(t.detector), t.mode, task.sampling) for t in task.targets)
     for block, size in blocks:
         rng_production = block_rng(task.seed, channel.mother, block, "production")
         if tilt is None:
@@ -330,7 +344,8 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     table = spectra.load_table(channel.mother, task.beam)
     centres = 10.0 ** (0.5 * (table.log10p_edges[1:] + table.log10p_edges[:-1]))
     p_marginal = table.counts.sum(axis=1) / table.counts.sum()
-    learnt = [[] for _ in task.targets]  # per target: (acc_intervals, rho, epsilon) per block
+    # per target: (acc_intervals, rho, epsilon) of each block
+    learnt: list[list[tuple]] = [[] for _ in task.targets]
     for mothers, _, per_target in _selected_samples(
         task, model, channel, source, block_sizes(min(task.n_events, _TILT_EVENTS))
     ):
@@ -380,11 +395,12 @@ def _collider_task(task: Task) -> TaskResult:
     out = TaskResult({}, [])
     for t, target in enumerate(task.targets):
         n, produced, s1, s2 = collider_sums(
-            model, _detector(target.detector), task.n_events, task.seed, ratios
+            model, _collider(target.detector), task.n_events, task.seed, ratios
         )
         rows = np.zeros((3, len(task.targets), ratios.size))
         rows[:, t] = s1, s2, s1**2 / n
-        out.channels[-1 - t] = ChannelSums(n, *rows, production=produced)
+        # mypy assumes *rows may fill every field (python/mypy#14648); rows holds s1, s2, m2
+        out.channels[-1 - t] = ChannelSums(n, *rows, production=produced)  # type: ignore[misc]
     return out
 
 
@@ -403,7 +419,7 @@ def run_task(task: Task) -> TaskResult:
         return _collider_task(task)
     model = task.family.at(task.mass, D_REF)
     ratios = _ratios(model, task.couplings)
-    source = SpectraSource(_detector(task.targets[0].detector))
+    source = SpectraSource(_fixed_target(task.targets[0].detector))
     plan = {m: (n, b) for m, n, b in task.plan}
     out = TaskResult({}, [])
     for channel in open_channels(model):
@@ -474,7 +490,7 @@ def make_tasks(
             f"{family.name}: every production channel is closed for masses "
             f"{masses[0]:g}-{masses[-1]:g} GeV; nothing to scan"
         )
-    tasks = []
+    tasks: list[Task] = []
     for beam, beam_targets in by_beam.items():
         for m in masses:
             tasks.append(
@@ -588,7 +604,7 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
             p.join()
 
 
-def _on_cluster(tasks: list[Task], scheduler: str, timeout: float):
+def _on_cluster(tasks: list[Task], scheduler: str, timeout: float | None):
     """(task index, result) from the Dask cluster at ``scheduler`` as they complete."""
     import dask
     from dask.utils import parse_timedelta
@@ -955,7 +971,7 @@ def _production(target: Target, task: Task) -> dict[int, float]:
     """N_M x BR(d_ref) of every channel of ``task`` for ``target``'s exposure (mesons the beam
     does not produce, e.g. Upsilon at 70 GeV, left out as in :func:`run_task`)."""
     model = task.family.at(task.mass, D_REF)
-    source = SpectraSource(_detector(target.detector))
+    source = SpectraSource(_fixed_target(target.detector))
     return {
         c.mother: _n_mesons(target.detector, c.mother) * c.br
         for c in open_channels(model)

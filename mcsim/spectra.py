@@ -416,7 +416,8 @@ def sample_momenta_tilted(
             f"factor must be {table.counts.shape[0]} or {table.counts.shape} finite values >= 0"
         )
     flat = factor.ravel()
-    momenta, bins = _draw(table, *_alias_table(table.counts.ravel() * flat), n, rng)
+    # mypy assumes *alias_table may fill every parameter (python/mypy#14648); it is (prob, alias)
+    momenta, bins = _draw(table, *_alias_table(table.counts.ravel() * flat), n, rng)  # type: ignore[call-arg]
     return momenta, 1.0 / flat[bins]
 
 

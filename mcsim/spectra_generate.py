@@ -32,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -348,10 +349,10 @@ def _run_all(
                 results[futures[fut]] = fut.result()
                 bar.update(sizes[futures[fut]])
     bar.close()
-    return results
+    return cast("list[dict]", results)  # every chunk has filled its slot
 
 
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def _write_npz(path: Path, arrays: dict[str, np.ndarray | np.generic]) -> None:
     """Write an .npz atomically (temp file + os.replace) and reproducibly (fixed zip dates)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

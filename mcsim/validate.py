@@ -79,7 +79,7 @@ class Range:
             raise bad
         text = value.strip() if isinstance(value, str) else None
         if isinstance(value, int) or (text is not None and re.fullmatch(r"[+-]?\d+", text)):
-            number = int(value)  # exact, also beyond 2^53
+            number: float = int(value)  # exact, also beyond 2^53
         else:
             try:
                 number = float(value if text is None else text)
