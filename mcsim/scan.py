@@ -591,12 +591,14 @@ def _worker_init(parent: int) -> None:
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop a process pool now: pending tasks cancelled, workers terminated and reaped."""
+    """Stop a process pool now: workers terminated, pending tasks cancelled, workers reaped.
+    The workers go first: a worker still starting up reads its set-up from a pipe that the
+    shutdown closes, and would print an EOFError traceback."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         if p.is_alive():
             p.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         p.join(timeout=5)
         if p.is_alive():

@@ -1,6 +1,7 @@
 """Detector cards: shipped values (paper Sec. 3, 4.2; physics-inputs.md) and validation."""
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -74,7 +75,7 @@ def test_paper_values_of_the_other_cards():
 def test_load_by_path_and_configuration(tmp_path):
     source = load_detector("na62").card_path
     card = tmp_path / "mine.toml"
-    card.write_text(open(source).read())
+    card.write_text(Path(source).read_text())
     assert load_detector(str(card)).n_pot == 1e18
     assert load_detector(f"{card}:1e17").n_pot == 1e17
 

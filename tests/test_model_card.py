@@ -5,6 +5,7 @@ re-weighting follows the card's coupling power."""
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -218,8 +219,10 @@ def test_bad_card_one_line_exit_2(tmp_path, text, message):
 def test_edited_card_is_read_again(tmp_path):
     path = _flat_card(tmp_path)
     assert model_from_options(f"card:{path}", d=1e-3).width == 1e-17
-    text = open(path).read().replace("at_reference_GeV = 1e-17", "at_reference_GeV = 2.5e-17")
-    open(path, "w").write(text)
+    card = Path(path)
+    card.write_text(
+        card.read_text().replace("at_reference_GeV = 1e-17", "at_reference_GeV = 2.5e-17")
+    )
     assert model_from_options(f"card:{path}", d=1e-3).width == 2.5e-17
 
 
