@@ -10,27 +10,19 @@ normalisation of :func:`mcsim.chain.channel_normalisation`.  Events come in the 
 blocks of :func:`mcsim.chain.block_rngs`, keyed by (seed, mother, block): a grid cell is the
 expected number of events that :func:`mcsim.chain.simulate` gives for the same seed and events
 per channel (to rounding), and the grids are the same, bit for bit, whatever runs the tasks
-(:class:`concurrent.futures.ProcessPoolExecutor`, 2 workers by default, or
-``distributed.Client(scheduler)``).  The first pass is followed by an adaptive refinement of
+(:func:`mcsim.executor.run`: local processes, 2 by default, or a Dask cluster).  The first pass is followed by an adaptive refinement of
 the cells that decide the contours (:class:`Refinement`).
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
-import signal
-import sys
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
-from . import model_registry, spectra
+from . import executor, model_registry, spectra
 from .chain import (
     BLOCK_SIZE,
     SAMPLINGS,
@@ -44,12 +36,10 @@ from .chain import (
 )
 from .collider import COLLIDER_BEAM, ColliderDetector, collider_sums
 from .detector import Detector, load_detector
-from .memory import keep_freed_memory
 from .model_registry import Model
 from .production import generate, open_channels
 from .propagate import MODES, decay_probability, select
 from .reach import DISCOVERY_LEVEL, ReachGrid, recast_upper_limit
-from .validate import WORKERS
 from .yields import yield_sums
 
 __all__ = [
@@ -69,13 +59,6 @@ __all__ = [
 
 #: Coupling at which samples are generated [GeV^-1]; any value works (exact re-weighting).
 D_REF = 1e-5
-
-# Local worker processes get single-threaded BLAS: the Gauss-Legendre nodes of the three-body
-# widths (numpy eigvalsh) run ~50x slower with threaded BLAS on a busy 2-core machine.  Dask's
-# nanny sets the same variables for its workers.
-_BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -412,9 +395,7 @@ def _ratios(model: Model, couplings) -> np.ndarray:
 
 def run_task(task: Task) -> TaskResult:
     """The channel sums of ``task`` (see :class:`Task`).  Mesons the beam's normalisation does
-    not list (not produced there) are left out without a note.  Keeps freed memory in the
-    worker process for the next task (:func:`mcsim.memory.keep_freed_memory`)."""
-    keep_freed_memory()
+    not list (not produced there) are left out without a note."""
     if task.beam == COLLIDER_BEAM:  # e+ e- cards: their own source and selection
         return _collider_task(task)
     model = task.family.at(task.mass, D_REF)
@@ -518,145 +499,18 @@ def run_tasks(
     desc: str = "reach scan",
     timeout: float | None = None,
 ) -> list[TaskResult]:
-    """Results of :func:`run_task` for every task, in task order: on ``workers`` local processes
-    (1: in this process), or on the Dask cluster at ``scheduler`` (an address).  Local workers
-    are spawned, so a calling script must be importable (a file, not ``python - <<EOF``); they
-    die with this process, and an exception here (Ctrl-C, SIGTERM included) stops them at once.
-    A cluster that cannot be reached, or that has no worker for ``timeout`` seconds (default:
-    Dask's ``distributed.comm.timeouts.connect``, 30 s, set by the environment variable
-    DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT), raises a ConnectionError."""
-    from tqdm.auto import tqdm
-
-    WORKERS.check("workers", workers)
-    results: list = [None] * len(tasks)
-    bar = tqdm(total=len(tasks), desc=desc, unit="task", disable=not progress)
-    if scheduler is not None:
-        for i, result in _on_cluster(tasks, scheduler, timeout):
-            results[i] = result
-            bar.update()
-    elif workers <= 1:
-        for i, task in enumerate(tasks):
-            results[i] = run_task(task)
-            bar.update()
-    else:
-        pool = None
-        try:
-            with _single_threaded_blas(), _sigint_ignored():  # workers start at submit()
-                pool = ProcessPoolExecutor(
-                    max_workers=workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_worker_init,
-                    initargs=(os.getpid(),),
-                )
-                futures = {pool.submit(run_task, task): i for i, task in enumerate(tasks)}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update()
-        except BaseException:
-            if pool is not None:
-                _terminate(pool)
-            raise
-        pool.shutdown()
-    bar.close()
-    return results
-
-
-@contextmanager
-def _sigint_ignored():
-    """SIGINT ignored while worker processes are started, so that they ignore it from birth
-    (an ignored signal stays ignored across exec): a terminal's Ctrl-C reaches the whole
-    process group, and a worker still importing would die with a traceback.  The parent
-    handles Ctrl-C and stops the workers.  (Starting takes milliseconds; a Ctrl-C within them
-    is lost.)"""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _worker_init(parent: int) -> None:
-    """Local worker set-up: killed with SIGKILL when the parent dies (Linux), and deaf to the
-    terminal's Ctrl-C (the parent handles it and stops the workers)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for other in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
-        signal.signal(other, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop a process pool now: workers terminated, pending tasks cancelled, workers reaped.
-    The workers go first: a worker still starting up reads its set-up from a pipe that the
-    shutdown closes, and would print an EOFError traceback."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for p in processes:
-        if p.is_alive():
-            p.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in processes:
-        p.join(timeout=5)
-        if p.is_alive():
-            p.kill()
-            p.join()
-
-
-def _on_cluster(tasks: list[Task], scheduler: str, timeout: float | None):
-    """(task index, result) from the Dask cluster at ``scheduler`` as they complete."""
-    import dask
-    from dask.utils import parse_timedelta
-    from distributed import Client, wait
-
-    if timeout is None:
-        timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
-    try:
-        client = Client(scheduler, timeout=timeout)
-    except (OSError, TimeoutError) as err:
-        raise ConnectionError(
-            f"--scheduler {scheduler}: cannot reach the Dask scheduler within "
-            f"{timeout:g} s ({type(err).__name__})"
-        ) from None
-    with client:
-        futures = client.map(run_task, tasks, pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        pending, last_worker = set(futures), time.monotonic()
-        while pending:
-            try:
-                done, pending = wait(
-                    pending, timeout=min(timeout, 1.0), return_when="FIRST_COMPLETED"
-                )
-            except TimeoutError:
-                done = set()
-            for fut in done:
-                yield index[fut.key], fut.result()
-            if client.nthreads():
-                last_worker = time.monotonic()
-            elif time.monotonic() - last_worker > timeout:
-                raise ConnectionError(
-                    f"--scheduler {scheduler}: the Dask cluster has had no "
-                    f"worker for {timeout:g} s; {len(pending)} of "
-                    f"{len(tasks)} tasks not done"
-                )
-
-
-@contextmanager
-def _single_threaded_blas():
-    """Environment for spawned workers: one BLAS/OpenMP thread each (restored on exit)."""
-    saved = {k: os.environ.get(k) for k in _BLAS_THREAD_VARS}
-    os.environ.update({k: "1" for k in _BLAS_THREAD_VARS})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    """Results of :func:`run_task` for every task, in task order, on the executor
+    (:func:`mcsim.executor.run`: in this process, on ``workers`` local processes or on the
+    Dask cluster at ``scheduler``)."""
+    return executor.run(
+        run_task,
+        tasks,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        desc=desc,
+        timeout=timeout,
+    )
 
 
 @dataclass(frozen=True)

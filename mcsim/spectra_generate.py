@@ -24,18 +24,16 @@ import hashlib
 import io
 import json
 import math
-import multiprocessing
 import os
 import tempfile
 import zipfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 
+from . import executor
 from .mesons import sm
 from .spectra import BEAMS, CHARGED_MESONS, table_key, table_name, user_tables_directory
 
@@ -313,6 +311,11 @@ def run_chunk(
     }
 
 
+def _run_chunk_args(args: tuple) -> dict:
+    """:func:`run_chunk` of one argument tuple (what the executor hands a worker)."""
+    return run_chunk(*args)
+
+
 def _run_all(
     card: Card,
     sizes: list[int],
@@ -321,35 +324,19 @@ def _run_all(
     workers: int,
     progress: bool,
 ) -> list[dict]:
-    """Run the chunks (in-process, on local processes or on a Dask cluster) in any order and
-    return their results in chunk order."""
-    from tqdm import tqdm
-
+    """Run the chunks on the executor (in-process, local processes or a Dask cluster,
+    :func:`mcsim.executor.run`) and return their results in chunk order."""
     args = [(card.settings, card.mesons, n, s, card.path) for n, s in zip(sizes, seeds)]
-    results: list[dict | None] = [None] * len(args)
-    bar = tqdm(total=sum(sizes), unit="ev", desc=card.name, disable=not progress)
-    if scheduler is not None:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-
-        with Client(scheduler) as client:
-            futures = {client.submit(run_chunk, *a, pure=False): k for k, a in enumerate(args)}
-            for fut in dask_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update(sizes[futures[fut]])
-    elif workers <= 1:
-        for k, a in enumerate(args):
-            results[k] = run_chunk(*a)
-            bar.update(sizes[k])
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(run_chunk, *a): k for k, a in enumerate(args)}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update(sizes[futures[fut]])
-    bar.close()
-    return cast("list[dict]", results)  # every chunk has filled its slot
+    return executor.run(
+        _run_chunk_args,
+        args,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        desc=card.name,
+        unit="ev",
+        sizes=sizes,
+    )
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray | np.generic]) -> None:

@@ -1,5 +1,5 @@
-"""scan.run_tasks as an executor: workers die with the parent, a lost or unreachable Dask
-cluster is a clear error within the timeout instead of a hang."""
+"""mcsim.executor (through scan.run_tasks): workers die with the parent, are single-threaded in
+BLAS, a lost or unreachable Dask cluster is a clear error within the timeout instead of a hang."""
 
 import ctypes
 import multiprocessing
@@ -11,7 +11,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from mcsim.scan import Family, Target, _worker_init, make_tasks, run_tasks
+from mcsim.executor import _worker_init
+from mcsim.scan import Family, Target, make_tasks, run_tasks
 
 TASKS = make_tasks(
     Family("dark-dipole", delta=0.1),
@@ -24,21 +25,24 @@ TASKS = make_tasks(
 
 
 def _worker_state():
+    from threadpoolctl import threadpool_info
+
     value = ctypes.c_int(-1)
     ctypes.CDLL(None).prctl(2, ctypes.byref(value), 0, 0, 0)  # PR_GET_PDEATHSIG
-    return value.value, signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    threads = {pool["num_threads"] for pool in threadpool_info()}
+    return value.value, signal.getsignal(signal.SIGINT) == signal.SIG_IGN, threads
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux only")
-def test_workers_get_killed_with_the_parent_and_ignore_ctrl_c():
+def test_workers_get_killed_with_the_parent_ignore_ctrl_c_and_run_single_threaded():
     with ProcessPoolExecutor(
         1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_init,
         initargs=(os.getpid(),),
     ) as pool:
-        assert pool.submit(_worker_state).result() == (signal.SIGKILL, True)
+        assert pool.submit(_worker_state).result() == (signal.SIGKILL, True, {1})
 
 
 @pytest.mark.slow

@@ -1,0 +1,199 @@
+"""One executor for independent tasks: in this process, on local worker processes, or on a
+Dask cluster, with results in task order whatever the order of completion.
+
+Worker set-up happens in the workers, never in the calling process: :func:`_worker_init` (local
+processes, at their start) and :func:`_on_worker` (Dask, before each task; idempotent) make a
+worker single-threaded in BLAS/OpenMP (threadpoolctl: the workers already fill the cores, and
+the Gauss-Legendre nodes of the three-body widths, numpy's eigvalsh, ran ~50x slower with
+threaded BLAS on a busy 2-core machine), ask
+malloc to keep freed chunk memory (:func:`mcsim.memory.keep_freed_memory`), and -- local
+workers only -- make them ignore the terminal's Ctrl-C and die with their parent (Linux).
+Local workers are spawned, so a calling script must be importable (a file, not
+``python - <<EOF``); an exception in the caller (Ctrl-C, SIGTERM included) stops them at once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import closing, contextmanager
+from typing import Any
+
+from .validate import WORKERS
+
+__all__ = ["run"]
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_configured = False  # this process is a worker that has been set up
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def run(
+    fn: Callable[[Any], Any],
+    items: Sequence,
+    *,
+    workers: int = 2,
+    scheduler: str | None = None,
+    progress: bool = True,
+    desc: str = "tasks",
+    unit: str = "task",
+    sizes: Sequence[int] | None = None,
+    timeout: float | None = None,
+) -> list:
+    """``[fn(item) for item in items]``, on ``workers`` local processes (1: in this process,
+    untouched by any worker set-up) or on the Dask cluster at ``scheduler`` (an address).
+    ``fn`` must be a module-level function and the items picklable.  The progress bar counts
+    ``sizes[i]`` per item (default 1) in ``unit``.  A cluster that cannot be reached, or that
+    has no worker for ``timeout`` seconds (default: Dask's ``distributed.comm.timeouts.connect``,
+    30 s, set by the environment variable DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT), raises a
+    ConnectionError."""
+    from tqdm.auto import tqdm
+
+    WORKERS.check("workers", workers)
+    sizes = [1] * len(items) if sizes is None else list(sizes)
+    results: list = [None] * len(items)
+    bar = tqdm(total=sum(sizes), desc=desc, unit=unit, disable=not progress)
+    if scheduler is not None:
+        done: Generator[tuple[int, Any]] = _on_cluster(fn, items, scheduler, timeout)
+    elif workers <= 1:
+        done = ((i, fn(item)) for i, item in enumerate(items))
+    else:
+        done = _on_processes(fn, items, workers)
+    with closing(done):  # an exception here stops the workers now, not when collected
+        for i, result in done:
+            results[i] = result
+            bar.update(sizes[i])
+    bar.close()
+    return results
+
+
+def _on_processes(fn, items, workers: int) -> Generator[tuple[int, Any]]:
+    """(index, result) from ``workers`` spawned local processes as they complete."""
+    pool = None
+    try:
+        with _sigint_ignored():  # workers start at submit()
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
+            )
+            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+    except BaseException:
+        if pool is not None:
+            _terminate(pool)
+        raise
+    pool.shutdown()
+
+
+def _configure_worker() -> None:
+    """Single-threaded BLAS/OpenMP and malloc keeping freed memory, once per worker process:
+    the thread-count variables for libraries loaded later (scipy's own BLAS), threadpoolctl for
+    those loaded already (numpy's, here or by the caller's main module)."""
+    global _configured
+    if _configured:
+        return
+    os.environ.update({k: "1" for k in _THREAD_VARIABLES})
+    import numpy  # noqa: F401 -- loads its BLAS, so that the limit below reaches it
+    from threadpoolctl import threadpool_limits
+
+    from .memory import keep_freed_memory
+
+    threadpool_limits(1)
+    keep_freed_memory()
+    _configured = True
+
+
+def _worker_init(parent: int) -> None:
+    """Local worker set-up: :func:`_configure_worker`, killed with SIGKILL when the parent dies
+    (Linux), and deaf to the terminal's Ctrl-C (the parent handles it and stops the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for other in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+        signal.signal(other, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    _configure_worker()
+
+
+def _on_worker(fn, item):
+    """A task on a Dask worker: the worker set-up (once), then ``fn(item)``."""
+    _configure_worker()
+    return fn(item)
+
+
+@contextmanager
+def _sigint_ignored():
+    """SIGINT ignored while worker processes are started, so that they ignore it from birth
+    (an ignored signal stays ignored across exec): a terminal's Ctrl-C reaches the whole
+    process group, and a worker hit while still importing would print a traceback."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop a process pool now: workers terminated, pending tasks cancelled, workers reaped.
+    The workers go first: a worker still starting up reads its set-up from a pipe that the
+    shutdown closes, and would print an EOFError traceback."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.join(timeout=5)
+        if p.is_alive():
+            p.kill()
+            p.join()
+
+
+def _on_cluster(fn, items, scheduler: str, timeout: float | None) -> Generator[tuple[int, Any]]:
+    """(index, result) from the Dask cluster at ``scheduler`` as they complete."""
+    import dask
+    from dask.utils import parse_timedelta
+    from distributed import Client, wait
+
+    if timeout is None:
+        timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as err:
+        raise ConnectionError(
+            f"--scheduler {scheduler}: cannot reach the Dask scheduler within "
+            f"{timeout:g} s ({type(err).__name__})"
+        ) from None
+    with client:
+        futures = client.map(_on_worker, [fn] * len(items), items, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        pending, last_worker = set(futures), time.monotonic()
+        while pending:
+            try:
+                done, pending = wait(
+                    pending, timeout=min(timeout, 1.0), return_when="FIRST_COMPLETED"
+                )
+            except TimeoutError:
+                done = set()
+            for fut in done:
+                yield index[fut.key], fut.result()
+            if client.nthreads():
+                last_worker = time.monotonic()
+            elif time.monotonic() - last_worker > timeout:
+                raise ConnectionError(
+                    f"--scheduler {scheduler}: the Dask cluster has had no "
+                    f"worker for {timeout:g} s; {len(pending)} of "
+                    f"{len(items)} tasks not done"
+                )
