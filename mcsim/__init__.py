@@ -23,8 +23,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 #: Modules whose public names (their ``__all__``) are mcsim's too: the built-in models
-#: (``mcsim.DarkDipole``, ...) and the event readers (``mcsim.read``, ``mcsim.iterate``), imported
-#: on first access.
+#: (:mod:`mcsim.models`) and the event readers (``mcsim.read``, ``mcsim.iterate``), imported on
+#: first access.
 _PUBLIC_MODULES = (".models", ".events")
 
 __all__ = ["__version__"]

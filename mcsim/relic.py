@@ -1,4 +1,4 @@
-"""Thermal relic abundance of chi1 in the dark-dipole model: freeze-out with co-annihilation.
+"""Thermal relic abundance of chi1 (the chi2 -> chi1 gamma dipole): freeze-out with co-annihilation.
 
 chi1 and chi2 (Majorana, g = 2 each, M2 = M1 (1 + delta)) are kept in chemical equilibrium with
 each other (chi2 -> chi1 gamma and chi1 f <-> chi2 f through the dipole), so the summed abundance
