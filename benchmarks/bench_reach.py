@@ -1,6 +1,6 @@
 """Wall time of the full Figure 2 scan set (not part of the test run).
 
-    python benchmarks/bench_reach.py [--masses 40] [--couplings 100] [--events 100000]
+    python benchmarks/bench_reach.py [--masses 40] [--couplings 100] [--events 32768]
                                      [--workers 2] [--recasts]
                                      [--sampling plain|directed] [--no-refine]
 
@@ -24,14 +24,14 @@ import numpy as np
 
 from mcsim.figures import dark_targets, figure_spec
 from mcsim.reach import log_grid
-from mcsim.scan import NO_REFINEMENT, Refinement, scan_set
+from mcsim.scan import FIRST_PASS_EVENTS, NO_REFINEMENT, Refinement, scan_set
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--masses", type=int, default=40)
     ap.add_argument("--couplings", type=int, default=100)
-    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--events", type=int, default=FIRST_PASS_EVENTS)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--recasts", action="store_true")

@@ -22,7 +22,7 @@ import numpy as np
 
 from .reach import ReachGrid, log_grid, write_contours, write_grids
 from .relic import write_relic_lines
-from .scan import Family, Refinement, Target, scan_set
+from .scan import FIRST_PASS_EVENTS, Family, Refinement, Target, scan_set
 
 #: The default adaptive statistics of the paper's figures (see ``scan.Refinement``).
 _REFINEMENT = Refinement()
@@ -272,7 +272,7 @@ def make_figure(
     *,
     n_masses: int = 40,
     n_couplings: int = 100,
-    n_events: int = 100_000,
+    n_events: int = FIRST_PASS_EVENTS,
     seed: int = 1,
     workers: int = 2,
     scheduler: str | None = None,
@@ -358,7 +358,7 @@ def validate_cone(
     delta: float = 0.1,
     n_masses: int = 30,
     n_couplings: int = 80,
-    n_events: int = 100_000,
+    n_events: int = FIRST_PASS_EVENTS,
     seed: int = 1,
     workers: int = 2,
     scheduler: str | None = None,

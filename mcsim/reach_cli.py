@@ -13,7 +13,7 @@ from .chain import SAMPLINGS
 from .info_cli import ModelName
 from .partfiles import check_directory, removed_on_failure
 from .reach import DISCOVERY_LEVEL, log_grid, write_contours, write_grids
-from .scan import Family, Refinement, Target, scan
+from .scan import FIRST_PASS_EVENTS, Family, Refinement, Target, scan
 from .spectra_cli import tables_option
 from .validate import (
     COUPLING,
@@ -37,7 +37,7 @@ def _scan_options(f):
             "--events",
             "n_events",
             type=click_type(SCAN_EVENTS),
-            default=100_000,
+            default=FIRST_PASS_EVENTS,
             show_default=True,
             help="Monte Carlo events per mass and production channel",
         ),
@@ -79,7 +79,7 @@ def _scan_options(f):
         click.option(
             "--refine-budget",
             type=float,
-            default=0.5,
+            default=Refinement.budget,
             show_default=True,
             help="events the refinement may add, as a multiple of the first pass",
         ),
@@ -210,7 +210,7 @@ def _family_options(func: Callable) -> Callable:
     default=DISCOVERY_LEVEL,
     show_default=True,
     help="expected signal events N of the contour (cards with a [recast] table "
-    "keep their 95%% CL N_up)",
+    "keep their 95% CL N_up)",
 )
 @click.option(
     "--out",

@@ -60,6 +60,10 @@ __all__ = [
 #: Coupling at which samples are generated [GeV^-1]; any value works (exact re-weighting).
 D_REF = 1e-5
 
+#: Default first pass of a scan, events per mass and channel (two random-number blocks): it
+#: locates the contours; the refinement then spends events where they are decided.
+FIRST_PASS_EVENTS = 2 * BLOCK_SIZE
+
 
 @dataclass(frozen=True)
 class Family:
@@ -156,7 +160,9 @@ class ChannelSums:
     (n_targets, n_couplings) the sums of w x r x P and of its square over the selected events
     (:func:`mcsim.yields.yield_sums`; w = 1, or the importance weight), and ``m2`` the sum over
     the passes (each of n_j independent events) of s1_j^2 / n_j: the variance of the channel's
-    sum is s2 - m2 (:func:`mcsim.yields.stat_error`)."""
+    sum is s2 - m2 (:func:`mcsim.yields.stat_error`).  ``cells`` (n_targets, n_couplings): the
+    events each cell's sums are over -- ``n`` after the first pass; a refinement pass sums its
+    events only at the cells it is for, so the cells' estimates s1 / cells stay unbiased."""
 
     n: int
     s1: np.ndarray
@@ -164,6 +170,11 @@ class ChannelSums:
     m2: np.ndarray
     next_block: int = 0  # the first random-number block not used yet
     production: float | None = None  # LLPs produced (N_M x BR at d_ref) if not a meson's
+    cells: np.ndarray = None  # type: ignore[assignment]  # set in __post_init__
+
+    def __post_init__(self):
+        if self.cells is None:
+            self.cells = np.full(self.s1.shape, float(self.n))
 
     @property
     def variance(self) -> np.ndarray:
@@ -174,6 +185,7 @@ class ChannelSums:
         self.s1 += other.s1
         self.s2 += other.s2
         self.m2 += other.m2
+        self.cells += other.cells
         self.next_block = max(self.next_block, other.next_block)
 
 
@@ -230,14 +242,18 @@ def _geometry_key(target: Target) -> tuple:
     return ("full", vol.code, tuple(vol.params), calo.code, tuple(calo.params))
 
 
-def _selected_samples(task: Task, model: Model, channel, source, blocks, tilt=None):
+def _selected_samples(
+    task: Task, model: Model, channel, source, blocks, tilt=None, wanted: set[int] | None = None
+):
     """For each block ((index, events) of ``blocks``) of ``channel``: yields the mothers (n, 4),
-    importance weights (n,) and, per target, (selected mask, propagated arrays).  Targets of
-    one geometry share the propagation; every propagation uses the block's own stream, so each
-    target sees the events simulate() gives for the same seed."""
+    importance weights (n,) and, per target, (selected mask, propagated arrays) -- None for a
+    target not in ``wanted`` (default: all).  Targets of one geometry share the propagation;
+    every propagation uses the block's own stream, so each target sees the events simulate()
+    gives for the same seed."""
     groups: dict[tuple, list[int]] = {}
     for t, target in enumerate(task.targets):
-        groups.setdefault(_geometry_key(target), []).append(t)
+        if wanted is None or t in wanted:
+            groups.setdefault(_geometry_key(target), []).append(t)
     angle = max(window(_fixed_target(t.detector), t.mode, task.sampling) for t in task.targets)
     for block, size in blocks:
         rng_production = block_rng(task.seed, channel.mother, block, "production")
@@ -272,24 +288,60 @@ def _selected_samples(task: Task, model: Model, channel, source, blocks, tilt=No
         yield mothers, weights, per_target
 
 
+#: A refinement pass sums its events at the decisive cells and at this many couplings on
+#: either side (the contour moves little between rounds); other cells keep what they have.
+_REFINED_MARGIN = 2
+
+
+def _evaluated(task: Task, n_couplings: int) -> list[np.ndarray]:
+    """Per target, the coupling indices the task's events are summed at: all of them in the
+    first pass, the decisive ones +- _REFINED_MARGIN in a refinement (none for a target
+    without a decisive cell)."""
+    if not task.plan:
+        return [np.arange(n_couplings)] * len(task.targets)
+    out = []
+    for t in range(len(task.targets)):
+        near = {
+            j
+            for tt, k in task.decisive
+            if tt == t
+            for j in range(k - _REFINED_MARGIN, k + _REFINED_MARGIN + 1)
+            if 0 <= j < n_couplings
+        }
+        out.append(np.array(sorted(near), dtype=np.int64))
+    return out
+
+
 def _channel_sums(
     task: Task, model: Model, channel, source, blocks, ratios, tilt=None
 ) -> ChannelSums:
     shape = (len(task.targets), ratios.size)
-    out = ChannelSums(0, np.zeros(shape), np.zeros(shape), np.zeros(shape))
+    cells = _evaluated(task, ratios.size)
+    wanted = {t for t, ks in enumerate(cells) if ks.size}
+    out = ChannelSums(0, np.zeros(shape), np.zeros(shape), np.zeros(shape), cells=np.zeros(shape))
     out.next_block = blocks[-1][0] + 1 if blocks else 0
-    for _, weights, per_target in _selected_samples(task, model, channel, source, blocks, tilt):
+    for _, weights, per_target in _selected_samples(
+        task, model, channel, source, blocks, tilt, wanted
+    ):
         out.n += len(weights)
-        sums: dict[int, tuple] = {}  # targets sharing a selection (NA62 at two POT, HIKE)
-        for t, selection in enumerate(per_target):
-            if id(selection) not in sums:
-                keep, prop = selection
-                sums[id(selection)] = yield_sums(
-                    weights * keep, prop["acc_intervals"], prop["beta_gamma"], model.ctau, ratios
+        sums: dict[tuple, tuple] = {}  # targets sharing a selection (NA62 at two POT, HIKE)
+        for t in sorted(wanted):
+            keep, prop = per_target[t]
+            ks = cells[t]
+            key = (id(per_target[t]), ks.tobytes())
+            if key not in sums:
+                sums[key] = yield_sums(
+                    weights * keep,
+                    prop["acc_intervals"],
+                    prop["beta_gamma"],
+                    model.ctau,
+                    ratios[ks],
                 )
-            out.s1[t] += sums[id(selection)][0]
-            out.s2[t] += sums[id(selection)][1]
-    out.m2 = out.s1**2 / max(out.n, 1)
+            out.s1[t, ks] += sums[key][0]
+            out.s2[t, ks] += sums[key][1]
+    for t in wanted:
+        out.cells[t, cells[t]] = out.n
+    out.m2 = np.divide(out.s1**2, out.cells, out=np.zeros(shape), where=out.cells > 0)
     return out
 
 
@@ -330,7 +382,12 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     # per target: (acc_intervals, rho, epsilon) of each block
     learnt: list[list[tuple]] = [[] for _ in task.targets]
     for mothers, _, per_target in _selected_samples(
-        task, model, channel, source, block_sizes(min(task.n_events, _TILT_EVENTS))
+        task,
+        model,
+        channel,
+        source,
+        block_sizes(min(task.n_events, _TILT_EVENTS)),
+        wanted={t for t, _ in task.decisive},
     ):
         p = np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1))
         for t in {t for t, _ in task.decisive}:
@@ -526,7 +583,7 @@ class Refinement:
 
     target: float = 0.05
     rounds: int = 3
-    budget: float = 0.5
+    budget: float = 1.0
     per_round: int = 8
     max_factor: int = 64
 
@@ -673,7 +730,7 @@ def _cell_sums(target: Target, task: Task, result: TaskResult):
             if sums.production is not None
             else _n_mesons(target.detector, mother) * brs.get(mother, 0.0)
         )
-        norm = eff * channel_normalisation(produced, 1.0, sums.n)
+        norm = eff * channel_normalisation(produced, 1.0, sums.cells[t])
         events += norm * sums.s1[t]
         per_channel[mother] = norm * norm * sums.variance[t]
         variance += per_channel[mother]
@@ -773,28 +830,30 @@ def _refinement_tasks(
                     if t.family == family and target in t.targets and t.mass == masses[i]
                 )
                 res = results[task.index]
+                t = task.targets.index(target)
                 per_channel = {m: v[k] for m, v in _cell_sums(target, task, res)[2].items()}
+                counts = {m: int(sums.cells[t, k]) for m, sums in res.channels.items()}
                 need = _neyman(
                     per_channel,
-                    res,
+                    counts,
                     grid.events[i, k] * refinement.target,
                     _production(target, task),
                 )
                 entry = wanted.setdefault(task.index, {"need": {}, "cells": set()})
-                entry["cells"].add((task.targets.index(target), int(k)))
+                entry["cells"].add((t, int(k)))
                 for mother, n in need.items():
                     entry["need"][mother] = max(entry["need"].get(mother, 0), n)
     extra = []
     for index in sorted(wanted, key=lambda j: sum(wanted[j]["need"].values())):
         task, res = by_index[index], results[index]
         plan = []
-        for mother, n_goal in sorted(wanted[index]["need"].items()):
+        for mother, n_more in sorted(wanted[index]["need"].items()):
             if mother not in res.channels:
                 continue  # no spectrum table: left out of the first pass too
             have = res.channels[mother].n
             n_add = int(
                 min(
-                    n_goal - have,
+                    n_more,
                     refinement.per_round * task.n_events,
                     refinement.max_factor * task.n_events - have,
                     budget,
@@ -836,17 +895,18 @@ def _production(target: Target, task: Task) -> dict[int, float]:
 
 
 def _neyman(
-    per_channel: dict, result: TaskResult, sigma_goal: float, production: dict[int, float]
+    per_channel: dict, counts: dict[int, int], sigma_goal: float, production: dict[int, float]
 ) -> dict[int, int]:
-    """Events per channel that bring the summed variance to sigma_goal^2 at least cost: with
-    v_c the channel's variance at n_c events, sigma_c^2 = v_c n_c and n_c ~ sigma_c; channels
-    with no selected event get the floor (see _FLOOR_FRACTION)."""
-    sigma = {m: math.sqrt(v * result.channels[m].n) for m, v in per_channel.items() if v > 0}
+    """Events to ADD per channel that bring a cell's summed variance to sigma_goal^2 at least
+    cost: with v_c the channel's variance at the cell's n_c events (``counts``), sigma_c^2 =
+    v_c n_c and the goal n_c ~ sigma_c; channels with no selected event get the floor (see
+    _FLOOR_FRACTION)."""
+    sigma = {m: math.sqrt(v * counts[m]) for m, v in per_channel.items() if v > 0}
     total = sum(sigma.values())
     need = {m: int(math.ceil(s * total / sigma_goal**2)) for m, s in sigma.items()}
     floor = int(_FLOOR_FRACTION * max(need.values(), default=0))
-    big = _FLOOR_PRODUCTION * max(production.get(m, 0.0) for m in result.channels)
-    for m in result.channels:
+    big = _FLOOR_PRODUCTION * max(production.get(m, 0.0) for m in counts)
+    for m in counts:
         if m not in need and production.get(m, 0.0) >= big:
-            need[m] = max(floor, result.channels[m].n)
-    return need
+            need[m] = max(floor, counts[m])
+    return {m: n - counts[m] for m, n in need.items() if n > counts[m]}
