@@ -31,10 +31,11 @@ def mass_shell_violation(p: np.ndarray, mass: float) -> float:
     return float(np.max(np.abs(invariant_mass(p) - mass)))
 
 
-#: A mass-shell tolerance [GeV]: 0.1 MeV, far below the 10 MeV a wrong mass would give, and far
-#: above the rounding of a 3 TeV photon (sqrt(eps) E ~ 5e-5 GeV is the worst case; massive
-#: particles round to ~eps E^2 / M ~ 1e-8 GeV).
-MASS_TOLERANCE = 1e-4
+#: A mass-shell tolerance [GeV], on the mass itself: 0.5 MeV, twenty times below the 10 MeV a
+#: wrong mass would give at any energy, and above the rounding of the stored components of a
+#: massless particle at 3 TeV (m ~ sqrt(2 k eps) E ~ 1e-4 GeV for a few ulps k; a massive
+#: particle rounds to only ~ k eps E^2 / M).
+MASS_TOLERANCE = 5e-4
 
 
 @dataclass(frozen=True)

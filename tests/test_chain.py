@@ -92,7 +92,7 @@ def test_arrays_and_metadata():
 def _assert_conserved_and_on_shell(a, model, two_body, lepton_mass=0.0):
     """4-momentum conservation through the whole chain (meson -> LLP + partners, LLP -> photon +
     invisible, 1e-9 of the meson energy) and every stored particle on its mass shell (to
-    0.1 MeV on the mass itself): a three-body channel must fill its prompt photon, a charged one
+    0.5 MeV on the mass itself): a three-body channel must fill its prompt photon, a charged one
     its lepton, or the meson's 4-momentum is not accounted for."""
     scale = a["p4_meson"][:, :1]
     produced = a["p4_llp"] + a["p4_invisible"] + a["p4_prompt_photon"] + a["p4_lepton"]
