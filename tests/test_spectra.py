@@ -125,8 +125,10 @@ def test_normalisation_follows_the_paper():
     # sps450: Table 1 scaled by PYTHIA8's energy dependence, a small correction
     assert mesons_per_pot("pi0", "sps450", 9) == pytest.approx(4.3, rel=0.1)
     assert 0.3 < positive_fraction("Ds+", "lhc14") < 0.7
-    for beam in BEAMS:
-        assert mesons_per_pot("jpsi", beam, 1.0) > 0
+    # J/psi per pp collision rises with the collision energy from near threshold at 70 GeV
+    jpsi = [mesons_per_pot("jpsi", beam, 1.0) for beam in ("u70", "sps400", "sps450", "lhc14")]
+    assert set(BEAMS) == {"u70", "sps400", "sps450", "lhc14"}
+    assert jpsi[1] == 4.7e-6 and np.all(np.diff(jpsi) > 0)
 
 
 def test_bad_input_is_reported():
