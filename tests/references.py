@@ -27,8 +27,8 @@ def invariant_mass(p: np.ndarray) -> np.ndarray:
 
 
 def mass_shell_violation(p: np.ndarray, mass: float) -> float:
-    """max |m - M| [GeV] over the 4-momenta p (n, 4) of particles of mass M [GeV]."""
-    return float(np.max(np.abs(invariant_mass(p) - mass)))
+    """max |m - M| [GeV] over the 4-momenta p (n, 4) of particles of mass M [GeV] (0 if none)."""
+    return float(np.max(np.abs(invariant_mass(p) - mass), initial=0.0))
 
 
 #: A mass-shell tolerance [GeV], on the mass itself: 0.5 MeV, twenty times below the 10 MeV a
