@@ -21,7 +21,10 @@ def _read(path):
 
 def _p4(particle):
     m = particle.momentum
-    return np.array([m.e, m.px, m.py, m.pz])
+    return (m.e, m.px, m.py, m.pz)
+
+
+GEV, MM = pyhepmc.Units.GEV, pyhepmc.Units.MM
 
 
 @pytest.fixture(scope="module", params=["dark", "neutrino"])
@@ -49,35 +52,65 @@ def test_same_events_momenta_vertices_and_weights_as_the_root_file(pair):
     from mcsim.rootio import iterate
 
     numbers = next(iterate(pair[3] / "ev.root", ["event"], step_size=10**7))
-    for i, ev in enumerate(events):
-        assert ev.event_number == numbers["event"][i]
-        assert ev.momentum_unit == pyhepmc.Units.GEV and ev.length_unit == pyhepmc.Units.MM
+    h = _columns(events)
+    np.testing.assert_array_equal(h["event"], numbers["event"])
+    assert h["units_gev_mm"].all()
+    assert (h["meson_status"] == 2).all()
+    np.testing.assert_array_equal(h["meson_pid"], a["mother_pdgid"])
+    for name in ("p4_meson", "p4_llp", "p4_photon", "p4_decay_invisible"):
+        np.testing.assert_array_equal(h[name], a[name], err_msg=name)
+    assert (np.abs(h["llp_pid"]) == (PDG_CHI2 if model == "dark" else PDG_N)).all()
+    xyz, t = h["position"][:, :3], h["position"][:, 3]
+    np.testing.assert_allclose(xyz, 1000.0 * a["vertex"], rtol=1e-15)
+    beta = np.linalg.norm(a["p4_llp"][:, 1:], axis=1) / a["p4_llp"][:, 0]
+    np.testing.assert_allclose(t, 1000.0 * np.linalg.norm(a["vertex"], axis=1) / beta, rtol=1e-12)
+    assert np.all(t >= np.linalg.norm(xyz, axis=1))  # nothing faster than light
+    # 4-momentum conservation at both vertices (independent of the ROOT file)
+    assert np.all(np.abs(h["balance"]) <= 1e-9 * h["p4_meson"][:, :1, None])
+    assert h["weight_names_ok"].all()
+    np.testing.assert_array_equal(h["weights"], np.column_stack([a[n] for n in WEIGHT_NAMES]))
+    np.testing.assert_array_equal(h["weight"], a["weight"])
+    np.testing.assert_array_equal(h["selected"], a["above_threshold"].astype(int))
+
+
+def _columns(events):
+    """The numbers the test compares, read from every HepMC event in one pass, as arrays."""
+    names = list(WEIGHT_NAMES)
+    cols = {}
+
+    def put(key, value):
+        cols.setdefault(key, []).append(value)
+
+    for ev in events:
         production, decay = ev.vertices
         (meson,) = production.particles_in
-        assert meson.status == 2 and meson.pid == a["mother_pdgid"][i]
-        np.testing.assert_array_equal(_p4(meson), a["p4_meson"][i])
         (llp,) = decay.particles_in
-        np.testing.assert_array_equal(_p4(llp), a["p4_llp"][i])
-        assert abs(llp.pid) == (PDG_CHI2 if model == "dark" else PDG_N)
         out = {p.pid: p for p in decay.particles_out}
-        np.testing.assert_array_equal(_p4(out[22]), a["p4_photon"][i])
         (inv,) = [p for pid, p in out.items() if pid != 22]
-        np.testing.assert_array_equal(_p4(inv), a["p4_decay_invisible"][i])
         pos = decay.position
-        np.testing.assert_allclose([pos.x, pos.y, pos.z], 1000.0 * a["vertex"][i], rtol=1e-15)
-        beta = np.linalg.norm(a["p4_llp"][i][1:]) / a["p4_llp"][i][0]
-        assert pos.t == pytest.approx(1000.0 * np.linalg.norm(a["vertex"][i]) / beta, rel=1e-12)
-        assert pos.t >= np.linalg.norm([pos.x, pos.y, pos.z])  # nothing faster than light
-        # 4-momentum conservation at both vertices (independent of the ROOT file)
-        for vertex in (production, decay):
-            balance = sum(_p4(p) for p in vertex.particles_out) - sum(
-                _p4(p) for p in vertex.particles_in
-            )
-            assert np.all(np.abs(balance) <= 1e-9 * meson.momentum.e)
-        assert ev.weight_names == list(WEIGHT_NAMES)
-        np.testing.assert_array_equal(ev.weights, [a[n][i] for n in WEIGHT_NAMES])
-        assert ev.weight("weight") == a["weight"][i]
-        assert ev.attributes["selected"].astype(int) == a["above_threshold"][i]
+        put("event", ev.event_number)
+        put("units_gev_mm", (ev.momentum_unit, ev.length_unit) == (GEV, MM))
+        put("meson_status", meson.status)
+        put("meson_pid", meson.pid)
+        put("llp_pid", llp.pid)
+        put("p4_meson", _p4(meson))
+        put("p4_llp", _p4(llp))
+        put("p4_photon", _p4(out[22]))
+        put("p4_decay_invisible", _p4(inv))
+        put("position", (pos.x, pos.y, pos.z, pos.t))
+        put(
+            "balance",
+            [
+                np.sum([_p4(p) for p in v.particles_out], axis=0)
+                - np.sum([_p4(p) for p in v.particles_in], axis=0)
+                for v in (production, decay)
+            ],
+        )
+        put("weight_names_ok", ev.weight_names == names)
+        put("weights", list(ev.weights))
+        put("weight", ev.weight("weight"))
+        put("selected", ev.attributes["selected"].astype(int))
+    return {k: np.array(v) for k, v in cols.items()}
 
 
 def test_production_products_and_pdg_codes(pair):

@@ -1,6 +1,7 @@
 """`mcsim info`: the JSON contract and bad input as a one-line message with exit status 2."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -9,6 +10,8 @@ from click.testing import CliRunner
 
 from mcsim.cli import main
 from mcsim.models import DarkDipole
+
+HBARC_GEV_M = 1.973269804e-16  # hbar c [GeV m], CODATA 2018 (exact in SI)
 
 
 def _info(*args):
@@ -35,7 +38,10 @@ def test_info_json_dark_dipole():
         "331",
     }
     assert out["channels"]["111"] == {"name": "pi0 -> gamma chi1 chi2", "br": 0.0, "open": False}
-    assert out["channels"]["443"]["open"] is True and out["channels"]["443"]["br"] > 0.0
+    assert out["channels"]["443"]["open"] is True
+    # physics-inputs: BR(J/psi -> chi1 chi2) / d^2 = 12.5 GeV^2 in the massless limit; M1 = 0.1,
+    # M2 = 0.11 GeV shift it by (M/M_J/psi)^2 ~ 0.5%
+    assert out["channels"]["443"]["br"] == pytest.approx(12.5 * 1e-4**2, rel=0.02)
 
 
 def test_info_json_neutrino_dipole():
@@ -45,7 +51,9 @@ def test_info_json_neutrino_dipole():
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["ctau_m"] == pytest.approx(2.48, rel=5e-3)
-    assert out["width_gev"] > 0
+    # physics-inputs: Gamma(N -> nu gamma) = d^2 M_N^3 / (4 pi), and c*tau = hbar c / Gamma
+    assert out["width_gev"] == pytest.approx(1e-12 * 0.1**3 / (4 * math.pi), rel=1e-12)
+    assert out["ctau_m"] * out["width_gev"] == pytest.approx(HBARC_GEV_M, rel=1e-9)
     assert out["channels"]["321"]["name"] == "K+ -> mu+ N gamma"
     assert all(isinstance(c["br"], float) for c in out["channels"].values())
 

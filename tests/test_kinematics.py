@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from conftest import random_mothers
+from references import MASS_TOLERANCE, mass_shell_violation
 from scipy import stats
 
 from mcsim.kinematics import decay_two_body, two_body_momentum
@@ -47,12 +48,30 @@ def test_conservation_and_mass_shell_every_channel(model, rng):
         assert np.max(np.abs(total - mothers) / scale) < 1e-9, chan.name
         for name, mass in _product_masses(chan, model).items():
             p = out[name]
-            shell = np.abs(_mass_sq(p) - mass**2) / p[:, 0] ** 2
-            assert np.max(shell) < 1e-9, (chan.name, name)
+            assert mass_shell_violation(p, mass) < MASS_TOLERANCE, (chan.name, name)
             assert np.all(p[:, 0] >= mass)
         inv, photon = llp_decay(model, out["llp"], rng)
         assert np.max(np.abs(inv + photon - out["llp"]) / out["llp"][:, :1]) < 1e-9
-        assert np.max(np.abs(_mass_sq(photon)) / photon[:, 0] ** 2) < 1e-9
+        assert mass_shell_violation(photon, 0.0) < MASS_TOLERANCE
+        assert mass_shell_violation(inv, model.invisible_mass) < MASS_TOLERANCE
+
+
+def test_mass_shell_check_sees_a_10_mev_mass_at_high_energy(rng):
+    """The mass-shell check above looks at the mass itself: a photon of 10 MeV, or a chi1 10 MeV
+    too heavy, at 350 GeV - 3 TeV fails it -- while the old relative check
+    |m^2 - M^2| / E^2 < 1e-9 let both pass."""
+    n = 10_000
+    for true_mass, claimed, e_min in ((0.01, 0.0, 350.0), (0.11, 0.10, 1500.0)):
+        e = rng.uniform(e_min, 3000.0, n)
+        fake = random_mothers(rng, true_mass, n, p_max=1.0)  # isotropic directions
+        u = fake[:, 1:] / np.linalg.norm(fake[:, 1:], axis=1)[:, None]
+        fake[:, 0] = e
+        fake[:, 1:] = np.sqrt((e - true_mass) * (e + true_mass))[:, None] * u
+        assert mass_shell_violation(fake, claimed) == pytest.approx(0.01, rel=1e-3)
+        assert mass_shell_violation(fake, claimed) > MASS_TOLERANCE
+        assert mass_shell_violation(fake, true_mass) < 1e-6
+        old = np.abs(_mass_sq(fake) - claimed**2) / fake[:, 0] ** 2
+        assert np.max(old) < 1e-9  # blind
 
 
 def _boost_to_rest(p, parent, m_parent):
@@ -133,4 +152,4 @@ def test_photon_on_shell_and_conservation_at_extreme_boost(rng):
     assert photon[:, 0].min() < 1e-4 * photon[:, 0].max()  # the soft, backward ones are there
     assert np.max(np.abs(_mass_sq(photon)) / photon[:, 0] ** 2) < 1e-13
     assert np.max(np.abs(inv + photon - llp) / llp[:, :1]) < 1e-12
-    assert np.max(np.abs(_mass_sq(inv) - model.m1**2) / inv[:, 0] ** 2) < 1e-9
+    assert mass_shell_violation(inv, model.m1) < MASS_TOLERANCE

@@ -92,28 +92,35 @@ def _me_explicit(p1, p2, k, q1, q2, m1, m2, d):
 
 
 def _boost(p, b):
-    """p (4,) given in the rest frame of a system moving with velocity b (3,)."""
-    b2 = b @ b
-    g = 1 / math.sqrt(1 - b2)
-    bp = b @ p[1:]
-    return np.array([g * (p[0] + bp), *(p[1:] + ((g - 1) * bp / b2 + g * p[0]) * b)])
+    """p (n, 4) given in the rest frames of systems moving with velocities b (n, 3)."""
+    b2 = np.sum(b * b, axis=1)
+    g = 1 / np.sqrt(1 - b2)
+    bp = np.sum(b * p[:, 1:], axis=1)
+    out = np.empty_like(p)
+    out[:, 0] = g * (p[:, 0] + bp)
+    out[:, 1:] = p[:, 1:] + ((g - 1) * bp / b2 + g * p[:, 0])[:, None] * b
+    return out
 
 
-def _point(rs, m1, m2, x, c, phi, ct, ph):
-    """CM momenta (p1, p2, k, q1, q2) for photon (x, cos theta, phi) and chi2 direction
-    (cos, phi) in the rest frame of q1 + q2."""
+def _points(rs, m1, m2, x, c, phi, ct, ph):
+    """CM momenta (p1, p2, k, q1, q2), each (n, 4), for photons (x, cos theta, phi) and chi2
+    directions (cos, phi) in the rest frame of q1 + q2 (arrays of n points, or scalars)."""
+    x, c, phi, ct, ph = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(v, float)) for v in (x, c, phi, ct, ph))
+    )
+    n = x.size
     e = rs / 2
-    p1, p2 = np.array([e, 0, 0, e]), np.array([e, 0, 0, -e])
-    st = math.sqrt(1 - c * c)
-    k = x * e * np.array([1, st * math.cos(phi), st * math.sin(phi), c])
+    p1, p2 = np.tile([e, 0.0, 0.0, e], (n, 1)), np.tile([e, 0.0, 0.0, -e], (n, 1))
+    st = np.sqrt(1 - c * c)
+    k = (x * e)[:, None] * np.column_stack([np.ones(n), st * np.cos(phi), st * np.sin(phi), c])
     q = p1 + p2 - k
-    mq = math.sqrt(q @ _ETA @ q)
-    ps = math.sqrt((mq**2 - (m1 + m2) ** 2) * (mq**2 - (m1 - m2) ** 2)) / (2 * mq)
-    sn = math.sqrt(1 - ct * ct)
-    n = ps * np.array([sn * math.cos(ph), sn * math.sin(ph), ct])
-    b = q[1:] / q[0]
-    q2 = _boost(np.array([math.hypot(ps, m2), *n]), b)
-    q1 = _boost(np.array([math.hypot(ps, m1), *(-n)]), b)
+    mq = np.sqrt(q[:, 0] ** 2 - np.sum(q[:, 1:] ** 2, axis=1))
+    ps = np.sqrt((mq**2 - (m1 + m2) ** 2) * (mq**2 - (m1 - m2) ** 2)) / (2 * mq)
+    sn = np.sqrt(1 - ct * ct)
+    nv = ps[:, None] * np.column_stack([sn * np.cos(ph), sn * np.sin(ph), ct])
+    b = q[:, 1:] / q[:, :1]
+    q2 = _boost(np.column_stack([np.hypot(ps, m2), nv]), b)
+    q1 = _boost(np.column_stack([np.hypot(ps, m1), -nv]), b)
     return p1, p2, k, q1, q2
 
 
@@ -124,22 +131,19 @@ RS = 10.58
 def test_matrix_element_equals_explicit_dirac_traces(m1, delta):
     rng = np.random.default_rng(3)
     m2 = m1 * (1 + delta)
-    pts = [
-        _point(
-            RS,
-            m1,
-            m2,
-            rng.uniform(0.05, 0.6),
-            rng.uniform(-0.99, 0.99),
-            rng.uniform(0, 2 * math.pi),
-            rng.uniform(-1, 1),
-            rng.uniform(0, 2 * math.pi),
-        )
-        for _ in range(4)
-    ]
-    arrays = [np.array([p[j] for p in pts]) for j in range(5)]
+    u = rng.uniform(size=(4, 5))
+    arrays = _points(
+        RS,
+        m1,
+        m2,
+        0.05 + 0.55 * u[:, 0],
+        -0.99 + 1.98 * u[:, 1],
+        2 * math.pi * u[:, 2],
+        -1 + 2 * u[:, 3],
+        2 * math.pi * u[:, 4],
+    )
     fast = squared_me_many(*arrays, m1, m2, 2e-3)
-    ref = [_me_explicit(*p, m1, m2, 2e-3) for p in pts]
+    ref = [_me_explicit(*(a[i] for a in arrays), m1, m2, 2e-3) for i in range(4)]
     np.testing.assert_allclose(fast, ref, rtol=1e-9)
 
 
@@ -173,8 +177,7 @@ def _sigma_independent(rs, m1, m2, d, e_min, c_range, n_log2=15):
         e = e_min + (e_max - e_min) * u[:, 0]
         c = c_range[0] + (c_range[1] - c_range[0]) * u[:, 1]
         ct, ph = 2 * u[:, 2] - 1, 2 * math.pi * u[:, 3]
-        pts = [_point(rs, m1, m2, 2 * e[i] / rs, c[i], 0.0, ct[i], ph[i]) for i in range(len(e))]
-        me = squared_me_many(*[np.array([p[j] for p in pts]) for j in range(5)], m1, m2, d)
+        me = squared_me_many(*_points(rs, m1, m2, 2 * e / rs, c, 0.0, ct, ph), m1, m2, d)
         mq = np.sqrt(s - 2 * rs * e)
         ps = np.sqrt((mq**2 - (m1 + m2) ** 2) * (mq**2 - (m1 - m2) ** 2)) / (2 * mq)
         jac = (

@@ -1,10 +1,14 @@
 """Scan tasks: identical grids on local processes and on a Dask LocalCluster; bad input."""
 
+import csv
+import json
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from mcsim.cli import main
+from mcsim.reach import read_grids
 from mcsim.scan import Family, Target, make_tasks, run_task, scan
 
 FAMILY = Family("dark-dipole", delta=0.1)
@@ -93,8 +97,26 @@ def test_reach_command_writes_grid_contours_and_png(tmp_path):
         ],
     )
     assert res.exit_code == 0, res.output
-    for name in ("grid.csv", "grid.json", "contours.csv", "contours.json", "reach.png"):
-        assert (out / name).stat().st_size > 0
+    assert (out / "reach.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    rows = list(csv.DictReader((out / "grid.csv").open()))
+    (grid,) = read_grids(out / "grid.json")
+    assert len(rows) == 3 * 12 == grid.events.size
+    masses = np.array(sorted({float(r["mass_GeV"]) for r in rows}))
+    np.testing.assert_allclose(masses, np.geomspace(0.05, 0.5, 3), rtol=1e-5)
+    np.testing.assert_allclose([float(r["events"]) for r in rows], grid.events.ravel(), rtol=1e-5)
+    # long-lifetime limit: BR ~ d^2 and P(decay) ~ 1/(c tau) ~ d^2, so the events ~ d^4 at the
+    # smallest couplings of every mass
+    d, events = grid.couplings, grid.events
+    np.testing.assert_allclose(events[:, 1] / events[:, 0], (d[1] / d[0]) ** 4, rtol=0.01)
+    # the N = 3 contour at the lightest mass sits where the d^4 law from the grid point below
+    # it reaches 3 events
+    contours = json.loads((out / "contours.json").read_text())["ship"]
+    assert contours["level"] == 3.0
+    lowest = min(dd for line in contours["lines"] for m, dd in line if m == masses[0])
+    k = np.searchsorted(events[0], 3.0) - 1
+    assert lowest == pytest.approx(d[k] * (3.0 / events[0, k]) ** 0.25, rel=0.01)
+    lines = list(csv.DictReader((out / "contours.csv").open()))
+    assert {r["level"] for r in lines} == {"3"} and len(lines) >= 4
 
 
 def test_reach_command_bad_input_exit_status(tmp_path):
@@ -147,4 +169,5 @@ def test_validate_cone_table_and_figure(tmp_path):
     (row,) = res["rows"]
     # on the beam axis with a calorimeter as wide as the decay volume, full ~ cone
     assert 0.8 < row["median_ratio_full_over_cone"] < 1.2
-    assert res["png"].stat().st_size > 0 and "FASER 2" in res["table"][1].read_text()
+    assert res["png"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "FASER 2" in res["table"][1].read_text()

@@ -1,8 +1,8 @@
-"""--tables DIR: tables written elsewhere replace the shipped ones where DIR has them."""
-
-import json
+"""`mcsim spectra list/show` on the shipped tables, and --tables DIR: tables written elsewhere
+replace the shipped ones where DIR has them."""
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from mcsim import spectra
@@ -30,7 +30,9 @@ def _multiplicity(output, beam, meson):
 
 
 def test_tables_option_replaces_only_the_tables_it_has(tmp_path, monkeypatch):
-    monkeypatch.delenv(spectra.TABLES_ENV, raising=False)
+    # setenv (not delenv of an unset variable, which records nothing) so that monkeypatch
+    # restores the variable's original state after --tables has set it in this process
+    monkeypatch.setenv(spectra.TABLES_ENV, "")
     shipped = _doubled_table(tmp_path)
     runner = CliRunner()
     plain = runner.invoke(main, ["spectra", "list"])
@@ -51,16 +53,20 @@ def test_missing_tables_directory_is_refused(tmp_path):
     assert res.exit_code == 2 and "--tables" in res.output
 
 
-def test_spectra_generate_writes_to_the_user_directory(tmp_path, monkeypatch):
+def test_user_tables_directory_follows_xdg_data_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert spectra.user_tables_directory() == tmp_path / "mcsim" / "tables"
-    import importlib.util
 
-    if importlib.util.find_spec("pythia8mc") is None:
-        return
-    from mcsim.spectra_generate import generate
 
-    paths = generate("u70_softqcd", events=60, chunk_events=30, seed=5)
-    assert paths and all(p.is_relative_to(tmp_path / "mcsim" / "tables") for p in paths)
-    meta = json.loads(str(np.load(paths[0])["meta"]))
-    assert meta["events"] == 60
+def test_cli_list_show_and_errors(tmp_path):
+    """spectra list / show read the shipped tables only: no PYTHIA8 needed."""
+    runner = CliRunner()
+    listing = runner.invoke(main, ["spectra", "list"])
+    assert listing.exit_code == 0 and "sps400   pi0" in listing.output
+    assert _multiplicity(listing.output, "sps400", "pi0") == pytest.approx(4.3, rel=0.15)  # Table 1
+    png = tmp_path / "pi0.png"
+    shown = runner.invoke(main, ["spectra", "show", "pi0", "--beam", "sps400", "--png", str(png)])
+    assert shown.exit_code == 0 and "per collision" in shown.output
+    assert png.read_bytes().startswith(b"\x89PNG")
+    bad = runner.invoke(main, ["spectra", "show", "kaon", "--beam", "sps400"])
+    assert bad.exit_code == 2 and "unknown meson 'kaon'" in bad.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -133,17 +134,10 @@ def test_missing_card_and_missing_pythia(tmp_path, monkeypatch):
         read_card(CARD)
 
 
-def test_cli_list_show_and_errors(tmp_path):
-    from click.testing import CliRunner
-
-    from mcsim.cli import main
-
-    runner = CliRunner()
-    listing = runner.invoke(main, ["spectra", "list"])
-    assert listing.exit_code == 0 and "sps400   pi0" in listing.output
-    png = tmp_path / "pi0.png"
-    shown = runner.invoke(main, ["spectra", "show", "pi0", "--beam", "sps400", "--png", str(png)])
-    assert shown.exit_code == 0 and "per collision" in shown.output
-    assert png.read_bytes().startswith(b"\x89PNG")
-    bad = runner.invoke(main, ["spectra", "show", "kaon", "--beam", "sps400"])
-    assert bad.exit_code == 2 and "unknown meson 'kaon'" in bad.output
+def test_spectra_generate_writes_to_the_user_directory(tmp_path, monkeypatch):
+    """Without --out, generated tables go to $XDG_DATA_HOME/mcsim/tables."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    paths = generate("u70_softqcd", events=60, chunk_events=30, seed=5)
+    assert paths and all(p.is_relative_to(tmp_path / "mcsim" / "tables") for p in paths)
+    meta = json.loads(str(np.load(paths[0])["meta"]))
+    assert meta["events"] == 60
