@@ -28,7 +28,7 @@ from mcsim import DarkDipole, spectra
 from mcsim.chain import reweight, simulate
 from mcsim.detector import load_detector
 from mcsim.memory import keep_freed_memory
-from mcsim.production import generate, open_channels
+from mcsim.production import decay_mothers, open_channels
 from mcsim.propagate import propagate
 
 
@@ -46,7 +46,7 @@ def throughput(n_events: int) -> None:
     rng = np.random.default_rng(1)
     stages = {
         "sample meson": lambda x, n: spectra.sample_momenta(table, n, rng),
-        "production decay": lambda x, n: generate(rho, x, rng)["llp"],
+        "production decay": lambda x, n: decay_mothers(rho, x, rng)["llp"],
         "propagate": lambda x, n: propagate(
             x,
             m_llp=model.llp_mass,

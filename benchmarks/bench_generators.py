@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from mcsim.models import DarkDipole, NeutrinoDipole
-from mcsim.production import channels, generate, llp_decay
+from mcsim.production import channels, decay_mothers, llp_decay
 
 
 def _mothers(rng, mass, n):
@@ -48,7 +48,7 @@ def main(n: int = 2_000_000) -> None:
         for pdgid in mothers:
             chan = by_id[pdgid]
             moms = _mothers(rng, chan.mother_mass, n)
-            rate = _rate(lambda k, chan=chan, moms=moms: generate(chan, moms[:k], rng), n)
+            rate = _rate(lambda k, chan=chan, moms=moms: decay_mothers(chan, moms[:k], rng), n)
             print(f"{chan.name:<40s} {model.describe()!s:<38s} {rate:14.3e}")
     model = DarkDipole(0.1, 0.1, 1e-4)
     llp = _mothers(rng, model.llp_mass, n)

@@ -23,7 +23,7 @@ from pathlib import Path
 from mcsim import DarkDipole
 from mcsim.chain import simulate
 from mcsim.cutflow import cutflow
-from mcsim.ntuple import generate
+from mcsim.ntuple import write_events
 from mcsim.rootio import NtupleWriter
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
@@ -36,7 +36,7 @@ def peak_rss_gb() -> float:
 
 def bench_generate(path: Path, n_events: int, compression: str) -> None:
     start = time.perf_counter()
-    meta = generate(
+    meta = write_events(
         POINT,
         "na62",
         path,

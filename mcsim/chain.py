@@ -27,7 +27,7 @@ from . import spectra
 from .detector import Detector, load_detector
 from .directed import meson_tilt
 from .model_registry import Model
-from .production import Channel, generate, open_channels
+from .production import Channel, decay_mothers, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
 from .schema import ARRAYS, EventBatch
 from .yields import Estimate, estimate, yield_sums
@@ -218,7 +218,7 @@ def produce(
     channel: Channel, source: MesonSource, n: int, rng: np.random.Generator, window: float = 0.0
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The detector-independent step: n mothers (n, 4) [GeV] from ``source`` and their decay
-    products through ``channel`` (see :func:`mcsim.production.generate`).  With ``window``
+    products through ``channel`` (see :func:`mcsim.production.decay_mothers`).  With ``window``
     [rad] > 0 (directed sampling) the mothers are drawn preferably where their LLP can fly
     within ``window`` of the beam axis (:meth:`SpectraSource.sample_directed`), and the LLP is
     pointed into it (:mod:`mcsim.directed`); products['weight'] holds the importance weights."""
@@ -228,7 +228,7 @@ def produce(
     else:
         mothers, weights = source.sample(channel.mother, n, rng), np.ones(n)
     mothers = np.ascontiguousarray(mothers, dtype=np.float64)
-    products = generate(channel, mothers, rng, window)
+    products = decay_mothers(channel, mothers, rng, window)
     products["weight"] = products["weight"] * weights
     return mothers, products
 

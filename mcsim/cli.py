@@ -51,7 +51,7 @@ _COMMANDS = {
     "figure": (".reach_cli", "figure", "The paper's Figure NUMBER (2, 3 or 4): scan, plot, write."),
     "generate": (
         ".generate_cli",
-        "generate",
+        "generate_command",
         "Generate events with the full chain and write them to a ROOT file.",
     ),
     "info": (

@@ -13,7 +13,7 @@ from .propagate import MODES
 from .spectra_cli import tables_option
 from .validate import CHUNK, ENERGY, EVENTS, SEED, click_type
 
-__all__ = ["generate"]
+__all__ = ["generate_command"]
 
 
 def _mothers(text: str | None) -> list[int] | None:
@@ -28,7 +28,7 @@ def _mothers(text: str | None) -> list[int] | None:
     return [table_key(int(t)) if t.lstrip("+-").isdigit() else table_key(t) for t in items]
 
 
-@click.command()
+@click.command("generate")
 @model_options
 @click.option(
     "--detector",
@@ -121,7 +121,7 @@ def _mothers(text: str | None) -> list[int] | None:
 @click.option("--overwrite", is_flag=True, help="replace an existing output file")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @tables_option
-def generate(
+def generate_command(
     point,
     detector,
     n_events,
@@ -142,7 +142,7 @@ def generate(
     """Generate events with the full chain and write them to a ROOT file (TTree 'events',
     metadata in 'mcsim_metadata', 'run', 'channels', control histograms in 'histograms') or a
     HepMC3 file (for detector simulation)."""
-    from .ntuple import generate as run
+    from .ntuple import write_events as run
 
     warn_branching_ratios(point)
     start = time.perf_counter()

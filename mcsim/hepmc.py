@@ -111,7 +111,7 @@ def _run_info(meta: dict):
 class HepMCWriter:
     """Context manager writing kept events to a HepMC3 ASCII file, with the interface of
     :class:`mcsim.rootio.NtupleWriter` (``extend``, ``extend_crossing``, ``finish``).  The run
-    info needs the run's metadata up front: ``meta`` (as :func:`mcsim.ntuple.generate` writes
+    info needs the run's metadata up front: ``meta`` (as :func:`mcsim.ntuple.write_events` writes
     it; counts and yields may be missing)."""
 
     def __init__(self, path: str | Path, meta: dict, *, overwrite: bool = False):

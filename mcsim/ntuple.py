@@ -65,16 +65,16 @@ __all__ = [
     "FORMATS",
     "KEEP",
     "chunk_sizes",
-    "generate",
     "keep_mask",
     "output_format",
     "split_events",
+    "write_events",
 ]
 
 #: Layout version of the events files (2: cumulative flags, --keep, the crossing tree).
 FORMAT_VERSION = "mcsim-events-2"
 
-#: What ``generate`` keeps in the events tree (see the module docstring).
+#: What ``write_events`` keeps in the events tree (see the module docstring).
 KEEP = ("selected", "crossing", "all")
 
 #: Default number of events per chunk (one basket per branch).
@@ -108,7 +108,7 @@ def chunk_sizes(n: int, chunk_size: int) -> list[tuple[int, int]]:
     return [(k * blocks, size) for k in range(full)] + ([(full * blocks, rest)] if rest else [])
 
 
-#: Output formats of ``generate`` and the file suffixes that select them.
+#: Output formats of ``write_events`` and the file suffixes that select them.
 FORMATS = {"root": (".root",), "hepmc3": (".hepmc3", ".hepmc")}
 
 
@@ -208,7 +208,7 @@ def _metadata(
     return out
 
 
-def generate(
+def write_events(
     model: Model,
     detector: Detector | ColliderDetector | str,
     path: str | Path,

@@ -1,7 +1,7 @@
 """Production channels of the long-lived state in meson decays (paper Sec. 4.1, Appendix A.2-A.4).
 
 For a model, :func:`channels` lists every channel the paper considers, open or closed, with its
-branching ratio at the model's coupling; :func:`generate` produces decays event by event.
+branching ratio at the model's coupling; :func:`decay_mothers` produces decays event by event.
 
 Channel kinds:
   ``vector``  V -> chi1 chi2 (or N nu), Eq. (A.2), two-body (the paper's rho, omega, phi, J/psi,
@@ -39,8 +39,8 @@ __all__ = [
     "VECTORS",
     "Channel",
     "channels",
+    "decay_mothers",
     "dipole_channels",
-    "generate",
     "llp_decay",
     "open_channels",
     "two_photon_width",
@@ -69,7 +69,7 @@ class Channel:
 
     mother: PDG ID of the decaying meson (the positive one for charged mesons);
     kind: 'vector', 'anomaly' or 'charged'; products: names of the final state in the order of
-    :func:`generate`; masses: (m_x, m_y) of the channel's matrix element in GeV
+    :func:`decay_mothers`; masses: (m_x, m_y) of the channel's matrix element in GeV
     ((M1, M2) for vector/anomaly, (M_l, M_N) for charged); width: partial width [GeV] summed over
     N and N-bar where both occur; br: width / Gamma_total(mother), 0.0 when closed.
     """
@@ -237,7 +237,7 @@ def _envelope(kind: int, mp: float, m_x: float, m_y: float) -> np.ndarray:
     return bounds
 
 
-def generate(
+def decay_mothers(
     channel: Channel, mothers: np.ndarray, rng: np.random.Generator, window: float = 0.0
 ) -> dict[str, np.ndarray]:
     """Decay mothers (n, 4) [GeV] through ``channel``; returns {product name: (n, 4) array} and

@@ -428,7 +428,7 @@ class NtupleWriter:
             self.n_crossing += len(events)
 
     def finish(self, metadata: dict, histograms: dict | None = None) -> None:
-        """Write the metadata (JSON-serialisable dict; see :func:`mcsim.ntuple.generate`) and
+        """Write the metadata (JSON-serialisable dict; see :func:`mcsim.ntuple.write_events`) and
         the ``histograms`` (name -> ``hist.Hist``, written as TH1D/TH2D)."""
         if metadata["n_kept"] != self.n_written:
             raise ValueError(

@@ -37,7 +37,7 @@ from .chain import (
 from .collider import COLLIDER_BEAM, ColliderDetector, collider_sums
 from .detector import Detector, load_detector
 from .model_registry import Model
-from .production import generate, open_channels
+from .production import decay_mothers, open_channels
 from .propagate import MODES, decay_probability, select
 from .reach import DISCOVERY_LEVEL, ReachGrid, recast_upper_limit
 from .yields import yield_sums
@@ -263,7 +263,7 @@ def _selected_samples(
         else:
             table = spectra.load_table(channel.mother, task.beam)
             mothers, weights = spectra.sample_momenta_tilted(table, size, rng_production, tilt)
-            products = generate(channel, mothers, rng_production, angle)
+            products = decay_mothers(channel, mothers, rng_production, angle)
             weights = weights * products["weight"]
         per_target: list = [None] * len(task.targets)
         for members in groups.values():

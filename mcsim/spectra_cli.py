@@ -44,7 +44,7 @@ def spectra() -> None:
     """Meson spectrum tables (PYTHIA8, lab frame)."""
 
 
-@spectra.command()
+@spectra.command("generate")
 @click.argument("card")
 @click.option(
     "--out",
@@ -68,10 +68,10 @@ def spectra() -> None:
     metavar="ADDRESS",
     help="run the chunks on the Dask scheduler at ADDRESS (tcp://HOST:8786)",
 )
-def generate(card, out_dir, events, seed, chunk_events, workers, scheduler) -> None:
+def generate_tables_command(card, out_dir, events, seed, chunk_events, workers, scheduler) -> None:
     """Run PYTHIA8 on generator CARD (a path or a shipped name such as sps400_softqcd) and
     write one table per meson; use them with --tables DIR on the other commands."""
-    from .spectra_generate import generate as run
+    from .spectra_generate import generate_tables as run
 
     paths = run(
         card,

@@ -42,7 +42,7 @@ __all__ = [
     "LOG10THETA_EDGES",
     "Card",
     "chunk_seeds",
-    "generate",
+    "generate_tables",
     "read_card",
     "run_chunk",
 ]
@@ -358,7 +358,7 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray | np.generic]) -> None:
         raise
 
 
-def generate(
+def generate_tables(
     card: str | Path,
     *,
     out_dir: str | Path | None = None,

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from mcsim import DarkDipole, validate
 from mcsim.cli import main
 from mcsim.detector import load_detector
-from mcsim.ntuple import generate
+from mcsim.ntuple import write_events
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ DARK = ["--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "1e-6"
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("ev") / "ev.root"
-    generate(DarkDipole(m1=0.1, delta=0.1, d=1e-6), "na62", path, n_events=700, seed=1)
+    write_events(DarkDipole(m1=0.1, delta=0.1, d=1e-6), "na62", path, n_events=700, seed=1)
     return path
 
 

@@ -19,7 +19,7 @@ from mcsim.collider import (
 from mcsim.cutflow import cutflow
 from mcsim.detector import load_detector
 from mcsim.models import DarkDipole
-from mcsim.ntuple import generate
+from mcsim.ntuple import write_events
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_prompt_limit_is_sigma_times_luminosity_times_acceptance(batch, babar):
 
 def test_ntuple_round_trip_and_cutflow(tmp_path):
     path = tmp_path / "babar.root"
-    meta = generate(
+    meta = write_events(
         DarkDipole(m1=0.2, delta=0.02, d=5e-4),
         "babar",
         path,
@@ -166,7 +166,7 @@ def test_ntuple_round_trip_and_cutflow(tmp_path):
     assert cf.cuts[0].weighted == pytest.approx(60.0 * meta["br"][0], rel=1e-9)
     assert [c.raw for c in cf.cuts] == sorted((c.raw for c in cf.cuts), reverse=True)
     assert "LLP decays inside the decay volume" in cf.table()
-    again = generate(
+    again = write_events(
         DarkDipole(m1=0.2, delta=0.02, d=5e-4),
         "babar",
         tmp_path / "b.root",

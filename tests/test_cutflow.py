@@ -15,7 +15,7 @@ from mcsim import DarkDipole
 from mcsim.chain import expected_events_at, reweight, simulate
 from mcsim.cli import main
 from mcsim.cutflow import cutflow
-from mcsim.ntuple import generate
+from mcsim.ntuple import write_events
 from mcsim.rootio import read_arrays, read_metadata
 from mcsim.schema import EventBatch
 
@@ -44,13 +44,13 @@ def files(tmp_path_factory):
         "cone": d / "cone.root",
     }
     kw = dict(n_events=14_000, seed=5, chunk_size=3_000, keep="all")
-    generate(POINT, "na62", out["base"], **kw)
-    generate(POINT.with_coupling(D2), "na62", out["d2"], **kw)
-    generate(POINT, "na62", out["thr"], threshold=3.0, **kw)
-    generate(POINT, "na62", out["cone"], mode="cone", **kw)
-    generate(POINT, "na62", out["skim"], **dict(kw, keep="selected"))
-    generate(POINT, "na62", out["crossing"], **dict(kw, keep="crossing"))
-    generate(POINT, "na62", out["rho"], n_events=5_000, seed=5, channels=[113], keep="all")
+    write_events(POINT, "na62", out["base"], **kw)
+    write_events(POINT.with_coupling(D2), "na62", out["d2"], **kw)
+    write_events(POINT, "na62", out["thr"], threshold=3.0, **kw)
+    write_events(POINT, "na62", out["cone"], mode="cone", **kw)
+    write_events(POINT, "na62", out["skim"], **dict(kw, keep="selected"))
+    write_events(POINT, "na62", out["crossing"], **dict(kw, keep="crossing"))
+    write_events(POINT, "na62", out["rho"], n_events=5_000, seed=5, channels=[113], keep="all")
     return out
 
 
@@ -203,7 +203,7 @@ def test_stat_error_agrees_with_the_scatter_of_independent_seeds(tmp_path):
     flows = []
     for seed in range(n_seeds):
         path = tmp_path / f"s{seed}.root"
-        generate(
+        write_events(
             POINT, "na62", path, n_events=1_500, seed=100 + seed, channels=[221], keep="selected"
         )
         flows.append(cutflow(path, d=D2, histograms=False))

@@ -9,7 +9,7 @@ from scipy import stats
 from mcsim import dalitz
 from mcsim.mesons import sm
 from mcsim.models import DarkDipole, NeutrinoDipole
-from mcsim.production import channels, generate
+from mcsim.production import channels, decay_mothers
 
 N_EVENTS = 1_000_000
 N_BINS = 20
@@ -115,7 +115,7 @@ def test_dalitz_distribution_matches_matrix_element(case):
     rng = np.random.default_rng(12345)
     chan, masses, msq = _setup(case)
     mothers = random_mothers(rng, chan.mother_mass, N_EVENTS, p_max=200.0)
-    m12, m23 = _paper_invariants(case, generate(chan, mothers, rng))
+    m12, m23 = _paper_invariants(case, decay_mothers(chan, mothers, rng))
     e12, e23 = _edges(masses)
     shape = _expected(masses, msq, e12, e23)
     counts, _, _ = np.histogram2d(m12, m23, bins=[e12, e23])
@@ -146,7 +146,7 @@ def test_envelope_holds_near_thresholds_and_poles(model):
     rng = np.random.default_rng(3)
     for chan in channels(model):
         if chan.is_open and chan.kind != "vector":
-            generate(chan, random_mothers(rng, chan.mother_mass, 200_000), rng)
+            decay_mothers(chan, random_mothers(rng, chan.mother_mass, 200_000), rng)
 
 
 @pytest.mark.parametrize(

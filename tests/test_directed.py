@@ -10,7 +10,7 @@ from conftest import random_mothers
 from mcsim import DarkDipole, NeutrinoDipole
 from mcsim.chain import simulate
 from mcsim.directed import can_reach
-from mcsim.production import generate, open_channels
+from mcsim.production import decay_mothers, open_channels
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 
@@ -29,8 +29,8 @@ def test_directed_decays_are_unbiased_in_and_out_of_the_window(mother, rng):
     mothers[:, 1:3] *= 0.01  # mostly forward mothers, some far off axis
     mothers[:, 3] = np.abs(mothers[:, 3])
     mothers[:, 0] = np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1) + chan.mother_mass**2)
-    plain = generate(chan, mothers, np.random.default_rng(1))
-    directed = generate(chan, mothers, np.random.default_rng(2), window=0.01)
+    plain = decay_mothers(chan, mothers, np.random.default_rng(1))
+    directed = decay_mothers(chan, mothers, np.random.default_rng(2), window=0.01)
     assert np.all(plain["weight"] == 1.0)
     w = directed["weight"]
     assert np.all(w[_theta(directed["llp"]) > 0.01] == 0.0)
@@ -61,7 +61,7 @@ def test_can_reach_never_excludes_an_llp_that_reaches(rng):
             p * np.cos(theta),
         ]
     )
-    llp = generate(chan, mothers, rng)["llp"]
+    llp = decay_mothers(chan, mothers, rng)["llp"]
     window = 0.02
     inside = _theta(llp) < window
     ok = can_reach(

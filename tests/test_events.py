@@ -9,7 +9,7 @@ from references import MASS_TOLERANCE, mass_shell_violation
 import mcsim
 from mcsim import NeutrinoDipole
 from mcsim.events import MOMENTA, iterate
-from mcsim.ntuple import generate
+from mcsim.ntuple import write_events
 
 POINT = NeutrinoDipole(m_n=0.3, d=1e-6, flavour="e")
 
@@ -17,7 +17,7 @@ POINT = NeutrinoDipole(m_n=0.3, d=1e-6, flavour="e")
 @pytest.fixture(scope="module")
 def path(tmp_path_factory):
     out = tmp_path_factory.mktemp("events") / "nu.root"
-    generate(POINT, "na62", out, n_events=6_000, seed=11, chunk_size=700, keep="all")
+    write_events(POINT, "na62", out, n_events=6_000, seed=11, chunk_size=700, keep="all")
     return out
 
 

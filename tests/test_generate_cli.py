@@ -135,7 +135,7 @@ def test_interrupted_generation_leaves_no_file(tmp_path, monkeypatch, error):
     monkeypatch.setattr(ntuple, "simulate", failing)
     out = tmp_path / "x.root"
     with pytest.raises(type(error)):
-        ntuple.generate(
+        ntuple.write_events(
             DarkDipole(m1=0.1, delta=0.1, d=1e-6),
             "na62",
             out,

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from mcsim import DarkDipole, NeutrinoDipole
 from mcsim.cli import main
 from mcsim.hepmc import PDG_CHI1, PDG_CHI2, PDG_N, WEIGHT_NAMES
-from mcsim.ntuple import generate, output_format
+from mcsim.ntuple import output_format, write_events
 from mcsim.rootio import read_arrays
 
 KW = dict(n_events=10_000, seed=3, chunk_size=4_000)
@@ -36,8 +36,8 @@ def pair(request, tmp_path_factory):
         if request.param == "dark"
         else (NeutrinoDipole(m_n=0.3, d=1e-6, flavour="mu"), "selected")
     )
-    generate(point, "na62", d / "ev.root", keep=keep, **KW)
-    generate(point, "na62", d / "ev.hepmc3", keep=keep, **KW)
+    write_events(point, "na62", d / "ev.root", keep=keep, **KW)
+    write_events(point, "na62", d / "ev.hepmc3", keep=keep, **KW)
     return request.param, read_arrays(d / "ev.root", None), _read(d / "ev.hepmc3"), d
 
 

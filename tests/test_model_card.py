@@ -15,7 +15,7 @@ from mcsim import DarkDipole
 from mcsim.chain import expected_events_at, simulate
 from mcsim.model_card import load_card
 from mcsim.model_registry import get, model_from_options
-from mcsim.production import generate, open_channels
+from mcsim.production import decay_mothers, open_channels
 from mcsim.scan import Family
 
 SHIPPED = "dark_dipole_delta0.1"  # M1 = 0.05 GeV, delta = 0.1, d_ref = 1e-5 GeV^-1
@@ -146,7 +146,7 @@ def test_flat_three_body_dalitz_marginal(tmp_path):
     mp, m_inv, m_llp = chan.mother_mass, 0.05, 0.2
     n = 200_000
     mothers = np.tile([mp, 0.0, 0.0, 0.0], (n, 1))
-    out = generate(chan, mothers, np.random.default_rng(5))
+    out = decay_mothers(chan, mothers, np.random.default_rng(5))
     pair = out["invisible"] + out["llp"]
     s = pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1)
 

@@ -10,7 +10,7 @@ from references import SPEC_DETECTORS, brute_force_acceptance, pull
 from mcsim import DarkDipole, __version__
 from mcsim.chain import ARRAYS, BLOCK_SIZE, simulate
 from mcsim.detector import load_detector
-from mcsim.ntuple import chunk_sizes, generate, split_events
+from mcsim.ntuple import chunk_sizes, split_events, write_events
 from mcsim.propagate import decay_probability
 from mcsim.rootio import (
     BRANCHES,
@@ -36,7 +36,9 @@ def files(tmp_path_factory):
     out = {}
     for label, seed in (("a", 7), ("b", 7), ("c", 8)):
         path = d / f"{label}.root"
-        generate(POINT, "na62", path, n_events=N_EVENTS, seed=seed, chunk_size=CHUNK, keep="all")
+        write_events(
+            POINT, "na62", path, n_events=N_EVENTS, seed=seed, chunk_size=CHUNK, keep="all"
+        )
         out[label] = path
     return out
 
@@ -195,7 +197,7 @@ def test_events_do_not_depend_on_the_chunk_size(tmp_path):
     path = tmp_path / "rho.root"
     n = 2 * BLOCK_SIZE + 123
     assert len(chunk_sizes(n, 1)) == 3
-    generate(POINT, "na62", path, n_events=n, seed=9, chunk_size=1, channels=[113], keep="all")
+    write_events(POINT, "na62", path, n_events=n, seed=9, chunk_size=1, channels=[113], keep="all")
     ref = _cumulative(simulate(POINT, "na62", n_events=n, seed=9, channels=[113]).arrays)
     back = read_arrays(path)
     for key in ARRAYS:
@@ -250,7 +252,9 @@ def test_keep_selected_drops_only_events_of_zero_weight_at_every_coupling(files,
     numbers, w_norm and weights (N_generated counts every event); the crossing tree holds the
     other crossing LLPs; float32 storage changes only the kinematics, to float32 precision."""
     path = tmp_path / "skim.root"
-    meta = generate(POINT, "na62", path, n_events=N_EVENTS, seed=7, chunk_size=CHUNK, float32=True)
+    meta = write_events(
+        POINT, "na62", path, n_events=N_EVENTS, seed=7, chunk_size=CHUNK, float32=True
+    )
     full = _branches(files["a"])
     skim = _branches(path)
     sel = full["selected"]

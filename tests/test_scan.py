@@ -98,7 +98,7 @@ def test_reach_command_writes_grid_contours_and_png(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert (out / "reach.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    rows = list(csv.DictReader((out / "grid.csv").open()))
+    rows = list(csv.DictReader((out / "grid.csv").read_text().splitlines()))
     (grid,) = read_grids(out / "grid.json")
     assert len(rows) == 3 * 12 == grid.events.size
     masses = np.array(sorted({float(r["mass_GeV"]) for r in rows}))
@@ -115,7 +115,7 @@ def test_reach_command_writes_grid_contours_and_png(tmp_path):
     lowest = min(dd for line in contours["lines"] for m, dd in line if m == masses[0])
     k = np.searchsorted(events[0], 3.0) - 1
     assert lowest == pytest.approx(d[k] * (3.0 / events[0, k]) ** 0.25, rel=0.01)
-    lines = list(csv.DictReader((out / "contours.csv").open()))
+    lines = list(csv.DictReader((out / "contours.csv").read_text().splitlines()))
     assert {r["level"] for r in lines} == {"3"} and len(lines) >= 4
 
 

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("pythia8mc")
 
 from mcsim.spectra import load_table
-from mcsim.spectra_generate import chunk_seeds, generate, read_card
+from mcsim.spectra_generate import chunk_seeds, generate_tables, read_card
 
 #: A cheap card (70 GeV SoftQCD) for the tiny runs.
 CARD = "u70_softqcd"
@@ -36,7 +36,7 @@ def _assert_identical(a: dict, b: dict) -> None:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reference")
-    generate(CARD, out_dir=out, **TINY)
+    generate_tables(CARD, out_dir=out, **TINY)
     return out
 
 
@@ -48,7 +48,7 @@ def test_shipped_cards_parse():
 
 
 def test_regenerated_table_is_identical(reference, tmp_path):
-    generate(CARD, out_dir=tmp_path, **TINY)
+    generate_tables(CARD, out_dir=tmp_path, **TINY)
     _assert_identical(_tables(reference), _tables(tmp_path))
     t = load_table("pi0", "u70", directory=tmp_path)
     assert t.meta["events"] == 100 and t.meta["seed"] == 5 and t.meta["chunks"] == 2
@@ -59,7 +59,7 @@ def test_regenerated_table_is_identical(reference, tmp_path):
 
 
 def test_other_seed_gives_other_table(reference, tmp_path):
-    generate(CARD, out_dir=tmp_path, **{**TINY, "seed": 6})
+    generate_tables(CARD, out_dir=tmp_path, **{**TINY, "seed": 6})
     a = load_table("pi0", "u70", directory=reference).counts
     assert not np.array_equal(a, load_table("pi0", "u70", directory=tmp_path).counts)
 
@@ -67,12 +67,14 @@ def test_other_seed_gives_other_table(reference, tmp_path):
 @pytest.mark.slow
 def test_local_processes_and_dask_give_identical_tables(reference, tmp_path):
     distributed = pytest.importorskip("distributed")
-    generate(CARD, out_dir=tmp_path / "local", workers=2, **TINY)
+    generate_tables(CARD, out_dir=tmp_path / "local", workers=2, **TINY)
     _assert_identical(_tables(reference), _tables(tmp_path / "local"))
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
-        generate(CARD, out_dir=tmp_path / "dask", scheduler=cluster.scheduler_address, **TINY)
+        generate_tables(
+            CARD, out_dir=tmp_path / "dask", scheduler=cluster.scheduler_address, **TINY
+        )
     _assert_identical(_tables(reference), _tables(tmp_path / "dask"))
 
 
@@ -114,7 +116,7 @@ def test_bad_cards_name_file_and_problem_and_write_nothing(tmp_path, text, probl
     card.write_text(text)
     out = tmp_path / "tables"
     with pytest.raises(ValueError, match=f"{card}.*{problem}"):
-        generate(card, out_dir=out, events=10)
+        generate_tables(card, out_dir=out, events=10)
     assert not out.exists()
 
 
@@ -122,7 +124,7 @@ def test_card_that_fails_to_initialise_writes_nothing(tmp_path):
     card = tmp_path / "noprocess.cmnd"
     card.write_text(GOOD.replace("SoftQCD:all = on", "SoftQCD:all = off"))
     with pytest.raises(ValueError, match=f"{card}: PYTHIA8 failed to initialise"):
-        generate(card, out_dir=tmp_path / "tables", events=10)
+        generate_tables(card, out_dir=tmp_path / "tables", events=10)
     assert not (tmp_path / "tables").exists()
 
 
@@ -137,7 +139,7 @@ def test_missing_card_and_missing_pythia(tmp_path, monkeypatch):
 def test_spectra_generate_writes_to_the_user_directory(tmp_path, monkeypatch):
     """Without --out, generated tables go to $XDG_DATA_HOME/mcsim/tables."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    paths = generate("u70_softqcd", events=60, chunk_events=30, seed=5)
+    paths = generate_tables("u70_softqcd", events=60, chunk_events=30, seed=5)
     assert paths and all(p.is_relative_to(tmp_path / "mcsim" / "tables") for p in paths)
     meta = json.loads(str(np.load(paths[0])["meta"]))
     assert meta["events"] == 60

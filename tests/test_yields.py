@@ -10,7 +10,7 @@ from mcsim import DarkDipole, spectra
 from mcsim.chain import SpectraSource, expected_events_at, select_channels, simulate
 from mcsim.cutflow import cutflow
 from mcsim.detector import load_detector
-from mcsim.ntuple import generate
+from mcsim.ntuple import write_events
 from mcsim.scan import NO_REFINEMENT, Family, Refinement, Target, scan
 from mcsim.yields import Estimate, estimate, yield_sums
 
@@ -135,7 +135,7 @@ def test_scan_cell_simulate_and_cutflow_are_one_number(card, sampling, tmp_path)
     assert batch.reweight(d2).expected_events() == pytest.approx(moved, rel=1e-12)
     n_channels = len(select_channels(model, SpectraSource(load_detector(card))))
     path = tmp_path / "events.root"
-    generate(model, card, path, n_events=n * n_channels, seed=3, sampling=sampling)
+    write_events(model, card, path, n_events=n * n_channels, seed=3, sampling=sampling)
     assert cutflow(path, histograms=False).expected_events == pytest.approx(direct, rel=1e-12)
     assert cutflow(path, d=d2, histograms=False).expected_events == pytest.approx(moved, rel=1e-12)
 
