@@ -68,16 +68,20 @@ _GLUON_PDGID = 21
 
 _U = np.linspace(1e-4, 60.0, 6001)  # momentum / T
 _GRID = np.geomspace(1e-5, 1e3, 801)  # T [GeV]
+_Z_MAX = 100.0  # mass / T above which a species is left out (see _gas)
 
 
 def _gas(z: np.ndarray, fermion: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(rho / T^4, s / T^3) x 2 pi^2 of one internal degree of freedom of mass z T."""
-    e = np.sqrt(_U[None, :] ** 2 + z[:, None] ** 2)
-    with np.errstate(over="ignore"):
-        occ = 1.0 / (np.exp(e) + (1.0 if fermion else -1.0))
-    rho = integrate.trapezoid(_U**2 * e * occ, _U, axis=1)
-    p = integrate.trapezoid(_U**4 / e * occ, _U, axis=1) / 3.0
-    return rho, rho + p
+    """(rho / T^4, s / T^3) x 2 pi^2 of one internal degree of freedom of mass z T.  Above
+    z = _Z_MAX the gas is left out (zero): it is suppressed by exp(-z) < 1e-43, below double
+    precision against the photons' g = 2 that every temperature has."""
+    rho, ent = np.zeros(z.size), np.zeros(z.size)
+    live = z < _Z_MAX
+    e = np.sqrt(_U[None, :] ** 2 + z[live, None] ** 2)
+    occ = 1.0 / (np.exp(e) + (1.0 if fermion else -1.0))
+    rho[live] = integrate.trapezoid(_U**2 * e * occ, _U, axis=1)
+    ent[live] = rho[live] + integrate.trapezoid(_U**4 / e * occ, _U, axis=1) / 3.0
+    return rho, ent
 
 
 def _sum(species, temps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
