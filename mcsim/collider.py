@@ -37,7 +37,7 @@ import numpy as np
 from .chain import event_weight, run_metadata
 from .geometry import CYLINDER, Calorimeter
 from .monophoton import GEV2_TO_FB, envelope_bound, sample_cm, sigma_cut
-from .propagate import propagate_kernel
+from .propagate import KERNEL_OUTPUTS, propagate_kernel
 from .schema import ARRAYS, EventBatch
 from .yields import yield_sums
 
@@ -423,22 +423,7 @@ def simulate(
         model.ctau,
         rng,
     )
-    names = (
-        "p4_decay_invisible",
-        "p4_photon",
-        "vertex",
-        "impact",
-        "s_in",
-        "s_out",
-        "acc_intervals",
-        "beta_gamma",
-        "p_decay_volume",
-        "p_decay_accepted",
-        "in_volume",
-        "photon_hits_calo",
-        "above_threshold",
-    )
-    prop = dict(zip(names, out))
+    prop = dict(zip(KERNEL_OUTPUTS, out))
     prop["photon_hits_calo"], prop["above_threshold"] = selection(k, prop["p4_photon"], detector)
     system = np.tile(
         [

@@ -39,6 +39,7 @@ from .kinematics import two_body_along, two_body_momentum
 from .xoshiro import direction, stream, uniform
 
 __all__ = [
+    "KERNEL_OUTPUTS",
     "MODES",
     "decay_probability",
     "interval_probability",
@@ -49,6 +50,23 @@ __all__ = [
 ]
 
 MODES = ("full", "cone")
+
+#: The arrays :func:`propagate_kernel` returns, in order, by their names in the event schema.
+KERNEL_OUTPUTS = (
+    "p4_decay_invisible",
+    "p4_photon",
+    "vertex",
+    "impact",
+    "s_in",
+    "s_out",
+    "acc_intervals",
+    "beta_gamma",
+    "p_decay_volume",
+    "p_decay_accepted",
+    "in_volume",
+    "photon_hits_calo",
+    "above_threshold",
+)
 
 
 @nb.njit(cache=True, inline="always")
@@ -418,22 +436,7 @@ def propagate(
         float(ctau),
         rng,
     )
-    names = (
-        "p4_decay_invisible",
-        "p4_photon",
-        "vertex",
-        "impact",
-        "s_in",
-        "s_out",
-        "acc_intervals",
-        "beta_gamma",
-        "p_decay_volume",
-        "p_decay_accepted",
-        "in_volume",
-        "photon_hits_calo",
-        "above_threshold",
-    )
-    return dict(zip(names, out))
+    return dict(zip(KERNEL_OUTPUTS, out))
 
 
 def select(llp: np.ndarray, *, m_llp: float, m_invisible: float, detector, mode: str, rng) -> dict:
