@@ -35,7 +35,6 @@ __all__ = [
     "figure_spec",
     "finish_reach_axes",
     "make_figure",
-    "neutrino_targets",
     "plot_reach",
     "plot_relic",
     "validate_cone",
@@ -90,11 +89,6 @@ def _threshold_targets(thresholds: list[float]) -> list[Target]:
         for label in ("NA62 1e18 POT", "SHiP", "FASER 2")
         for thr in thresholds
     ]
-
-
-def neutrino_targets() -> list[Target]:
-    """Figure 4 selections: the five configurations, E_gamma > 1 GeV."""
-    return dark_targets(recasts=False)
 
 
 @dataclass(frozen=True)

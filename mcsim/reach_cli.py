@@ -30,6 +30,39 @@ from .validate import (
 __all__ = ["figure", "reach", "validate_cone_command"]
 
 
+def _out_option(default: str):
+    return click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(default),
+        show_default=True,
+        help="output directory",
+    )
+
+
+def _masses_option(default: int):
+    return click.option(
+        "--masses",
+        "n_masses",
+        type=click_type(GRID_POINTS),
+        default=default,
+        show_default=True,
+        help="number of masses in the grid",
+    )
+
+
+def _couplings_option(default: int):
+    return click.option(
+        "--couplings",
+        "n_couplings",
+        type=click_type(GRID_POINTS),
+        default=default,
+        show_default=True,
+        help="number of couplings in the grid",
+    )
+
+
 def _scan_options(f):
     """Monte Carlo and execution options shared by the three commands."""
     options = [
@@ -167,14 +200,7 @@ def _family_options(func: Callable) -> Callable:
     show_default=True,
     help="mass range [GeV] of the family's mass parameter (M1, M_N, a card's LLP mass), log-spaced",
 )
-@click.option(
-    "--masses",
-    "n_masses",
-    type=click_type(GRID_POINTS),
-    default=40,
-    show_default=True,
-    help="number of masses in the grid",
-)
+@_masses_option(40)
 @click.option(
     "--d-range",
     nargs=2,
@@ -183,14 +209,7 @@ def _family_options(func: Callable) -> Callable:
     help="coupling range [GeV^-1, or the card's unit], log-spaced  [default: the "
     "model's: 1e-8 1e-2 (dark), 1e-9 1e-3 (neutrino), a card's coupling_range]",
 )
-@click.option(
-    "--couplings",
-    "n_couplings",
-    type=click_type(GRID_POINTS),
-    default=100,
-    show_default=True,
-    help="number of couplings in the grid",
-)
+@_couplings_option(100)
 @click.option(
     "--threshold",
     type=click_type(ENERGY),
@@ -212,14 +231,7 @@ def _family_options(func: Callable) -> Callable:
     help="expected signal events N of the contour (cards with a [recast] table "
     "keep their 95% CL N_up)",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("reach"),
-    show_default=True,
-    help="output directory",
-)
+@_out_option("reach")
 @_scan_options
 def reach(
     family,
@@ -363,30 +375,9 @@ def _plot(grids, path: Path, family: Family, relic=None) -> Path:
 
 @click.command()
 @click.argument("number", type=int)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("figures"),
-    show_default=True,
-    help="output directory",
-)
-@click.option(
-    "--masses",
-    "n_masses",
-    type=click_type(GRID_POINTS),
-    default=40,
-    show_default=True,
-    help="number of masses in the grid",
-)
-@click.option(
-    "--couplings",
-    "n_couplings",
-    type=click_type(GRID_POINTS),
-    default=100,
-    show_default=True,
-    help="number of couplings in the grid",
-)
+@_out_option("figures")
+@_masses_option(40)
+@_couplings_option(100)
 @_scan_options
 def figure(
     number,
@@ -434,30 +425,9 @@ def figure(
     show_default=True,
     help="dark dipole: relative splitting (M2 - M1) / M1",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("figures"),
-    show_default=True,
-    help="output directory",
-)
-@click.option(
-    "--masses",
-    "n_masses",
-    type=click_type(GRID_POINTS),
-    default=30,
-    show_default=True,
-    help="number of masses in the grid",
-)
-@click.option(
-    "--couplings",
-    "n_couplings",
-    type=click_type(GRID_POINTS),
-    default=80,
-    show_default=True,
-    help="number of couplings in the grid",
-)
+@_out_option("figures")
+@_masses_option(30)
+@_couplings_option(80)
 @_scan_options
 def validate_cone_command(
     delta,
