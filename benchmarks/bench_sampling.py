@@ -1,9 +1,12 @@
-"""Statistical power per CPU second, plain against directed sampling, side by side in one run.
+"""Statistical power per CPU second: plain sampling, directed sampling, and directed sampling
+with the events shared over the channels by their contribution (each sampler also with that
+allocation), side by side in one run.
 
     python benchmarks/bench_sampling.py [--events 200000] [--repeat 3]
 
 For NA62, SHiP and FASER 2 at the default dark-dipole point (M1 = 0.1 GeV, delta = 0.1,
-d = 1e-6 GeV^-1), every open channel, ``--events`` per channel: the raw events per CPU second
+d = 1e-6 GeV^-1), every open channel, ``--events`` per channel (in total: ``--events`` x channels, shared equally or, for the
+'+neyman' rows, by :mod:`mcsim.allocation`): the raw events per CPU second
 of simulate(), the fraction of generated LLPs that cross the decay volume, and the figure of
 merit: the Kish effective number of selected events, (sum w)^2 / sum w^2 over the events with
 weight > 0, per CPU second (the best of ``--repeat`` runs, after one untimed run for the JIT).
@@ -23,12 +26,23 @@ from mcsim.memory import keep_freed_memory
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 
 
-def measure(card: str, sampling: str, n: int, repeat: int) -> dict:
+#: (label, sampling, allocation) of the rows
+SAMPLERS = (
+    ("plain", "plain", "equal"),
+    ("plain+neyman", "plain", "neyman"),
+    ("directed", "directed", "equal"),
+    ("directed+neyman", "directed", "neyman"),
+)
+
+
+def measure(card: str, sampling: str, allocation: str, n: int, repeat: int) -> dict:
     simulate(POINT, card, n_events=1000, seed=0, sampling=sampling)  # compile, load tables
     best = None
     for k in range(repeat):
         t0 = time.process_time()
-        batch = simulate(POINT, card, n_events=n, seed=k + 1, sampling=sampling)
+        batch = simulate(
+            POINT, card, n_events=n, seed=k + 1, sampling=sampling, allocation=allocation
+        )
         cpu = time.process_time() - t0
         best = cpu if best is None else min(best, cpu)
     a = batch.arrays
@@ -50,16 +64,19 @@ def main() -> None:
     args = ap.parse_args()
     keep_freed_memory()
     print(
-        f"{'detector':8s} {'sampling':9s} {'events/CPU s':>13s} {'crossing':>9s} "
+        f"{'detector':8s} {'sampling':16s} {'events/CPU s':>13s} {'crossing':>9s} "
         f"{'Kish eff.':>10s} {'Kish/CPU s':>11s} {'gain':>6s}  expected events"
     )
     for card in ("na62", "ship", "faser2"):
-        plain = measure(card, "plain", args.events, args.repeat)
-        directed = measure(card, "directed", args.events, args.repeat)
-        for name, r in (("plain", plain), ("directed", directed)):
+        rows = [
+            (label, measure(card, sampling, allocation, args.events, args.repeat))
+            for label, sampling, allocation in SAMPLERS
+        ]
+        plain = rows[0][1]
+        for name, r in rows:
             gain = r["kish_per_cpu_s"] / plain["kish_per_cpu_s"]
             print(
-                f"{card:8s} {name:9s} {r['events_per_cpu_s']:13.3g} {r['crossing']:9.3f} "
+                f"{card:8s} {name:16s} {r['events_per_cpu_s']:13.3g} {r['crossing']:9.3f} "
                 f"{r['kish']:10.0f} {r['kish_per_cpu_s']:11.3g} {gain:6.2f}  "
                 f"{r['expected']:.4g}"
             )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from . import spectra
+from .allocation import ALLOCATIONS, from_pilots
 from .detector import Detector, load_detector
 from .directed import meson_tilt
 from .model_registry import Model
@@ -318,14 +319,26 @@ def _run_channel(
         )
         for block, size in block_sizes(n, first_block)
     ]
-    arrays = (
-        blocks[0]
-        if len(blocks) == 1
-        else {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
-    )
-    arrays["w_norm"] = channel_normalisation(n_m, channel.br, n) * arrays["w_sampling"]
-    arrays["weight"] = event_weight(arrays, detector.efficiency)
+    arrays = concatenate(blocks)
+    normalise(arrays, channel_normalisation(n_m, channel.br, n), detector.efficiency)
     return arrays, n_m
+
+
+def concatenate(parts: list[dict]) -> dict:
+    """One dict of event arrays from consecutive parts (the first part itself if alone)."""
+    return (
+        parts[0]
+        if len(parts) == 1
+        else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    )
+
+
+def normalise(arrays: dict, w_norm: float, efficiency: float) -> dict:
+    """Give a channel's events the normalisation ``w_norm`` = N_M x BR / N_generated(channel)
+    (times each event's importance weight w_sampling) and the weight that follows from it."""
+    arrays["w_norm"] = w_norm * arrays["w_sampling"]
+    arrays["weight"] = event_weight(arrays, efficiency)
+    return arrays
 
 
 def event_weight(arrays: dict, efficiency: float) -> np.ndarray:
@@ -354,6 +367,7 @@ def simulate(
     source: MesonSource | None = None,
     first_block: int = 0,
     sampling: str = "plain",
+    allocation: str = "equal",
 ) -> EventBatch:
     """Run the chain for ``model`` in ``detector`` (a Detector or a card name/path) with
     ``n_events`` Monte Carlo events in EACH open channel (or in those of the given mother PDG
@@ -363,7 +377,9 @@ def simulate(
     (:func:`block_rngs`), from block ``first_block`` on: the same seed gives the same batch, bit
     for bit, and the same events as a reach scan or an events file of that seed.  ``sampling``
     'directed' points the LLPs into the detector (:data:`SAMPLINGS`, :func:`window`); the
-    importance weights are part of ``w_norm``.
+    importance weights are part of ``w_norm``.  ``allocation`` 'neyman' shares the same total,
+    n_events x channels, by each channel's contribution (:mod:`mcsim.allocation`: at least one
+    block per channel, the rest in proportion to the spread its first block measured).
     """
     if isinstance(detector, str):
         detector = load_detector(detector)
@@ -393,23 +409,30 @@ def simulate(
     angle = window(detector, mode, sampling)
     source = SpectraSource(detector) if source is None else source
     chans = select_channels(model, source, channels)
-    parts, n_mesons = [], []
-    for index, channel in enumerate(chans):
-        arrays, n_m = _run_channel(
-            index,
-            channel,
-            model,
-            detector,
-            source,
-            int(n_events),
-            seed,
-            int(first_block),
-            mode,
-            threshold,
-            angle,
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"allocation must be one of {', '.join(ALLOCATIONS)}, got {allocation!r}")
+
+    def run(index: int, n: int, block: int) -> tuple[dict, float]:
+        return _run_channel(
+            index, chans[index], model, detector, source, n, seed, block, mode, threshold, angle
         )
+
+    n_events, first_block = int(n_events), int(first_block)
+    parts, n_mesons = [], []
+    for index in range(len(chans)):
+        arrays, n_m = run(index, min(n_events, BLOCK_SIZE), first_block)
         parts.append(arrays)
         n_mesons.append(n_m)
+    counts = [n_events] * len(chans)
+    if allocation == "neyman" and n_events > BLOCK_SIZE:
+        counts = from_pilots(n_events * len(chans), [p["weight"] for p in parts], BLOCK_SIZE)
+    for index, (channel, n) in enumerate(zip(chans, counts)):
+        if n > BLOCK_SIZE:  # the events after the first block
+            parts[index] = concatenate(
+                [parts[index], run(index, n - BLOCK_SIZE, first_block + 1)[0]]
+            )
+            w_norm = channel_normalisation(n_mesons[index], channel.br, n)
+            normalise(parts[index], w_norm, detector.efficiency)
     if len(parts) > 1:
         merged = {k: np.concatenate([p[k] for p in parts]) for k in ARRAYS}
     else:
@@ -421,7 +444,7 @@ def simulate(
         "mother_pdgids": [c.mother for c in chans],
         "n_mesons": n_mesons,
         "br": [c.br for c in chans],
-        "n_generated": [int(n_events)] * len(chans),
+        "n_generated": counts,
     }
     return EventBatch(merged, metadata)
 

@@ -36,7 +36,6 @@ import numpy as np
 
 from .chain import event_weight, run_metadata
 from .geometry import CYLINDER, Calorimeter
-from .monophoton import GEV2_TO_FB, envelope_bound, sample_cm, sigma_cut
 from .propagate import KERNEL_OUTPUTS, propagate_kernel
 from .schema import ARRAYS, EventBatch
 from .yields import yield_sums
@@ -309,6 +308,8 @@ def generation_cuts(model, detector: ColliderDetector) -> dict:
 def cross_section_fb(model, detector: ColliderDetector) -> float:
     """sigma(e+ e- -> gamma chi1 chi2) inside the generation cuts [fb], at the model's d."""
     check_threshold(model, detector)
+    from .monophoton import GEV2_TO_FB, sigma_cut  # scipy and its kernels: only for BaBar
+
     cuts = generation_cuts(model, detector)
     return GEV2_TO_FB * sigma_cut(
         detector.sqrt_s**2,
@@ -391,6 +392,8 @@ def simulate(
         )
     if isinstance(n_events, bool) or not isinstance(n_events, (int, np.integer)) or n_events < 1:
         raise ValueError(f"n_events must be an integer >= 1, got {n_events!r}")
+    from .monophoton import envelope_bound, sample_cm  # scipy and its kernels: only for BaBar
+
     (chan,) = collider_channels(model, detector, channels)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     n = int(n_events)

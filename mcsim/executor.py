@@ -124,6 +124,9 @@ def _worker_init(parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+    from .jit_cache import skip_numba_extensions
+
+    skip_numba_extensions()  # an mcsim worker: no user code needs them
     _configure_worker()
 
 

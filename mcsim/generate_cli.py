@@ -6,6 +6,7 @@ import time
 
 import click
 
+from .allocation import ALLOCATIONS
 from .chain import SAMPLINGS
 from .info_cli import model_options, warn_branching_ratios
 from .ntuple import FORMATS, KEEP
@@ -42,7 +43,8 @@ def _mothers(text: str | None) -> list[int] | None:
     "n_events",
     type=click_type(EVENTS),
     required=True,
-    help="total number of events in the file, split equally over the channels (1 to 1e10)",
+    help="total number of events in the file, shared over the channels as --allocation says "
+    "(1 to 1e10)",
 )
 @click.option(
     "--seed",
@@ -113,6 +115,15 @@ def _mothers(text: str | None) -> list[int] | None:
     "drawn towards the detector, with exact importance weights (w_sampling)",
 )
 @click.option(
+    "--allocation",
+    type=click.Choice(ALLOCATIONS),
+    default="neyman",
+    show_default=True,
+    help="neyman: events over the channels in proportion to the spread of their contribution, "
+    "measured on each channel's first 16384 events (kept; no channel gets fewer); equal: "
+    "the same number in each channel",
+)
+@click.option(
     "--float32",
     is_flag=True,
     help="store 4-momenta, vertices and impact points in float32 (weights, paths and "
@@ -135,6 +146,7 @@ def generate_command(
     compression,
     keep,
     sampling,
+    allocation,
     float32,
     overwrite,
     quiet,
@@ -162,6 +174,7 @@ def generate_command(
             keep=keep,
             float32=float32,
             sampling=sampling,
+            allocation=allocation,
             format=fmt,
             progress=not quiet,
         )

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import numba
 
-__all__ = ["ensure_fresh", "kernels_cached", "refresh", "refresh_package_cache"]
+__all__ = [
+    "ensure_fresh",
+    "kernels_cached",
+    "refresh",
+    "refresh_package_cache",
+    "skip_numba_extensions",
+]
 
 _STAMP = "mcsim-sources.sha256"
 _CACHE_SUFFIXES = (".nbi", ".nbc")
@@ -101,3 +107,14 @@ def kernels_cached() -> bool:
     not, the next simulation compiles the kernels first (once, about a minute)."""
     cache_dir = _cache_dir()
     return cache_dir is not None and any(cache_dir.glob("propagate.propagate_kernel-*.nbi"))
+
+
+def skip_numba_extensions() -> None:
+    """Tell numba that its extensions (``numba_extensions`` entry points: awkward's and
+    vector's numba backends) are loaded already, so that the first kernel does not import them:
+    mcsim's kernels use none, and they cost every process 0.4 s.  Only for mcsim's own processes
+    (the command and its local workers), never at ``import mcsim``: a user's own numba code may
+    need them.  Uses numba's private flag ``numba.core.entrypoints._already_initialized``."""
+    from numba.core import entrypoints
+
+    entrypoints._already_initialized = True

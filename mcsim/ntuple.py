@@ -33,11 +33,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import __version__, histograms, spectra
+from .allocation import ALLOCATIONS, from_pilots
 from .chain import (
     BLOCK_SIZE,
     SpectraSource,
     channel_normalisation,
-    event_weight,
+    concatenate,
+    normalise,
     run_metadata,
     select_channels,
     simulate,
@@ -53,7 +55,7 @@ from .detector import Detector, load_detector
 from .models import Model
 from .production import Channel
 from .propagate import MODES
-from .rootio import NtupleWriter
+from .rootio import NtupleWriter, check_output
 from .validate import CHUNK, ENERGY, EVENTS, SEED
 from .yields import stat_error
 
@@ -139,9 +141,7 @@ def _renormalise(arrays: dict, index: int, w_norm: float, efficiency: float) -> 
     whole channel (``w_norm`` = N_M x BR / N_generated(channel), times each event's importance
     weight w_sampling), and the weight that follows from it."""
     arrays["channel"] = np.full(len(arrays["weight"]), index, dtype=np.int32)
-    arrays["w_norm"] = w_norm * arrays["w_sampling"]
-    arrays["weight"] = event_weight(arrays, efficiency)
-    return arrays
+    return normalise(arrays, w_norm, efficiency)
 
 
 def _spectrum_info(mother: int, beam: str) -> dict:
@@ -166,6 +166,7 @@ def _metadata(
     keep: str,
     float32: bool,
     sampling: str,
+    allocation: str,
     n_kept: list[int],
     expected: list[float],
     sum_w2: list[float],
@@ -189,7 +190,7 @@ def _metadata(
         "float32": float32,
         "chunk_size": chunk_size,
         "compression": compression,
-        "events_split": "equal over channels",
+        "allocation": allocation,
         "channels": [c.name for c in chans],
         "mother_pdgids": [c.mother for c in chans],
         "n_mesons": n_mesons,
@@ -225,11 +226,15 @@ def write_events(
     float32: bool = False,
     format: str | None = None,
     sampling: str = "plain",
+    allocation: str = "neyman",
     progress: bool = False,
 ) -> dict:
-    """Write ``n_events`` events (in total, split equally over the channels) of ``model`` in
-    ``detector`` to the ROOT file ``path`` (layout: :mod:`mcsim.rootio`).  ``mode``, ``threshold``
-    [GeV], ``channels`` (mother PDG IDs) and ``sampling`` as in :func:`mcsim.chain.simulate`.
+    """Write ``n_events`` events (in total) of ``model`` in ``detector`` to the ROOT file
+    ``path`` (layout: :mod:`mcsim.rootio`).  ``mode``, ``threshold`` [GeV], ``channels`` (mother
+    PDG IDs) and ``sampling`` as in :func:`mcsim.chain.simulate`.  ``allocation`` 'neyman' shares
+    the events over the channels by their contribution (:mod:`mcsim.allocation`; the metadata's
+    'allocation' says 'equal' where a channel would get less than one block of pilot events, and
+    for collider cards), 'equal' equally.
     The output path
     is checked before anything is generated; ``overwrite`` allows replacing a file;
     ``compression`` as in :func:`mcsim.rootio.compression`; ``keep`` one of :data:`KEEP`;
@@ -266,8 +271,31 @@ def write_events(
             f"{point} (or the {detector.beam} beam makes none of its mesons): "
             f"nothing to generate"
         )
-    counts = split_events(n_events, len(chans))
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"allocation must be one of {', '.join(ALLOCATIONS)}, got {allocation!r}")
+    check_output(path, overwrite=overwrite)  # before any event is generated
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
+
+    def sample(chan, size: int, first_block: int) -> dict:
+        batch = simulate(
+            model,
+            detector,
+            n_events=size,
+            seed=int(seed),
+            mode=mode,
+            threshold=e_min,
+            channels=[chan.mother],
+            first_block=first_block,
+            sampling=sampling,
+        )
+        return batch.arrays
+
+    counts = split_events(n_events, len(chans))
+    pilots: dict[int, dict] = {}  # first blocks, kept for the first chunk
+    if allocation == "neyman" and not is_collider(detector) and min(counts) > BLOCK_SIZE:
+        pilots = {i: sample(c, BLOCK_SIZE, 0) for i, c in enumerate(chans)}
+        counts = from_pilots(n_events, [p["weight"] for p in pilots.values()], BLOCK_SIZE)
+    used = "neyman" if pilots else "equal"
 
     def metadata_with(n_kept, expected, sum_w2):
         return _metadata(
@@ -284,6 +312,7 @@ def write_events(
             keep=keep,
             float32=float32,
             sampling=sampling,
+            allocation=used,
             n_kept=n_kept,
             expected=expected,
             sum_w2=sum_w2,
@@ -319,28 +348,26 @@ def write_events(
         for index, (chan, n_total) in enumerate(zip(chans, counts)):
             kept, total, w2 = 0, 0.0, 0.0
             for first_block, size in chunk_sizes(n_total, chunk_size):
-                batch = simulate(
-                    model,
-                    detector,
-                    n_events=size,
-                    seed=int(seed),
-                    mode=mode,
-                    threshold=e_min,
-                    channels=[chan.mother],
-                    first_block=first_block,
-                    sampling=sampling,
-                )
+                if first_block == 0 and index in pilots:
+                    parts = [pilots.pop(index)]
+                    if size > BLOCK_SIZE:
+                        parts.append(sample(chan, size - BLOCK_SIZE, 1))
+                    arrays = concatenate(parts)
+                else:
+                    arrays = sample(chan, size, first_block)
                 arrays = _renormalise(
-                    batch.arrays,
+                    arrays,
                     index,
                     channel_normalisation(n_mesons[index], chan.br, n_total),
                     detector.efficiency,
                 )
                 numbers = np.arange(first, first + size, dtype=np.int64)
                 mask = keep_mask(arrays, keep)
-                writer.extend({k: v[mask] for k, v in arrays.items()}, numbers[mask])
-                dropped = arrays["in_volume"] & ~mask
-                writer.extend_crossing({k: v[dropped] for k, v in arrays.items()}, numbers[dropped])
+                for extend, rows in (
+                    (writer.extend, np.flatnonzero(mask)),
+                    (writer.extend_crossing, np.flatnonzero(arrays["in_volume"] & ~mask)),
+                ):
+                    extend({k: v.take(rows, axis=0) for k, v in arrays.items()}, numbers[rows])
                 histograms.fill(hists, arrays, arrays["weight"])
                 kept += int(mask.sum())
                 total += float(arrays["weight"].sum())

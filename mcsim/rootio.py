@@ -355,11 +355,40 @@ def _write_tree(
     _make_tree(file, name, title, {k: v.dtype for k, v in columns.items()}, titles).extend(columns)
 
 
+#: Events per basket of the events files: chunks are collected until they hold this many
+#: (fewer, larger baskets: less uproot overhead per event, better compression).
+BASKET_EVENTS = 100_000
+
+
+class _Pending:
+    """Branch columns collected for one tree until they fill a basket."""
+
+    def __init__(self) -> None:
+        self.parts: list[dict[str, np.ndarray]] = []
+        self.n = 0
+
+    def add(self, columns: dict[str, np.ndarray]) -> int:
+        """Collect ``columns``; returns their number of events."""
+        n = len(columns["event"])
+        if n:
+            self.parts.append(columns)
+            self.n += n
+        return n
+
+    def take(self, at_least: int) -> dict[str, np.ndarray] | None:
+        """All collected columns joined, if there are ``at_least`` events (and any), else None."""
+        if self.n < max(at_least, 1):
+            return None
+        parts, self.parts, self.n = self.parts, [], 0
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 class NtupleWriter:
     """Context manager writing one events file.
 
     On entry, checks ``path`` (:func:`check_output`) and opens a temporary file next to it; each
-    :meth:`extend` appends one chunk of kept events (a basket per branch: pass ~1e5 events),
+    :meth:`extend` appends one chunk of kept events (collected into baskets of
+    :data:`BASKET_EVENTS`),
     :meth:`extend_crossing` the crossing LLPs of events not kept; :meth:`finish` writes the
     metadata.  On a clean exit after :meth:`finish` the temporary file is renamed to ``path``;
     on any exception (KeyboardInterrupt included) it is removed.  ``compression_spec``: see
@@ -386,6 +415,7 @@ class NtupleWriter:
         self._tree: Any = None
         self._crossing: Any = None
         self._finished = False
+        self._pending = {EVENTS_TREE: _Pending(), CROSSING_TREE: _Pending()}
 
     def __enter__(self) -> NtupleWriter:
         try:
@@ -417,15 +447,25 @@ class NtupleWriter:
         """Append one chunk of per-event arrays (names of :data:`mcsim.schema.ARRAYS`) with
         their event numbers ``events`` (default: consecutive after the last one written)."""
         columns = flatten(arrays, self.n_written if events is None else events)
-        self._tree.extend({k: v.astype(self.types[k], copy=False) for k, v in columns.items()})
-        self.n_written += len(columns["event"])
+        columns = {k: v.astype(self.types[k], copy=False) for k, v in columns.items()}
+        self.n_written += self._pending[EVENTS_TREE].add(columns)
+        self._flush(BASKET_EVENTS)
 
     def extend_crossing(self, arrays: dict[str, np.ndarray], events) -> None:
         """Append LLPs crossing the decay volume (arrays of :data:`CROSSING_KEYS`) of events
         not kept in the events tree, with their event numbers."""
         if len(events):
-            self._crossing.extend(flatten(arrays, events, CROSSING_KEYS))
-            self.n_crossing += len(events)
+            self.n_crossing += self._pending[CROSSING_TREE].add(
+                flatten(arrays, events, CROSSING_KEYS)
+            )
+            self._flush(BASKET_EVENTS)
+
+    def _flush(self, at_least: int = 1) -> None:
+        """Write the pending events of each tree that has ``at_least`` of them, as one basket."""
+        for name, tree in ((EVENTS_TREE, self._tree), (CROSSING_TREE, self._crossing)):
+            columns = self._pending[name].take(at_least)
+            if columns is not None:
+                tree.extend(columns)
 
     def finish(self, metadata: dict, histograms: dict | None = None) -> None:
         """Write the metadata (JSON-serialisable dict; see :func:`mcsim.ntuple.write_events`) and
@@ -434,6 +474,7 @@ class NtupleWriter:
             raise ValueError(
                 f"metadata says {metadata['n_kept']} events kept, {self.n_written} were written"
             )
+        self._flush()
         self._file[METADATA_KEY] = jsonio.dumps(metadata, sort_keys=True)
         self._file[CARD_KEY] = metadata["card_text"]
         _write_tree(

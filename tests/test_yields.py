@@ -135,7 +135,9 @@ def test_scan_cell_simulate_and_cutflow_are_one_number(card, sampling, tmp_path)
     assert batch.reweight(d2).expected_events() == pytest.approx(moved, rel=1e-12)
     n_channels = len(select_channels(model, SpectraSource(load_detector(card))))
     path = tmp_path / "events.root"
-    write_events(model, card, path, n_events=n * n_channels, seed=3, sampling=sampling)
+    write_events(
+        model, card, path, n_events=n * n_channels, seed=3, sampling=sampling, allocation="equal"
+    )
     assert cutflow(path, histograms=False).expected_events == pytest.approx(direct, rel=1e-12)
     assert cutflow(path, d=d2, histograms=False).expected_events == pytest.approx(moved, rel=1e-12)
 
