@@ -243,11 +243,14 @@ def generate_three_body(
     pc = np.empty((n, 4))
     weight = np.empty(n)
     state = stream(rng)
+    points = np.empty(8)  # scratch of llp_direction
     for i in range(n):
         e, px, py, pz = parents[i, 0], parents[i, 1], parents[i, 2], parents[i, 3]
         e_c = (mp * mp + m_c * m_c - s_ab[i]) / (2.0 * mp)
         p_c = math.sqrt(max(e_c * e_c - m_c * m_c, 0.0))
-        nx, ny, nz, weight[i] = llp_direction(e, px, py, pz, mp, p_c, e_c, one_minus_cos_w, state)
+        nx, ny, nz, weight[i] = llp_direction(
+            e, px, py, pz, mp, p_c, e_c, one_minus_cos_w, state, points
+        )
         a, b, c = dalitz_momenta(
             s_ab[i], s_bc[i], mp, m_a, m_b, m_c, e, px, py, pz, nx, ny, nz, state
         )

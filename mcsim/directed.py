@@ -11,10 +11,15 @@ cone can decay inside it:
    cone (:func:`can_reach`: the LLP's angle to the meson is at most asin(p*_max M / (m_LLP p)),
    any angle when that exceeds 1) -- they give zero weight at every coupling.  Each meson
    carries the weight p/q of its bin.
-2. The production decay: TRIALS isotropic rest-frame directions of the LLP are tried; the LLP
-   takes one of the m whose lab direction lies in the cone (uniformly among them) and the
-   weight m / TRIALS, so that E[f w] = E[f 1_cone] for any f (m = 0: weight 0).  The trials
-   cost a boost each, far less than the propagation the wasted events would cost.
+2. The production decay, in the meson's rest frame, about its flight direction: the LLP's
+   lab angle alpha to the meson follows from cos(theta*) alone, and its lab direction can lie
+   in the cone only for alpha in [theta_m - theta_w, theta_m + theta_w] (theta_m: the meson's
+   polar angle).  cos(theta*) is drawn uniformly from the set S where it does (one or two
+   intervals, from the roots of a quadratic), then the azimuth about the meson uniformly from
+   the window |phi| <= half(alpha) that keeps the LLP in the cone (spherical law of cosines).
+   The weight |S| / 2 x half / pi is the ratio of the isotropic density to this one, so that
+   E[f w] = E[f 1_cone] for any f; every LLP drawn points into the cone (weight 0 only where
+   S is empty).  It costs about as much as an isotropic draw.
 """
 
 from __future__ import annotations
@@ -26,10 +31,7 @@ import numpy as np
 
 from .xoshiro import direction, uniform
 
-__all__ = ["TRIALS", "can_reach", "llp_direction", "meson_tilt", "reach_fraction"]
-
-#: Rest-frame directions tried per event.
-TRIALS = 16
+__all__ = ["can_reach", "llp_direction", "meson_tilt", "reach_fraction"]
 
 
 def can_reach(p_min, theta_min, *, window: float, m_parent: float, m_llp: float, p_star: float):
@@ -42,49 +44,139 @@ def can_reach(p_min, theta_min, *, window: float, m_parent: float, m_llp: float,
 
 
 @nb.njit(cache=True, inline="always")
-def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, state):
+def _add_roots(cos_x, sin_x, a, b, gam, points, n):
+    """Append to ``points`` (from index n) the roots in (-1, 1) of
+    gam^2 sin^2(x) (a c + b)^2 - cos^2(x) a^2 (1 - c^2): the cos(theta*) = c at which the LLP's
+    lab angle to its parent can cross x (a = p*, b = beta_parent e* [GeV]); returns the count."""
+    g = gam * gam * sin_x * sin_x
+    k2 = cos_x * cos_x * a * a
+    qa = g * a * a + k2
+    qb = 2.0 * g * a * b
+    qc = g * b * b - k2
+    disc = qb * qb - 4.0 * qa * qc
+    if qa <= 0.0 or disc < 0.0:
+        return n
+    q = -0.5 * (qb + math.copysign(math.sqrt(disc), qb))  # no cancellation
+    for r in (q / qa, qc / q if q != 0.0 else 2.0):
+        if -1.0 < r < 1.0:
+            points[n] = r
+            n += 1
+    return n
+
+
+@nb.njit(cache=True, inline="always")
+def _in_range(c, a, b, gam, cos_lo, sin_lo, cos_hi, sin_hi):
+    """Whether the LLP's lab angle alpha to its parent lies in [lo, hi] for cos(theta*) = c:
+    sin(hi - alpha) >= 0 and sin(alpha - lo) >= 0, times the LLP's lab momentum."""
+    p_par = gam * (a * c + b)
+    p_perp = a * math.sqrt(max(1.0 - c * c, 0.0))
+    return sin_hi * p_par - cos_hi * p_perp >= 0.0 and cos_lo * p_perp - sin_lo * p_par >= 0.0
+
+
+@nb.njit(cache=True, inline="always")
+def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, state, points):
     """The LLP's rest-frame unit direction and its importance weight, for a parent (mass
     m_parent) of lab 4-momentum (e, px, py, pz) and an LLP of rest-frame momentum p_star and
     energy e_star [GeV]: isotropic with weight 1 when one_minus_cos_w <= 0 (plain sampling),
-    else the TRIALS draw of the module docstring for the cone 1 - cos(theta) <= one_minus_cos_w.
-    Returns (nx, ny, nz, weight)."""
+    else drawn into the cone 1 - cos(theta) <= one_minus_cos_w about +z as the module docstring
+    says.  ``points``: scratch space of 8 doubles.  Returns (nx, ny, nz, weight)."""
     if one_minus_cos_w <= 0.0:
         nx, ny, nz = direction(state)
         return nx, ny, nz, 1.0
-    gam = e / m_parent
-    bx, by, bz = px / e, py / e, pz / e
-    hits = 0
-    cx, cy, cz = 0.0, 0.0, 1.0
-    for _ in range(TRIALS):
+    p = math.sqrt(px * px + py * py + pz * pz)
+    bx, by, bz = (px / p, py / p, pz / p) if p > 0.0 else (0.0, 0.0, 1.0)
+    gam, a, b = e / m_parent, p_star, p / e * e_star
+    sin_m = math.sqrt(bx * bx + by * by)  # the parent's polar angle theta_m
+    cos_w = 1.0 - one_minus_cos_w
+    sin_w = math.sqrt(one_minus_cos_w * (2.0 - one_minus_cos_w))
+    # [lo, hi] = [theta_m - theta_w, theta_m + theta_w] within [0, pi], as cosines and sines
+    cos_lo, sin_lo = 1.0, 0.0
+    if bz < cos_w:  # theta_m > theta_w
+        cos_lo, sin_lo = bz * cos_w + sin_m * sin_w, sin_m * cos_w - bz * sin_w
+    cos_hi, sin_hi = bz * cos_w - sin_m * sin_w, sin_m * cos_w + bz * sin_w
+    if sin_hi < 0.0:  # theta_m + theta_w > pi
+        cos_hi, sin_hi = -1.0, 0.0
+    # S: the cos(theta*) whose angle to the parent lies in [lo, hi], between sorted points
+    points[0], points[1] = -1.0, 1.0
+    n = _add_roots(cos_lo, sin_lo, a, b, gam, points, 2)
+    n = _add_roots(cos_hi, sin_hi, a, b, gam, points, n)
+    if a > 0.0 and -1.0 < -b / a < 1.0:  # where the angle passes 90 degrees
+        points[n] = -b / a
+        n += 1
+    for i in range(1, n):  # insertion sort of at most 7 points
+        x, j = points[i], i - 1
+        while j >= 0 and points[j] > x:
+            points[j + 1] = points[j]
+            j -= 1
+        points[j + 1] = x
+    total, inside = 0.0, 0  # the length of S; bit j: sub-interval j in S (its midpoint is)
+    for j in range(n - 1):
+        mid = 0.5 * (points[j] + points[j + 1])
+        if points[j + 1] > points[j] and _in_range(mid, a, b, gam, cos_lo, sin_lo, cos_hi, sin_hi):
+            total += points[j + 1] - points[j]
+            inside |= 1 << j
+    if not total > 0.0:  # no direction reaches the cone
         nx, ny, nz = direction(state)
-        k = gam * gam / (gam + 1.0) * p_star * (bx * nx + by * ny + bz * nz) + gam * e_star
-        lx, ly, lz = p_star * nx + k * bx, p_star * ny + k * by, p_star * nz + k * bz
-        lp = math.sqrt(lx * lx + ly * ly + lz * lz)
-        if lp - lz <= one_minus_cos_w * lp:
-            hits += 1
-            if hits == 1 or uniform(state) * hits < 1.0:  # reservoir: uniform among the hits
-                cx, cy, cz = nx, ny, nz
-    return cx, cy, cz, hits / TRIALS
+        return nx, ny, nz, 0.0
+    t = uniform(state) * total
+    c = points[n - 1]
+    for j in range(n - 1):
+        if inside >> j & 1:
+            width = points[j + 1] - points[j]
+            if t < width:
+                c = points[j] + t
+                break
+            t -= width
+    # the azimuths about the parent that keep the LLP in the cone, |phi| <= half: the spherical
+    # law of cosines in haversines, hav(theta) = hav(alpha - theta_m) + sin alpha sin theta_m
+    # hav(phi) <= hav(theta_w), with hav(x) = sin^2(x / 2) (exact for small angles)
+    s = math.sqrt(max(1.0 - c * c, 0.0))
+    p_par, p_perp = gam * (a * c + b), a * s
+    p_lab = math.sqrt(p_par * p_par + p_perp * p_perp)
+    cos_a, sin_a = (p_par / p_lab, p_perp / p_lab) if p_lab > 0.0 else (1.0, 0.0)
+    sin_d, cos_d = sin_a * bz - cos_a * sin_m, cos_a * bz + sin_a * sin_m  # of alpha - theta_m
+    hav_d = sin_d * sin_d / (2.0 * (1.0 + cos_d)) if cos_d > 0.0 else 0.5 * (1.0 - cos_d)
+    num, den = 0.5 * one_minus_cos_w - hav_d, sin_a * sin_m
+    if num >= den:
+        half = math.pi
+    elif num <= 0.0:
+        half = 0.0
+    else:
+        half = 2.0 * math.asin(math.sqrt(num / den))
+    phi = (2.0 * uniform(state) - 1.0) * half
+    if sin_m > 0.0:  # e1: across the parent's direction towards +z; e2 = b x e1
+        e1x, e1y, e1z = -bz * bx / sin_m, -bz * by / sin_m, sin_m
+    else:
+        e1x, e1y, e1z = 1.0, 0.0, 0.0
+    e2x, e2y, e2z = by * e1z - bz * e1y, bz * e1x - bx * e1z, bx * e1y - by * e1x
+    cp, sp = s * math.cos(phi), s * math.sin(phi)
+    return (
+        c * bx + cp * e1x + sp * e2x,
+        c * by + cp * e1y + sp * e2y,
+        c * bz + cp * e1z + sp * e2z,
+        0.5 * total * half / math.pi,
+    )
 
 
 @nb.njit(cache=True)
-def _reach_fraction(p, theta, needed, m_parent, p_star, e_star, one_minus_cos_w, n_trials):
+def _reach_fraction(p, theta, needed, m_parent, p_star, e_star, one_minus_cos_w, n_draws):
     out = np.zeros((p.size, theta.size))
     state = np.array(
         [0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 1], dtype=np.uint64
     )  # a fixed stream: r is a deterministic function
+    points = np.empty(8)
     for i in range(p.size):
         e = math.sqrt(p[i] * p[i] + m_parent * m_parent)
         for j in range(theta.size):
             if not needed[i, j]:
                 continue
             px, pz = p[i] * math.sin(theta[j]), p[i] * math.cos(theta[j])
-            hits = 0.0
-            for _ in range(n_trials // TRIALS):
-                hits += llp_direction(
-                    e, px, 0.0, pz, m_parent, p_star, e_star, one_minus_cos_w, state
+            weights = 0.0
+            for _ in range(n_draws):
+                weights += llp_direction(
+                    e, px, 0.0, pz, m_parent, p_star, e_star, one_minus_cos_w, state, points
                 )[3]
-            out[i, j] = hits / (n_trials // TRIALS)
+            out[i, j] = weights / n_draws
     return out
 
 
@@ -96,12 +188,12 @@ def reach_fraction(
     m_parent: float,
     p_star: float,
     m_llp: float,
-    n_trials: int = 256,
+    n_draws: int = 16,
     needed=None,
 ) -> np.ndarray:
     """The chance (len(p), len(theta)) that an LLP (mass m_llp, rest-frame momentum p_star
     [GeV], isotropic) from a meson (mass m_parent) of momentum p [GeV] at polar angle theta
-    [rad] flies within ``window`` [rad] of the beam axis, by n_trials rest-frame directions;
+    [rad] flies within ``window`` [rad] of the beam axis: the mean weight of n_draws directed draws;
     only where the boolean mask ``needed`` (len(p), len(theta)) is true (0 elsewhere)."""
     e_star = math.sqrt(p_star * p_star + m_llp * m_llp)
     p = np.ascontiguousarray(p, dtype=np.float64)
@@ -116,7 +208,7 @@ def reach_fraction(
         float(p_star),
         e_star,
         2.0 * math.sin(0.5 * window) ** 2,
-        int(n_trials),
+        int(n_draws),
     )
 
 
@@ -158,3 +250,4 @@ def meson_tilt(
     if not tilt.max() > 0:
         tilt = ok.astype(np.float64)
     return tilt / np.sum(prob * tilt)
+

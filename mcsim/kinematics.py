@@ -91,10 +91,11 @@ def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float, one_minus
     e_inv = math.sqrt(p_star * p_star + m_inv * m_inv)
     e_llp = math.sqrt(p_star * p_star + m_llp * m_llp)
     state = stream(rng)
+    points = np.empty(8)  # scratch of llp_direction
     for i in range(n):
         e, px, py, pz = parents[i, 0], parents[i, 1], parents[i, 2], parents[i, 3]
         nx, ny, nz, weight[i] = llp_direction(
-            e, px, py, pz, m_parent, p_star, e_llp, one_minus_cos_w, state
+            e, px, py, pz, m_parent, p_star, e_llp, one_minus_cos_w, state, points
         )
         a, b = two_body_along(e, px, py, pz, m_parent, p_star, e_inv, -nx, -ny, -nz)
         p_inv[i, 0], p_inv[i, 1], p_inv[i, 2], p_inv[i, 3] = a

@@ -47,6 +47,49 @@ def test_directed_decays_are_unbiased_in_and_out_of_the_window(mother, rng):
         assert abs(e_plain.mean() - e_dir.mean()) < 4 * sigma
 
 
+def _chance_to_reach(p4, m, p_star, e_star, window, n=4_000_000):
+    """Brute force, in numpy: the fraction of n isotropic rest-frame LLP directions that the
+    boost of a parent p4 (mass m) sends within ``window`` of +z, and its standard error."""
+    u = np.random.default_rng(11).normal(size=(n, 3))
+    u /= np.linalg.norm(u, axis=1)[:, None]
+    p = np.linalg.norm(p4[1:])
+    axis, gamma, beta = np.asarray(p4[1:]) / p, p4[0] / m, p / p4[0]
+    along = u @ axis
+    lab = p_star * u + ((gamma - 1) * p_star * along + gamma * beta * e_star)[:, None] * axis
+    inside = _theta(np.column_stack([np.zeros(n), lab])) < window
+    return inside.mean(), inside.std() / math.sqrt(n)
+
+
+@pytest.mark.parametrize(
+    "p, theta, window",
+    [
+        (0.5, 0.02, 0.01),  # the LLP faster than the meson: one interval of cos(theta*)
+        (5.0, 0.004, 0.01),  # the meson inside the window
+        (5.0, 0.05, 0.01),  # outside it: two intervals
+        (2000.0, 0.0005, 0.001),  # FASER-like boost and window
+        (1.0, 0.3, 0.2),  # wide angles
+        (20.0, 0.0, 0.005),  # along the axis: every azimuth or none
+    ],
+)
+def test_directed_weight_is_the_chance_to_reach_the_window(p, theta, window):
+    """For one meson momentum, the mean directed weight is the chance that an isotropic decay
+    sends the LLP into the window (brute force, 4 sigma), every weighted LLP is inside it, and
+    the weights scatter less than the hit-or-miss of plain decays."""
+    chan = {c.mother: c for c in open_channels(POINT)}[113]
+    n, m = 40_000, chan.mother_mass
+    p4 = np.array(
+        [math.hypot(p, m), *(p * math.sin(theta) * np.array([0.6, 0.8])), p * math.cos(theta)]
+    )
+    directed = decay_mothers(chan, np.tile(p4, (n, 1)), np.random.default_rng(2), window=window)
+    w = directed["weight"]
+    assert np.all(_theta(directed["llp"])[w > 0] <= window * (1 + 1e-9))
+    e_star = math.hypot(chan.llp_momentum_max, chan.masses[1])
+    chance, error = _chance_to_reach(p4, m, chan.llp_momentum_max, e_star, window)
+    assert chance > 0
+    assert abs(w.mean() - chance) < 4 * math.hypot(error, w.std() / math.sqrt(n))
+    assert w.std() < math.sqrt(chance * (1 - chance))  # hit-or-miss: a larger scatter
+
+
 def test_can_reach_never_excludes_an_llp_that_reaches(rng):
     """Every LLP of plain decays that flies within the window comes from a meson for which
     can_reach is true (the bound is conservative), and the bound does exclude far mesons."""
