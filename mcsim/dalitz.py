@@ -194,7 +194,7 @@ def envelope(
     return margin * _cell_bounds(kind, mp, m_x, m_y, n_cells, n_sub)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, bounds, rng):
     """Draw n Dalitz points (s_ab, s_bc) from |M|^2 by accept-reject under the envelope ``bounds``.
 
@@ -224,7 +224,7 @@ def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, bounds, 
     return s_ab, s_bc, overflow
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def generate_three_body(
     parents, kind: int, mp: float, m_x: float, m_y: float, bounds, rng, one_minus_cos_w: float = 0.0
 ):

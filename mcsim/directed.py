@@ -250,4 +250,3 @@ def meson_tilt(
     if not tilt.max() > 0:
         tilt = ok.astype(np.float64)
     return tilt / np.sum(prob * tilt)
-

@@ -14,19 +14,21 @@ Local workers are spawned, so a calling script must be importable (a file, not
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import closing, contextmanager
 from typing import Any
 
 from .validate import WORKERS
 
-__all__ = ["run"]
+__all__ = ["in_threads", "run"]
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _configured = False  # this process is a worker that has been set up
@@ -200,3 +202,25 @@ def _on_cluster(fn, items, scheduler: str, timeout: float | None) -> Generator[t
                     f"worker for {timeout:g} s; {len(pending)} of "
                     f"{len(items)} tasks not done"
                 )
+
+
+def in_threads(fn: Callable[[Any], Any], items: Iterable, threads: int = 2) -> Generator[Any]:
+    """``fn(item)`` for each item, in order, computed by ``threads`` threads while the caller
+    consumes the results (mcsim's kernels release the GIL), with at most threads + 1 items in
+    flight (their memory).  Closing the generator (``contextlib.closing``: an exception in the
+    caller, a signal) cancels the items not started and waits for those running."""
+    if threads <= 1:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
+        upcoming = iter(items)
+        pending: deque[Future] = deque(
+            pool.submit(fn, x) for x in itertools.islice(upcoming, threads + 1)
+        )
+        while pending:
+            result = pending.popleft().result()
+            pending.extend(pool.submit(fn, x) for x in itertools.islice(upcoming, 1))
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -76,7 +76,7 @@ def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, state):
     return two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float, one_minus_cos_w: float, rng):
     """Two-body production decays parent -> invisible + LLP of parents (n, 4), the LLP's
     rest-frame direction isotropic (one_minus_cos_w <= 0) or directed into the window cone
@@ -103,7 +103,7 @@ def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float, one_minus
     return p_inv, p_llp, weight
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def decay_two_body(parents, m_parent: float, m_a: float, m_b: float, rng):
     """Vectorised isotropic two-body decays of parents (n, 4); returns (p_a, p_b), each (n, 4)."""
     n = parents.shape[0]

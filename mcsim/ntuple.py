@@ -25,8 +25,11 @@ small ``crossing`` tree, so that the cutflow's rows before the selection stay ex
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +55,7 @@ from .collider import (
     is_collider,
 )
 from .detector import Detector, load_detector
+from .executor import in_threads
 from .models import Model
 from .production import Channel
 from .propagate import MODES
@@ -81,6 +85,9 @@ KEEP = ("selected", "crossing", "all")
 
 #: Default number of events per chunk (one basket per branch).
 CHUNK_SIZE = 100_000
+
+#: Threads generating chunks while this one writes them (the kernels release the GIL).
+GENERATE_THREADS = min(2, os.cpu_count() or 1)
 
 
 def _positive_int(name: str, value) -> int:
@@ -293,7 +300,8 @@ def write_events(
     counts = split_events(n_events, len(chans))
     pilots: dict[int, dict] = {}  # first blocks, kept for the first chunk
     if allocation == "neyman" and not is_collider(detector) and min(counts) > BLOCK_SIZE:
-        pilots = {i: sample(c, BLOCK_SIZE, 0) for i, c in enumerate(chans)}
+        pilot = functools.partial(sample, size=BLOCK_SIZE, first_block=0)
+        pilots = dict(enumerate(in_threads(pilot, chans, GENERATE_THREADS)))
         counts = from_pilots(n_events, [p["weight"] for p in pilots.values()], BLOCK_SIZE)
     used = "neyman" if pilots else "equal"
 
@@ -331,52 +339,56 @@ def write_events(
 
     from tqdm import tqdm
 
-    n_kept, expected, sum_w2 = [], [], []
     hists = histograms.book(
         {
             "calorimeter_half_size_m": detector.calorimeter.half_size,
             "calorimeter_z_m": detector.calorimeter.z_face,
         }
     )
+    jobs = [
+        (index, first_block, size)
+        for index, n_total in enumerate(counts)
+        for first_block, size in chunk_sizes(n_total, chunk_size)
+    ]
+
+    def chunk(job: tuple[int, int, int]) -> dict:
+        """One chunk of a channel, normalised to the whole channel (runs in a thread)."""
+        index, first_block, size = job
+        chan = chans[index]
+        if first_block == 0 and index in pilots:
+            parts = [pilots.pop(index)]
+            if size > BLOCK_SIZE:
+                parts.append(sample(chan, size - BLOCK_SIZE, 1))
+            arrays = concatenate(parts)
+        else:
+            arrays = sample(chan, size, first_block)
+        w_norm = channel_normalisation(n_mesons[index], chan.br, counts[index])
+        return _renormalise(arrays, index, w_norm, detector.efficiency)
+
+    sums = np.zeros((len(chans), 3))  # per channel: kept, sum of weights, sum of squares
     first = 0  # number of the chunk's first event among all generated
     with (
         writer,
         tqdm(
             total=n_events, unit="ev", unit_scale=True, disable=not progress, desc="mcsim generate"
         ) as bar,
+        closing(in_threads(chunk, jobs, GENERATE_THREADS)) as chunks,
     ):
-        for index, (chan, n_total) in enumerate(zip(chans, counts)):
-            kept, total, w2 = 0, 0.0, 0.0
-            for first_block, size in chunk_sizes(n_total, chunk_size):
-                if first_block == 0 and index in pilots:
-                    parts = [pilots.pop(index)]
-                    if size > BLOCK_SIZE:
-                        parts.append(sample(chan, size - BLOCK_SIZE, 1))
-                    arrays = concatenate(parts)
-                else:
-                    arrays = sample(chan, size, first_block)
-                arrays = _renormalise(
-                    arrays,
-                    index,
-                    channel_normalisation(n_mesons[index], chan.br, n_total),
-                    detector.efficiency,
-                )
-                numbers = np.arange(first, first + size, dtype=np.int64)
-                mask = keep_mask(arrays, keep)
-                for extend, rows in (
-                    (writer.extend, np.flatnonzero(mask)),
-                    (writer.extend_crossing, np.flatnonzero(arrays["in_volume"] & ~mask)),
-                ):
-                    extend({k: v.take(rows, axis=0) for k, v in arrays.items()}, numbers[rows])
-                histograms.fill(hists, arrays, arrays["weight"])
-                kept += int(mask.sum())
-                total += float(arrays["weight"].sum())
-                w2 += float(np.square(arrays["weight"]).sum())
-                first += size
-                bar.update(size)
-            n_kept.append(kept)
-            expected.append(total)
-            sum_w2.append(w2)
+        for (index, _, size), arrays in zip(jobs, chunks):
+            numbers = np.arange(first, first + size, dtype=np.int64)
+            mask = keep_mask(arrays, keep)
+            for extend, rows in (
+                (writer.extend, np.flatnonzero(mask)),
+                (writer.extend_crossing, np.flatnonzero(arrays["in_volume"] & ~mask)),
+            ):
+                extend({k: v.take(rows, axis=0) for k, v in arrays.items()}, numbers[rows])
+            histograms.fill(hists, arrays, arrays["weight"])
+            w = arrays["weight"]
+            sums[index] += (mask.sum(), w.sum(), np.square(w).sum())
+            first += size
+            bar.update(size)
+        n_kept = [int(k) for k in sums[:, 0]]
+        expected, sum_w2 = sums[:, 1].tolist(), sums[:, 2].tolist()
         metadata = metadata_with(n_kept, expected, sum_w2)
         writer.finish(metadata, hists)
     return metadata

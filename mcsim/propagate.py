@@ -78,7 +78,7 @@ def interval_probability(a: float, b: float, lam: float) -> float:
     return math.exp(-a / lam) * -math.expm1(-(b - a) / lam)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _decay_probability(intervals, beta_gamma, ctau):
     n, width = intervals.shape
     out = np.empty(n)
@@ -220,7 +220,7 @@ def _decay_in_detector(
     return pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def propagate_kernel(
     llp,
     m_llp,
@@ -318,7 +318,7 @@ def propagate_kernel(
     )
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _select_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_params, use_calo, rng):
     """The part of :func:`propagate_kernel` a reach scan needs, from the same stream: returns
     (acc_intervals (n, 4) [m], beta_gamma (n,), photon energy (n,) [GeV], photon_hits_calo (n,)),
@@ -355,7 +355,7 @@ def _select_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_para
     return acc, beta_gamma, e_photon, hits
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _remap(llp, photon, vertex_old, path, acc, beta_gamma, ctau_old, ctau_new, z_face):
     n = llp.shape[0]
     vertex = np.empty((n, 3))

@@ -335,7 +335,7 @@ def sin_cos_polar(theta: float):
     return r + r * r2 * s, (-c if theta > 0.5 * math.pi else c)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _sample_kernel(prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, n, rng):
     """Draw n 4-momenta (E, px, py, pz) [GeV]: a (p, theta) bin from the alias table (flattened
     p-major), then log10 p and log10 theta uniform inside the bin (lower edges p_edge, t_edge;

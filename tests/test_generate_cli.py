@@ -143,7 +143,9 @@ def test_interrupted_generation_leaves_no_file(tmp_path, monkeypatch, error):
             seed=1,
             chunk_size=400,
         )
-    assert len(calls) == 3
+    # it stops at the failing chunk: of the 10 chunks only those already in flight in the
+    # generating threads (at most threads + 1) were started
+    assert 3 <= len(calls) <= 3 + ntuple.GENERATE_THREADS + 1 < 10
     assert not out.exists() and _no_leftovers(tmp_path)
 
 
