@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +40,7 @@ import numpy as np
 from scipy import integrate, optimize, special
 
 from .constants import ALPHA, E_CHARGE_SQ, INPUTS
-from .jit_cache import ensure_fresh
+from .jit_cache import ensure_fresh, sources_hash
 from .mesons import sm
 from .thermo import g_star_half, h_eff
 
@@ -49,6 +50,7 @@ __all__ = [
     "M_PLANCK",
     "OMEGA_DM_H2",
     "RelicPoint",
+    "cache_file",
     "freeze_out",
     "omega_h2",
     "r_ratio",
@@ -258,8 +260,42 @@ def relic_coupling(m1: float, delta: float, omega: float = OMEGA_DM_H2) -> float
 
 
 def relic_line(masses, delta: float) -> np.ndarray:
-    """(n, 2) array of (M1 [GeV], d [GeV^-1]) on the Omega h^2 = 0.12 line."""
-    return np.array([[m, relic_coupling(float(m), delta)] for m in masses])
+    """(n, 2) array of (M1 [GeV], d [GeV^-1]) on the Omega h^2 = 0.12 line.  Each point costs
+    about 0.2 s, so the couplings found are kept on disk (:func:`cache_file`) and read back by
+    later calls with the same mcsim sources."""
+    path = cache_file()
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    line, added = [], False
+    for m in masses:
+        key = f"{float(m)!r} {float(delta)!r}"
+        if key not in known:
+            known[key], added = relic_coupling(float(m), float(delta)), True
+        line.append((float(m), known[key]))
+    if added:
+        _store(path, known)
+    return np.array(line)
+
+
+def cache_file() -> Path:
+    """The relic couplings computed so far: ``$XDG_CACHE_HOME/mcsim`` (``~/.cache/mcsim``), one
+    file per version of mcsim's sources (:func:`mcsim.jit_cache.sources_hash`), JSON
+    {"M1 delta": d}."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "mcsim" / f"relic-{sources_hash(Path(__file__).parent)[:16]}.json"
+
+
+def _store(path: Path, known: dict) -> None:
+    """Replace the cache file atomically; an unwritable cache is left alone (computed again)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def write_relic_lines(lines: dict[str, np.ndarray], stem: str | Path) -> list[Path]:

@@ -130,6 +130,30 @@ def test_relic_coupling_gives_omega_and_scales_as_one_over_d2():
     assert 0.25 < ratio < 0.3
 
 
+def test_relic_line_keeps_its_couplings_on_disk(tmp_path, monkeypatch):
+    """The first call computes (and stores) each point, a second call reads them back -- the
+    same numbers, no computation -- and an unwritable cache only means computing again."""
+    import mcsim.relic as relic
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    masses = [0.05, 0.3]
+    first = relic.relic_line(masses, 0.1)
+    assert relic.cache_file().parent == tmp_path / "mcsim" and relic.cache_file().exists()
+    assert first[1, 1] == relic_coupling(0.3, 0.1)
+
+    def no_computation(*args):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(relic, "relic_coupling", no_computation)
+    np.testing.assert_array_equal(relic.relic_line(masses, 0.1), first)
+    with pytest.raises(AssertionError, match="computed again"):
+        relic.relic_line([0.07], 0.1)  # a new point is computed
+    monkeypatch.undo()
+    (tmp_path / "ro").mkdir(mode=0o500)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "ro" / "x"))
+    np.testing.assert_array_equal(relic.relic_line([0.3], 0.1), first[1:])
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="relic"):
         omega_h2(-0.1, 0.1, 1e-4)
