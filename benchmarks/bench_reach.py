@@ -24,7 +24,8 @@ import numpy as np
 
 from mcsim.figures import dark_targets, figure_spec
 from mcsim.reach import log_grid
-from mcsim.scan import FIRST_PASS_EVENTS, NO_REFINEMENT, Refinement, scan_set
+from mcsim.defaults import FIRST_PASS_EVENTS
+from mcsim.scan import NO_REFINEMENT, Refinement, scan_set
 
 
 def main() -> None:

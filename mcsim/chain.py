@@ -25,6 +25,7 @@ import numpy as np
 
 from . import spectra
 from .allocation import ALLOCATIONS, from_pilots
+from .defaults import BLOCK_SIZE, SAMPLINGS
 from .detector import Detector, load_detector
 from .directed import meson_tilt
 from .model_registry import Model
@@ -58,16 +59,6 @@ __all__ = [
     "simulate",
     "window",
 ]
-
-#: How the production decay orients the long-lived particle: isotropically in the meson's rest
-#: frame ('plain'), or pointed into the detector's angular window with the exact importance
-#: weight ('directed', :mod:`mcsim.directed`).
-SAMPLINGS = ("plain", "directed")
-
-#: Events per random-number block: block b of a channel's events draws from its own streams
-#: (:func:`block_rngs`), so a sample's events depend on the seed alone -- not on how they are
-#: cut into chunks, tasks or workers.
-BLOCK_SIZE = 16_384
 
 
 class MesonSource(Protocol):

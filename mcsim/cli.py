@@ -163,28 +163,11 @@ class _Group(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-#: Sub-commands that run the numba kernels.
-_SIMULATING = ("generate", "reach", "figure", "validate-cone")
-
-
 @click.group(cls=_Group)
 @click.version_option(package_name="mcsim")
-@click.pass_context
-def main(ctx: click.Context) -> None:
+def main() -> None:
     """Long-lived dark states from meson decays, seen through a single photon."""
     keep_freed_memory()  # chunks reuse the memory of the previous chunk
-    if ctx.invoked_subcommand not in (*_SIMULATING, "cutflow"):
-        return  # no kernel: numba is not imported
-    from .jit_cache import kernels_cached, skip_numba_extensions
-
-    skip_numba_extensions()
-    if ctx.invoked_subcommand in _SIMULATING and sys.stderr.isatty():
-        if not kernels_cached():  # a notice for people at a terminal, not for logs and pipes
-            click.echo(
-                "mcsim: compiling the numba kernels (first run after installing or "
-                "updating; about a minute, once)...",
-                err=True,
-            )
 
 
 if __name__ == "__main__":

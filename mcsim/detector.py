@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from hepunits import attobarn, millibarn
 
+from .defaults import BEAMS
 from .geometry import Box, Calorimeter, Cone, Cylinder, RectFrustum
 from .validate import card_range
 
@@ -49,8 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BEAMS", "Detector", "available_detectors", "load_detector", "read_card_text"]
 
-#: Spectrum beams a card may name (see mcsim.spectra).
-BEAMS = ("sps400", "sps450", "u70", "lhc14")
 
 _NUM, _STR, _INT = "number", "string", "integer"
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .defaults import FIRST_PASS_EVENTS
 from .reach import ReachGrid, log_grid, write_contours, write_grids
 from .relic import write_relic_lines
-from .scan import FIRST_PASS_EVENTS, Family, Refinement, Target, scan_set
+from .scan import Family, Refinement, Target, scan_set
 
 #: The default adaptive statistics of the paper's figures (see ``scan.Refinement``).
 _REFINEMENT = Refinement()

@@ -7,10 +7,8 @@ import time
 import click
 
 from .allocation import ALLOCATIONS
-from .chain import SAMPLINGS
+from .defaults import FORMATS, KEEP, MODES, SAMPLINGS
 from .info_cli import model_options, warn_branching_ratios
-from .ntuple import FORMATS, KEEP
-from .propagate import MODES
 from .spectra_cli import tables_option
 from .validate import CHUNK, ENERGY, EVENTS, SEED, click_type
 

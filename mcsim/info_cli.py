@@ -7,7 +7,6 @@ import functools
 import click
 
 from . import jsonio, model_registry
-from .production import channels
 from .validate import COUPLING, click_type
 
 __all__ = ["info", "model_options", "warn_branching_ratios"]
@@ -16,6 +15,8 @@ __all__ = ["info", "model_options", "warn_branching_ratios"]
 def warn_branching_ratios(point) -> None:
     """One warning line on stderr per open channel whose branching ratio exceeds 1: the
     effective dipole theory is not valid at such a coupling."""
+    from .production import channels
+
     for c in channels(point):
         if c.is_open and c.br > 1.0:
             click.echo(
@@ -99,6 +100,8 @@ def model_options(func):
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def info(point, as_json):
     """Width and c*tau of the long-lived state and the BR of every production channel."""
+    from .production import channels
+
     warn_branching_ratios(point)
     chans = channels(point)
     if as_json:

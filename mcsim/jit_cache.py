@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -95,11 +96,25 @@ _checked = False
 
 def ensure_fresh() -> None:
     """:func:`refresh_package_cache` once per process; the kernel modules call it on import,
-    before any kernel can load its cache (numba loads it at a kernel's first call)."""
+    before any kernel can load its cache (numba loads it at a kernel's first call).  In the
+    ``mcsim`` command it also skips numba's extensions (:func:`skip_numba_extensions`) and, at
+    a terminal, says so when the kernels are about to be compiled."""
     global _checked
-    if not _checked:
-        _checked = True
-        refresh_package_cache()
+    if _checked:
+        return
+    _checked = True
+    refresh_package_cache()
+    from .signals import is_command
+
+    if is_command():
+        skip_numba_extensions()
+        if sys.stderr.isatty() and not kernels_cached():  # for people, not logs and pipes
+            print(
+                "mcsim: compiling the numba kernels (first run after installing or updating; "
+                "about a minute, once)...",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def kernels_cached() -> bool:

@@ -54,11 +54,11 @@ from .collider import (
     collider_metadata,
     is_collider,
 )
+from .defaults import FORMATS, KEEP, MODES
 from .detector import Detector, load_detector
 from .executor import in_threads
 from .models import Model
 from .production import Channel
-from .propagate import MODES
 from .rootio import NtupleWriter, check_output
 from .validate import CHUNK, ENERGY, EVENTS, SEED
 from .yields import stat_error
@@ -80,8 +80,6 @@ __all__ = [
 #: Layout version of the events files (2: cumulative flags, --keep, the crossing tree).
 FORMAT_VERSION = "mcsim-events-2"
 
-#: What ``write_events`` keeps in the events tree (see the module docstring).
-KEEP = ("selected", "crossing", "all")
 
 #: Default number of events per chunk (one basket per branch).
 CHUNK_SIZE = 100_000
@@ -115,10 +113,6 @@ def chunk_sizes(n: int, chunk_size: int) -> list[tuple[int, int]]:
     size = blocks * BLOCK_SIZE
     full, rest = divmod(n, size)
     return [(k * blocks, size) for k in range(full)] + ([(full * blocks, rest)] if rest else [])
-
-
-#: Output formats of ``write_events`` and the file suffixes that select them.
-FORMATS = {"root": (".root",), "hepmc3": (".hepmc3", ".hepmc")}
 
 
 def output_format(path: str | Path, format: str | None = None) -> str:

@@ -34,6 +34,7 @@ import math
 import numba as nb
 import numpy as np
 
+from .defaults import MODES
 from .geometry import calo_intervals, plane_crossing, volume_path
 from .kinematics import two_body_along, two_body_momentum
 from .xoshiro import direction, stream, uniform
@@ -49,7 +50,6 @@ __all__ = [
     "select",
 ]
 
-MODES = ("full", "cone")
 
 #: The arrays :func:`propagate_kernel` returns, in order, by their names in the event schema.
 KERNEL_OUTPUTS = (

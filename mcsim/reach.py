@@ -25,6 +25,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from . import jsonio
+from .defaults import DISCOVERY_LEVEL
 
 __all__ = [
     "DISCOVERY_LEVEL",
@@ -38,9 +39,6 @@ __all__ = [
     "write_contours",
     "write_grids",
 ]
-
-#: Expected signal events required for a sensitivity contour (paper Sec. 4.3).
-DISCOVERY_LEVEL = 3.0
 
 
 def log_grid(lo: float, hi: float, n: int, *, name: str) -> np.ndarray:

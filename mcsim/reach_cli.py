@@ -5,15 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import model_registry
-from .chain import SAMPLINGS
+from .defaults import DISCOVERY_LEVEL, FIRST_PASS_EVENTS, REFINE_BUDGET, SAMPLINGS
 from .info_cli import ModelName
 from .partfiles import check_directory, removed_on_failure
-from .reach import DISCOVERY_LEVEL, log_grid, write_contours, write_grids
-from .scan import FIRST_PASS_EVENTS, Family, Refinement, Target, scan
 from .spectra_cli import tables_option
 from .validate import (
     COUPLING,
@@ -26,6 +25,9 @@ from .validate import (
     WORKERS,
     click_type,
 )
+
+if TYPE_CHECKING:  # the scan machinery loads when a command runs, not for --help
+    from .scan import Family, Refinement
 
 __all__ = ["figure", "reach", "validate_cone_command"]
 
@@ -112,7 +114,7 @@ def _scan_options(f):
         click.option(
             "--refine-budget",
             type=float,
-            default=Refinement.budget,
+            default=REFINE_BUDGET,
             show_default=True,
             help="events the refinement may add, as a multiple of the first pass",
         ),
@@ -146,6 +148,8 @@ def _family_options(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(**kwargs):
+        from .scan import Family
+
         model = kwargs.pop("model")
         values = {name: kwargs.pop(name) for name in fixed_params}
         kind = model_registry.get(model)
@@ -257,6 +261,9 @@ def reach(
     recast card, 10 events for BaBar): writes grid.{csv,json}, contours.{csv,json} and reach.png
     to --out, and for the dark dipole the thermal-relic line (relic.{csv,json}, dashed in the
     plot)."""
+    from .reach import log_grid, write_contours, write_grids
+    from .scan import Target, scan
+
     if not level > 0:
         raise ValueError(f"--level must be a number of events > 0, got {level!r}")
     check_directory(out_dir, "--out")
@@ -313,6 +320,8 @@ def reach(
 
 def _refinement(target_error: float, budget: float) -> Refinement:
     """The --target-error and --refine-budget options (target 0: no refinement)."""
+    from .scan import Refinement
+
     if target_error == 0:
         return Refinement(rounds=0)
     return Refinement(target=target_error, budget=budget)

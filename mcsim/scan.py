@@ -35,11 +35,12 @@ from .chain import (
     window,
 )
 from .collider import COLLIDER_BEAM, ColliderDetector, collider_sums
+from .defaults import DISCOVERY_LEVEL, MODES, REFINE_BUDGET
 from .detector import Detector, load_detector
 from .model_registry import Model
 from .production import decay_mothers, open_channels
-from .propagate import MODES, decay_probability, select
-from .reach import DISCOVERY_LEVEL, ReachGrid, recast_upper_limit
+from .propagate import decay_probability, select
+from .reach import ReachGrid, recast_upper_limit
 from .yields import yield_sums
 
 __all__ = [
@@ -59,10 +60,6 @@ __all__ = [
 
 #: Coupling at which samples are generated [GeV^-1]; any value works (exact re-weighting).
 D_REF = 1e-5
-
-#: Default first pass of a scan, events per mass and channel (two random-number blocks): it
-#: locates the contours; the refinement then spends events where they are decided.
-FIRST_PASS_EVENTS = 2 * BLOCK_SIZE
 
 
 @dataclass(frozen=True)
@@ -583,7 +580,7 @@ class Refinement:
 
     target: float = 0.05
     rounds: int = 3
-    budget: float = 1.0
+    budget: float = REFINE_BUDGET
     per_round: int = 8
     max_factor: int = 64
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from .defaults import BEAMS, TABLES_ENV, user_tables_directory
 from .mesons import MESON_NAMES, pdgid_of, sm
 from .xoshiro import azimuth, stream, uniform
 
@@ -56,13 +57,6 @@ __all__ = [
     "user_tables_directory",
 ]
 
-#: Beam name -> description (beam energy in GeV, target at rest unless stated).
-BEAMS: dict[str, str] = {
-    "sps400": "SPS 400 GeV protons on a fixed target (NA62, HIKE, SHiP, BEBC)",
-    "sps450": "SPS 450 GeV protons on a fixed target (CHARM-II)",
-    "u70": "70 GeV protons on a fixed target (NuCal)",
-    "lhc14": "LHC pp collisions at sqrt(s) = 14 TeV (FASER 2)",
-}
 
 #: The table keys (positive PDG IDs) of the paper's mesons, in Table 1 order, then the excited
 #: quarkonia psi(2S), Upsilon(2S), Upsilon(3S).
@@ -152,10 +146,6 @@ def _check_beam(beam: str) -> str:
     return beam
 
 
-#: Environment variable naming a directory of spectrum tables used before the shipped ones.
-TABLES_ENV = "MCSIM_TABLES"
-
-
 def _tables_root():
     return resources.files("mcsim.generators").joinpath("tables")
 
@@ -164,13 +154,6 @@ def tables_directory() -> Path | None:
     """The directory named by ``MCSIM_TABLES`` (tables read before the shipped ones), if set."""
     value = os.environ.get(TABLES_ENV)
     return Path(value) if value else None
-
-
-def user_tables_directory() -> Path:
-    """Where ``mcsim spectra generate`` writes by default: ``$XDG_DATA_HOME/mcsim/tables``
-    (``~/.local/share/mcsim/tables`` if XDG_DATA_HOME is unset)."""
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "mcsim" / "tables"
 
 
 def table_path(meson: str | int, beam: str, *, directory: str | Path | None = None):

@@ -7,15 +7,7 @@ from pathlib import Path
 
 import click
 
-from .spectra import (
-    BEAMS,
-    TABLES_ENV,
-    available_tables,
-    load_table,
-    table_key,
-    table_name,
-    user_tables_directory,
-)
+from .defaults import BEAMS, TABLES_ENV, user_tables_directory
 
 __all__ = ["spectra", "tables_option"]
 
@@ -95,6 +87,8 @@ def list_tables() -> None:
     """List the tables (shipped, and those of --tables) with their multiplicity per
     collision."""
     click.echo(f"{'beam':8s} {'meson':8s} {'pdgid':>6s} {'per coll.':>10s} {'events':>8s}  kind")
+    from .spectra import available_tables, load_table, table_name
+
     for beam, pdgid in available_tables():
         t = load_table(pdgid, beam)
         click.echo(
@@ -116,6 +110,8 @@ def show(meson, beam, png) -> None:
     """Print the multiplicity of MESON for BEAM and draw its table as a PNG."""
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from .spectra import load_table, table_key
 
     t = load_table(table_key(meson), beam)
     click.echo(

@@ -409,3 +409,23 @@ def test_cutflow_next_to_a_read_only_directory_warns_and_prints_the_table(tmp_pa
     assert named.exit_code == 2 and named.stdout == ""
     assert named.stderr.startswith("mcsim: error: --plots: cannot write to")
     assert sorted(p.name for p in ro.iterdir()) == ["ev.root"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["generate", "reach", "figure", "validate-cone", "info"])
+def test_help_and_a_bad_option_load_no_kernels(command):
+    """`mcsim CMD --help` and a bad option are answered before numba (and the kernels) load:
+    the options come from mcsim.defaults and the validators, the machinery loads when a
+    command runs."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from mcsim.cli import main\n"
+        f"for args in (['{command}', '--help'], ['{command}', '--no-such-option']):\n"
+        "    res = CliRunner().invoke(main, args)\n"
+        "    assert res.exit_code in (0, 2), res.output\n"
+        "loaded = [m for m in ('numba', 'scipy', 'uproot', 'mcsim.scan') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr

@@ -1,0 +1,72 @@
+"""The names and defaults the command line offers before anything is computed.
+
+Light to import (the standard library only), so that ``mcsim CMD --help`` and a bad option
+answer at once; the modules that use these names import them from here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "BEAMS",
+    "BLOCK_SIZE",
+    "DISCOVERY_LEVEL",
+    "FIRST_PASS_EVENTS",
+    "FORMATS",
+    "KEEP",
+    "MODES",
+    "REFINE_BUDGET",
+    "SAMPLINGS",
+    "TABLES_ENV",
+    "user_tables_directory",
+]
+
+#: Beam name -> description (beam energy in GeV, target at rest unless stated): the spectrum
+#: tables there are and the beams a detector card may name.
+BEAMS: dict[str, str] = {
+    "sps400": "SPS 400 GeV protons on a fixed target (NA62, HIKE, SHiP, BEBC)",
+    "sps450": "SPS 450 GeV protons on a fixed target (CHARM-II)",
+    "u70": "70 GeV protons on a fixed target (NuCal)",
+    "lhc14": "LHC pp collisions at sqrt(s) = 14 TeV (FASER 2)",
+}
+
+#: Geometry of the propagation: the full 3-D decay volume ('full') or the paper's cone ('cone').
+MODES = ("full", "cone")
+
+#: How the production decay orients the long-lived particle: isotropically in the meson's rest
+#: frame ('plain'), or pointed into the detector's angular window with the exact importance
+#: weight ('directed', :mod:`mcsim.directed`).
+SAMPLINGS = ("plain", "directed")
+
+#: Events per random-number block: block b of a channel's events draws from its own streams
+#: (:func:`mcsim.chain.block_rngs`), so a sample's events depend on the seed alone -- not on how
+#: they are cut into chunks, tasks or workers.
+BLOCK_SIZE = 16_384
+
+#: What ``write_events`` keeps in the events tree (see :mod:`mcsim.ntuple`).
+KEEP = ("selected", "crossing", "all")
+
+#: Output formats of ``write_events`` and the file suffixes that select them.
+FORMATS = {"root": (".root",), "hepmc3": (".hepmc3", ".hepmc")}
+
+#: Default first pass of a scan, events per mass and channel (two random-number blocks): it
+#: locates the contours; the refinement then spends events where they are decided.
+FIRST_PASS_EVENTS = 2 * BLOCK_SIZE
+
+#: Events the refinement of a scan may add, as a multiple of the first pass.
+REFINE_BUDGET = 1.0
+
+#: Expected signal events required for a sensitivity contour (paper Sec. 4.3).
+DISCOVERY_LEVEL = 3.0
+
+#: Environment variable naming a directory of spectrum tables used before the shipped ones.
+TABLES_ENV = "MCSIM_TABLES"
+
+
+def user_tables_directory() -> Path:
+    """Where ``mcsim spectra generate`` writes by default: ``$XDG_DATA_HOME/mcsim/tables``
+    (``~/.local/share/mcsim/tables`` if XDG_DATA_HOME is unset)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "mcsim" / "tables"
