@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
+from mcsim.defaults import FIRST_PASS_EVENTS
 from mcsim.figures import dark_targets, figure_spec
 from mcsim.reach import log_grid
-from mcsim.defaults import FIRST_PASS_EVENTS
 from mcsim.scan import NO_REFINEMENT, Refinement, scan_set
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "MODES",
     "REFINE_BUDGET",
     "SAMPLINGS",
+    "SIMULATING",
     "TABLES_ENV",
     "user_tables_directory",
 ]
@@ -60,6 +61,10 @@ REFINE_BUDGET = 1.0
 
 #: Expected signal events required for a sensitivity contour (paper Sec. 4.3).
 DISCOVERY_LEVEL = 3.0
+
+#: The sub-commands that run the simulation (their first run compiles the kernels: about a
+#: minute, which mcsim announces at a terminal).
+SIMULATING = ("generate", "reach", "figure", "validate-cone")
 
 #: Environment variable naming a directory of spectrum tables used before the shipped ones.
 TABLES_ENV = "MCSIM_TABLES"

@@ -108,13 +108,23 @@ def ensure_fresh() -> None:
 
     if is_command():
         skip_numba_extensions()
-        if sys.stderr.isatty() and not kernels_cached():  # for people, not logs and pipes
+        if _simulating() and sys.stderr.isatty() and not kernels_cached():  # people, not logs
             print(
                 "mcsim: compiling the numba kernels (first run after installing or updating; "
                 "about a minute, once)...",
                 file=sys.stderr,
                 flush=True,
             )
+
+
+def _simulating() -> bool:
+    """Whether the running ``mcsim`` sub-command is one that simulates (:data:`SIMULATING`)."""
+    import click
+
+    from .defaults import SIMULATING
+
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.info_name in SIMULATING
 
 
 def kernels_cached() -> bool:

@@ -78,3 +78,17 @@ def test_import_mcsim_loads_nothing_heavy_and_touches_no_cache():
     ).stdout.split("\n")
     assert out[0] == "[]"
     assert out[1] == "DarkDipole True"
+
+
+def test_the_compile_notice_is_for_the_simulating_commands():
+    """The compile notice (about a minute) is printed for generate, reach, figure and
+    validate-cone, not for info or cutflow, which compile a few kernels at most."""
+    import click
+
+    from mcsim import jit_cache
+
+    assert not jit_cache._simulating()  # no command running
+    cases = (("generate", True), ("figure", True), ("info", False), ("cutflow", False))
+    for name, expected in cases:
+        with click.Context(click.Command(name), info_name=name):
+            assert jit_cache._simulating() is expected
