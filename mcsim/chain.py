@@ -31,7 +31,7 @@ from .directed import meson_tilt
 from .model_registry import Model
 from .production import Channel, decay_mothers, open_channels
 from .propagate import MODES, decay_probability, propagate, remap_vertices
-from .schema import ARRAYS, EventBatch
+from .schema import ARRAYS, EventBatch, concatenate
 from .yields import Estimate, estimate, yield_sums
 
 if TYPE_CHECKING:
@@ -315,15 +315,6 @@ def _run_channel(
     return arrays, n_m
 
 
-def concatenate(parts: list[dict]) -> dict:
-    """One dict of event arrays from consecutive parts (the first part itself if alone)."""
-    return (
-        parts[0]
-        if len(parts) == 1
-        else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    )
-
-
 def normalise(arrays: dict, w_norm: float, efficiency: float) -> dict:
     """Give a channel's events the normalisation ``w_norm`` = N_M x BR / N_generated(channel)
     (times each event's importance weight w_sampling) and the weight that follows from it."""
@@ -424,10 +415,7 @@ def simulate(
             )
             w_norm = channel_normalisation(n_mesons[index], channel.br, n)
             normalise(parts[index], w_norm, detector.efficiency)
-    if len(parts) > 1:
-        merged = {k: np.concatenate([p[k] for p in parts]) for k in ARRAYS}
-    else:
-        merged = {k: parts[0][k] for k in ARRAYS} if parts else _empty()
+    merged = concatenate(parts, ARRAYS) if parts else _empty()
     metadata = {
         **run_metadata(model, detector, mode, threshold, sampling),
         "seed": seed,

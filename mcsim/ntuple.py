@@ -41,7 +41,6 @@ from .chain import (
     BLOCK_SIZE,
     SpectraSource,
     channel_normalisation,
-    concatenate,
     normalise,
     run_metadata,
     select_channels,
@@ -60,6 +59,7 @@ from .executor import in_threads
 from .models import Model
 from .production import Channel
 from .rootio import NtupleWriter, check_output
+from .schema import concatenate
 from .validate import CHUNK, ENERGY, EVENTS, SEED
 from .yields import stat_error
 

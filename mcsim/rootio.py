@@ -57,7 +57,7 @@ import numpy as np
 import uproot
 
 from . import jsonio, partfiles
-from .schema import ARRAYS
+from .schema import ARRAYS, concatenate
 
 __all__ = [
     "BRANCHES",
@@ -380,7 +380,7 @@ class _Pending:
         if self.n < max(at_least, 1):
             return None
         parts, self.parts, self.n = self.parts, [], 0
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return concatenate(parts)
 
 
 class NtupleWriter:

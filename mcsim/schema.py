@@ -14,7 +14,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .yields import Estimate
 
-__all__ = ["ARRAYS", "EventBatch"]
+__all__ = ["ARRAYS", "EventBatch", "concatenate"]
 
 #: Per-event arrays of an EventBatch: name -> (dtype, columns; 0 for a 1-D array).
 ARRAYS: dict[str, tuple[type, int]] = {
@@ -67,3 +67,12 @@ class EventBatch:
         from .chain import reweight
 
         return reweight(self, d)
+
+
+def concatenate(parts: list[dict[str, np.ndarray]], keys=None) -> dict[str, np.ndarray]:
+    """One dict of per-event arrays (or branch columns) from consecutive parts, of ``keys``
+    only if given (default: the first part's); a single part is not copied."""
+    keys = list(parts[0]) if keys is None else keys
+    if len(parts) == 1:
+        return {k: parts[0][k] for k in keys}
+    return {k: np.concatenate([p[k] for p in parts]) for k in keys}
