@@ -1,5 +1,6 @@
 """One executor for independent tasks: in this process, on local worker processes, or on a
-Dask cluster, with results in task order whatever the order of completion.
+Dask cluster, with results in task order whatever the order of completion.  A
+:class:`Session` keeps its workers (or its cluster client) over several runs.
 
 Worker set-up happens in the workers, never in the calling process: :func:`_worker_init` (local
 processes, at their start) and :func:`_on_worker` (Dask, before each task; idempotent) make a
@@ -28,7 +29,7 @@ from typing import Any
 
 from .validate import WORKERS
 
-__all__ = ["in_threads", "run"]
+__all__ = ["Session", "in_threads", "run"]
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _configured = False  # this process is a worker that has been set up
@@ -41,58 +42,110 @@ def run(
     *,
     workers: int = 2,
     scheduler: str | None = None,
-    progress: bool = True,
-    desc: str = "tasks",
-    unit: str = "task",
-    sizes: Sequence[int] | None = None,
     timeout: float | None = None,
+    **options,
 ) -> list:
-    """``[fn(item) for item in items]``, on ``workers`` local processes (1: in this process,
-    untouched by any worker set-up) or on the Dask cluster at ``scheduler`` (an address).
-    ``fn`` must be a module-level function and the items picklable.  The progress bar counts
-    ``sizes[i]`` per item (default 1) in ``unit``.  A cluster that cannot be reached, or that
-    has no worker for ``timeout`` seconds (default: Dask's ``distributed.comm.timeouts.connect``,
-    30 s, set by the environment variable DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT), raises a
-    ConnectionError."""
-    from tqdm.auto import tqdm
-
-    WORKERS.check("workers", workers)
-    sizes = [1] * len(items) if sizes is None else list(sizes)
-    results: list = [None] * len(items)
-    bar = tqdm(total=sum(sizes), desc=desc, unit=unit, disable=not progress)
-    if scheduler is not None:
-        done: Generator[tuple[int, Any]] = _on_cluster(fn, items, scheduler, timeout)
-    elif workers <= 1:
-        done = ((i, fn(item)) for i, item in enumerate(items))
-    else:
-        done = _on_processes(fn, items, workers)
-    with closing(done):  # an exception here stops the workers now, not when collected
-        for i, result in done:
-            results[i] = result
-            bar.update(sizes[i])
-    bar.close()
-    return results
+    """``[fn(item) for item in items]`` in a :class:`Session` of its own (``workers``,
+    ``scheduler``, ``timeout`` as there; ``options`` as in :meth:`Session.run`)."""
+    with Session(workers=workers, scheduler=scheduler, timeout=timeout) as session:
+        return session.run(fn, items, **options)
 
 
-def _on_processes(fn, items, workers: int) -> Generator[tuple[int, Any]]:
-    """(index, result) from ``workers`` spawned local processes as they complete."""
-    pool = None
-    try:
-        with _sigint_ignored():  # workers start at submit()
-            pool = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-                initargs=(os.getpid(),),
+class Session:
+    """Where tasks run, kept over several :meth:`run` calls (a scan's first pass and its
+    refinement rounds start their workers once): ``workers`` local processes (1: this process,
+    untouched by any worker set-up), or the Dask cluster at ``scheduler`` (an address).  A
+    cluster that cannot be reached, or that has no worker for ``timeout`` seconds (default:
+    Dask's ``distributed.comm.timeouts.connect``, 30 s, set by the environment variable
+    DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT), raises a ConnectionError.  ``warm_up`` (a
+    module-level function without arguments) runs once on each local worker as soon as the
+    session opens, so that their imports and kernel loading overlap the caller's set-up."""
+
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        scheduler: str | None = None,
+        timeout: float | None = None,
+        warm_up: Callable[[], Any] | None = None,
+    ):
+        WORKERS.check("workers", workers)
+        self.workers, self.scheduler, self.warm_up = workers, scheduler, warm_up
+        self.timeout = timeout
+        self._pool: ProcessPoolExecutor | None = None
+        self._client: Any = None
+
+    def __enter__(self) -> Session:
+        if self.scheduler is not None:
+            self._client, self.timeout = _connect(self.scheduler, self.timeout)
+        elif self.workers > 1:
+            with _sigint_ignored():  # workers start at submit()
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_init,
+                    initargs=(os.getpid(),),
+                )
+                if self.warm_up is not None:
+                    for _ in range(self.workers):
+                        self._pool.submit(self.warm_up)
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        if self._pool is not None:
+            if exc_type is None:
+                self._pool.shutdown()
+            else:  # Ctrl-C, SIGTERM, a failed task: stop the workers now
+                _terminate(self._pool)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def run(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence,
+        *,
+        progress: bool = True,
+        desc: str = "tasks",
+        unit: str = "task",
+        sizes: Sequence[int] | None = None,
+    ) -> list:
+        """``[fn(item) for item in items]``; ``fn`` must be a module-level function and the
+        items picklable.  The progress bar counts ``sizes[i]`` per item (default 1) in
+        ``unit``."""
+        from tqdm.auto import tqdm
+
+        sizes = [1] * len(items) if sizes is None else list(sizes)
+        results: list = [None] * len(items)
+        bar = tqdm(total=sum(sizes), desc=desc, unit=unit, disable=not progress)
+        if self._client is not None:
+            done: Generator[tuple[int, Any]] = _on_cluster(
+                fn, items, self._client, self.scheduler, self.timeout
             )
-            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        elif self._pool is not None:
+            done = _on_processes(fn, items, self._pool)
+        else:
+            done = ((i, fn(item)) for i, item in enumerate(items))
+        with closing(done):  # an exception here stops the workers now, not when collected
+            for i, result in done:
+                results[i] = result
+                bar.update(sizes[i])
+        bar.close()
+        return results
+
+
+def _on_processes(fn, items, pool: ProcessPoolExecutor) -> Generator[tuple[int, Any]]:
+    """(index, result) from the local worker processes of ``pool`` as they complete."""
+    with _sigint_ignored():  # a worker that died is replaced at submit()
+        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+    try:
         for fut in as_completed(futures):
             yield futures[fut], fut.result()
-    except BaseException:
-        if pool is not None:
-            _terminate(pool)
-        raise
-    pool.shutdown()
+    finally:
+        for fut in futures:
+            fut.cancel()  # a failed or abandoned run leaves nothing queued
 
 
 def _configure_worker() -> None:
@@ -166,25 +219,32 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
             p.join()
 
 
-def _on_cluster(fn, items, scheduler: str, timeout: float | None) -> Generator[tuple[int, Any]]:
-    """(index, result) from the Dask cluster at ``scheduler`` as they complete."""
+def _connect(scheduler: str, timeout: float | None) -> tuple[Any, float]:
+    """A Dask client of the cluster at ``scheduler``, and the timeout in seconds (Dask's
+    connect timeout if None)."""
     import dask
     from dask.utils import parse_timedelta
-    from distributed import Client, wait
+    from distributed import Client
 
     if timeout is None:
         timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
     try:
-        client = Client(scheduler, timeout=timeout)
+        return Client(scheduler, timeout=timeout), timeout
     except (OSError, TimeoutError) as err:
         raise ConnectionError(
             f"--scheduler {scheduler}: cannot reach the Dask scheduler within "
             f"{timeout:g} s ({type(err).__name__})"
         ) from None
-    with client:
-        futures = client.map(_on_worker, [fn] * len(items), items, pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        pending, last_worker = set(futures), time.monotonic()
+
+
+def _on_cluster(fn, items, client, scheduler: str, timeout: float) -> Generator[tuple[int, Any]]:
+    """(index, result) from the Dask cluster of ``client`` as they complete."""
+    from distributed import wait
+
+    futures = client.map(_on_worker, [fn] * len(items), items, pure=False)
+    index = {f.key: i for i, f in enumerate(futures)}
+    pending, last_worker = set(futures), time.monotonic()
+    try:
         while pending:
             try:
                 done, pending = wait(
@@ -202,6 +262,8 @@ def _on_cluster(fn, items, scheduler: str, timeout: float | None) -> Generator[t
                     f"worker for {timeout:g} s; {len(pending)} of "
                     f"{len(items)} tasks not done"
                 )
+    finally:
+        client.cancel(list(pending))
 
 
 def in_threads(fn: Callable[[Any], Any], items: Iterable, threads: int = 2) -> Generator[Any]:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import cast
 
 import numpy as np
-from scipy import optimize, stats
 
 from . import jsonio
 from .defaults import DISCOVERY_LEVEL
@@ -109,6 +108,8 @@ def min_coupling(masses, couplings, events, mass: float, level: float = DISCOVER
 def _cls(s: float, n_obs: int, background: float, sigma_b: float) -> float:
     """CLs = P(n <= n_obs | s + b) / P(n <= n_obs | b), with b Gaussian (mean ``background``,
     width ``sigma_b``, truncated at 0) integrated out when sigma_b > 0."""
+    from scipy import stats  # recast cards only: 1.8 s to import, so not in every scan worker
+
     if sigma_b > 0:
         x, w = np.polynomial.hermite_e.hermegauss(40)
         b = background + sigma_b * x
@@ -136,6 +137,8 @@ def signal_upper_limit(
         raise ValueError(f"background uncertainty must be >= 0, got {background_uncertainty!r}")
     if not 0 < cl < 1:
         raise ValueError(f"confidence level must be in (0, 1), got {cl!r}")
+    from scipy import optimize
+
     alpha = 1.0 - cl
     f = lambda s: _cls(s, int(n_obs), background, background_uncertainty) - alpha  # noqa: E731
     hi = 10.0 + n_obs + 10.0 * math.sqrt(n_obs + background + 1.0)

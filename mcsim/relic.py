@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numba as nb
 import numpy as np
-from scipy import integrate, optimize, special
 
 from .constants import ALPHA, E_CHARGE_SQ, INPUTS
 from .jit_cache import ensure_fresh, sources_hash
@@ -159,6 +158,8 @@ def _log_sigma_v_eff_over_d2(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
     """ln(<sigma_eff v> / d^2 [GeV^-4]) at x = M1/T (module docstring): trapezoid on
     :func:`_energy_grid` in e = sqrt(s) - M1 - M2, with exp(-(M1 + M2)/T) factored out of K1
     (it cancels against n_eq^2)."""
+    from scipy import special  # only when a relic point is computed (0.6 s to import)
+
     t = m1 / np.asarray(x, dtype=np.float64)
     big = m1 + m2
     e = _energy_grid(m1, m2, float(t.max()))
@@ -168,7 +169,7 @@ def _log_sigma_v_eff_over_d2(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
     # ds sigma lambda K1(sqrt(s)/T) / sqrt(s) = de 2 sigma lambda K1
     base = 2.0 * sigma_coannihilation(s, m1, m2, 1.0) * lam
     k1 = special.k1e(rs[None, :] / t[:, None]) * np.exp(-e[None, :] / t[:, None])
-    pair = 4.0 * t / (32.0 * math.pi**4) * integrate.trapezoid(base[None, :] * k1, e, axis=1)
+    pair = 4.0 * t / (32.0 * math.pi**4) * np.trapezoid(base[None, :] * k1, e, axis=1)
     n1 = 2.0 * m1**2 * t * special.kve(2, m1 / t) / (2.0 * math.pi**2)
     n2 = 2.0 * m2**2 * t * special.kve(2, m2 / t) / (2.0 * math.pi**2) * np.exp(-(m2 - m1) / t)
     return np.log(2.0 * pair) - (m2 - m1) / t - 2.0 * np.log(n1 + n2)
@@ -177,6 +178,8 @@ def _log_sigma_v_eff_over_d2(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
 def _log_y_eq(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
     """ln Y_eq, Y_eq = (n1 + n2)_eq / s at x = M1/T (Boltzmann statistics, exp(-x) factored
     out of the Bessel functions so that any x is representable)."""
+    from scipy import special
+
     t = m1 / np.asarray(x, dtype=np.float64)
     n = sum(2.0 * m * m * t * special.kve(2, m / t) * np.exp(-(m - m1) / t) for m in (m1, m2)) / (
         2.0 * math.pi**2
@@ -251,6 +254,8 @@ def omega_h2(m1: float, delta: float, d: float) -> float:
 def relic_coupling(m1: float, delta: float, omega: float = OMEGA_DM_H2) -> float:
     """The d [GeV^-1] with Omega h^2 = ``omega``: secant iterations on ln Omega h^2 against
     ln d (nearly linear, slope about -2), to 1e-4 in ln d."""
+
+    from scipy import optimize
 
     def f(log_d):
         return math.log(omega_h2(m1, delta, math.exp(log_d)) / omega)

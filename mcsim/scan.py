@@ -552,19 +552,24 @@ def run_tasks(
     progress: bool = True,
     desc: str = "reach scan",
     timeout: float | None = None,
+    session: executor.Session | None = None,
 ) -> list[TaskResult]:
-    """Results of :func:`run_task` for every task, in task order, on the executor
-    (:func:`mcsim.executor.run`: in this process, on ``workers`` local processes or on the
-    Dask cluster at ``scheduler``)."""
-    return executor.run(
-        run_task,
-        tasks,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        desc=desc,
-        timeout=timeout,
-    )
+    """Results of :func:`run_task` for every task, in task order, in ``session`` (an open
+    :class:`mcsim.executor.Session`) or in one of its own: in this process, on ``workers``
+    local processes or on the Dask cluster at ``scheduler``."""
+    if session is None:
+        with executor.Session(workers=workers, scheduler=scheduler, timeout=timeout) as own:
+            return own.run(run_task, tasks, progress=progress, desc=desc)
+    return session.run(run_task, tasks, progress=progress, desc=desc)
+
+
+def _warm_up() -> None:
+    """A worker's start-up done before its first task (:class:`mcsim.executor.Session`): numba's
+    first call and the loading of the chain's kernels, by one tiny task (64 events of the
+    dark dipole at NA62, both its two-body and Dalitz channels)."""
+    family = Family("dark-dipole", delta=0.1)
+    (task,) = make_tasks(family, [0.1], [D_REF], [Target("", "na62")], n_events=64, seed=0)
+    run_task(task)
 
 
 @dataclass(frozen=True)
@@ -620,43 +625,41 @@ def scan_set(
     contour cells are refined (:class:`Refinement`)."""
     if not jobs:
         raise ValueError("no scan requested")
-    tasks: list[Task] = []
-    for family, targets in jobs:
-        tasks += make_tasks(
-            family,
-            masses,
-            couplings,
-            targets,
-            n_events=n_events,
-            seed=seed,
-            start=len(tasks),
-            sampling=sampling,
-        )
-    results = run_tasks(tasks, workers=workers, scheduler=scheduler, progress=progress)
-    masses = np.asarray(masses, dtype=np.float64)
-    couplings = np.asarray(couplings, dtype=np.float64)
-    first_pass = sum(r.n for res in results for r in res.channels.values())
-    added, spent = 0, 0
-    for round_ in range(refinement.rounds):
-        grids = _grids(jobs, tasks, results, masses, couplings, n_events, seed)
-        extra = _refinement_tasks(
-            tasks, results, grids, jobs, masses, refinement, first_pass * refinement.budget - spent
-        )
-        if not extra:
-            break
-        more = run_tasks(
-            extra,
-            workers=workers,
-            scheduler=scheduler,
-            progress=progress,
-            desc=f"refinement {round_ + 1}",
-        )
-        for task, res in zip(extra, more):
-            into = results[task.index]
-            for mother, sums in res.channels.items():
-                into.channels[mother].add(sums)
-                added += sums.n
-            spent += sum(n for _, n, _ in task.plan)
+    with executor.Session(
+        workers=workers, scheduler=scheduler, warm_up=_warm_up if workers > 1 else None
+    ) as session:
+        tasks: list[Task] = []
+        for family, targets in jobs:
+            tasks += make_tasks(
+                family,
+                masses,
+                couplings,
+                targets,
+                n_events=n_events,
+                seed=seed,
+                start=len(tasks),
+                sampling=sampling,
+            )
+        results = run_tasks(tasks, session=session, progress=progress)
+        masses = np.asarray(masses, dtype=np.float64)
+        couplings = np.asarray(couplings, dtype=np.float64)
+        first_pass = sum(r.n for res in results for r in res.channels.values())
+        added, spent = 0, 0
+        for round_ in range(refinement.rounds):
+            grids = _grids(jobs, tasks, results, masses, couplings, n_events, seed)
+            budget = first_pass * refinement.budget - spent
+            extra = _refinement_tasks(tasks, results, grids, jobs, masses, refinement, budget)
+            if not extra:
+                break
+            more = run_tasks(
+                extra, session=session, progress=progress, desc=f"refinement {round_ + 1}"
+            )
+            for task, res in zip(extra, more):
+                into = results[task.index]
+                for mother, sums in res.channels.items():
+                    into.channels[mother].add(sums)
+                    added += sums.n
+                spent += sum(n for _, n, _ in task.plan)
     grids = _grids(jobs, tasks, results, masses, couplings, n_events, seed)
     for job_grids in grids:
         for g in job_grids:

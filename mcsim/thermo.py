@@ -22,7 +22,6 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy import integrate
 
 from .mesons import sm
 
@@ -79,8 +78,8 @@ def _gas(z: np.ndarray, fermion: bool) -> tuple[np.ndarray, np.ndarray]:
     live = z < _Z_MAX
     e = np.sqrt(_U[None, :] ** 2 + z[live, None] ** 2)
     occ = 1.0 / (np.exp(e) + (1.0 if fermion else -1.0))
-    rho[live] = integrate.trapezoid(_U**2 * e * occ, _U, axis=1)
-    ent[live] = rho[live] + integrate.trapezoid(_U**4 / e * occ, _U, axis=1) / 3.0
+    rho[live] = np.trapezoid(_U**2 * e * occ, _U, axis=1)
+    ent[live] = rho[live] + np.trapezoid(_U**4 / e * occ, _U, axis=1) / 3.0
     return rho, ent
 
 
