@@ -121,6 +121,7 @@ class Session:
         results: list = [None] * len(items)
         bar = tqdm(total=sum(sizes), desc=desc, unit=unit, disable=not progress)
         if self._client is not None:
+            assert self.scheduler is not None and self.timeout is not None  # set by __enter__
             done: Generator[tuple[int, Any]] = _on_cluster(
                 fn, items, self._client, self.scheduler, self.timeout
             )
