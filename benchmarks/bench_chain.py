@@ -25,8 +25,10 @@ import time
 import numpy as np
 
 from mcsim import DarkDipole, spectra
-from mcsim.chain import reweight, simulate
+from mcsim.chain import SpectraSource, reweight, simulate, window
+from mcsim.defaults import BLOCK_SIZE
 from mcsim.detector import load_detector
+from mcsim.fused import Buffers, select_block
 from mcsim.memory import keep_freed_memory
 from mcsim.production import decay_mothers, open_channels
 from mcsim.propagate import propagate
@@ -98,6 +100,33 @@ def throughput(n_events: int) -> None:
     )
 
 
+def fused(n_events: int) -> None:
+    """Events per user-CPU second of :func:`mcsim.fused.select_block` (NA62, full geometry)."""
+    model = DarkDipole(m1=0.1, delta=0.1, d=1e-5)
+    det = load_detector("na62")
+    source = SpectraSource(det)
+    geometry = [(det.decay_volume, det.calorimeter, True)]
+    buffers = Buffers(1, BLOCK_SIZE)
+    blocks = max(n_events // BLOCK_SIZE, 1)
+    print(f"one-pass kernel (mcsim.fused), NA62 full geometry, {blocks * BLOCK_SIZE:.1e} events:")
+    for mother in (113, 221):
+        channel = next(c for c in open_channels(model) if c.mother == mother)
+        for sampling in ("plain", "directed"):
+            angle = window(det, "full", sampling)
+            table = source.sampling(channel, angle)
+            rng = np.random.default_rng(1)
+            select_block(channel, table, model, geometry, 1000, rng, rng, angle, buffers)  # JIT
+            u0, s0 = _cpu()
+            for _ in range(blocks):
+                select_block(channel, table, model, geometry, BLOCK_SIZE, rng, rng, angle, buffers)
+            u1, s1 = _cpu()
+            n = blocks * BLOCK_SIZE
+            print(
+                f"  {channel.name:24s} {sampling:8s}: {n / (u1 - u0):.3e} events per user-CPU "
+                f"second, {n / (u1 - u0 + s1 - s0):.3e} with system time"
+            )
+
+
 def ratios(n_per_channel: int) -> None:
     print("\nexpected events, full geometry / cone (delta = 0.1; all open channels):")
     print(
@@ -126,11 +155,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--per-channel", type=int, default=100_000)
+    parser.add_argument("--fused-only", action="store_true", help="only the one-pass kernel")
     args = parser.parse_args()
+    if args.fused_only:
+        keep_freed_memory()
+        fused(args.events)
+        return
     print("glibc malloc defaults:")
     throughput(args.events)
     print(f"after keep_freed_memory() (applied: {keep_freed_memory()}):")
     throughput(args.events)
+    fused(args.events)
     ratios(args.per_channel)
 
 

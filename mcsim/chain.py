@@ -97,18 +97,31 @@ class SpectraSource:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Mothers of ``channel`` tilted towards the table bins whose LLPs reach ``window``
         [rad] (:func:`mcsim.directed.meson_tilt`) and their importance weights (n,)."""
+        table, prob, alias, bin_weight = self.sampling(channel, window)
+        momenta, bins = spectra.draw(table, prob, alias, n, rng)
+        return momenta, bin_weight[bins]
+
+    def sampling(self, channel: Channel, window: float = 0.0, tilt=None) -> tuple:
+        """(table, prob, alias, bin_weight): the spectrum table of ``channel``'s mother, the
+        alias table its mesons are drawn from and the importance weight of each flat bin --
+        the table itself (weights 1) for plain sampling; tilted by ``tilt`` (a factor per bin
+        or momentum bin, :func:`mcsim.spectra.sample_momenta_tilted`) if given, else for
+        ``window`` [rad] > 0 towards the bins whose LLPs reach it (weights 0 if none can)."""
         table = spectra.load_table(channel.mother, self.detector.beam)
-        factor = _meson_tilt(
-            channel.mother,
-            self.detector.beam,
-            window,
-            channel.mother_mass,
-            channel.masses[1],
-            channel.llp_momentum_max,
-        )
-        if factor is None:  # no LLP can reach the detector: every weight is 0
-            return spectra.sample_momenta(table, n, rng), np.zeros(n)
-        return spectra.sample_momenta_tilted(table, n, rng, factor)
+        if tilt is None and window > 0.0:
+            tilt = _meson_tilt(
+                channel.mother,
+                self.detector.beam,
+                window,
+                channel.mother_mass,
+                channel.masses[1],
+                channel.llp_momentum_max,
+            )
+            if tilt is None:  # no LLP can reach the detector: every weight is 0
+                return (table, *table.alias, np.zeros(table.counts.size))
+        if tilt is None:
+            return (table, *table.alias, np.ones(table.counts.size))
+        return (table, *spectra.tilted_alias(table, tilt))
 
     def produces(self, pdgid: int) -> bool:
         return spectra.is_produced(pdgid, self.detector.beam)

@@ -194,34 +194,53 @@ def envelope(
     return margin * _cell_bounds(kind, mp, m_x, m_y, n_cells, n_sub)
 
 
+@nb.njit(cache=True, inline="always")
+def dalitz_point(cdf, bounds, kind: int, mp: float, m_x: float, m_y: float, state):
+    """One Dalitz point (s_ab, s_bc) drawn from |M|^2 by accept-reject under the envelope
+    ``bounds`` (``cdf`` its cumulative sum): a cell with probability proportional to its bound,
+    a point uniformly inside it, accepted with probability w / bound.  Returns (s_ab, s_bc,
+    n_overflow): n_overflow counts trial weights above their cell bound (a biased sample)."""
+    n_cells = int(round(math.sqrt(bounds.size)))
+    total = cdf[-1]
+    overflow = 0
+    while True:
+        k = min(np.searchsorted(cdf, uniform(state) * total, side="right"), bounds.size - 1)
+        ux = (k // n_cells + uniform(state)) / n_cells
+        uy = (k % n_cells + uniform(state)) / n_cells
+        w, sab, sbc = dalitz_weight(kind, ux, uy, mp, m_x, m_y)
+        if w > bounds[k]:
+            overflow += 1
+        if uniform(state) * bounds[k] < w:
+            return sab, sbc, overflow
+
+
 @nb.njit(cache=True, nogil=True)
 def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, bounds, rng):
-    """Draw n Dalitz points (s_ab, s_bc) from |M|^2 by accept-reject under the envelope ``bounds``.
-
-    A cell is chosen with probability proportional to its bound, a point uniformly inside it, and
-    accepted with probability w / bound.  Returns (s_ab, s_bc, n_overflow); n_overflow counts trial
-    weights above their cell bound (a biased sample: callers treat a non-zero value as an error).
-    """
-    n_cells = int(round(math.sqrt(bounds.size)))
+    """Draw n Dalitz points (s_ab, s_bc) from |M|^2 (:func:`dalitz_point`, one stream of
+    ``rng``).  Returns (s_ab, s_bc, n_overflow); callers treat a non-zero n_overflow as an
+    error."""
     cdf = np.cumsum(bounds)
-    total = cdf[-1]
     s_ab = np.empty(n)
     s_bc = np.empty(n)
     overflow = 0
     state = stream(rng)
     for i in range(n):
-        while True:
-            k = min(np.searchsorted(cdf, uniform(state) * total, side="right"), bounds.size - 1)
-            ux = (k // n_cells + uniform(state)) / n_cells
-            uy = (k % n_cells + uniform(state)) / n_cells
-            w, sab, sbc = dalitz_weight(kind, ux, uy, mp, m_x, m_y)
-            if w > bounds[k]:
-                overflow += 1
-            if uniform(state) * bounds[k] < w:
-                s_ab[i] = sab
-                s_bc[i] = sbc
-                break
+        s_ab[i], s_bc[i], over = dalitz_point(cdf, bounds, kind, mp, m_x, m_y, state)
+        overflow += over
     return s_ab, s_bc, overflow
+
+
+@nb.njit(cache=True, inline="always")
+def three_body_one(s_ab, s_bc, kind, mp, m_x, m_y, e, px, py, pz, one_minus_cos_w, state, points):
+    """The lab momenta (a, b, c) of the decay at Dalitz point (s_ab, s_bc) of a parent (e, px,
+    py, pz) [GeV], the LLP c's rest-frame direction isotropic or directed into the window cone
+    (:func:`mcsim.directed.llp_direction`, scratch ``points``), and its importance weight."""
+    m_a, m_b, m_c = _labels(kind, m_x, m_y)
+    e_c = (mp * mp + m_c * m_c - s_ab) / (2.0 * mp)
+    p_c = math.sqrt(max(e_c * e_c - m_c * m_c, 0.0))
+    nx, ny, nz, weight = llp_direction(e, px, py, pz, mp, p_c, e_c, one_minus_cos_w, state, points)
+    a, b, c = dalitz_momenta(s_ab, s_bc, mp, m_a, m_b, m_c, e, px, py, pz, nx, ny, nz, state)
+    return a, b, c, weight
 
 
 @nb.njit(cache=True, nogil=True)
@@ -236,7 +255,6 @@ def generate_three_body(
     CHARGED (l, gamma, N); each (n, 4); weight (n,): the importance weights (1: plain).
     """
     n = parents.shape[0]
-    m_a, m_b, m_c = _labels(kind, m_x, m_y)
     s_ab, s_bc, overflow = sample_dalitz(n, kind, mp, m_x, m_y, bounds, rng)
     pa = np.empty((n, 4))
     pb = np.empty((n, 4))
@@ -245,14 +263,20 @@ def generate_three_body(
     state = stream(rng)
     points = np.empty(8)  # scratch of llp_direction
     for i in range(n):
-        e, px, py, pz = parents[i, 0], parents[i, 1], parents[i, 2], parents[i, 3]
-        e_c = (mp * mp + m_c * m_c - s_ab[i]) / (2.0 * mp)
-        p_c = math.sqrt(max(e_c * e_c - m_c * m_c, 0.0))
-        nx, ny, nz, weight[i] = llp_direction(
-            e, px, py, pz, mp, p_c, e_c, one_minus_cos_w, state, points
-        )
-        a, b, c = dalitz_momenta(
-            s_ab[i], s_bc[i], mp, m_a, m_b, m_c, e, px, py, pz, nx, ny, nz, state
+        a, b, c, weight[i] = three_body_one(
+            s_ab[i],
+            s_bc[i],
+            kind,
+            mp,
+            m_x,
+            m_y,
+            parents[i, 0],
+            parents[i, 1],
+            parents[i, 2],
+            parents[i, 3],
+            one_minus_cos_w,
+            state,
+            points,
         )
         pa[i, 0], pa[i, 1], pa[i, 2], pa[i, 3] = a
         pb[i, 0], pb[i, 1], pb[i, 2], pb[i, 3] = b

@@ -76,13 +76,26 @@ def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, state):
     return two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz)
 
 
+@nb.njit(cache=True, inline="always")
+def to_llp_one(e, px, py, pz, m_parent, p_star, e_inv, e_llp, one_minus_cos_w, state, points):
+    """One production decay parent (e, px, py, pz) [GeV] -> invisible + LLP with rest-frame
+    momentum p_star, the LLP's direction isotropic or directed into the window cone
+    (:func:`mcsim.directed.llp_direction`, scratch ``points``).  Returns (invisible, LLP,
+    weight): the invisible partner boosted (exactly on shell when massless), the LLP the rest."""
+    nx, ny, nz, weight = llp_direction(
+        e, px, py, pz, m_parent, p_star, e_llp, one_minus_cos_w, state, points
+    )
+    a, b = two_body_along(e, px, py, pz, m_parent, p_star, e_inv, -nx, -ny, -nz)
+    return a, b, weight
+
+
 @nb.njit(cache=True, nogil=True)
 def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float, one_minus_cos_w: float, rng):
-    """Two-body production decays parent -> invisible + LLP of parents (n, 4), the LLP's
-    rest-frame direction isotropic (one_minus_cos_w <= 0) or directed into the window cone
-    1 - cos(theta) <= one_minus_cos_w about +z (:mod:`mcsim.directed`).  Returns (p_inv, p_llp,
-    weight): (n, 4), (n, 4) and the importance weights (n,) (1 for plain sampling).  The
-    invisible partner is boosted (exactly on shell when massless), the LLP is the rest."""
+    """Two-body production decays parent -> invisible + LLP of parents (n, 4) (:func:`to_llp_one`,
+    one stream of ``rng``), the LLP's rest-frame direction isotropic (one_minus_cos_w <= 0) or
+    directed into the window cone 1 - cos(theta) <= one_minus_cos_w about +z
+    (:mod:`mcsim.directed`).  Returns (p_inv, p_llp, weight): (n, 4), (n, 4) and the
+    importance weights (n,) (1 for plain sampling)."""
     n = parents.shape[0]
     p_inv = np.empty((n, 4))
     p_llp = np.empty((n, 4))
@@ -94,10 +107,9 @@ def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float, one_minus
     points = np.empty(8)  # scratch of llp_direction
     for i in range(n):
         e, px, py, pz = parents[i, 0], parents[i, 1], parents[i, 2], parents[i, 3]
-        nx, ny, nz, weight[i] = llp_direction(
-            e, px, py, pz, m_parent, p_star, e_llp, one_minus_cos_w, state, points
+        a, b, weight[i] = to_llp_one(
+            e, px, py, pz, m_parent, p_star, e_inv, e_llp, one_minus_cos_w, state, points
         )
-        a, b = two_body_along(e, px, py, pz, m_parent, p_star, e_inv, -nx, -ny, -nz)
         p_inv[i, 0], p_inv[i, 1], p_inv[i, 2], p_inv[i, 3] = a
         p_llp[i, 0], p_llp[i, 1], p_llp[i, 2], p_llp[i, 3] = b
     return p_inv, p_llp, weight

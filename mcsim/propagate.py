@@ -23,8 +23,9 @@ selection as written (Sec. 3, Eq. 4.3): polar angle of the LLP below theta_max, 
 L_i and L_f, no photon geometry (accepted set = [L_i, L_f]).  Both apply the photon energy window.
 Scalar helpers are ``inline="always"`` (see :mod:`mcsim.geometry`).
 
-The reach scans need only steps 1-3 and the photon energy: :func:`select` gives those (same
-random streams, same values) and skips the decay of LLPs that miss the decay volume.
+The reach scans need only steps 1-3 and the photon energy: :mod:`mcsim.fused` runs
+:func:`decay_in_detector` (same random streams, same values) in one pass with the meson and its
+decay, and skips the decay of LLPs that miss the decay volume.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ __all__ = [
     "propagate",
     "propagate_kernel",
     "remap_vertices",
-    "select",
 ]
 
 
@@ -183,7 +183,7 @@ def _probabilities(s_in, s_out, a1, b1, a2, b2, lam):
 
 
 @nb.njit(cache=True, inline="always")
-def _decay_in_detector(
+def decay_in_detector(
     e,
     px,
     py,
@@ -260,7 +260,7 @@ def propagate_kernel(
     p_star = two_body_momentum(m_llp, m_inv, 0.0)
     state = stream(rng)
     for i in range(n):
-        pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2 = _decay_in_detector(
+        pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2 = decay_in_detector(
             llp[i, 0],
             llp[i, 1],
             llp[i, 2],
@@ -316,43 +316,6 @@ def propagate_kernel(
         hits,
         above,
     )
-
-
-@nb.njit(cache=True, nogil=True)
-def _select_kernel(llp, m_llp, m_inv, vol_code, vol_params, calo_code, calo_params, use_calo, rng):
-    """The part of :func:`propagate_kernel` a reach scan needs, from the same stream: returns
-    (acc_intervals (n, 4) [m], beta_gamma (n,), photon energy (n,) [GeV], photon_hits_calo (n,)),
-    equal to propagate_kernel's where photon_hits_calo (elsewhere zero)."""
-    n = llp.shape[0]
-    acc = np.zeros((n, 4))
-    beta_gamma = np.empty(n)
-    e_photon = np.zeros(n)
-    hits = np.zeros(n, dtype=np.bool_)
-    p_star = two_body_momentum(m_llp, m_inv, 0.0)
-    state = stream(rng)
-    for i in range(n):
-        pabs, _, _, _, _, _, gam, _, a1, b1, a2, b2 = _decay_in_detector(
-            llp[i, 0],
-            llp[i, 1],
-            llp[i, 2],
-            llp[i, 3],
-            m_llp,
-            p_star,
-            vol_code,
-            vol_params,
-            calo_code,
-            calo_params,
-            use_calo,
-            state,
-            True,
-        )
-        uniform(state)  # propagate_kernel's draw of the decay vertex
-        beta_gamma[i] = pabs / m_llp
-        if b1 > a1:
-            acc[i, 0], acc[i, 1], acc[i, 2], acc[i, 3] = a1, b1, a2, b2
-            e_photon[i] = gam[0]
-            hits[i] = True
-    return acc, beta_gamma, e_photon, hits
 
 
 @nb.njit(cache=True, nogil=True)
@@ -437,25 +400,3 @@ def propagate(
         rng,
     )
     return dict(zip(KERNEL_OUTPUTS, out))
-
-
-def select(llp: np.ndarray, *, m_llp: float, m_invisible: float, detector, mode: str, rng) -> dict:
-    """What a reach scan needs of :func:`propagate` (same ``rng``, same values where the photon
-    hits the calorimeter): ``acc_intervals`` (n, 4) [m], ``beta_gamma`` (n,), ``e_photon``
-    (n,) [GeV] and ``photon_hits_calo`` (n,), without decaying the LLPs that miss the volume."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    volume = detector.decay_volume if mode == "full" else detector.cone
-    calo = detector.calorimeter
-    out = _select_kernel(
-        np.ascontiguousarray(llp, dtype=np.float64),
-        float(m_llp),
-        float(m_invisible),
-        volume.code,
-        volume.params,
-        calo.code,
-        calo.params,
-        mode == "full",
-        rng,
-    )
-    return dict(zip(("acc_intervals", "beta_gamma", "e_photon", "photon_hits_calo"), out))

@@ -31,15 +31,15 @@ from .chain import (
     block_sizes,
     channel_normalisation,
     in_energy_window,
-    produce,
     window,
 )
 from .collider import COLLIDER_BEAM, ColliderDetector, collider_sums
 from .defaults import DISCOVERY_LEVEL, MODES, REFINE_BUDGET
 from .detector import Detector, load_detector
+from .fused import Buffers, select_block
 from .model_registry import Model
-from .production import decay_mothers, open_channels
-from .propagate import decay_probability, select
+from .production import open_channels
+from .propagate import decay_probability
 from .reach import ReachGrid, recast_upper_limit
 from .yields import yield_sums
 
@@ -239,50 +239,54 @@ def _geometry_key(target: Target) -> tuple:
     return ("full", vol.code, tuple(vol.params), calo.code, tuple(calo.params))
 
 
+def _geometry(target: Target) -> tuple:
+    """(volume, calorimeter, use_calo) of a target for :func:`mcsim.fused.select_block`."""
+    det = _fixed_target(target.detector)
+    if target.mode == "cone":
+        return det.cone, det.calorimeter, False
+    return det.decay_volume, det.calorimeter, True
+
+
 def _selected_samples(
     task: Task, model: Model, channel, source, blocks, tilt=None, wanted: set[int] | None = None
 ):
-    """For each block ((index, events) of ``blocks``) of ``channel``: yields the mothers (n, 4),
-    importance weights (n,) and, per target, (selected mask, propagated arrays) -- None for a
-    target not in ``wanted`` (default: all).  Targets of one geometry share the propagation;
-    every propagation uses the block's own stream, so each target sees the events simulate()
-    gives for the same seed."""
+    """For each block ((index, events) of ``blocks``) of ``channel``: yields the number of
+    events and, per target, (hits, selected) -- the events whose photon reaches the
+    calorimeter (:class:`mcsim.fused.Hits`, valid until the next block) and which of them are
+    in the target's photon-energy window -- or None for a target not in ``wanted`` (default:
+    all).  Targets of one geometry share the propagation; every geometry uses the block's own
+    propagation stream, so each target sees the events simulate() gives for the same seed.
+    ``tilt``: importance factors of the meson momenta (:meth:`SpectraSource.sampling`)."""
     groups: dict[tuple, list[int]] = {}
     for t, target in enumerate(task.targets):
         if wanted is None or t in wanted:
             groups.setdefault(_geometry_key(target), []).append(t)
+    geometries = [_geometry(task.targets[members[0]]) for members in groups.values()]
     angle = max(window(_fixed_target(t.detector), t.mode, task.sampling) for t in task.targets)
+    sampling = source.sampling(channel, angle, tilt)
+    buffers = Buffers(len(geometries), max((size for _, size in blocks), default=0))
     for block, size in blocks:
-        rng_production = block_rng(task.seed, channel.mother, block, "production")
-        if tilt is None:
-            mothers, products = produce(channel, source, size, rng_production, angle)
-            weights = products["weight"]
-        else:
-            table = spectra.load_table(channel.mother, task.beam)
-            mothers, weights = spectra.sample_momenta_tilted(table, size, rng_production, tilt)
-            products = decay_mothers(channel, mothers, rng_production, angle)
-            weights = weights * products["weight"]
+        all_hits = select_block(
+            channel,
+            sampling,
+            model,
+            geometries,
+            size,
+            block_rng(task.seed, channel.mother, block, "production"),
+            block_rng(task.seed, channel.mother, block, "propagation"),
+            angle,
+            buffers,
+        )
         per_target: list = [None] * len(task.targets)
-        for members in groups.values():
-            lead = task.targets[members[0]]
-            prop = select(
-                products["llp"],
-                m_llp=model.llp_mass,
-                m_invisible=model.invisible_mass,
-                detector=_detector(lead.detector),
-                mode=lead.mode,
-                rng=block_rng(task.seed, channel.mother, block, "propagation"),
-            )
+        for hits, members in zip(all_hits, groups.values()):
             selected: dict[tuple[float, float], tuple] = {}
             for t in members:  # targets of one geometry and energy window: the same object
                 e_min, e_max, _ = _selection(task.targets[t])
                 if (e_min, e_max) not in selected:
-                    keep = prop["photon_hits_calo"] & in_energy_window(
-                        prop["e_photon"], e_min, e_max
-                    )
-                    selected[e_min, e_max] = (keep, prop)
+                    keep = in_energy_window(hits.e_photon, e_min, e_max)
+                    selected[e_min, e_max] = (hits, keep)
                 per_target[t] = selected[e_min, e_max]
-        yield mothers, weights, per_target
+        yield size, per_target
 
 
 #: A refinement pass sums its events at the decisive cells and at this many couplings on
@@ -317,22 +321,16 @@ def _channel_sums(
     wanted = {t for t, ks in enumerate(cells) if ks.size}
     out = ChannelSums(0, np.zeros(shape), np.zeros(shape), np.zeros(shape), cells=np.zeros(shape))
     out.next_block = blocks[-1][0] + 1 if blocks else 0
-    for _, weights, per_target in _selected_samples(
-        task, model, channel, source, blocks, tilt, wanted
-    ):
-        out.n += len(weights)
+    for size, per_target in _selected_samples(task, model, channel, source, blocks, tilt, wanted):
+        out.n += size
         sums: dict[tuple, tuple] = {}  # targets sharing a selection (NA62 at two POT, HIKE)
         for t in sorted(wanted):
-            keep, prop = per_target[t]
+            hits, keep = per_target[t]
             ks = cells[t]
             key = (id(per_target[t]), ks.tobytes())
             if key not in sums:
                 sums[key] = yield_sums(
-                    weights * keep,
-                    prop["acc_intervals"],
-                    prop["beta_gamma"],
-                    model.ctau,
-                    ratios[ks],
+                    hits.weight * keep, hits.acc_intervals, hits.beta_gamma, model.ctau, ratios[ks]
                 )
             out.s1[t, ks] += sums[key][0]
             out.s2[t, ks] += sums[key][1]
@@ -378,7 +376,7 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     p_marginal = table.counts.sum(axis=1) / table.counts.sum()
     # per target: (acc_intervals, rho, epsilon) of each block
     learnt: list[list[tuple]] = [[] for _ in task.targets]
-    for mothers, _, per_target in _selected_samples(
+    for _, per_target in _selected_samples(
         task,
         model,
         channel,
@@ -386,15 +384,13 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
         block_sizes(min(task.n_events, _TILT_EVENTS)),
         wanted={t for t, _ in task.decisive},
     ):
-        p = np.sqrt(np.sum(mothers[:, 1:] ** 2, axis=1))
         for t in {t for t, _ in task.decisive}:
-            prop = per_target[t][1]
-            hit = prop["photon_hits_calo"]
+            hits = per_target[t][0]
             learnt[t].append(
                 (
-                    prop["acc_intervals"][hit],
-                    prop["beta_gamma"][hit] / p[hit],
-                    prop["e_photon"][hit] / p[hit],
+                    hits.acc_intervals.copy(),
+                    hits.beta_gamma / hits.p_meson,
+                    hits.e_photon / hits.p_meson,
                 )
             )
     plain = tilted = 0.0

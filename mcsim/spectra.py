@@ -318,37 +318,43 @@ def sin_cos_polar(theta: float):
     return r + r * r2 * s, (-c if theta > 0.5 * math.pi else c)
 
 
+@numba.njit(cache=True, inline="always")
+def sample_one(prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, state):
+    """One meson 4-momentum (E, px, py, pz) [GeV] and its flat (p-major) bin index: a (p, theta)
+    bin from the alias table, then log10 p and log10 theta uniform inside the bin (lower edges
+    p_edge, t_edge; natural-log bin widths p_step, t_step), phi uniform.  One uniform for bin
+    and alias test, one for the p and theta positions (26 bits each), and (cos phi, sin phi)
+    from :func:`mcsim.xoshiro.azimuth`; no libm call for the usual bin widths."""
+    n_bins = prob.size
+    x = uniform(state) * n_bins
+    b = min(int(x), n_bins - 1)
+    if x - b >= prob[b]:
+        b = alias[b]
+    i = b // n_theta
+    j = b - i * n_theta
+    y = uniform(state) * _TWO26
+    y_int = math.floor(y)
+    p = p_edge[i] * exp_in_bin(y_int / _TWO26 * p_step)
+    theta = t_edge[j] * exp_in_bin((y - y_int) * t_step)
+    if theta > math.pi:  # the last theta bin reaches 3.16 rad: fold back, staying in the bin
+        theta = 2.0 * math.pi - theta
+    sin_t, cos_t = sin_cos_polar(theta)
+    cos_phi, sin_phi = azimuth(state)
+    e = math.sqrt(p * p + mass * mass)
+    return e, p * sin_t * cos_phi, p * sin_t * sin_phi, p * cos_t, b
+
+
 @numba.njit(cache=True, nogil=True)
 def _sample_kernel(prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, n, rng):
-    """Draw n 4-momenta (E, px, py, pz) [GeV]: a (p, theta) bin from the alias table (flattened
-    p-major), then log10 p and log10 theta uniform inside the bin (lower edges p_edge, t_edge;
-    natural-log bin widths p_step, t_step), phi uniform.  Per meson: one uniform for bin and
-    alias test, one for the p and theta positions (26 bits each), and (cos phi, sin phi) from
-    :func:`mcsim.xoshiro.azimuth`; no libm call for the usual bin widths."""
+    """n draws of :func:`sample_one` from one stream of ``rng``: the 4-momenta (n, 4) [GeV]
+    and the bin indices (n,)."""
     state = stream(rng)
     out = np.empty((n, 4))
     bins = np.empty(n, dtype=np.int64)
-    n_bins = prob.size
     for k in range(n):
-        x = uniform(state) * n_bins
-        b = min(int(x), n_bins - 1)
-        if x - b >= prob[b]:
-            b = alias[b]
-        bins[k] = b
-        i = b // n_theta
-        j = b - i * n_theta
-        y = uniform(state) * _TWO26
-        y_int = math.floor(y)
-        p = p_edge[i] * exp_in_bin(y_int / _TWO26 * p_step)
-        theta = t_edge[j] * exp_in_bin((y - y_int) * t_step)
-        if theta > math.pi:  # the last theta bin reaches 3.16 rad: fold back, staying in the bin
-            theta = 2.0 * math.pi - theta
-        sin_t, cos_t = sin_cos_polar(theta)
-        cos_phi, sin_phi = azimuth(state)
-        out[k, 0] = math.sqrt(p * p + mass * mass)
-        out[k, 1] = p * sin_t * cos_phi
-        out[k, 2] = p * sin_t * sin_phi
-        out[k, 3] = p * cos_t
+        out[k, 0], out[k, 1], out[k, 2], out[k, 3], bins[k] = sample_one(
+            prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, state
+        )
     return out, bins
 
 
@@ -361,24 +367,27 @@ def sample_momenta(table: SpectrumTable, n: int, rng: np.random.Generator) -> np
         raise ValueError(f"number of samples must be >= 0, got {n}")
     if table.n_entries == 0:
         raise ValueError(f"the {table.name} table for beam {table.beam} is empty")
-    return _draw(table, *table.alias, n, rng)[0]
+    return draw(table, *table.alias, n, rng)[0]
 
 
-def _draw(table: SpectrumTable, prob, alias, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+def draw(table: SpectrumTable, prob, alias, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_sample_kernel` on the bins of ``table`` with the alias table (prob, alias):
     the 4-momenta (n, 4) and the flat (p-major) bin index of each."""
+    # mypy assumes *bin_geometry may fill every parameter (python/mypy#14648); it fills six
+    return _sample_kernel(prob, alias, *bin_geometry(table), int(n), rng)  # type: ignore[call-arg]
+
+
+def bin_geometry(table: SpectrumTable) -> tuple:
+    """The arguments of :func:`sample_one` after the alias table: lower bin edges in p [GeV]
+    and theta [rad], their natural-log widths, the number of theta bins and the meson mass."""
     p_e, t_e = table.log10p_edges, table.log10theta_edges
-    return _sample_kernel(
-        prob,
-        alias,
+    return (
         10.0 ** p_e[:-1],
         _LN10 * (p_e[-1] - p_e[0]) / (p_e.size - 1),
         10.0 ** t_e[:-1],
         _LN10 * (t_e[-1] - t_e[0]) / (t_e.size - 1),
         t_e.size - 1,
         sm(table.pdgid).mass,
-        int(n),
-        rng,
     )
 
 
@@ -391,6 +400,14 @@ def sample_momenta_tilted(
     sum p_ij factor_ij = 1; a factor of 0 leaves a bin out (it must not matter for what the
     sample is used for).  Returns the 4-momenta (n, 4) [GeV] and the importance weights
     p/q = 1 / factor (n,), which make every weighted sum an unbiased estimate of the plain one."""
+    prob, alias, bin_weight = tilted_alias(table, factor)
+    momenta, bins = draw(table, prob, alias, n, rng)
+    return momenta, bin_weight[bins]
+
+
+def tilted_alias(table: SpectrumTable, factor) -> tuple[np.ndarray, ...]:
+    """The alias table (prob, alias) of ``table``'s bins tilted by ``factor`` (as in
+    :func:`sample_momenta_tilted`) and the importance weight 1 / factor of each flat bin."""
     factor = np.asarray(factor, dtype=np.float64)
     if factor.ndim == 1:
         factor = np.repeat(factor[:, None], table.counts.shape[1], axis=1)
@@ -399,9 +416,9 @@ def sample_momenta_tilted(
             f"factor must be {table.counts.shape[0]} or {table.counts.shape} finite values >= 0"
         )
     flat = factor.ravel()
-    # mypy assumes *alias_table may fill every parameter (python/mypy#14648); it is (prob, alias)
-    momenta, bins = _draw(table, *_alias_table(table.counts.ravel() * flat), n, rng)  # type: ignore[call-arg]
-    return momenta, 1.0 / flat[bins]
+    with np.errstate(divide="ignore"):  # a bin of factor 0 is never drawn
+        bin_weight = 1.0 / flat
+    return (*_alias_table(table.counts.ravel() * flat), bin_weight)
 
 
 # ---------------------------------------------------------------------------- normalisation
