@@ -25,7 +25,7 @@ from .dalitz import dalitz_point, three_body_one
 from .jit_cache import ensure_fresh
 from .kinematics import to_llp_one, two_body_momentum
 from .propagate import decay_in_detector
-from .spectra import sample_one
+from .spectra import meson_in_bin
 from .xoshiro import stream, uniform
 
 ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
@@ -84,10 +84,13 @@ def _block_kernel(
     p_star_llp = two_body_momentum(m_llp, m_inv, 0.0)
     points = np.empty(8)  # scratch of llp_direction
     overflow = 0
+    n_bins = prob.size
     for _ in range(n):
-        e, px, py, pz, b = sample_one(
-            prob, alias, p_edge, p_step, t_edge, t_step, n_theta, m_meson, meson
-        )
+        x = uniform(meson) * n_bins  # the alias draw (mcsim.spectra, note above _sample_kernel)
+        b = min(int(x), n_bins - 1)
+        if x - b >= prob[b]:
+            b = alias[b]
+        e, px, py, pz = meson_in_bin(b, p_edge, p_step, t_edge, t_step, n_theta, m_meson, meson)
         if kind == TWO_BODY:
             _, llp, w_decay = to_llp_one(
                 e, px, py, pz, m_parent, p_star, e_inv, e_llp, one_minus_cos_w, decay, points

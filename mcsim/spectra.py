@@ -319,17 +319,12 @@ def sin_cos_polar(theta: float):
 
 
 @numba.njit(cache=True, inline="always")
-def sample_one(prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, state):
-    """One meson 4-momentum (E, px, py, pz) [GeV] and its flat (p-major) bin index: a (p, theta)
-    bin from the alias table, then log10 p and log10 theta uniform inside the bin (lower edges
-    p_edge, t_edge; natural-log bin widths p_step, t_step), phi uniform.  One uniform for bin
-    and alias test, one for the p and theta positions (26 bits each), and (cos phi, sin phi)
-    from :func:`mcsim.xoshiro.azimuth`; no libm call for the usual bin widths."""
-    n_bins = prob.size
-    x = uniform(state) * n_bins
-    b = min(int(x), n_bins - 1)
-    if x - b >= prob[b]:
-        b = alias[b]
+def meson_in_bin(b, p_edge, p_step, t_edge, t_step, n_theta, mass, state):
+    """The 4-momentum (E, px, py, pz) [GeV] of a meson in flat (p-major) bin ``b``: log10 p
+    and log10 theta uniform inside the bin (lower edges p_edge, t_edge; natural-log bin widths
+    p_step, t_step) from one uniform (26 bits each), phi uniform from
+    :func:`mcsim.xoshiro.azimuth`; no libm call for the usual bin widths.  The bin itself is
+    drawn by the caller from the alias table (see the note above :func:`_sample_kernel`)."""
     i = b // n_theta
     j = b - i * n_theta
     y = uniform(state) * _TWO26
@@ -341,19 +336,39 @@ def sample_one(prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, state
     sin_t, cos_t = sin_cos_polar(theta)
     cos_phi, sin_phi = azimuth(state)
     e = math.sqrt(p * p + mass * mass)
-    return e, p * sin_t * cos_phi, p * sin_t * sin_phi, p * cos_t, b
+    return e, p * sin_t * cos_phi, p * sin_t * sin_phi, p * cos_t
+
+
+# A bin is drawn from an alias table (prob, alias) of n_bins bins with one uniform, its integer
+# part picking a bin and its fraction the bin or its alias:
+#
+#     x = uniform(state) * n_bins
+#     b = min(int(x), n_bins - 1)
+#     if x - b >= prob[b]:
+#         b = alias[b]
+#
+# These lines are written out in the loop of each kernel that samples mesons (_sample_kernel
+# and mcsim.fused), not put in an inlined function: numba 0.68 compiles that branch, inside an
+# inline="always" function, into code about 45 ns per draw slower (benchmarks/bench_inline.py).
 
 
 @numba.njit(cache=True, nogil=True)
 def _sample_kernel(prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, n, rng):
-    """n draws of :func:`sample_one` from one stream of ``rng``: the 4-momenta (n, 4) [GeV]
-    and the bin indices (n,)."""
+    """n mesons: a bin from the alias table (the note above), then :func:`meson_in_bin`,
+    from one stream of ``rng``.  Returns the 4-momenta (n, 4) [GeV] and
+    the bin indices (n,)."""
     state = stream(rng)
     out = np.empty((n, 4))
     bins = np.empty(n, dtype=np.int64)
+    n_bins = prob.size
     for k in range(n):
-        out[k, 0], out[k, 1], out[k, 2], out[k, 3], bins[k] = sample_one(
-            prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, state
+        x = uniform(state) * n_bins
+        b = min(int(x), n_bins - 1)
+        if x - b >= prob[b]:
+            b = alias[b]
+        bins[k] = b
+        out[k, 0], out[k, 1], out[k, 2], out[k, 3] = meson_in_bin(
+            b, p_edge, p_step, t_edge, t_step, n_theta, mass, state
         )
     return out, bins
 
@@ -378,7 +393,7 @@ def draw(table: SpectrumTable, prob, alias, n: int, rng) -> tuple[np.ndarray, np
 
 
 def bin_geometry(table: SpectrumTable) -> tuple:
-    """The arguments of :func:`sample_one` after the alias table: lower bin edges in p [GeV]
+    """The arguments of :func:`meson_in_bin` after the bin: lower bin edges in p [GeV]
     and theta [rad], their natural-log widths, the number of theta bins and the meson mass."""
     p_e, t_e = table.log10p_edges, table.log10theta_edges
     return (
