@@ -79,14 +79,20 @@ def _tr6(a, b, c, e, f, g):
     )
 
 
+@nb.njit(cache=True, inline="always")
+def _sub(a, b):
+    """a - b of two 4-vectors, as a tuple (no array allocated in the kernels' loops)."""
+    return a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3]
+
+
 @nb.njit(cache=True)
 def _lepton(p1, p2, k, a, b):
     """L^{mu alpha} a_mu b_alpha for e-(p1) e+(p2) -> gamma(k) + current, summed over spins and
     photon polarisations (sum eps eps* -> -g), without couplings."""
     t1 = -2.0 * _dot(p1, k)
     t2 = -2.0 * _dot(p2, k)
-    u = p1 - k
-    w = k - p2
+    u = _sub(p1, k)
+    w = _sub(k, p2)
     s11 = _tr6(p2, a, u, p1, u, b) / (t1 * t1)
     s22 = _tr6(p2, w, a, p1, b, w) / (t2 * t2)
     s12 = _tr6(p2, a, u, w, b, p1) / (t1 * t2)
@@ -97,11 +103,16 @@ def _lepton(p1, p2, k, a, b):
 @nb.njit(cache=True)
 def squared_me(p1, p2, k, q1, q2, m1, m2, d):
     """Spin-summed |M|^2 (not averaged) of e-(p1) e+(p2) -> gamma(k) chi1(q1) chi2(q2)."""
-    r = q2 - q1
-    w = m2 * q1 - m1 * q2
+    r = _sub(q2, q1)
+    w = (
+        m2 * q1[0] - m1 * q2[0],
+        m2 * q1[1] - m1 * q2[1],
+        m2 * q1[2] - m1 * q2[2],
+        m2 * q1[3] - m1 * q2[3],
+    )
     big = m1 + m2
     q12 = _dot(q1, q2)
-    Q = q1 + q2
+    Q = (q1[0] + q2[0], q1[1] + q2[1], q1[2] + q2[2], q1[3] + q2[3])
     Q2 = _dot(Q, Q)
     trace_g = 0.0
     for mu in range(4):
