@@ -396,17 +396,21 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     plain = tilted = 0.0
     density = np.zeros(centres.size)
     cells = []
+    live = np.flatnonzero(p_marginal > 0)
     for t, k in _tilt_cells(task.decisive):
         acc, rho, eps = (np.concatenate(x)[:_TILT_HITS] for x in zip(*learnt[t]))
         if rho.size == 0:
             continue
         e_min, e_max, _ = _selection(task.targets[t])
         n = rho.size
-        inside = in_energy_window(np.outer(centres, eps).ravel(), e_min, e_max)
+        inside = in_energy_window(np.outer(centres[live], eps).ravel(), e_min, e_max)
         prob = decay_probability(
-            np.tile(acc, (centres.size, 1)), np.outer(centres, rho).ravel(), model.ctau / ratios[k]
+            np.tile(acc, (live.size, 1)),
+            np.outer(centres[live], rho).ravel(),
+            model.ctau / ratios[k],
         )
-        g = (inside * prob).reshape(centres.size, n).mean(axis=1)
+        g = np.zeros(centres.size)  # 0 where the spectrum has no meson: never drawn
+        g[live] = (inside * prob).reshape(live.size, n).mean(axis=1)
         norm = p_marginal @ g
         if norm > 0:
             cells.append(g / norm)
