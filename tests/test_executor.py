@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from mcsim.executor import _worker_init
+from mcsim.executor import Session, _worker_init
 from mcsim.scan import Family, Target, make_tasks, run_tasks
 
 TASKS = make_tasks(
@@ -43,6 +43,34 @@ def test_workers_get_killed_with_the_parent_ignore_ctrl_c_and_run_single_threade
         initargs=(os.getpid(),),
     ) as pool:
         assert pool.submit(_worker_state).result() == (signal.SIGKILL, True, {1})
+
+
+def _pid(_):
+    return os.getpid()
+
+
+_WARMED: list[int] = []
+
+
+def _warm_up():
+    _WARMED.append(os.getpid())
+
+
+def _warmed(_):
+    time.sleep(0.2)  # long enough for both workers to take some
+    return os.getpid(), tuple(_WARMED)
+
+
+@pytest.mark.slow
+def test_a_session_keeps_its_workers_over_runs_and_warms_them_up_first():
+    with Session(workers=2, warm_up=_warm_up) as session:
+        first = set(session.run(_pid, range(8), progress=False))
+        second = set(session.run(_pid, range(8), progress=False))
+        warmed = session.run(_warmed, range(8), progress=False)
+    assert os.getpid() not in first and first == second and len(first) <= 2
+    by_worker = dict(warmed)  # the warm-ups ran before the tasks, in the workers, one per worker
+    assert sum(len(done) for done in by_worker.values()) == 2 and not _WARMED
+    assert all(set(done) <= {pid} for pid, done in by_worker.items())
 
 
 @pytest.mark.slow
