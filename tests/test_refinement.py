@@ -45,3 +45,26 @@ def test_tilt_brings_the_short_lifetime_contour_to_the_target():
             refined.stat_error[0, k], other.stat_error[0, k]
         )
         assert abs(pull) < 4, (k, pull)
+
+
+def test_each_round_spends_at_most_the_budget_left_over_the_rounds_left():
+    # FASER 2's contour cells want far more events than the budget: the cap must bind each round
+    grid = scan(
+        Family("dark-dipole", delta=0.1),
+        [0.03, 0.1],
+        np.geomspace(1e-6, 1e-2, 40),
+        [Target("FASER2", "faser2")],
+        n_events=8192,
+        seed=1,
+        workers=1,
+        progress=False,
+        refinement=Refinement(budget=1.0, rounds=3),
+    )[0]
+    ref = grid.metadata["refinement"]
+    per_round = ref["events_per_round"]
+    left = float(ref["events_first_pass"])
+    for r, n in enumerate(per_round):
+        assert n <= left / (3 - r)
+        left -= n
+    assert len(per_round) >= 2 and sum(per_round) == ref["events_added"]
+    assert per_round[0] > 0.9 * ref["events_first_pass"] / 3  # the cap was reached
