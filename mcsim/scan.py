@@ -851,19 +851,20 @@ def _refinement_tasks(
     extra = []
     for index in sorted(wanted, key=lambda j: sum(wanted[j]["need"].values())):
         task, res = by_index[index], results[index]
-        plan = []
-        for mother, n_more in sorted(wanted[index]["need"].items()):
-            if mother not in res.channels:
-                continue  # no spectrum table: left out of the first pass too
-            have = res.channels[mother].n
-            n_add = int(
-                min(
-                    n_more,
-                    refinement.per_round * task.n_events,
-                    refinement.max_factor * task.n_events - have,
-                    budget,
-                )
+        capped = {
+            mother: min(
+                n_more,
+                refinement.per_round * task.n_events,
+                refinement.max_factor * task.n_events - res.channels[mother].n,
             )
+            for mother, n_more in sorted(wanted[index]["need"].items())
+            if mother in res.channels  # no spectrum table: left out of the first pass too
+        }
+        # over the budget left, every channel gets the same fraction of what it asks for
+        scale = min(1.0, budget / max(sum(capped.values()), 1))
+        plan = []
+        for mother, n in capped.items():
+            n_add = int(n * scale)
             if n_add < BLOCK_SIZE // 4:
                 continue
             budget -= n_add

@@ -68,3 +68,20 @@ def test_each_round_spends_at_most_the_budget_left_over_the_rounds_left():
         left -= n
     assert len(per_round) >= 2 and sum(per_round) == ref["events_added"]
     assert per_round[0] > 0.9 * ref["events_first_pass"] / 3  # the cap was reached
+
+
+def test_a_mass_whose_channels_want_more_than_the_budget_shares_it_over_them():
+    # FASER 2, M1 = 29 MeV, the upper edge: J/psi, omega and rho all ask for more events than
+    # the budget holds; given in PDG-ID order, rho (the least useful) took it all: error 50%
+    grid = scan(
+        Family("dark-dipole", delta=0.1),
+        [0.02947],
+        np.geomspace(1e-8, 1e-2, 121),
+        [Target("FASER2", "faser2")],
+        n_events=32_768,
+        seed=1,
+        workers=1,
+        progress=False,
+        refinement=Refinement(budget=1.0),
+    )[0]
+    assert grid.metadata["contour_rel_error"][0] < 0.3
