@@ -1,6 +1,6 @@
 """The paper's Figure 2 from mcsim reach scans (same as `mcsim figure 2 --out analysis/figures`).
 
-    python analysis/figure2.py [--events 32768] [--masses 40] [--couplings 100] [--workers 2]
+    python analysis/figure2.py [--events 16384] [--masses 40] [--couplings 100] [--workers 2]
                                [--scheduler ADDRESS]
 
 Writes analysis/figures/figure2.png, figure2_grids.json and figure2_contours.{csv,json}.

@@ -1,6 +1,6 @@
 """The paper's Figure 3 from mcsim reach scans (same as `mcsim figure 3 --out analysis/figures`).
 
-    python analysis/figure3.py [--events 32768] [--masses 40] [--couplings 100] [--workers 2]
+    python analysis/figure3.py [--events 16384] [--masses 40] [--couplings 100] [--workers 2]
                                [--scheduler ADDRESS]
 
 Writes analysis/figures/figure3.png, figure3_grids.json and figure3_contours.{csv,json}.

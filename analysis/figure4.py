@@ -1,6 +1,6 @@
 """The paper's Figure 4 from mcsim reach scans (same as `mcsim figure 4 --out analysis/figures`).
 
-    python analysis/figure4.py [--events 32768] [--masses 40] [--couplings 100] [--workers 2]
+    python analysis/figure4.py [--events 16384] [--masses 40] [--couplings 100] [--workers 2]
                                [--scheduler ADDRESS]
 
 Writes analysis/figures/figure4.png, figure4_grids.json and figure4_contours.{csv,json}.

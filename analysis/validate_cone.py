@@ -1,6 +1,6 @@
 """Full geometry vs the paper's cone approximation (same as `mcsim validate-cone`).
 
-    python analysis/validate_cone.py [--delta 0.1] [--events 32768] [--workers 2]
+    python analysis/validate_cone.py [--delta 0.1] [--events 16384] [--workers 2]
 
 Writes analysis/figures/validate_cone.png, validate_cone.{csv,md} and validate_cone_grids.json.
 """
