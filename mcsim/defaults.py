@@ -58,7 +58,7 @@ FIRST_PASS_EVENTS = BLOCK_SIZE
 
 #: Events the refinement of a scan may add, as a multiple of the first pass (with the first
 #: pass, at most 4 x 16384 events per mass and channel: as many as the 2 x 32768 before, now
-#: spent where the contours are decided -- Figure 2 in 39 s instead of 58 s, 163 instead of 191
+#: spent where the contours are decided -- Figure 2 in 39 s instead of 58 s, 162 instead of 191
 #: of its 755 contour pieces above the 5% target, docs/performance.md).
 REFINE_BUDGET = 3.0
 

@@ -860,15 +860,20 @@ def _refinement_tasks(
             for mother, n_more in sorted(wanted[index]["need"].items())
             if mother in res.channels  # no spectrum table: left out of the first pass too
         }
-        # over the budget left, every channel gets the same fraction of what it asks for
-        scale = min(1.0, budget / max(sum(capped.values()), 1))
+        # over the budget left, every channel gets the same fraction of what it asks for; a
+        # share too small to run (smallest first) goes to the others
+        asked = sum(capped.values())
+        allowance = min(budget, asked)
         plan = []
-        for mother, n in capped.items():
-            n_add = int(n * scale)
+        for mother, n in sorted(capped.items(), key=lambda item: item[1]):
+            n_add = int(n * allowance / asked) if asked > 0 else 0
+            asked -= n
             if n_add < BLOCK_SIZE // 4:
                 continue
+            allowance -= n_add
             budget -= n_add
             plan.append((mother, n_add, res.channels[mother].next_block))
+        plan.sort()
         if plan:
             extra.append(
                 replace(
