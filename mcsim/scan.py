@@ -852,10 +852,13 @@ def _refinement_tasks(
     for index in sorted(wanted, key=lambda j: sum(wanted[j]["need"].values())):
         task, res = by_index[index], results[index]
         capped = {
-            mother: min(
-                n_more,
-                refinement.per_round * task.n_events,
-                refinement.max_factor * task.n_events - res.channels[mother].n,
+            mother: max(
+                0,
+                min(
+                    n_more,
+                    refinement.per_round * task.n_events,
+                    refinement.max_factor * task.n_events - res.channels[mother].n,
+                ),
             )
             for mother, n_more in sorted(wanted[index]["need"].items())
             if mother in res.channels  # no spectrum table: left out of the first pass too
