@@ -47,19 +47,24 @@ def test_tilt_brings_the_short_lifetime_contour_to_the_target():
         assert abs(pull) < 4, (k, pull)
 
 
-def test_each_round_spends_at_most_the_budget_left_over_the_rounds_left():
-    # FASER 2's contour cells want far more events than the budget: the cap must bind each round
-    grid = scan(
+def _faser2(masses, couplings, n_events):
+    """FASER 2's grid, dark dipole at delta = 0.1, refined in 3 rounds with a budget of 1 x."""
+    return scan(
         Family("dark-dipole", delta=0.1),
-        [0.03, 0.1],
-        np.geomspace(1e-6, 1e-2, 40),
+        masses,
+        couplings,
         [Target("FASER2", "faser2")],
-        n_events=8192,
+        n_events=n_events,
         seed=1,
         workers=1,
         progress=False,
         refinement=Refinement(budget=1.0, rounds=3),
     )[0]
+
+
+def test_each_round_spends_at_most_the_budget_left_over_the_rounds_left():
+    # FASER 2's contour cells want far more events than the budget: the cap must bind each round
+    grid = _faser2([0.03, 0.1], np.geomspace(1e-6, 1e-2, 40), 8192)
     ref = grid.metadata["refinement"]
     per_round = ref["events_per_round"]
     left = float(ref["events_first_pass"])
@@ -73,15 +78,5 @@ def test_each_round_spends_at_most_the_budget_left_over_the_rounds_left():
 def test_a_mass_whose_channels_want_more_than_the_budget_shares_it_over_them():
     # FASER 2, M1 = 29 MeV, the upper edge: J/psi, omega and rho all ask for more events than
     # the budget holds; given in PDG-ID order, rho (the least useful) took it all: error 50%
-    grid = scan(
-        Family("dark-dipole", delta=0.1),
-        [0.02947],
-        np.geomspace(1e-8, 1e-2, 121),
-        [Target("FASER2", "faser2")],
-        n_events=32_768,
-        seed=1,
-        workers=1,
-        progress=False,
-        refinement=Refinement(budget=1.0),
-    )[0]
+    grid = _faser2([0.02947], np.geomspace(1e-8, 1e-2, 121), 32_768)
     assert grid.metadata["contour_rel_error"][0] < 0.3
