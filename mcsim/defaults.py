@@ -57,9 +57,8 @@ FORMATS = {"root": (".root",), "hepmc3": (".hepmc3", ".hepmc")}
 FIRST_PASS_EVENTS = BLOCK_SIZE
 
 #: Events the refinement of a scan may add, as a multiple of the first pass (with the first
-#: pass, at most 4 x 16384 events per mass and channel: as many as the 2 x 32768 before, now
-#: spent where the contours are decided -- Figure 2 in 39 s instead of 58 s, 162 instead of 191
-#: of its 755 contour pieces above the 5% target, docs/performance.md).
+#: pass, at most 4 x 16384 events per mass and channel, as many as the 2 x 32768 before but
+#: spent where the contours are decided: docs/performance.md).
 REFINE_BUDGET = 3.0
 
 #: Expected signal events required for a sensitivity contour (paper Sec. 4.3).

@@ -852,24 +852,22 @@ def _refinement_tasks(
     for index in sorted(wanted, key=lambda j: sum(wanted[j]["need"].values())):
         task, res = by_index[index], results[index]
         capped = {
-            mother: max(
-                0,
-                min(
-                    n_more,
-                    refinement.per_round * task.n_events,
-                    refinement.max_factor * task.n_events - res.channels[mother].n,
-                ),
+            mother: min(
+                n_more,
+                refinement.per_round * task.n_events,
+                refinement.max_factor * task.n_events - res.channels[mother].n,
             )
-            for mother, n_more in sorted(wanted[index]["need"].items())
+            for mother, n_more in wanted[index]["need"].items()
             if mother in res.channels  # no spectrum table: left out of the first pass too
         }
+        asking = sorted((n, mother) for mother, n in capped.items() if n > 0)
         # over the budget left, every channel gets the same fraction of what it asks for; a
         # share too small to run (smallest first) goes to the others
-        asked = sum(capped.values())
+        asked = sum(n for n, _ in asking)
         allowance = min(budget, asked)
         plan = []
-        for mother, n in sorted(capped.items(), key=lambda item: item[1]):
-            n_add = int(n * allowance / asked) if asked > 0 else 0
+        for n, mother in asking:
+            n_add = int(n * allowance / asked)
             asked -= n
             if n_add < BLOCK_SIZE // 4:
                 continue
