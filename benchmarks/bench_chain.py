@@ -105,7 +105,9 @@ def fused(n_events: int) -> None:
     model = DarkDipole(m1=0.1, delta=0.1, d=1e-5)
     det = load_detector("na62")
     source = SpectraSource(det)
-    geometry = [(det.decay_volume, det.calorimeter, True)]
+    geometry = [
+        (det.decay_volume, det.calorimeter, True, det.photon_energy_min, det.photon_energy_max)
+    ]
     buffers = Buffers(1, BLOCK_SIZE)
     blocks = max(n_events // BLOCK_SIZE, 1)
     print(f"one-pass kernel (mcsim.fused), NA62 full geometry, {blocks * BLOCK_SIZE:.1e} events:")

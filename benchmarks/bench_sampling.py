@@ -2,7 +2,7 @@
 with the events shared over the channels by their contribution (each sampler also with that
 allocation), side by side in one run.
 
-    python benchmarks/bench_sampling.py [--events 200000] [--repeat 3]
+    python benchmarks/bench_sampling.py [--events 200000] [--repeat 3] [--detectors na62 ship]
 
 For NA62, SHiP and FASER 2 at the default dark-dipole point (M1 = 0.1 GeV, delta = 0.1,
 d = 1e-6 GeV^-1), every open channel, ``--events`` per channel (in total: ``--events`` x channels, shared equally or, for the
@@ -63,13 +63,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--detectors", nargs="+", default=["na62", "ship", "faser2"])
     args = ap.parse_args()
     keep_freed_memory()
     print(
         f"{'detector':8s} {'sampling':16s} {'events/CPU s':>13s} {'crossing':>9s} "
         f"{'Kish eff.':>10s} {'Kish/CPU s':>11s} {'gain':>6s}  expected events"
     )
-    for card in ("na62", "ship", "faser2"):
+    for card in args.detectors:
         rows = [
             (label, measure(card, sampling, allocation, args.events, args.repeat))
             for label, sampling, allocation in SAMPLERS

@@ -6,8 +6,11 @@
 :func:`simulate` runs it for every open production channel and returns an :class:`EventBatch`
 of per-event arrays.  The weight of an event is
 
-    weight = w_norm x p_decay_accepted x above_threshold x efficiency,
-    w_norm = N_M x BR(d) / N_generated(channel)        [expected events],
+    weight = w_norm x w_photon x p_decay_accepted x above_threshold x efficiency,
+    w_norm = N_M x BR(d) / N_generated(channel) x w_sampling        [expected events],
+
+w_sampling and w_photon are the importance weights of directed sampling (1 for plain): of the
+meson and the LLP's direction, and of the photon's (drawn inside the energy window).
 
 with N_M = N_POT x f_M (fixed target) or sigma_inel x L x f_M (collider).  BR scales as d^2 and
 c*tau as 1/d^2, and the decay probabilities are exact functions of c*tau, so :func:`reweight`
@@ -278,6 +281,7 @@ def _run_block(
         ctau=model.ctau,
         rng=rng_propagation,
         threshold=threshold,
+        directed=angle > 0.0,
     )
     sign = np.where(anti & (channel.kind == "charged"), -1, 1)
     return {
@@ -337,8 +341,15 @@ def normalise(arrays: dict, w_norm: float, efficiency: float) -> dict:
 
 
 def event_weight(arrays: dict, efficiency: float) -> np.ndarray:
-    """Expected signal events per event: w_norm x p_decay_accepted x above_threshold x efficiency."""
-    return arrays["w_norm"] * arrays["p_decay_accepted"] * arrays["above_threshold"] * efficiency
+    """Expected signal events per event: w_norm x w_photon x p_decay_accepted x above_threshold
+    x efficiency."""
+    return (
+        arrays["w_norm"]
+        * arrays["w_photon"]
+        * arrays["p_decay_accepted"]
+        * arrays["above_threshold"]
+        * efficiency
+    )
 
 
 def in_energy_window(energy: np.ndarray, e_min: float, e_max: float) -> np.ndarray:
@@ -371,8 +382,9 @@ def simulate(
     Events come in blocks of :data:`BLOCK_SIZE` with their own random streams
     (:func:`block_rngs`), from block ``first_block`` on: the same seed gives the same batch, bit
     for bit, and the same events as a reach scan or an events file of that seed.  ``sampling``
-    'directed' points the LLPs into the detector (:data:`SAMPLINGS`, :func:`window`); the
-    importance weights are part of ``w_norm``.  ``allocation`` 'neyman' shares the same total,
+    'directed' points the LLPs into the detector (:data:`SAMPLINGS`, :func:`window`) and draws
+    their photons inside the energy window; the importance weights are part of ``w_norm``
+    (w_sampling) and ``w_photon``.  ``allocation`` 'neyman' shares the same total,
     n_events x channels, by each channel's contribution (:mod:`mcsim.allocation`: at least one
     block per channel, the rest in proportion to the spread its first block measured).
     """
@@ -493,7 +505,7 @@ def expected_events_at(batch: EventBatch, d: float) -> Estimate:
     for c in range(n_channels):
         mine = a["channel"] == c
         s1, s2 = yield_sums(
-            a["w_norm"][mine] * a["above_threshold"][mine],
+            a["w_norm"][mine] * a["w_photon"][mine] * a["above_threshold"][mine],
             a["acc_intervals"][mine],
             a["beta_gamma"][mine],
             meta["ctau"],

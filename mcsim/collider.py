@@ -423,6 +423,7 @@ def simulate(
         False,
         0.0,
         math.inf,
+        False,
         model.ctau,
         rng,
     )

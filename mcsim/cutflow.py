@@ -15,7 +15,8 @@ less the part fixed by the number of events generated per channel).  Rows (full 
 so a cut on the file's flag alone, with the row's weight, gives the row.  The decay is a weight,
 not a cut: rows 1 and 2 hold the same events.  In ``cone`` mode (the paper's selection: the LLP
 inside the cone, a decay between L_i and L_f, the photon not traced) row 3 would repeat row 2 and
-is left out.  Relative and cumulative efficiencies are ratios of the weighted counts.
+is left out; so it is in a file of directed sampling, whose photons are drawn inside the energy
+window (weight ``w_photon``, part of ``weight``): there it would repeat row 4.  Relative and cumulative efficiencies are ratios of the weighted counts.
 
 With ``d`` the file is re-weighted to another dipole coefficient exactly
 (:func:`mcsim.chain.reweight`: BR x r, c*tau / r, decay probabilities recomputed from the stored
@@ -72,6 +73,7 @@ _READ = (
     "photon_hits_calo",
     "above_threshold",
     "w_norm",
+    "w_photon",
     "p_decay_volume",
     "p_decay_accepted",
     "weight",
@@ -247,9 +249,15 @@ def _window(meta: dict, threshold: float) -> str:
     return f"E_gamma > {threshold:g} GeV"
 
 
-def rows_of(mode: str) -> tuple[str, ...]:
-    """Keys of :data:`ROWS` in the cutflow of a file of the given mode."""
-    return tuple(k for k, v in ROWS.items() if mode == "full" or v[1] is not None)
+def rows_of(mode: str, sampling: str = "plain") -> tuple[str, ...]:
+    """Keys of :data:`ROWS` in the cutflow of a file of the given mode and sampling: directed
+    sampling draws the photon inside the energy window, so the calorimeter row would repeat the
+    selection's and is left out."""
+    return tuple(
+        k
+        for k, v in ROWS.items()
+        if (mode == "full" or v[1] is not None) and not (k == "calo" and sampling == "directed")
+    )
 
 
 def _row_weights(a: dict, efficiency: float) -> dict[str, np.ndarray]:
@@ -295,6 +303,16 @@ def cutflow(
     meta = read_metadata(path)
     if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
+    if (
+        threshold is not None
+        and meta.get("sampling") == "directed"
+        and threshold < meta["threshold"]
+    ):
+        raise ValueError(
+            f"threshold: {path} has its photons drawn above {meta['threshold']:g} GeV "
+            f"(--sampling directed); a threshold >= {meta['threshold']:g} GeV is "
+            f"allowed, or generate with --sampling plain"
+        )
     if threshold is not None and meta.get("keep") == "selected" and threshold < meta["threshold"]:
         raise ValueError(
             f"threshold: {path} keeps only photons above {meta['threshold']:g} GeV "
@@ -312,7 +330,7 @@ def cutflow(
     r = float(coupling_ratio(d_out, meta))
     ctau = meta["ctau"] / r
     thr = meta["threshold"] if threshold is None else float(threshold)
-    keys = rows_of(meta["mode"])
+    keys = rows_of(meta["mode"], meta.get("sampling", "plain"))
     n_ch = len(meta["channels"])
     sums = _Sums(1 + len(keys), n_ch)
     hists = None

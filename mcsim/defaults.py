@@ -37,8 +37,8 @@ BEAMS: dict[str, str] = {
 MODES = ("full", "cone")
 
 #: How the production decay orients the long-lived particle: isotropically in the meson's rest
-#: frame ('plain'), or pointed into the detector's angular window with the exact importance
-#: weight ('directed', :mod:`mcsim.directed`).
+#: frame ('plain'), or pointed into the detector's angular window, its photon drawn inside the
+#: energy window, with the exact importance weights ('directed', :mod:`mcsim.directed`).
 SAMPLINGS = ("plain", "directed")
 
 #: Events per random-number block: block b of a channel's events draws from its own streams

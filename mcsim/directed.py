@@ -20,6 +20,10 @@ cone can decay inside it:
    The weight |S| / 2 x half / pi is the ratio of the isotropic density to this one, so that
    E[f w] = E[f 1_cone] for any f; every LLP drawn points into the cone (weight 0 only where
    S is empty).  It costs about as much as an isotropic draw.
+3. The LLP's decay (:func:`photon_direction`): the photon's lab energy is
+   gamma p* (1 + beta cos theta*), so only cos(theta*) in one interval passes the selection's
+   photon-energy window; it is drawn uniformly there, with the weight half the interval's
+   length (the chance of an isotropic photon to be in it).  Weight 0 where no photon can pass.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ import math
 import numba as nb
 import numpy as np
 
-from .xoshiro import direction, uniform
+from .xoshiro import azimuth, direction, uniform
 
-__all__ = ["can_reach", "llp_direction", "meson_tilt", "reach_fraction"]
+__all__ = ["can_reach", "llp_direction", "meson_tilt", "photon_direction", "reach_fraction"]
 
 
 def can_reach(p_min, theta_min, *, window: float, m_parent: float, m_llp: float, p_star: float):
@@ -155,6 +159,45 @@ def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, stat
         c * by + cp * e1y + sp * e2y,
         c * bz + cp * e1z + sp * e2z,
         0.5 * total * half / math.pi,
+    )
+
+
+@nb.njit(cache=True, inline="always")
+def photon_direction(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, directed, state):
+    """The photon's rest-frame unit direction in LLP -> X gamma (rest-frame photon energy
+    p_star [GeV]) for an LLP of lab energy e and momentum pabs [GeV] along the unit vector u,
+    and its importance weight: isotropic with weight 1 unless ``directed``; then as step 3 of
+    the module docstring, for the photon-energy window [e_lo, e_hi] [GeV].  Returns
+    (dx, dy, dz, weight)."""
+    if not directed:
+        dx, dy, dz = direction(state)
+        return dx, dy, dz, 1.0
+    k = e / m_llp * p_star  # the photon's lab energy is k (1 + beta cos theta*)
+    beta = pabs / e
+    c_lo, c_hi = -1.0, 1.0
+    if beta > 0.0:
+        c_lo = max((e_lo / k - 1.0) / beta, -1.0)
+        c_hi = min((e_hi / k - 1.0) / beta, 1.0)
+    elif not e_lo <= k <= e_hi:
+        c_lo = c_hi
+    width = c_hi - c_lo
+    if not width > 0.0:  # no photon of this LLP passes the selection
+        dx, dy, dz = direction(state)
+        return dx, dy, dz, 0.0
+    c = c_lo + uniform(state) * width
+    cos_phi, sin_phi = azimuth(state)
+    s = math.sqrt(max(1.0 - c * c, 0.0))
+    st = math.sqrt(ux * ux + uy * uy)
+    if st > 0.0:  # f1, f2: across u
+        f1x, f1y, f1z = uz * ux / st, uz * uy / st, -st
+    else:
+        f1x, f1y, f1z = 1.0, 0.0, 0.0
+    f2x, f2y, f2z = uy * f1z - uz * f1y, uz * f1x - ux * f1z, ux * f1y - uy * f1x
+    return (
+        c * ux + s * (cos_phi * f1x + sin_phi * f2x),
+        c * uy + s * (cos_phi * f1y + sin_phi * f2y),
+        c * uz + s * (cos_phi * f1z + sin_phi * f2z),
+        0.5 * width,
     )
 
 

@@ -56,6 +56,7 @@ def _block_kernel(
     calo_codes,
     calo_params,
     use_calo,
+    e_window,
     rng_production,
     rng_propagation,
     count,
@@ -66,8 +67,9 @@ def _block_kernel(
     e_photon,
 ):
     """n events of one channel (``kind`` TWO_BODY or a :mod:`mcsim.dalitz` sampler) through
-    every geometry g (codes and parameter rows); fills the first count[g] rows of the output
-    arrays of geometry g.  Returns the number of Dalitz trial weights above their bound."""
+    every geometry g (codes and parameter rows; e_window[g]: the photon-energy window [GeV] a
+    directed photon is drawn in); fills the first count[g] rows of the output arrays of
+    geometry g.  Returns the number of Dalitz trial weights above their bound."""
     p_edge, p_step, t_edge, t_step, n_theta, m_meson = table
     meson = stream(rng_production)  # the streams in the order of the separate kernels
     decay = stream(rng_production)
@@ -117,7 +119,7 @@ def _block_kernel(
         p = math.sqrt(px * px + py * py + pz * pz)
         for g in range(n_geo):
             state = states[g]
-            pabs, _, _, _, _, _, gam, _, a1, b1, a2, b2 = decay_in_detector(
+            pabs, _, _, _, _, _, gam, _, a1, b1, a2, b2, w_photon = decay_in_detector(
                 llp[0],
                 llp[1],
                 llp[2],
@@ -129,13 +131,16 @@ def _block_kernel(
                 calo_codes[g],
                 calo_params[g],
                 use_calo[g],
+                e_window[g, 0],
+                e_window[g, 1],
+                one_minus_cos_w > 0.0,
                 state,
                 True,
             )
             uniform(state)  # propagate_kernel's draw of the decay vertex
             if b1 > a1:
                 k = count[g]
-                weight[g, k] = w
+                weight[g, k] = w * w_photon
                 p_meson[g, k] = p
                 acc[g, k, 0], acc[g, k, 1], acc[g, k, 2], acc[g, k, 3] = a1, b1, a2, b2
                 beta_gamma[g, k] = pabs / m_llp
@@ -201,10 +206,12 @@ def select_block(
     buffers: Buffers,
 ) -> list[Hits]:
     """The hits (:class:`Hits`) of ``n`` events of ``channel`` in each geometry of
-    ``geometries`` ((volume, calorimeter, use_calo): 'full' mode uses the calorimeter, 'cone'
-    mode not), the mesons drawn from ``sampling`` = (table, prob, alias, bin_weight) (see
-    :meth:`mcsim.chain.SpectraSource.sampling`), the LLP directed into ``window`` [rad] (0:
-    isotropic).  Raises RuntimeError if a Dalitz weight exceeds its sampling bound."""
+    ``geometries`` ((volume, calorimeter, use_calo, e_min, e_max): 'full' mode uses the
+    calorimeter, 'cone' mode not; the photon-energy window [GeV] of its selections), the mesons
+    drawn from ``sampling`` = (table, prob, alias, bin_weight) (see
+    :meth:`mcsim.chain.SpectraSource.sampling`), the LLP directed into ``window`` [rad] and its
+    photon into the energy window (0: both isotropic).  Raises RuntimeError if a Dalitz weight
+    exceeds its sampling bound."""
     from .production import KINDS, _envelope
 
     table, prob, alias, bin_weight = sampling
@@ -213,7 +220,7 @@ def select_block(
         kind, bounds = TWO_BODY, np.ones(1)
     else:
         bounds = _envelope(kind, channel.mother_mass, *channel.masses)
-    volumes, calos, use = zip(*geometries)
+    volumes, calos, use, e_min, e_max = zip(*geometries)
     overflow = _block_kernel(
         int(n),
         spectra.bin_geometry(table),
@@ -234,6 +241,7 @@ def select_block(
         np.array([c.code for c in calos], dtype=np.int64),
         _rows([c.params for c in calos]),
         np.array(use, dtype=np.bool_),
+        np.column_stack([e_min, e_max]).astype(np.float64),
         rng_production,
         rng_propagation,
         buffers.count,

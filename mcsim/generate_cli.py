@@ -110,7 +110,8 @@ def _mothers(text: str | None) -> list[int] | None:
     default="plain",
     show_default=True,
     help="plain: LLPs isotropic in the meson's rest frame; directed: mesons and LLPs "
-    "drawn towards the detector, with exact importance weights (w_sampling)",
+    "drawn towards the detector and photons inside the energy window, with exact importance "
+    "weights (w_sampling, w_photon)",
 )
 @click.option(
     "--allocation",

@@ -14,7 +14,8 @@ lepton with their charges.  Codes above 9000000 are not known to Geant4: treat t
 invisible, e.g. as geantinos.
 
 Event weights (named in the run info): ``weight`` (expected signal events at the generated d:
-the default weight), ``w_norm`` (N_M x BR / N_generated), ``p_decay_volume`` and
+the default weight), ``w_norm`` (N_M x BR / N_generated x w_sampling), the importance weights
+``w_sampling`` and ``w_photon`` of directed sampling, ``p_decay_volume`` and
 ``p_decay_accepted`` (decay probabilities).  The run info names mcsim as the tool and holds the
 model point, detector and exposure as attributes; each event has the attributes ``channel`` and
 ``selected``.  Files are written under a temporary name and renamed when complete.
@@ -36,7 +37,14 @@ from .rootio import check_output
 __all__ = ["PDG_CHI1", "PDG_CHI2", "PDG_N", "WEIGHT_NAMES", "HepMCWriter", "pdg_codes"]
 
 #: Names of the event weights, the default (total) weight first.
-WEIGHT_NAMES = ("weight", "w_norm", "w_sampling", "p_decay_volume", "p_decay_accepted")
+WEIGHT_NAMES = (
+    "weight",
+    "w_norm",
+    "w_sampling",
+    "w_photon",
+    "p_decay_volume",
+    "p_decay_accepted",
+)
 PDG_CHI1 = 52
 PDG_CHI2 = 9900052
 PDG_N = 9900012

@@ -5,8 +5,10 @@ The long-lived particle (LLP) starts at the interaction point (the origin) and f
 unit direction u; s [m] is the distance along the path.  For each LLP, in one pass:
 
 1. the path [s_in, s_out] inside the decay volume;
-2. the decay chi2 -> chi1 gamma (N -> nu gamma), isotropic in the rest frame.  The photon
-   4-momentum does not depend on where the LLP decays, so it is drawn once per event;
+2. the decay chi2 -> chi1 gamma (N -> nu gamma), isotropic in the rest frame -- or, for
+   directed sampling, inside the photon-energy window with importance weight ``w_photon``
+   (:func:`mcsim.directed.photon_direction`).  The photon 4-momentum does not depend on where
+   the LLP decays, so it is drawn once per event;
 3. the accepted set: the decay positions s in [s_in, s_out] from which the photon (direction t)
    hits the calorimeter face, at most two intervals (a1, b1, a2, b2) (see
    :func:`mcsim.geometry.calo_intervals`);
@@ -36,9 +38,10 @@ import numba as nb
 import numpy as np
 
 from .defaults import MODES
+from .directed import photon_direction
 from .geometry import calo_intervals, plane_crossing, volume_path
 from .kinematics import two_body_along, two_body_momentum
-from .xoshiro import direction, stream, uniform
+from .xoshiro import stream, uniform
 
 __all__ = [
     "KERNEL_OUTPUTS",
@@ -66,6 +69,7 @@ KERNEL_OUTPUTS = (
     "in_volume",
     "photon_hits_calo",
     "above_threshold",
+    "w_photon",
 )
 
 
@@ -195,20 +199,28 @@ def decay_in_detector(
     calo_code,
     calo_params,
     use_calo,
+    e_lo,
+    e_hi,
+    directed,
     state,
     skip_outside,
 ):
     """Steps 1-3 of the module docstring for one LLP (lab 4-momentum (e, px, py, pz) [GeV]):
-    returns (|p|, u, s_in, s_out, photon, invisible, a1, b1, a2, b2).  The photon's rest-frame
-    direction is drawn for every LLP; with ``skip_outside`` an LLP that misses the volume is not
-    decayed (photon and invisible zero, empty accepted set), which changes no other value."""
+    returns (|p|, u, s_in, s_out, photon, invisible, a1, b1, a2, b2, w_photon).  The photon's
+    rest-frame direction is drawn for every LLP, isotropic or, if ``directed``, inside the
+    photon-energy window [e_lo, e_hi] [GeV] with importance weight w_photon
+    (:func:`mcsim.directed.photon_direction`); with ``skip_outside`` an LLP that misses the
+    volume is not decayed (photon and invisible zero, empty accepted set), which changes no
+    other value."""
     pabs = math.sqrt(px * px + py * py + pz * pz)
     ux, uy, uz = px / pabs, py / pabs, pz / pabs
     s_in, s_out = volume_path(vol_code, vol_params, 0.0, 0.0, 0.0, ux, uy, uz)
-    dx, dy, dz = direction(state)
+    dx, dy, dz, w_photon = photon_direction(
+        e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, directed, state
+    )
     if skip_outside and not s_out > s_in:
         zero = (0.0, 0.0, 0.0, 0.0)
-        return pabs, ux, uy, uz, s_in, s_out, zero, zero, 0.0, 0.0, 0.0, 0.0
+        return pabs, ux, uy, uz, s_in, s_out, zero, zero, 0.0, 0.0, 0.0, 0.0, w_photon
     gam, inv = two_body_along(e, px, py, pz, m_llp, p_star, p_star, dx, dy, dz)
     if use_calo:
         tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
@@ -217,7 +229,7 @@ def decay_in_detector(
         )
     else:
         a1, b1, a2, b2 = s_in, s_out, 0.0, 0.0
-    return pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2
+    return pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2, w_photon
 
 
 @nb.njit(cache=True, nogil=True)
@@ -232,15 +244,16 @@ def propagate_kernel(
     use_calo,
     e_min,
     e_max,
+    directed,
     ctau,
     rng,
 ):
     """Propagate LLPs llp (n, 4) [GeV] of mass m_llp decaying to (m_inv, photon).
 
     vol_code/vol_params: decay volume (or the cone); calo_code/calo_params: calorimeter face;
-    use_calo False gives the cone mode (accepted set = path in the volume).
-    Returns (p_invisible, p_photon, vertex, impact, s_in, s_out, acc_intervals, beta_gamma,
-    p_decay_volume, p_decay_accepted, in_volume, photon_hits_calo, above_threshold).
+    use_calo False gives the cone mode (accepted set = path in the volume); ``directed``: the
+    photon drawn inside the energy window [e_min, e_max] [GeV] (:func:`decay_in_detector`).
+    Returns the arrays of :data:`KERNEL_OUTPUTS`, in that order.
     """
     n = llp.shape[0]
     p_inv = np.empty((n, 4))
@@ -256,11 +269,12 @@ def propagate_kernel(
     in_vol = np.empty(n, dtype=np.bool_)
     hits = np.empty(n, dtype=np.bool_)
     above = np.empty(n, dtype=np.bool_)
+    w_photon = np.empty(n)
     z_face = calo_params[0]
     p_star = two_body_momentum(m_llp, m_inv, 0.0)
     state = stream(rng)
     for i in range(n):
-        pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2 = decay_in_detector(
+        pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2, w_photon[i] = decay_in_detector(
             llp[i, 0],
             llp[i, 1],
             llp[i, 2],
@@ -272,6 +286,9 @@ def propagate_kernel(
             calo_code,
             calo_params,
             use_calo,
+            e_min,
+            e_max,
+            directed,
             state,
             False,
         )
@@ -315,6 +332,7 @@ def propagate_kernel(
         in_vol,
         hits,
         above,
+        w_photon,
     )
 
 
@@ -373,10 +391,12 @@ def propagate(
     ctau: float,
     rng: np.random.Generator,
     threshold: float | None = None,
+    directed: bool = False,
 ) -> dict:
     """Run :func:`propagate_kernel` for LLPs llp (n, 4) [GeV] in ``detector`` ('full' or
     'cone' ``mode``) at proper decay length ``ctau`` [m].  ``threshold`` [GeV] replaces the
-    card's minimum photon energy.  Returns the per-event arrays under the names of
+    card's minimum photon energy; ``directed`` draws the photon inside the energy window
+    (weight ``w_photon``).  Returns the per-event arrays under the names of
     :class:`mcsim.schema.EventBatch`."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -396,6 +416,7 @@ def propagate(
         mode == "full",
         e_min,
         detector.photon_energy_max,
+        bool(directed),
         float(ctau),
         rng,
     )

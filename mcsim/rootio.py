@@ -26,13 +26,13 @@ flags are CUMULATIVE, so that a cut on any one of them alone is the cutflow's ro
   selected          photon_hits_calo, and the photon energy is inside the window
 
 (``selected`` is stored for the chain's ``above_threshold`` and read back under that name: the
-weight ``w_norm x p_decay_accepted x above_threshold x efficiency`` is the same, since
+weight ``w_norm x w_photon x p_decay_accepted x above_threshold x efficiency`` is the same, since
 p_decay_accepted = 0 without photon_hits_calo).  ``event`` is the event's index among all
 events GENERATED (0, 1, ...), so it has gaps where events were not kept.
 
 Storage: float64 everywhere, or with ``float32`` the kinematics (4-momenta, vertex, impact) in
-float32; the numbers the weights are computed from (w_norm, probabilities, paths, intervals,
-beta*gamma) always stay float64, so re-weighting is exact either way.
+float32; the numbers the weights are computed from (w_norm, w_photon, probabilities, paths,
+intervals, beta*gamma) always stay float64, so re-weighting is exact either way.
 
 Files are written to a temporary name in the output directory and renamed when complete
 (:class:`NtupleWriter`), so a crash, Ctrl-C, SIGTERM or SIGHUP never leaves a partial file at the
@@ -136,10 +136,13 @@ def _titles() -> dict[str, str]:
         "calorimeter",
         "selected": "cut 3 (cumulative): photon_hits_calo and photon energy in the window",
         "w_sampling": "importance weight of directed sampling (1 for plain sampling)",
+        "w_photon": "importance weight of the directed photon: the chance that its energy is "
+        "in the window (1 for plain sampling)",
         "w_norm": "N_M x BR(d) / N_generated(channel) x w_sampling [LLPs per MC event]",
         "p_decay_volume": "probability that the LLP decays inside the decay volume",
         "p_decay_accepted": "probability that the LLP decays where its photon is accepted",
-        "weight": "expected signal events: w_norm x p_decay_accepted x selected x efficiency",
+        "weight": "expected signal events: w_norm x w_photon x p_decay_accepted x selected x "
+        "efficiency",
     }
     for name, what in _PARTICLES.items():
         for comp, word in _COMPONENT_WORDS.items():

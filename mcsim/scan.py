@@ -255,13 +255,21 @@ def _selected_samples(
     calorimeter (:class:`mcsim.fused.Hits`, valid until the next block) and which of them are
     in the target's photon-energy window -- or None for a target not in ``wanted`` (default:
     all).  Targets of one geometry share the propagation; every geometry uses the block's own
-    propagation stream, so each target sees the events simulate() gives for the same seed.
+    propagation stream, so each target sees the events simulate() gives for the same seed (a
+    directed photon is drawn in the loosest energy window of the geometry's targets).
     ``tilt``: importance factors of the meson momenta (:meth:`SpectraSource.sampling`)."""
     groups: dict[tuple, list[int]] = {}
+    energies: dict[tuple, tuple[float, float]] = {}  # per geometry: its targets' loosest window
     for t, target in enumerate(task.targets):
+        key = _geometry_key(target)
+        e_min, e_max, _ = _selection(target)
+        lo, hi = energies.get(key, (e_min, e_max))
+        energies[key] = min(lo, e_min), max(hi, e_max)
         if wanted is None or t in wanted:
-            groups.setdefault(_geometry_key(target), []).append(t)
-    geometries = [_geometry(task.targets[members[0]]) for members in groups.values()]
+            groups.setdefault(key, []).append(t)
+    geometries = [
+        (*_geometry(task.targets[members[0]]), *energies[key]) for key, members in groups.items()
+    ]
     angle = max(window(_fixed_target(t.detector), t.mode, task.sampling) for t in task.targets)
     sampling = source.sampling(channel, angle, tilt)
     buffers = Buffers(len(geometries), max((size for _, size in blocks), default=0))

@@ -38,6 +38,7 @@ ARRAYS: dict[str, tuple[type, int]] = {
     "photon_hits_calo": (np.bool_, 0),  # accepted set non-empty (cone: same as in_volume)
     "above_threshold": (np.bool_, 0),  # E_photon inside the card's (or given) energy window
     "w_sampling": (np.float64, 0),  # importance weight of directed sampling (1: plain)
+    "w_photon": (np.float64, 0),  # the photon's: P(E_photon in the window) if directed, else 1
     "w_norm": (np.float64, 0),  # N_M x BR(d) / N_generated x w_sampling [events]
     "p_decay_volume": (np.float64, 0),  # probability to decay in [s_in, s_out]
     "p_decay_accepted": (np.float64, 0),  # probability to decay where the photon is accepted

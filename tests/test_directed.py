@@ -9,8 +9,10 @@ from conftest import random_mothers
 
 from mcsim import DarkDipole, NeutrinoDipole
 from mcsim.chain import simulate
+from mcsim.detector import load_detector
 from mcsim.directed import can_reach
 from mcsim.production import decay_mothers, open_channels
+from mcsim.propagate import propagate
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 
@@ -143,3 +145,47 @@ def test_directed_llps_cross_the_na62_volume():
     plain = simulate(POINT, "na62", n_events=30_000, seed=3)
     assert directed.arrays["in_volume"].mean() >= 0.8
     assert plain.arrays["in_volume"].mean() < 0.2
+
+
+@pytest.mark.parametrize("card", ["ship", "charm2"])
+def test_directed_photons_are_the_plain_ones_inside_the_energy_window(card, rng):
+    """For the same LLPs, the directed photons' weighted energy spectrum equals the plain
+    photons' inside the card's window (E > 1 GeV; CHARM-II 3-24 GeV), bin by bin within 4
+    sigma; no directed photon falls outside it, each weight is the chance to fall inside
+    (<= 1), and without the weights the spectrum would be wrong."""
+    det = load_detector(card)
+    n = 200_000
+    p = 10.0 ** rng.uniform(0.0, 2.0, n)  # 1-100 GeV, within 10 mrad of the axis
+    theta, phi = rng.uniform(0.0, 0.01, n), rng.uniform(0.0, 2 * np.pi, n)
+    m = POINT.llp_mass
+    llp = np.column_stack(
+        [
+            np.hypot(p, m),
+            p * np.sin(theta) * np.cos(phi),
+            p * np.sin(theta) * np.sin(phi),
+            p * np.cos(theta),
+        ]
+    )
+    args = dict(m_llp=m, m_invisible=POINT.invisible_mass, detector=det, mode="full", ctau=1.0)
+    plain = propagate(llp, rng=np.random.default_rng(1), **args)
+    directed = propagate(llp, rng=np.random.default_rng(2), directed=True, **args)
+    e_min, e_max = det.photon_energy_min, det.photon_energy_max
+    e_plain, e_dir = plain["p4_photon"][:, 0], directed["p4_photon"][:, 0]
+    w = directed["w_photon"]
+    assert np.all(plain["w_photon"] == 1.0)
+    assert np.all((w >= 0.0) & (w <= 1.0)) and w.mean() < 0.9
+    assert np.all(((e_min < e_dir) & (e_dir < e_max))[w > 0])
+    assert np.array_equal(directed["above_threshold"][w > 0], np.ones(np.sum(w > 0), bool))
+    top = e_max if math.isfinite(e_max) else 8.0 * e_min
+    edges = np.geomspace(e_min, top, 6)
+    if not math.isfinite(e_max):
+        edges = np.append(edges, np.inf)
+    unweighted_off = False
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        f_plain = (lo < e_plain) & (e_plain < hi)
+        f_dir = w * ((lo < e_dir) & (e_dir < hi))
+        sigma = math.hypot(f_plain.std(), f_dir.std()) / math.sqrt(n)
+        assert abs(f_plain.mean() - f_dir.mean()) < 4 * sigma
+        unweighted = (f_dir > 0).mean()
+        unweighted_off |= abs(unweighted - f_plain.mean()) > 10 * sigma
+    assert unweighted_off

@@ -16,10 +16,14 @@ from mcsim.propagate import propagate
 N = 20_000
 
 
+E_MIN = 1.0  #: the photon-energy threshold [GeV] of the tests (directed photons: drawn above)
+
+
 def _geometry(det, mode):
+    window = (E_MIN, det.photon_energy_max)
     if mode == "cone":
-        return det.cone, det.calorimeter, False
-    return det.decay_volume, det.calorimeter, True
+        return det.cone, det.calorimeter, False, *window
+    return det.decay_volume, det.calorimeter, True, *window
 
 
 def _separate(channel, model, source, det, mode, window, seed, tilt=None):
@@ -44,9 +48,10 @@ def _separate(channel, model, source, det, mode, window, seed, tilt=None):
         mode=mode,
         ctau=1.0,
         rng=np.random.default_rng([seed, 1]),
-        threshold=0.0,
+        threshold=E_MIN,
+        directed=window > 0.0,
     )
-    return mothers, weight, prop
+    return mothers, weight * prop["w_photon"], prop
 
 
 @pytest.mark.parametrize(
