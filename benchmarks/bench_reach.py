@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from mcsim.defaults import FIRST_PASS_EVENTS
+from mcsim.defaults import FIRST_PASS_EVENTS, SAMPLINGS, SCAN_SAMPLING
 from mcsim.figures import dark_targets, figure_spec
 from mcsim.reach import log_grid
 from mcsim.scan import NO_REFINEMENT, Refinement, scan_set
@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument(
         "--budget", type=float, default=Refinement.budget, help="refinement budget (x first pass)"
     )
-    ap.add_argument("--sampling", choices=("plain", "directed"), default="plain")
+    ap.add_argument("--sampling", choices=SAMPLINGS, default=SCAN_SAMPLING)
     args = ap.parse_args()
     spec = figure_spec(2)
     masses = log_grid(*spec.mass_range, args.masses, name="mass")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .defaults import FIRST_PASS_EVENTS
+from .defaults import FIRST_PASS_EVENTS, SCAN_SAMPLING
 from .reach import ReachGrid, log_grid, write_contours, write_grids
 from .relic import write_relic_lines
 from .scan import Family, Refinement, Target, scan_set
@@ -273,7 +273,7 @@ def make_figure(
     scheduler: str | None = None,
     progress: bool = True,
     refinement: Refinement = _REFINEMENT,
-    sampling: str = "plain",
+    sampling: str = SCAN_SAMPLING,
 ) -> dict:
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
     figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
@@ -359,7 +359,7 @@ def validate_cone(
     scheduler: str | None = None,
     progress: bool = True,
     refinement: Refinement = _REFINEMENT,
-    sampling: str = "plain",
+    sampling: str = SCAN_SAMPLING,
     experiments: dict[str, str] | None = None,
 ) -> dict:
     """Full geometry vs the paper's cone (the family of ``paper_figures.toml``'s

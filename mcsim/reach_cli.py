@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from . import model_registry
-from .defaults import DISCOVERY_LEVEL, FIRST_PASS_EVENTS, REFINE_BUDGET, SAMPLINGS
+from .defaults import (
+    DISCOVERY_LEVEL,
+    FIRST_PASS_EVENTS,
+    REFINE_BUDGET,
+    SAMPLINGS,
+    SCAN_SAMPLING,
+)
 from .info_cli import ModelName
 from .partfiles import check_directory, removed_on_failure
 from .spectra_cli import tables_option
@@ -121,13 +127,12 @@ def _scan_options(f):
         click.option(
             "--sampling",
             type=click.Choice(SAMPLINGS),
-            default="plain",
+            default=SCAN_SAMPLING,
             show_default=True,
-            help="plain: mesons and LLPs as produced; directed: drawn towards the "
-            "detectors with exact importance weights (every event crosses the volume "
-            "and is re-weighted to every coupling, 1.6x the CPU of plain for the same "
-            "events; smaller typical contour errors, but at small delta a few masses "
-            "converge worse; benchmarks/bench_reach.py)",
+            help="plain: mesons, LLPs and photons as produced; directed: drawn towards the "
+            "detectors and the photon-energy window with exact importance weights (about "
+            "1.6x the CPU of plain per event, far smaller contour errors for the same time; "
+            "benchmarks/bench_reach.py)",
         ),
         tables_option,
     ]

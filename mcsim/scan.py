@@ -34,7 +34,7 @@ from .chain import (
     window,
 )
 from .collider import COLLIDER_BEAM, ColliderDetector, collider_sums
-from .defaults import DISCOVERY_LEVEL, MODES, REFINE_BUDGET
+from .defaults import DISCOVERY_LEVEL, MODES, REFINE_BUDGET, SCAN_SAMPLING
 from .detector import Detector, load_detector
 from .fused import Buffers, select_block
 from .model_registry import Model
@@ -148,7 +148,7 @@ class Task:
     plan: tuple[tuple[int, int, int], ...] = ()
     decisive: tuple[tuple[int, int], ...] = ()
     importance: bool = False
-    sampling: str = "plain"
+    sampling: str = SCAN_SAMPLING
 
 
 @dataclass
@@ -496,7 +496,7 @@ def make_tasks(
     n_events: int,
     seed: int,
     start: int = 0,
-    sampling: str = "plain",
+    sampling: str = SCAN_SAMPLING,
 ) -> list[Task]:
     """One task per (mass, beam) for ``targets`` over the grid (masses [GeV], couplings
     [GeV^-1], both ascending), numbered from ``start``, each with ``n_events`` per open
@@ -625,7 +625,7 @@ def scan_set(
     scheduler: str | None = None,
     progress: bool = True,
     refinement: Refinement = Refinement(),
-    sampling: str = "plain",
+    sampling: str = SCAN_SAMPLING,
 ) -> list[list[ReachGrid]]:
     """Several scans over the same masses [GeV] x couplings [GeV^-1] run as one set of tasks
     (one pool): for each (family, targets) job, one :class:`mcsim.reach.ReachGrid` per target,
@@ -697,7 +697,7 @@ def scan(
     scheduler: str | None = None,
     progress: bool = True,
     refinement: Refinement = Refinement(),
-    sampling: str = "plain",
+    sampling: str = SCAN_SAMPLING,
 ) -> list[ReachGrid]:
     """Reach grids of ``targets`` for ``family`` (see :func:`scan_set`)."""
     return scan_set(

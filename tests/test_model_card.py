@@ -13,6 +13,7 @@ from scipy import integrate
 
 from mcsim import DarkDipole
 from mcsim.chain import expected_events_at, simulate
+from mcsim.defaults import SCAN_SAMPLING
 from mcsim.model_card import load_card
 from mcsim.model_registry import get, model_from_options
 from mcsim.production import decay_mothers, open_channels
@@ -301,7 +302,8 @@ def test_generate_and_reach_commands_take_a_card(tmp_path):
     assert res.exit_code == 0, res.output
     (grid,) = json.loads((tmp_path / "reach" / "grid.json").read_text())
     assert grid["metadata"]["model"] == f"card:{SHIPPED}"
-    batch = simulate(model_from_options(f"card:{SHIPPED}", d=1e-5), "na62", n_events=2000, seed=4)
+    model = model_from_options(f"card:{SHIPPED}", d=1e-5)
+    batch = simulate(model, "na62", n_events=2000, seed=4, sampling=SCAN_SAMPLING)  # reach's
     for k, d in enumerate(grid["couplings"]):
         assert grid["events"][0][k] == pytest.approx(expected_events_at(batch, d), rel=1e-5)
     assert not (tmp_path / "reach" / "relic.json").exists()  # the card has no relic line
