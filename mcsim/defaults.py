@@ -12,6 +12,7 @@ from pathlib import Path
 __all__ = [
     "BEAMS",
     "BLOCK_SIZE",
+    "COLLIDER_EVENTS_FACTOR",
     "DISCOVERY_LEVEL",
     "FIRST_PASS_EVENTS",
     "FORMATS",
@@ -64,6 +65,10 @@ FIRST_PASS_EVENTS = BLOCK_SIZE // 4
 #: Events the refinement of a scan may add, as a multiple of the first pass: with 4096 directed
 #: events first, Figure 2 in 26 s with 10 of 765 contour pieces above 5% (docs/performance.md).
 REFINE_BUDGET = 7.0
+
+#: The e+ e- (BaBar) lines are not refined: their scan tasks run this many times the first
+#: pass's events (4 x 4096: 0.2-1% Monte Carlo error at the N = 10 line, for ~1 s of Figure 2).
+COLLIDER_EVENTS_FACTOR = 4
 
 #: Expected signal events required for a sensitivity contour (paper Sec. 4.3).
 DISCOVERY_LEVEL = 3.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -47,10 +48,15 @@ class SMParticle:
     width: float
 
 
+_TABLE_LOCK = threading.Lock()  # the particle package loads its table lazily, not thread-safe
+
+
 @cache
 def sm(pdgid: int) -> SMParticle:
-    """Look up an SM particle by PDG ID (masses and widths converted MeV -> GeV)."""
-    p = Particle.from_pdgid(int(pdgid))
+    """Look up an SM particle by PDG ID (masses and widths converted MeV -> GeV); safe in
+    threads (a Dask cluster of threads)."""
+    with _TABLE_LOCK:
+        p = Particle.from_pdgid(int(pdgid))
     width = p.width if p.width is not None else 0.0
     assert p.mass is not None, f"PDG ID {pdgid} has no mass in the particle table"
     return SMParticle(int(pdgid), p.name, p.mass * 1e-3, width * 1e-3)

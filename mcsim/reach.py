@@ -16,6 +16,7 @@ level lines of N -+ one standard deviation.  Recast limits use the CLs method
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,7 @@ def _cls(s: float, n_obs: int, background: float, sigma_b: float) -> float:
     return float(stats.poisson.cdf(n_obs, s + background) / stats.poisson.cdf(n_obs, background))
 
 
+@functools.lru_cache(maxsize=64)  # a scan asks again for every grid and round
 def signal_upper_limit(
     n_obs: int, background: float = 0.0, background_uncertainty: float = 0.0, *, cl: float = 0.95
 ) -> float:

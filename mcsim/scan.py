@@ -34,7 +34,13 @@ from .chain import (
     window,
 )
 from .collider import COLLIDER_BEAM, ColliderDetector, collider_sums
-from .defaults import DISCOVERY_LEVEL, MODES, REFINE_BUDGET, SCAN_SAMPLING
+from .defaults import (
+    COLLIDER_EVENTS_FACTOR,
+    DISCOVERY_LEVEL,
+    MODES,
+    REFINE_BUDGET,
+    SCAN_SAMPLING,
+)
 from .detector import Detector, load_detector
 from .fused import Buffers, select_block
 from .model_registry import Model
@@ -167,6 +173,7 @@ class ChannelSums:
     m2: np.ndarray
     next_block: int = 0  # the first random-number block not used yet
     production: float | None = None  # LLPs produced (N_M x BR at d_ref) if not a meson's
+    br: float = 0.0  # a meson channel's BR at d_ref
     cells: np.ndarray = None  # type: ignore[assignment]  # set in __post_init__
 
     def __post_init__(self):
@@ -215,6 +222,7 @@ def _collider(spec: str) -> ColliderDetector:
 
 
 @lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def _n_mesons(spec: str, pdgid: int) -> float:
     return SpectraSource(_fixed_target(spec)).n_mesons(pdgid)
 
@@ -475,16 +483,12 @@ def run_task(task: Task) -> TaskResult:
             continue
         n, first_block = plan.get(channel.mother, (task.n_events, 0))
         tilt = _momentum_tilt(task, model, channel, source, ratios) if task.importance else None
-        out.channels[channel.mother] = _channel_sums(
+        sums = _channel_sums(
             task, model, channel, source, block_sizes(n, first_block), ratios, tilt
         )
+        sums.br = channel.br
+        out.channels[channel.mother] = sums
     return out
-
-
-def _any_channel_open(model: Model) -> bool:
-    """Whether any production channel of ``model`` is open by kinematics; channels only close
-    as the mass grows, so the lightest mass decides for a grid."""
-    return any(c.is_open for c in model.channels())
 
 
 def make_tasks(
@@ -500,8 +504,9 @@ def make_tasks(
 ) -> list[Task]:
     """One task per (mass, beam) for ``targets`` over the grid (masses [GeV], couplings
     [GeV^-1], both ascending), numbered from ``start``, each with ``n_events`` per open
-    channel.  Raises ValueError on an empty grid, an unknown detector or mode, or a mass range
-    where every production channel is closed."""
+    channel (e+ e- beams: COLLIDER_EVENTS_FACTOR x that, as they are not refined).  Raises
+    ValueError on an empty grid or an unknown detector or mode.  Nothing here computes a
+    width, so the main process of a scan does not load the numba kernels."""
     masses = np.asarray(masses, dtype=np.float64)
     couplings = np.asarray(couplings, dtype=np.float64)
     if masses.ndim != 1 or masses.size == 0:
@@ -528,13 +533,9 @@ def make_tasks(
                 f"threshold must be a finite energy >= 0 GeV, got {target.threshold!r}"
             )
         by_beam.setdefault(_detector(target.detector).beam, []).append(target)
-    if not _any_channel_open(family.at(float(masses[0]))):
-        raise ValueError(
-            f"{family.name}: every production channel is closed for masses "
-            f"{masses[0]:g}-{masses[-1]:g} GeV; nothing to scan"
-        )
     tasks: list[Task] = []
     for beam, beam_targets in by_beam.items():
+        n = int(n_events) * (COLLIDER_EVENTS_FACTOR if beam == COLLIDER_BEAM else 1)
         for m in masses:
             tasks.append(
                 Task(
@@ -544,7 +545,7 @@ def make_tasks(
                     beam,
                     tuple(beam_targets),
                     tuple(couplings.tolist()),
-                    int(n_events),
+                    n,
                     int(seed),
                     sampling=sampling,
                 )
@@ -651,6 +652,7 @@ def scan_set(
                 sampling=sampling,
             )
         results = run_tasks(tasks, session=session, progress=progress)
+        _check_open(jobs, tasks, results, masses)
         masses = np.asarray(masses, dtype=np.float64)
         couplings = np.asarray(couplings, dtype=np.float64)
         first_pass = sum(r.n for res in results for r in res.channels.values())
@@ -714,6 +716,20 @@ def scan(
     )[0]
 
 
+def _check_open(jobs, tasks, results, masses) -> None:
+    """ValueError for a job whose first pass found no open production channel at any mass."""
+    for family, targets in jobs:
+        if not any(
+            r.channels
+            for t, r in zip(tasks, results)
+            if t.family == family and t.targets[0] in targets
+        ):
+            raise ValueError(
+                f"{family.name}: every production channel is closed (or its meson not made by "
+                f"the beam) for masses {masses[0]:g}-{masses[-1]:g} GeV; nothing to scan"
+            )
+
+
 def _grids(jobs, tasks, results, masses, couplings, n_events, seed) -> list[list[ReachGrid]]:
     out = []
     for family, targets in jobs:
@@ -731,19 +747,13 @@ def _cell_sums(target: Target, task: Task, result: TaskResult):
     variances (mother -> array): sum_c norm_c s1_c and sum_c norm_c^2 (s2_c - m2_c), with
     norm_c = efficiency x N_M x BR(d_ref) / n_c (:func:`mcsim.chain.channel_normalisation`)."""
     t = task.targets.index(target)
-    model = task.family.at(task.mass, D_REF)
-    brs = {c.mother: c.br for c in open_channels(model)}
     eff = _selection(target)[2]
     events = np.zeros(len(task.couplings))
     variance = np.zeros(len(task.couplings))
     per_channel = {}
+    produced = _production(target, result)
     for mother, sums in result.channels.items():
-        produced = (
-            sums.production
-            if sums.production is not None
-            else _n_mesons(target.detector, mother) * brs.get(mother, 0.0)
-        )
-        norm = eff * channel_normalisation(produced, 1.0, sums.cells[t])
+        norm = eff * channel_normalisation(produced[mother], 1.0, sums.cells[t])
         events += norm * sums.s1[t]
         per_channel[mother] = norm * norm * sums.variance[t]
         variance += per_channel[mother]
@@ -779,7 +789,7 @@ def _grid(
         "photon_energy_min_GeV": e_min,
         "photon_energy_max_GeV": e_max,
         "efficiency": eff,
-        "n_events_per_channel": int(n_events),
+        "n_events_per_channel": int(job[0][0].n_events if job else n_events),
         "seed": int(seed),
         "missing_tables": sorted(missing),
     }
@@ -833,15 +843,12 @@ def _refinement_tasks(
     wanted: dict[int, dict] = {}
     tasks = [t for t in tasks if t.beam != COLLIDER_BEAM]  # collider cards are not refined
     by_index = {t.index: t for t in tasks}
+    of = {(t.family, target, t.mass): t for t in tasks for target in t.targets}
     for (family, targets), job_grids in zip(jobs, grids):
         for target, grid in zip(targets, job_grids):
             rel = np.where(_decisive_cells(grid), _relative_error(grid), 0.0)
             for i, k in zip(*np.nonzero(rel > refinement.target)):
-                task = next(
-                    t
-                    for t in tasks
-                    if t.family == family and target in t.targets and t.mass == masses[i]
-                )
+                task = of[family, target, masses[i]]
                 res = results[task.index]
                 t = task.targets.index(target)
                 per_channel = {m: v[k] for m, v in _cell_sums(target, task, res)[2].items()}
@@ -850,7 +857,7 @@ def _refinement_tasks(
                     per_channel,
                     counts,
                     grid.events[i, k] * refinement.target,
-                    _production(target, task),
+                    _production(target, res),
                 )
                 entry = wanted.setdefault(task.index, {"need": {}, "cells": set()})
                 entry["cells"].add((t, int(k)))
@@ -902,15 +909,16 @@ _FLOOR_FRACTION = 0.25
 _FLOOR_PRODUCTION = 1e-3
 
 
-def _production(target: Target, task: Task) -> dict[int, float]:
-    """N_M x BR(d_ref) of every channel of ``task`` for ``target``'s exposure (mesons the beam
-    does not produce, e.g. Upsilon at 70 GeV, left out as in :func:`run_task`)."""
-    model = task.family.at(task.mass, D_REF)
-    source = SpectraSource(_fixed_target(target.detector))
+def _production(target: Target, result: TaskResult) -> dict[int, float]:
+    """LLPs produced at d_ref (N_M x BR for ``target``'s exposure; an e+ e- channel's own) per
+    channel of a task's ``result``."""
     return {
-        c.mother: _n_mesons(target.detector, c.mother) * c.br
-        for c in open_channels(model)
-        if source.produces(c.mother)
+        mother: (
+            sums.production
+            if sums.production is not None
+            else _n_mesons(target.detector, mother) * sums.br
+        )
+        for mother, sums in result.channels.items()
     }
 
 

@@ -59,7 +59,6 @@ def test_task_seeds_do_not_depend_on_execution_order():
     [
         ([], COUPLINGS, TARGETS, "empty mass grid"),
         (MASSES, [], TARGETS, "empty coupling grid"),
-        ([20.0, 30.0], COUPLINGS, TARGETS, "every production channel is closed"),
         (MASSES, COUPLINGS, [Target("x", "no_such_detector")], "unknown detector"),
         (MASSES, COUPLINGS, [Target("x", "na62", mode="sphere")], "mode must be"),
         (MASSES, COUPLINGS, [], "no detector"),
@@ -69,6 +68,11 @@ def test_task_seeds_do_not_depend_on_execution_order():
 def test_bad_input_is_a_clear_error(masses, couplings, targets, match):
     with pytest.raises(ValueError, match=match):
         make_tasks(FAMILY, masses, couplings, targets, n_events=100, seed=1)
+
+
+def test_masses_with_every_channel_closed_are_a_clear_error():
+    with pytest.raises(ValueError, match="every production channel is closed"):
+        scan(FAMILY, [20.0, 30.0], COUPLINGS, TARGETS, n_events=100, seed=1, workers=1)
 
 
 def test_reach_command_writes_grid_contours_and_png(tmp_path):
