@@ -231,12 +231,14 @@ def reach_fraction(
     m_parent: float,
     p_star: float,
     m_llp: float,
-    n_draws: int = 16,
+    n_draws: int = 4,
     needed=None,
 ) -> np.ndarray:
     """The chance (len(p), len(theta)) that an LLP (mass m_llp, rest-frame momentum p_star
     [GeV], isotropic) from a meson (mass m_parent) of momentum p [GeV] at polar angle theta
-    [rad] flies within ``window`` [rad] of the beam axis: the mean weight of n_draws directed draws;
+    [rad] flies within ``window`` [rad] of the beam axis: the mean weight of n_draws directed draws
+    (each weight is already a chance, so a few draws do; 4 instead of 16 cost the Kish figure of
+    merit nothing measurable and a FASER 2 curve 0.4 s less);
     only where the boolean mask ``needed`` (len(p), len(theta)) is true (0 elsewhere)."""
     e_star = math.sqrt(p_star * p_star + m_llp * m_llp)
     p = np.ascontiguousarray(p, dtype=np.float64)
