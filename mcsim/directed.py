@@ -172,6 +172,11 @@ def photon_direction(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, directed, s
     if not directed:
         dx, dy, dz = direction(state)
         return dx, dy, dz, 1.0
+    return _photon_in_window(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, state)
+
+
+@nb.njit(cache=True)  # a call, not inlined: the plain kernels' loops stay as lean as before
+def _photon_in_window(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, state):
     k = e / m_llp * p_star  # the photon's lab energy is k (1 + beta cos theta*)
     beta = pabs / e
     c_lo, c_hi = -1.0, 1.0
