@@ -16,7 +16,8 @@ so a cut on the file's flag alone, with the row's weight, gives the row.  The de
 not a cut: rows 1 and 2 hold the same events.  In ``cone`` mode (the paper's selection: the LLP
 inside the cone, a decay between L_i and L_f, the photon not traced) row 3 would repeat row 2 and
 is left out; so it is in a file of directed sampling, whose photons are drawn inside the energy
-window (weight ``w_photon``, part of ``weight``): there it would repeat row 4.  Relative and cumulative efficiencies are ratios of the weighted counts.
+window (weight ``w_photon``, part of ``weight``): there it would repeat row 4.  Relative and
+cumulative efficiencies are ratios of the weighted counts.
 
 With ``d`` the file is re-weighted to another dipole coefficient exactly
 (:func:`mcsim.chain.reweight`: BR x r, c*tau / r, decay probabilities recomputed from the stored

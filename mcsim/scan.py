@@ -222,7 +222,6 @@ def _collider(spec: str) -> ColliderDetector:
 
 
 @lru_cache(maxsize=256)
-@lru_cache(maxsize=1024)
 def _n_mesons(spec: str, pdgid: int) -> float:
     return SpectraSource(_fixed_target(spec)).n_mesons(pdgid)
 
