@@ -9,7 +9,9 @@ xoshiro stream of the production Generator; each geometry from its own copy of t
 stream), so a scan's sums equal :func:`mcsim.chain.simulate`'s bit for bit.  It writes, per
 geometry, only the events whose photon reaches the calorimeter -- importance weight, meson
 momentum, accepted decay intervals, beta*gamma and photon energy -- into :class:`Buffers` that
-the caller keeps from block to block.
+the caller keeps from block to block.  An LLP that misses a volume costs little: one test of its
+polar angle rejects most, and no photon or vertex is drawn for it (the separate propagator
+draws those of a miss from a stream of their own).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def _block_kernel(
     calo_params,
     use_calo,
     e_window,
+    tan2_max,
     rng_production,
     rng_propagation,
     count,
@@ -68,8 +71,9 @@ def _block_kernel(
 ):
     """n events of one channel (``kind`` TWO_BODY or a :mod:`mcsim.dalitz` sampler) through
     every geometry g (codes and parameter rows; e_window[g]: the photon-energy window [GeV] a
-    directed photon is drawn in); fills the first count[g] rows of the output arrays of
-    geometry g.  Returns the number of Dalitz trial weights above their bound."""
+    directed photon is drawn in; tan2_max[g]: tan^2 of the volume's largest polar angle, inf if
+    90 degrees or more); fills the first count[g] rows of the output arrays of geometry g.
+    Returns the number of Dalitz trial weights above their bound."""
     p_edge, p_step, t_edge, t_step, n_theta, m_meson = table
     meson = stream(rng_production)  # the streams in the order of the separate kernels
     decay = stream(rng_production)
@@ -117,9 +121,12 @@ def _block_kernel(
             )
         w = bin_weight[b] * w_decay
         p = math.sqrt(px * px + py * py + pz * pz)
+        pt2 = llp[1] * llp[1] + llp[2] * llp[2]
         for g in range(n_geo):
+            if tan2_max[g] < math.inf and not (llp[3] > 0.0 and pt2 <= tan2_max[g] * llp[3] ** 2):
+                continue  # outside the volume's polar angle: it misses, and nothing is drawn
             state = states[g]
-            pabs, _, _, _, _, _, gam, _, a1, b1, a2, b2, w_photon = decay_in_detector(
+            pabs, _, _, _, s_in, s_out, gam, _, a1, b1, a2, b2, w_photon = decay_in_detector(
                 llp[0],
                 llp[1],
                 llp[2],
@@ -135,9 +142,11 @@ def _block_kernel(
                 e_window[g, 1],
                 one_minus_cos_w > 0.0,
                 state,
+                state,
                 True,
             )
-            uniform(state)  # propagate_kernel's draw of the decay vertex
+            if s_out > s_in:
+                uniform(state)  # propagate_kernel's draw of the decay vertex
             if b1 > a1:
                 k = count[g]
                 weight[g, k] = w * w_photon
@@ -184,6 +193,12 @@ class Buffers:
             self.beta_gamma[g, :k],
             self.e_photon[g, :k],
         )
+
+
+def _tan2(angle: float) -> float:
+    """tan^2 of a volume's largest polar angle [rad], a hair wider so that the kernel's test
+    never rejects an LLP that crosses; inf from 90 degrees on (no test)."""
+    return math.tan(angle) ** 2 * (1.0 + 1e-9) if angle < 0.5 * math.pi - 1e-9 else math.inf
 
 
 def _rows(arrays) -> np.ndarray:
@@ -242,6 +257,7 @@ def select_block(
         _rows([c.params for c in calos]),
         np.array(use, dtype=np.bool_),
         np.column_stack([e_min, e_max]).astype(np.float64),
+        np.array([_tan2(v.max_polar_angle) for v in volumes]),
         rng_production,
         rng_propagation,
         buffers.count,

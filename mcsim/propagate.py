@@ -27,7 +27,8 @@ Scalar helpers are ``inline="always"`` (see :mod:`mcsim.geometry`).
 
 The reach scans need only steps 1-3 and the photon energy: :mod:`mcsim.fused` runs
 :func:`decay_in_detector` (same random streams, same values) in one pass with the meson and its
-decay, and skips the decay of LLPs that miss the decay volume.
+decay, and skips the LLPs that miss the decay volume altogether.  So that it can, the photon and
+the vertex of such an LLP are drawn here from a stream of their own.
 """
 
 from __future__ import annotations
@@ -203,24 +204,27 @@ def decay_in_detector(
     e_hi,
     directed,
     state,
+    miss_state,
     skip_outside,
 ):
     """Steps 1-3 of the module docstring for one LLP (lab 4-momentum (e, px, py, pz) [GeV]):
     returns (|p|, u, s_in, s_out, photon, invisible, a1, b1, a2, b2, w_photon).  The photon's
-    rest-frame direction is drawn for every LLP, isotropic or, if ``directed``, inside the
-    photon-energy window [e_lo, e_hi] [GeV] with importance weight w_photon
-    (:func:`mcsim.directed.photon_direction`); with ``skip_outside`` an LLP that misses the
-    volume is not decayed (photon and invisible zero, empty accepted set), which changes no
-    other value."""
+    rest-frame direction is isotropic or, if ``directed``, inside the photon-energy window
+    [e_lo, e_hi] [GeV] with importance weight w_photon (:func:`mcsim.directed.photon_direction`),
+    drawn from ``state`` for an LLP that crosses the volume and from ``miss_state`` for one that
+    misses; with ``skip_outside`` a miss is not decayed at all (photon and invisible zero, empty
+    accepted set, nothing drawn), which changes no value of the LLPs that cross."""
     pabs = math.sqrt(px * px + py * py + pz * pz)
     ux, uy, uz = px / pabs, py / pabs, pz / pabs
     s_in, s_out = volume_path(vol_code, vol_params, 0.0, 0.0, 0.0, ux, uy, uz)
+    if not s_out > s_in:
+        if skip_outside:
+            zero = (0.0, 0.0, 0.0, 0.0)
+            return pabs, ux, uy, uz, s_in, s_out, zero, zero, 0.0, 0.0, 0.0, 0.0, 0.0
+        state = miss_state
     dx, dy, dz, w_photon = photon_direction(
         e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, directed, state
     )
-    if skip_outside and not s_out > s_in:
-        zero = (0.0, 0.0, 0.0, 0.0)
-        return pabs, ux, uy, uz, s_in, s_out, zero, zero, 0.0, 0.0, 0.0, 0.0, w_photon
     gam, inv = two_body_along(e, px, py, pz, m_llp, p_star, p_star, dx, dy, dz)
     if use_calo:
         tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
@@ -273,6 +277,7 @@ def propagate_kernel(
     z_face = calo_params[0]
     p_star = two_body_momentum(m_llp, m_inv, 0.0)
     state = stream(rng)
+    miss_state = stream(rng)  # the photon and vertex of LLPs that miss the volume
     for i in range(n):
         pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2, w_photon[i] = decay_in_detector(
             llp[i, 0],
@@ -290,6 +295,7 @@ def propagate_kernel(
             e_max,
             directed,
             state,
+            miss_state,
             False,
         )
         tx, ty, tz = gam[1] / gam[0], gam[2] / gam[0], gam[3] / gam[0]
@@ -297,7 +303,8 @@ def propagate_kernel(
         lam = bg * ctau
         pv, pa, q1, q2, f2 = _probabilities(s_in, s_out, a1, b1, a2, b2, lam)
         c1, d1, c2, d2 = _vertex_intervals(a1, b1, a2, b2, s_in, s_out)
-        s = _quantile_w(uniform(state), c1, d1, c2, d2, lam, q1, q2, f2)
+        u = uniform(state if s_out > s_in else miss_state)
+        s = _quantile_w(u, c1, d1, c2, d2, lam, q1, q2, f2)
         x, y = _impact(s * ux, s * uy, s * uz, tx, ty, tz, z_face)
         p_inv[i, 0], p_inv[i, 1], p_inv[i, 2], p_inv[i, 3] = inv
         p_gam[i, 0], p_gam[i, 1], p_gam[i, 2], p_gam[i, 3] = gam

@@ -67,7 +67,9 @@ def test_a_session_keeps_its_workers_over_runs_and_warms_them_up_first():
         first = set(session.run(_pid, range(8), progress=False))
         second = set(session.run(_pid, range(8), progress=False))
         warmed = session.run(_warmed, range(8), progress=False)
-    assert os.getpid() not in first and first == second and len(first) <= 2
+    # the same two processes serve both runs (which of them takes a run's tasks depends on
+    # when each finishes its warm-up: under load one may take all of the first run's)
+    assert os.getpid() not in first | second and len(first | second) <= 2
     by_worker = dict(warmed)  # the warm-ups ran before the tasks, in the workers, one per worker
     assert sum(len(done) for done in by_worker.values()) == 2 and not _WARMED
     assert all(set(done) <= {pid} for pid, done in by_worker.items())
