@@ -304,22 +304,16 @@ def cutflow(
     meta = read_metadata(path)
     if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
-    if (
-        threshold is not None
-        and meta.get("sampling") == "directed"
-        and threshold < meta["threshold"]
+    # files whose photons below the generated threshold were never drawn or not kept
+    for key, value, holds, instead in (
+        ("sampling", "directed", "has its photons drawn above", "--sampling plain"),
+        ("keep", "selected", "keeps only photons above", "--keep crossing"),
     ):
-        raise ValueError(
-            f"threshold: {path} has its photons drawn above {meta['threshold']:g} GeV "
-            f"(--sampling directed); a threshold >= {meta['threshold']:g} GeV is "
-            f"allowed, or generate with --sampling plain"
-        )
-    if threshold is not None and meta.get("keep") == "selected" and threshold < meta["threshold"]:
-        raise ValueError(
-            f"threshold: {path} keeps only photons above {meta['threshold']:g} GeV "
-            f"(--keep selected); a threshold >= {meta['threshold']:g} GeV is "
-            f"allowed, or generate with --keep crossing"
-        )
+        if threshold is not None and meta.get(key) == value and threshold < meta["threshold"]:
+            raise ValueError(
+                f"threshold: {path} {holds} {meta['threshold']:g} GeV (--{key} {value}); a "
+                f"threshold >= {meta['threshold']:g} GeV is allowed, or generate with {instead}"
+            )
     if d is not None and not (d > 0.0 and math.isfinite(d)):
         raise ValueError(f"d must be a finite coupling > 0 GeV^-1, got {d!r}")
     if threshold is not None and "collider" in meta:

@@ -78,6 +78,17 @@ def _in_range(c, a, b, gam, cos_lo, sin_lo, cos_hi, sin_hi):
 
 
 @nb.njit(cache=True, inline="always")
+def _across(bx, by, bz, sin_b):
+    """Unit vectors e1, e2 across the unit vector b (sin_b = its sine to +z): e1 in the plane of
+    b and +z, towards +z (x if b is along z), e2 = b x e1."""
+    if sin_b > 0.0:
+        e1x, e1y, e1z = -bz * bx / sin_b, -bz * by / sin_b, sin_b
+    else:
+        e1x, e1y, e1z = 1.0, 0.0, 0.0
+    return (e1x, e1y, e1z), (by * e1z - bz * e1y, bz * e1x - bx * e1z, bx * e1y - by * e1x)
+
+
+@nb.njit(cache=True, inline="always")
 def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, state, points):
     """The LLP's rest-frame unit direction and its importance weight, for a parent (mass
     m_parent) of lab 4-momentum (e, px, py, pz) and an LLP of rest-frame momentum p_star and
@@ -148,11 +159,7 @@ def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, stat
     else:
         half = 2.0 * math.asin(math.sqrt(num / den))
     phi = (2.0 * uniform(state) - 1.0) * half
-    if sin_m > 0.0:  # e1: across the parent's direction towards +z; e2 = b x e1
-        e1x, e1y, e1z = -bz * bx / sin_m, -bz * by / sin_m, sin_m
-    else:
-        e1x, e1y, e1z = 1.0, 0.0, 0.0
-    e2x, e2y, e2z = by * e1z - bz * e1y, bz * e1x - bx * e1z, bx * e1y - by * e1x
+    (e1x, e1y, e1z), (e2x, e2y, e2z) = _across(bx, by, bz, sin_m)
     cp, sp = s * math.cos(phi), s * math.sin(phi)
     return (
         c * bx + cp * e1x + sp * e2x,
@@ -192,16 +199,11 @@ def _photon_in_window(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, state):
     c = c_lo + uniform(state) * width
     cos_phi, sin_phi = azimuth(state)
     s = math.sqrt(max(1.0 - c * c, 0.0))
-    st = math.sqrt(ux * ux + uy * uy)
-    if st > 0.0:  # f1, f2: across u
-        f1x, f1y, f1z = uz * ux / st, uz * uy / st, -st
-    else:
-        f1x, f1y, f1z = 1.0, 0.0, 0.0
-    f2x, f2y, f2z = uy * f1z - uz * f1y, uz * f1x - ux * f1z, ux * f1y - uy * f1x
-    return (
-        c * ux + s * (cos_phi * f1x + sin_phi * f2x),
-        c * uy + s * (cos_phi * f1y + sin_phi * f2y),
-        c * uz + s * (cos_phi * f1z + sin_phi * f2z),
+    (e1x, e1y, e1z), (e2x, e2y, e2z) = _across(ux, uy, uz, math.sqrt(ux * ux + uy * uy))
+    return (  # the azimuth counted from -e1
+        c * ux - s * (cos_phi * e1x + sin_phi * e2x),
+        c * uy - s * (cos_phi * e1y + sin_phi * e2y),
+        c * uz - s * (cos_phi * e1z + sin_phi * e2z),
         0.5 * width,
     )
 

@@ -715,14 +715,17 @@ def scan(
     )[0]
 
 
+def _of_job(family: Family, targets, tasks, results) -> list[tuple[Task, TaskResult]]:
+    """The (task, result) pairs of the job (family, targets)."""
+    return [
+        (t, r) for t, r in zip(tasks, results) if t.family == family and t.targets[0] in targets
+    ]
+
+
 def _check_open(jobs, tasks, results, masses) -> None:
     """ValueError for a job whose first pass found no open production channel at any mass."""
     for family, targets in jobs:
-        if not any(
-            r.channels
-            for t, r in zip(tasks, results)
-            if t.family == family and t.targets[0] in targets
-        ):
+        if not any(r.channels for _, r in _of_job(family, targets, tasks, results)):
             raise ValueError(
                 f"{family.name}: every production channel is closed (or its meson not made by "
                 f"the beam) for masses {masses[0]:g}-{masses[-1]:g} GeV; nothing to scan"
@@ -732,9 +735,7 @@ def _check_open(jobs, tasks, results, masses) -> None:
 def _grids(jobs, tasks, results, masses, couplings, n_events, seed) -> list[list[ReachGrid]]:
     out = []
     for family, targets in jobs:
-        job = [
-            (t, r) for t, r in zip(tasks, results) if t.family == family and t.targets[0] in targets
-        ]
+        job = _of_job(family, targets, tasks, results)
         out.append(
             [_grid(family, target, masses, couplings, job, n_events, seed) for target in targets]
         )
