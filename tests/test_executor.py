@@ -5,12 +5,15 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
+from mcsim import executor
 from mcsim.executor import Session, _worker_init
 from mcsim.scan import Family, Target, make_tasks, run_tasks
 
@@ -62,7 +65,12 @@ def _warmed(_):
 
 
 @pytest.mark.slow
-def test_a_session_keeps_its_workers_over_runs_and_warms_them_up_first():
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_session_keeps_its_workers_over_runs_and_warms_them_up_first(monkeypatch, method):
+    if method == "fork" and not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    monkeypatch.setattr(executor, "_start_method", lambda: method)
+    _WARMED.clear()
     with Session(workers=2, warm_up=_warm_up) as session:
         first = set(session.run(_pid, range(8), progress=False))
         second = set(session.run(_pid, range(8), progress=False))
@@ -70,9 +78,31 @@ def test_a_session_keeps_its_workers_over_runs_and_warms_them_up_first():
     # the same two processes serve both runs (which of them takes a run's tasks depends on
     # when each finishes its warm-up: under load one may take all of the first run's)
     assert os.getpid() not in first | second and len(first | second) <= 2
-    by_worker = dict(warmed)  # the warm-ups ran before the tasks, in the workers, one per worker
-    assert sum(len(done) for done in by_worker.values()) == 2 and not _WARMED
-    assert all(set(done) <= {pid} for pid, done in by_worker.items())
+    by_worker = dict(warmed)
+    if method == "fork":  # warmed up once, here, before the workers were forked: inherited
+        assert _WARMED == [os.getpid()]
+        assert all(done == (os.getpid(),) for done in by_worker.values())
+    else:  # the warm-ups ran before the tasks, in the workers, one per worker
+        assert sum(len(done) for done in by_worker.values()) == 2 and not _WARMED
+        assert all(set(done) <= {pid} for pid, done in by_worker.items())
+
+
+def test_workers_are_forked_on_linux_unless_a_thread_runs():
+    fresh = subprocess.run(
+        [sys.executable, "-c", "from mcsim.executor import _start_method; print(_start_method())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert fresh.stdout.strip() == ("fork" if sys.platform.startswith("linux") else "spawn")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert executor._start_method() == "spawn"
+    finally:
+        stop.set()
+        other.join()
 
 
 @pytest.mark.slow
