@@ -33,7 +33,7 @@ from typing import Any
 
 from .validate import WORKERS
 
-__all__ = ["Session", "in_threads", "run"]
+__all__ = ["Helper", "Session", "in_threads", "run"]
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _configured = False  # this process is a worker that has been set up
@@ -145,6 +145,79 @@ class Session:
                 bar.update(sizes[i])
         bar.close()
         return results
+
+
+class Helper:
+    """One local process for work that comes later, started now and prepared by ``warm_up`` (a
+    module-level function without arguments: its imports, a first drawing) while this process
+    goes on; forked on Linux (:func:`_start_method`), so start it early, before this process
+    runs threads.  :meth:`call` runs a function there.  A context manager: the process ends
+    with the block (at once on an exception), and with this process.  The scan commands plot
+    in one: matplotlib's import and first figure (~0.7 s) overlap the scan."""
+
+    def __init__(self, warm_up: Callable[[], Any]):
+        self.warm_up = warm_up
+        self._conn: Any = None
+        self._process: Any = None
+
+    def __enter__(self) -> Helper:
+        context: Any = multiprocessing.get_context(_start_method())  # typeshed: no .Process
+        self._conn, theirs = context.Pipe()
+        with _sigint_ignored():  # as for the workers of a Session
+            self._process = context.Process(
+                target=_serve, args=(theirs, self.warm_up, os.getpid()), daemon=True
+            )
+            self._process.start()
+        theirs.close()
+        return self
+
+    def call(self, fn: Callable[..., Any], *args) -> Any:
+        """``fn(*args)`` in the helper process (``fn`` module-level, the arguments and the
+        result picklable); its exception is raised here.  Any exception while waiting
+        (Ctrl-C) stops the helper first: it writes nothing after the caller's clean-up."""
+        try:
+            self._conn.send((fn, args))
+            ok, value = self._conn.recv()
+        except BaseException as err:
+            self._stop()
+            if isinstance(err, EOFError):
+                raise RuntimeError(f"the helper process died running {fn.__name__}") from None
+            raise
+        if not ok:
+            raise value
+        return value
+
+    def __exit__(self, exc_type, *_) -> None:
+        if exc_type is None:
+            self._conn.send(None)  # it exits when done
+        else:
+            self._stop()
+        self._conn.close()
+
+    def _stop(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+
+
+def _serve(conn, warm_up: Callable[[], Any], parent: int) -> None:
+    """The loop of a :class:`Helper` process: the worker set-up, ``warm_up``, then each
+    (function, arguments) received until None or the caller's end."""
+    _worker_init(parent)
+    try:
+        warm_up()
+    except Exception:  # not fatal: a call that needs what failed raises it in the caller
+        pass
+    try:
+        while (job := conn.recv()) is not None:
+            fn, args = job
+            try:
+                result = (True, fn(*args))
+            except Exception as err:  # raised in the caller
+                result = (False, err)
+            conn.send(result)
+    except EOFError:  # the caller has gone
+        pass
 
 
 def _start_method() -> str:

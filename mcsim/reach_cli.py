@@ -266,6 +266,8 @@ def reach(
     recast card, 10 events for BaBar): writes grid.{csv,json}, contours.{csv,json} and reach.png
     to --out, and for the dark dipole the thermal-relic line (relic.{csv,json}, dashed in the
     plot)."""
+    from .executor import Helper
+    from .plotting import warm_up
     from .reach import log_grid, write_contours, write_grids
     from .scan import Target, scan
 
@@ -278,28 +280,30 @@ def reach(
     masses = log_grid(*mass_range, n_masses, name="mass")
     couplings = log_grid(*d_range, n_couplings, name="coupling")
     targets = [Target(d, d, mode, threshold, level) for d in detectors]
-    grids = scan(
-        family,
-        masses,
-        couplings,
-        targets,
-        n_events=n_events,
-        seed=seed,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        refinement=_refinement(target_error, refine_budget),
-        sampling=sampling,
-    )
-    with removed_on_failure(out_dir):  # all of the outputs or none
-        files = write_grids(grids, out_dir / "grid") + write_contours(grids, out_dir / "contours")
-        relic = None
-        if kind.relic is not None:  # the thermal-relic line (the dark dipole's)
-            from .relic import write_relic_lines
+    with Helper(warm_up) as plotter:  # matplotlib gets ready there during the scan
+        grids = scan(
+            family,
+            masses,
+            couplings,
+            targets,
+            n_events=n_events,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+            refinement=_refinement(target_error, refine_budget),
+            sampling=sampling,
+        )
+        with removed_on_failure(out_dir):  # all of the outputs or none
+            files = write_grids(grids, out_dir / "grid")
+            files += write_contours(grids, out_dir / "contours")
+            relic = None
+            if kind.relic is not None:  # the thermal-relic line (the dark dipole's)
+                from .relic import write_relic_lines
 
-            relic = kind.relic(masses, family.fixed)
-            files += write_relic_lines({family.tag: relic}, out_dir / "relic")
-        files.append(_plot(grids, out_dir / "reach.png", family, relic))
+                relic = kind.relic(masses, family.fixed)
+                files += write_relic_lines({family.tag: relic}, out_dir / "relic")
+            files.append(plotter.call(_plot, grids, out_dir / "reach.png", family, relic))
     for g in grids:
         lines = g.contours()
         worst = [e for e in g.metadata["contour_rel_error"] if e is not None]

@@ -10,11 +10,12 @@ import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from mcsim import executor
-from mcsim.executor import Session, _worker_init
+from mcsim.executor import Helper, Session, _worker_init
 from mcsim.scan import Family, Target, make_tasks, run_tasks
 
 TASKS = make_tasks(
@@ -131,3 +132,40 @@ def test_cluster_without_workers_is_a_connection_error_not_a_hang():
 def test_zero_workers_is_refused():
     with pytest.raises(ValueError, match=r"^workers must be an integer in \[1, 256\], got 0"):
         run_tasks(TASKS, workers=0, progress=False)
+
+
+def _write_later(path: str, delay: float) -> str:
+    time.sleep(delay)
+    Path(path).write_text("late")
+    return path
+
+
+def _fail(message: str):
+    raise ValueError(message)
+
+
+def _helper_pid() -> int:
+    return os.getpid()
+
+
+@pytest.mark.slow
+def test_a_helper_returns_results_raises_errors_and_stops_when_its_caller_is_interrupted(tmp_path):
+    with Helper(_warm_up) as helper:
+        assert helper.call(_helper_pid) != os.getpid()
+        assert helper.call(_write_later, str(tmp_path / "a"), 0.0) == str(tmp_path / "a")
+        with pytest.raises(ValueError, match=r"^bad input$"):
+            helper.call(_fail, "bad input")
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt), Helper(_warm_up) as helper:
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            helper.call(_write_later, str(tmp_path / "b"), 1.5)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert not helper._process.is_alive()  # stopped before the caller's clean-up runs
+    time.sleep(1.5)
+    assert not (tmp_path / "b").exists()
