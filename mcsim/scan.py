@@ -412,20 +412,20 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     density = np.zeros(centres.size)
     cells = []
     live = np.flatnonzero(p_marginal > 0)
+    moved: dict[int, tuple] = {}  # per target: its events moved to each live momentum bin
     for t, k in _tilt_cells(task.decisive):
-        acc, rho, eps = (np.concatenate(x)[:_TILT_HITS] for x in zip(*learnt[t]))
-        if rho.size == 0:
+        if t not in moved:
+            acc, rho, eps = (np.concatenate(x)[:_TILT_HITS] for x in zip(*learnt[t]))
+            e_min, e_max, _ = _selection(task.targets[t])
+            # (bin, event) pairs whose photon energy is inside the window: only they add
+            rows, cols = np.nonzero(in_energy_window(np.outer(centres[live], eps), e_min, e_max))
+            moved[t] = (rho.size, rows, acc[cols], centres[live][rows] * rho[cols])
+        n, rows, acc_moved, beta_gamma = moved[t]
+        if n == 0:
             continue
-        e_min, e_max, _ = _selection(task.targets[t])
-        n = rho.size
-        inside = in_energy_window(np.outer(centres[live], eps).ravel(), e_min, e_max)
-        prob = decay_probability(
-            np.tile(acc, (live.size, 1)),
-            np.outer(centres[live], rho).ravel(),
-            model.ctau / ratios[k],
-        )
+        prob = decay_probability(acc_moved, beta_gamma, model.ctau / ratios[k])
         g = np.zeros(centres.size)  # 0 where the spectrum has no meson: never drawn
-        g[live] = (inside * prob).reshape(live.size, n).mean(axis=1)
+        g[live] = np.bincount(rows, weights=prob, minlength=live.size) / n
         norm = p_marginal @ g
         if norm > 0:
             cells.append(g / norm)
