@@ -17,7 +17,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
-__all__ = ["control_plots", "draw_histogram", "draw_impact", "run_label", "warm_up"]
+__all__ = ["control_plots", "draw_histogram", "draw_impact", "run_label"]
 
 _STYLE: dict[RcKeyType, Any] = {"font.size": 12, "axes.titlesize": "small"}
 
@@ -82,19 +82,3 @@ def control_plots(flow, out_dir: str | Path, *, stem: str) -> list[Path]:
             plt.close(fig)
             paths.append(out)
     return paths
-
-
-def warm_up() -> None:
-    """matplotlib's import and its first figure (fonts, the mathtext parser of log-axis labels,
-    constrained layout, the PNG writer): ~0.7 s that a later figure is spared
-    (:class:`mcsim.executor.Helper`)."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(layout="constrained")
-    ax.loglog([1e-3, 1.0], [1e-8, 1e-2], label="a")
-    ax.set_xlabel(r"$M_1$ [GeV]")
-    ax.legend(fontsize="small")
-    fig.savefig(io.BytesIO(), format="png", dpi=10)
-    plt.close(fig)
