@@ -160,26 +160,32 @@ def _unit_gauss_legendre(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return 0.5 * (x + 1.0), 0.5 * w
 
 
-def phase_space_integral(kind: int, mp: float, m_x: float, m_y: float, n_nodes: int = 256) -> float:
-    """Integral of the (prefactor-free) |M|^2 over the Dalitz plot [GeV^4], Gauss-Legendre."""
+def phase_space_integral(kind: int, mp: float, m_x: float, m_y: float, n_nodes: int = 128) -> float:
+    """Integral of the (prefactor-free) |M|^2 over the Dalitz plot [GeV^4], Gauss-Legendre.
+    The error falls as n_nodes^-3 (the square-root edges of the Dalitz plot): against 1024
+    nodes, 128 are within 5e-7 for pi0, eta, eta' at M1 up to 0.4 m_P (256: 6e-8)."""
     nodes, weights = _unit_gauss_legendre(n_nodes)
     return float(_gauss_legendre_sum(kind, mp, m_x, m_y, nodes, weights))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _cell_bounds(kind, mp, m_x, m_y, n_cells, n_sub):
-    """Largest weight on an (n_sub + 1)^2 grid (edges included) of each of n_cells^2 cells."""
-    out = np.zeros(n_cells * n_cells)
+    """Largest weight on an (n_sub + 1)^2 grid (edges included) of each of n_cells^2 cells: the
+    weights on the whole (n_cells n_sub + 1)^2 lattice once (cells share their edges), then
+    each cell's maximum."""
+    n = n_cells * n_sub + 1
     step = 1.0 / (n_cells * n_sub)
+    lattice = np.empty((n, n))
+    for a in range(n):
+        for b in range(n):
+            lattice[a, b] = dalitz_weight(kind, a * step, b * step, mp, m_x, m_y)[0]
+    out = np.zeros(n_cells * n_cells)
     for i in range(n_cells):
         for j in range(n_cells):
             best = 0.0
-            for a in range(n_sub + 1):
-                for b in range(n_sub + 1):
-                    w, _, _ = dalitz_weight(
-                        kind, (i * n_sub + a) * step, (j * n_sub + b) * step, mp, m_x, m_y
-                    )
-                    best = max(best, w)
+            for a in range(i * n_sub, (i + 1) * n_sub + 1):
+                for b in range(j * n_sub, (j + 1) * n_sub + 1):
+                    best = max(best, lattice[a, b])
             out[i * n_cells + j] = best
     return out
 
@@ -190,11 +196,14 @@ def envelope(
     m_x: float,
     m_y: float,
     n_cells: int = 32,
-    n_sub: int = 8,
+    n_sub: int = 4,
     margin: float = 1.15,
 ) -> np.ndarray:
     """Piecewise-constant upper bound of the weight on an n_cells x n_cells grid of the unit square
-    (cell maximum on a sub-grid times a safety margin), flattened row-major (ux index first)."""
+    (cell maximum on a sub-grid times a safety margin), flattened row-major (ux index first).
+    The 5 x 5 sub-grid of a cell misses its maximum on a 33 x 33 one by at most 1.1% (pi0, eta,
+    eta' -> gamma chi1 chi2 and K, D, Ds, B -> l N gamma from threshold to 0.5 m_P): far inside
+    the margin; sampling counts any weight above its bound as an error."""
     return margin * _cell_bounds(kind, mp, m_x, m_y, n_cells, n_sub)
 
 
