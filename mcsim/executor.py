@@ -152,8 +152,8 @@ class Helper:
     module-level function without arguments: its imports, a first drawing) while this process
     goes on; forked on Linux (:func:`_start_method`), so start it early, before this process
     runs threads.  :meth:`call` runs a function there.  A context manager: the process ends
-    with the block (at once on an exception), and with this process.  The scan commands plot
-    in one: matplotlib's import and first figure (~0.7 s) overlap the scan."""
+    with the block (at once on an exception), and with this process.  ``mcsim reach`` plots
+    in one: matplotlib's import and first figure (~0.9 s) overlap the scan."""
 
     def __init__(self, warm_up: Callable[[], Any]):
         self.warm_up = warm_up
