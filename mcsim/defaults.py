@@ -63,7 +63,7 @@ SCAN_SAMPLING = "directed"
 FIRST_PASS_EVENTS = BLOCK_SIZE // 4
 
 #: Events the refinement of a scan may add, as a multiple of the first pass: with 4096 directed
-#: events first, Figure 2 in 22 s with 5 of 765 contour pieces above 5% (docs/performance.md).
+#: events first, 5 of Figure 2's 765 contour pieces stay above 5% (times: docs/performance.md).
 REFINE_BUDGET = 7.0
 
 #: The e+ e- (BaBar) lines are not refined: their scan tasks run this many times the first

@@ -161,6 +161,8 @@ class Helper:
         self._process: Any = None
 
     def __enter__(self) -> Helper:
+        # a Process and a Pipe, not a one-worker pool: a pool's manager thread would make the
+        # scan's Session spawn its workers instead of forking them
         context: Any = multiprocessing.get_context(_start_method())  # typeshed: no .Process
         self._conn, theirs = context.Pipe()
         with _sigint_ignored():  # as for the workers of a Session
