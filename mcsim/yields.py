@@ -33,8 +33,22 @@ _NEGLIGIBLE_EXPONENT = 700.0
 # Below b / lam = 1e-3 the decay probability is its Taylor series to x^5 (x = 1 / lam): the
 # first term left out is < 6 (b x)^5 / 720 ~ 1e-17 of the sum, below double-precision rounding.
 _SERIES_LIMIT = 1e-3
-# 1 - exp(-w) rounds to 1.0 for w > 38 (exp(-38) = 3e-17 is below half an ulp of 1, 5.6e-17).
-_EXPM1_IS_ONE = 40.0
+
+# exp(-y) by range reduction, y = m ln 2 - r with |r| <= ln 2 / 2, and the Taylor series of
+# exp(r) to r^13 / 13! (the first term left out, r^14 / 14!, is 4e-18 of the sum): branch-free,
+# so that numba vectorises the exponential regime of the yield sums (SIMD lanes; glibc's exp
+# is a scalar call).  ln 2 in two parts (fdlibm's): m x _LN2_HI is exact for |m| < 2^20.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(13, -1, -1))  # 1/13!, ..., 1/0!
+# exp(-y) is returned as 0 above this y: exp(-708) = 3.3e-308 is the smallest normal double
+# that 2^m x (poly in [0.7, 1.42]) reaches.
+_EXP_UNDERFLOW = 708.0
+# 1 - exp(-u) is its Taylor series below u = 1/4, to u^12 / 12! (the first term left out is
+# 1e-17 of the sum); above, 1 - exp(-u) loses at most 1 ulp / (1 - e^(-1/4)) = 5e-16 of it.
+_ONE_MINUS_EXP_SERIES_LIMIT = 0.25
+_ONE_MINUS_EXP_TAYLOR = tuple((-1.0) ** (n + 1) / math.factorial(n) for n in range(12, 0, -1))
 
 
 class Estimate(float):
@@ -103,13 +117,43 @@ def _series_coefficients(a, b, c):
         h = b * h + an
 
 
-@nb.njit(cache=True, inline="always")
-def _interval(ax, wx):
-    """exp(-a x) - exp(-b x) for a x = ``ax``, (b - a) x = ``wx`` (propagate.interval_probability);
-    -expm1(-wx) is 1.0 in double precision once wx > _EXPM1_IS_ONE, so it is not computed."""
-    if wx > _EXPM1_IS_ONE:
-        return math.exp(-ax)
-    return math.exp(-ax) * -math.expm1(-wx)
+@nb.njit(cache=True, inline="always", fastmath={"contract"})
+def exp_neg(y):
+    """exp(-y) for y <= 708 to 1 ulp (0 above: exp(-708) = 3.3e-308); vectorisable in numba
+    loops, unlike math.exp (see _LOG2E)."""
+    t = -min(y, _EXP_UNDERFLOW)
+    m = np.floor(t * _LOG2E + 0.5)
+    r = (t - m * _LN2_HI) - m * _LN2_LO
+    p = 0.0
+    for c in _EXP_TAYLOR:
+        p = c + r * p
+    two_m = np.int64((np.int64(m) + 1023) << 52).view(np.float64)  # 2^m from its bits
+    return p * two_m if y <= _EXP_UNDERFLOW else 0.0
+
+
+@nb.njit(cache=True, inline="always", fastmath={"contract"})
+def one_minus_exp_neg(u):
+    """1 - exp(-u) = -expm1(-u) for u >= 0 (inf included) to 5e-16 relative; vectorisable."""
+    s = 0.0
+    for c in _ONE_MINUS_EXP_TAYLOR:
+        s = c + u * s
+    far = 1.0 - exp_neg(u)
+    return u * s if u < _ONE_MINUS_EXP_SERIES_LIMIT else far
+
+
+@nb.njit(cache=True, fastmath={"contract"})
+def _add_exponential_cells(ratios, inv_lam_ref, a1, w1, a2, w2, weight, s1, s2):
+    """Adds W = weight x r x P(x) and W^2 to s1, s2 for each coupling ratio r (x = r x
+    inv_lam_ref), P = exp(-a1 x) (1 - exp(-w1 x)) + the same for (a2, w2) if w2 > 0.  One
+    branch-free loop over slices: numba vectorises it."""
+    for k in range(ratios.size):
+        x = ratios[k] * inv_lam_ref
+        p = exp_neg(a1 * x) * one_minus_exp_neg(w1 * x)
+        if w2 > 0.0:
+            p += exp_neg(a2 * x) * one_minus_exp_neg(w2 * x)
+        y = weight * ratios[k] * p
+        s1[k] += y
+        s2[k] += y * y
 
 
 @nb.njit(cache=True)
@@ -126,23 +170,27 @@ def _yield_sums(w, intervals, beta_gamma, ctau_ref, ratios):
         b_max = b1
         c[:] = 0.0
         _series_coefficients(a1, b1, c)
+        w2 = 0.0
         if b2 > a2:
             b_max = max(b1, b2)
+            w2 = b2 - a2
             _series_coefficients(a2, b2, c)
+        # long decay lengths, x <= x_series: sum_n (-1)^(n+1) c_n x^n
         x_series = _SERIES_LIMIT / b_max  # 0 for an interval reaching to infinity
-        for k in range(n_d):
-            x = ratios[k] * inv_lam_ref  # 1 / decay length at coupling k
-            if x <= x_series:  # long decay length: sum_n (-1)^(n+1) c_n x^n
-                p = x * (c[0] - x * (c[1] - x * (c[2] - x * (c[3] - x * c[4]))))
-            else:
-                if a1 * x > _NEGLIGIBLE_EXPONENT:
-                    break  # ratios ascend: the decay length only shrinks from here on
-                p = _interval(a1 * x, (b1 - a1) * x)
-                if b2 > a2 and a2 * x <= _NEGLIGIBLE_EXPONENT:
-                    p += _interval(a2 * x, (b2 - a2) * x)
-            y = w[i] * ratios[k] * p
+        k = 0
+        while k < n_d and ratios[k] * inv_lam_ref <= x_series:
+            x = ratios[k] * inv_lam_ref
+            y = w[i] * ratios[k] * x * (c[0] - x * (c[1] - x * (c[2] - x * (c[3] - x * c[4]))))
             s1[k] += y
             s2[k] += y * y
+            k += 1
+        # then the exponentials, up to the first coupling (ratios ascend) where a1 x > 700
+        end = k
+        while end < n_d and a1 * (ratios[end] * inv_lam_ref) <= _NEGLIGIBLE_EXPONENT:
+            end += 1
+        _add_exponential_cells(
+            ratios[k:end], inv_lam_ref, a1, b1 - a1, a2, w2, w[i], s1[k:end], s2[k:end]
+        )
     return s1, s2
 
 
