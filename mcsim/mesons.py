@@ -1,4 +1,8 @@
-"""SM particle properties from the `particle` package, in GeV."""
+"""SM particle properties from the `particle` package, in GeV.
+
+Loading the package's table takes 0.15 s, in every mcsim process; the masses and widths looked
+up are therefore kept in a cache file per version of `particle` (:mod:`mcsim.user_cache`) and
+read from there by later runs -- the same numbers, not typed in by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 
+import particle
 from particle import Particle
+
+from . import user_cache
 
 __all__ = ["LEPTON_PDGID", "MESON_NAMES", "SMParticle", "pdgid_of", "sm"]
 
@@ -55,11 +62,18 @@ _TABLE_LOCK = threading.Lock()  # the particle package loads its table lazily, n
 def sm(pdgid: int) -> SMParticle:
     """Look up an SM particle by PDG ID (masses and widths converted MeV -> GeV); safe in
     threads (a Dask cluster of threads)."""
-    with _TABLE_LOCK:
-        p = Particle.from_pdgid(int(pdgid))
-    width = p.width if p.width is not None else 0.0
-    assert p.mass is not None, f"PDG ID {pdgid} has no mass in the particle table"
-    return SMParticle(int(pdgid), p.name, p.mass * 1e-3, width * 1e-3)
+    path = user_cache.cache_path(f"particles-{particle.__version__}.json")
+    known = user_cache.read(path)
+    key = str(int(pdgid))
+    if key not in known:
+        with _TABLE_LOCK:
+            p = Particle.from_pdgid(int(pdgid))
+        assert p.mass is not None, f"PDG ID {pdgid} has no mass in the particle table"
+        width = p.width if p.width is not None else 0.0
+        known[key] = [p.name, p.mass * 1e-3, width * 1e-3]
+        user_cache.store(path, known)
+    name, mass, width = known[key]
+    return SMParticle(int(pdgid), name, mass, width)
 
 
 def pdgid_of(name: str) -> int:

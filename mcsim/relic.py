@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +37,7 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 
+from . import user_cache
 from .constants import ALPHA, E_CHARGE_SQ, INPUTS
 from .jit_cache import ensure_fresh, sources_hash
 from .mesons import sm
@@ -269,10 +269,7 @@ def relic_line(masses, delta: float) -> np.ndarray:
     about 0.2 s, so the couplings found are kept on disk (:func:`cache_file`) and read back by
     later calls with the same mcsim sources."""
     path = cache_file()
-    try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
+    known = user_cache.read(path)
     line, added = [], False
     for m in masses:
         key = f"{float(m)!r} {float(delta)!r}"
@@ -280,27 +277,14 @@ def relic_line(masses, delta: float) -> np.ndarray:
             known[key], added = relic_coupling(float(m), float(delta)), True
         line.append((float(m), known[key]))
     if added:
-        _store(path, known)
+        user_cache.store(path, known)
     return np.array(line)
 
 
 def cache_file() -> Path:
-    """The relic couplings computed so far: ``$XDG_CACHE_HOME/mcsim`` (``~/.cache/mcsim``), one
-    file per version of mcsim's sources (:func:`mcsim.jit_cache.sources_hash`), JSON
-    {"M1 delta": d}."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "mcsim" / f"relic-{sources_hash(Path(__file__).parent)[:16]}.json"
-
-
-def _store(path: Path, known: dict) -> None:
-    """Replace the cache file atomically; an unwritable cache is left alone (computed again)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    """The relic couplings computed so far (:mod:`mcsim.user_cache`): one file per version of
+    mcsim's sources (:func:`mcsim.jit_cache.sources_hash`), JSON {"M1 delta": d}."""
+    return user_cache.cache_path(f"relic-{sources_hash(Path(__file__).parent)[:16]}.json")
 
 
 def write_relic_lines(lines: dict[str, np.ndarray], stem: str | Path) -> list[Path]:
