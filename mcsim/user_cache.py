@@ -5,6 +5,7 @@ unwritable directory only means computing again."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -29,11 +30,15 @@ def read(path: Path) -> dict:
 
 def store(path: Path, known: dict) -> None:
     """Replace the file at ``path`` with ``known`` atomically (another process reads the old
-    file or the new, never a half-written one); an unwritable cache is left alone."""
+    file or the new, never a half-written one); an unwritable cache is left alone, and an
+    interruption (Ctrl-C, a signal) leaves no temporary file behind."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(known))
         os.replace(tmp, path)
     except OSError:
         pass
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
