@@ -58,17 +58,19 @@ FORMATS = {"root": (".root",), "hepmc3": (".hepmc3", ".hepmc")}
 #: in the energy window, so a small first pass finds the contours, also in the spectra's tails.
 SCAN_SAMPLING = "directed"
 
-#: Default first pass of a scan, events per mass and channel (a quarter of a random-number
+#: Default first pass of a scan, events per mass and channel (an eighth of a random-number
 #: block): it locates the contours; the refinement then spends events where they are decided.
-FIRST_PASS_EVENTS = BLOCK_SIZE // 4
+FIRST_PASS_EVENTS = BLOCK_SIZE // 8
 
-#: Events the refinement of a scan may add, as a multiple of the first pass: with 4096 directed
-#: events first, 5 of Figure 2's 765 contour pieces stay above 5% (times: docs/performance.md).
-REFINE_BUDGET = 7.0
+#: Events the refinement of a scan may add, as a multiple of the first pass's (first pass and
+#: refinement then hold at most 15 x 2048 events per mass and channel on average, about the
+#: 8 x 4096 of the defaults before): with 2048 directed events first, 1 of Figure 2's 765
+#: contour pieces stays above 5% (times and the alternatives: docs/performance.md).
+REFINE_BUDGET = 14.0
 
 #: The e+ e- (BaBar) lines are not refined: their scan tasks run this many times the first
-#: pass's events (4 x 4096: 0.2-1% Monte Carlo error at the N = 10 line, for ~1 s of Figure 2).
-COLLIDER_EVENTS_FACTOR = 4
+#: pass's events (8 x 2048: 0.2-1% Monte Carlo error at the N = 10 line, for ~1 s of Figure 2).
+COLLIDER_EVENTS_FACTOR = 8
 
 #: Expected signal events required for a sensitivity contour (paper Sec. 4.3).
 DISCOVERY_LEVEL = 3.0

@@ -594,7 +594,7 @@ class Refinement:
     the cheapest masses of the first round (docs/performance.md)."""
 
     target: float = 0.05
-    rounds: int = 3
+    rounds: int = 5
     budget: float = REFINE_BUDGET
     per_round: int = 8
     max_factor: int = 64
@@ -833,6 +833,13 @@ def _contour_quality(grid: ReachGrid, target: float) -> dict:
     }
 
 
+#: The fewest events a refinement adds to one channel of one mass: a channel that asks for fewer
+#: gets this many (a cell 10% above the target needs only ~20% more events; when such requests
+#: were dropped, those cells stayed above it); smaller shares of a budget too small for every
+#: request go to the other channels.
+_MIN_REFINEMENT = BLOCK_SIZE // 4
+
+
 def _refinement_tasks(
     tasks, results, grids, jobs, masses, refinement: Refinement, budget: float
 ) -> list[Task]:
@@ -866,29 +873,17 @@ def _refinement_tasks(
     extra = []
     for index in sorted(wanted, key=lambda j: sum(wanted[j]["need"].values())):
         task, res = by_index[index], results[index]
-        capped = {
+        caps = {
             mother: min(
-                n_more,
                 refinement.per_round * task.n_events,
                 refinement.max_factor * task.n_events - res.channels[mother].n,
             )
-            for mother, n_more in wanted[index]["need"].items()
+            for mother in wanted[index]["need"]
             if mother in res.channels  # no spectrum table: left out of the first pass too
         }
-        asking = sorted((n, mother) for mother, n in capped.items() if n > 0)
-        # over the budget left, every channel gets the same fraction of what it asks for; a
-        # share too small to run (smallest first) goes to the others
-        asked = sum(n for n, _ in asking)
-        allowance = min(budget, asked)
-        plan = []
-        for n, mother in asking:
-            n_add = int(n * allowance / asked)
-            asked -= n
-            if n_add < BLOCK_SIZE // 4:
-                continue
-            allowance -= n_add
-            budget -= n_add
-            plan.append((mother, n_add, res.channels[mother].next_block))
+        shares = _shares(wanted[index]["need"], caps, budget)
+        budget -= sum(shares.values())
+        plan = [(m, n, res.channels[m].next_block) for m, n in shares.items()]
         plan.sort()
         if plan:
             extra.append(
@@ -900,6 +895,26 @@ def _refinement_tasks(
                 )
             )
     return extra
+
+
+def _shares(need: dict[int, int], caps: dict[int, int], budget: float) -> dict[int, int]:
+    """Events to add per channel of one task: what each channel ``need``s, at least
+    _MIN_REFINEMENT, within its cap (``caps``; a channel without one is left out) -- or, if the
+    ``budget`` left is smaller than all of that, the same fraction of it for each, a share
+    below _MIN_REFINEMENT (smallest first) going to the others."""
+    asks = {m: min(max(n, _MIN_REFINEMENT), caps[m]) for m, n in need.items() if m in caps}
+    asking = sorted((n, m) for m, n in asks.items() if n > 0)
+    asked = sum(n for n, _ in asking)
+    allowance = min(budget, asked)
+    out = {}
+    for n, mother in asking:
+        n_add = int(n * allowance / asked)
+        asked -= n
+        if n_add < _MIN_REFINEMENT:
+            continue
+        allowance -= n_add
+        out[mother] = n_add
+    return out
 
 
 #: Channels without a selected event yet get this fraction of the largest allocation, if their

@@ -6,7 +6,16 @@ import math
 
 import numpy as np
 
-from mcsim.scan import NO_REFINEMENT, Family, Refinement, Target, _decisive_cells, scan
+from mcsim.scan import (
+    _MIN_REFINEMENT,
+    NO_REFINEMENT,
+    Family,
+    Refinement,
+    Target,
+    _decisive_cells,
+    _shares,
+    scan,
+)
 
 COUPLINGS = np.geomspace(1e-5, 3e-3, 24)  # GeV^-1; the N = 3 contour's upper edge at M1 = 0.13
 
@@ -81,3 +90,15 @@ def test_a_mass_whose_channels_want_more_than_the_budget_shares_it_over_them():
     # the budget holds; given in PDG-ID order, rho (the least useful) took it all: error 50%
     grid = _faser2([0.02947], np.geomspace(1e-8, 1e-2, 121), 32_768)
     assert grid.metadata["contour_rel_error"][0] < 0.3
+
+
+def test_shares_raise_small_asks_and_split_a_short_budget():
+    """A channel asking for a few events gets the minimum (a cell 10% above the target needs
+    only ~20% more: dropped, such cells stayed above it), never past its cap; a budget smaller
+    than the asks is split in proportion, and a share too small to run goes to the others."""
+    big = {1: 10**9, 2: 10**9}
+    assert _shares({1: 100, 2: 50_000}, big, math.inf) == {1: _MIN_REFINEMENT, 2: 50_000}
+    assert _shares({1: 100}, {1: 1000}, math.inf) == {}  # its cap is below the minimum
+    assert _shares({1: 10_000, 2: 30_000}, big, 20_000) == {1: 5_000, 2: 15_000}
+    assert _shares({1: 5_000, 2: 95_000}, big, 50_000) == {2: 50_000}
+    assert _shares({1: 5_000, 3: 95_000}, {3: 10**9}, math.inf) == {3: 95_000}  # no cap: no table
