@@ -22,6 +22,7 @@ import numba as nb
 import numpy as np
 
 from .jit_cache import ensure_fresh
+from .propagate import exp_neg, one_minus_exp_neg
 
 ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
 
@@ -33,22 +34,6 @@ _NEGLIGIBLE_EXPONENT = 700.0
 # Below b / lam = 1e-3 the decay probability is its Taylor series to x^5 (x = 1 / lam): the
 # first term left out is < 6 (b x)^5 / 720 ~ 1e-17 of the sum, below double-precision rounding.
 _SERIES_LIMIT = 1e-3
-
-# exp(-y) by range reduction, y = m ln 2 - r with |r| <= ln 2 / 2, and the Taylor series of
-# exp(r) to r^13 / 13! (the first term left out, r^14 / 14!, is 4e-18 of the sum): branch-free,
-# so that numba vectorises the exponential regime of the yield sums (SIMD lanes; glibc's exp
-# is a scalar call).  ln 2 in two parts (fdlibm's): m x _LN2_HI is exact for |m| < 2^20.
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(13, -1, -1))  # 1/13!, ..., 1/0!
-# exp(-y) is returned as 0 above this y: exp(-708) = 3.3e-308 is the smallest normal double
-# that 2^m x (poly in [0.7, 1.42]) reaches.
-_EXP_UNDERFLOW = 708.0
-# 1 - exp(-u) is its Taylor series below u = 1/4, to u^12 / 12! (the first term left out is
-# 1e-17 of the sum); above, 1 - exp(-u) loses at most 1 ulp / (1 - e^(-1/4)) = 5e-16 of it.
-_ONE_MINUS_EXP_SERIES_LIMIT = 0.25
-_ONE_MINUS_EXP_TAYLOR = tuple((-1.0) ** (n + 1) / math.factorial(n) for n in range(12, 0, -1))
 
 
 class Estimate(float):
@@ -115,30 +100,6 @@ def _series_coefficients(a, b, c):
         c[n - 1] += (b - a) * h / factorial
         an *= a
         h = b * h + an
-
-
-@nb.njit(cache=True, inline="always", fastmath={"contract"})
-def exp_neg(y):
-    """exp(-y) for y <= 708 to 1 ulp (0 above: exp(-708) = 3.3e-308); vectorisable in numba
-    loops, unlike math.exp (see _LOG2E)."""
-    t = -min(y, _EXP_UNDERFLOW)
-    m = np.floor(t * _LOG2E + 0.5)
-    r = (t - m * _LN2_HI) - m * _LN2_LO
-    p = 0.0
-    for c in _EXP_TAYLOR:
-        p = c + r * p
-    two_m = np.int64((np.int64(m) + 1023) << 52).view(np.float64)  # 2^m from its bits
-    return p * two_m if y <= _EXP_UNDERFLOW else 0.0
-
-
-@nb.njit(cache=True, inline="always", fastmath={"contract"})
-def one_minus_exp_neg(u):
-    """1 - exp(-u) = -expm1(-u) for u >= 0 (inf included) to 5e-16 relative; vectorisable."""
-    s = 0.0
-    for c in _ONE_MINUS_EXP_TAYLOR:
-        s = c + u * s
-    far = 1.0 - exp_neg(u)
-    return u * s if u < _ONE_MINUS_EXP_SERIES_LIMIT else far
 
 
 @nb.njit(cache=True, fastmath={"contract"})

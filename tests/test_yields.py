@@ -12,8 +12,9 @@ from mcsim.chain import SpectraSource, expected_events_at, select_channels, simu
 from mcsim.cutflow import cutflow
 from mcsim.detector import load_detector
 from mcsim.ntuple import write_events
+from mcsim.propagate import exp_neg, one_minus_exp_neg
 from mcsim.scan import NO_REFINEMENT, Family, Refinement, Target, scan
-from mcsim.yields import Estimate, estimate, exp_neg, one_minus_exp_neg, yield_sums
+from mcsim.yields import Estimate, estimate, yield_sums
 
 
 def test_yield_sums_match_direct_exponentials(rng):
