@@ -65,15 +65,16 @@ def sm(pdgid: int) -> SMParticle:
     path = user_cache.cache_path(f"particles-{particle.__version__}.json")
     known = user_cache.read(path)
     key = str(int(pdgid))
-    if key not in known:
+    entry = known.get(key)
+    if not (isinstance(entry, list) and len(entry) == 3):  # not cached (or a damaged file)
         with _TABLE_LOCK:
             p = Particle.from_pdgid(int(pdgid))
         assert p.mass is not None, f"PDG ID {pdgid} has no mass in the particle table"
         width = p.width if p.width is not None else 0.0
-        known[key] = [p.name, p.mass * 1e-3, width * 1e-3]
+        entry = known[key] = [p.name, p.mass * 1e-3, width * 1e-3]
         user_cache.store(path, known)
-    name, mass, width = known[key]
-    return SMParticle(int(pdgid), name, mass, width)
+    name, mass, width = entry
+    return SMParticle(int(pdgid), str(name), float(mass), float(width))
 
 
 def pdgid_of(name: str) -> int:

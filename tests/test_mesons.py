@@ -17,8 +17,8 @@ def test_masses_and_widths_are_the_pdg_values_in_gev():
 
 def test_a_later_run_reads_the_cache_without_the_table(tmp_path, monkeypatch):
     """The first look-up stores (name, mass, width); with the table made unusable, a new process
-    (sm's memo cleared) gets the same particle from the file, and an unwritable cache directory
-    only means asking the table again."""
+    (sm's memo cleared) gets the same particle from the file; a damaged entry or an unwritable
+    cache directory only means asking the table again."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     mesons.sm.cache_clear()
     first = mesons.sm(221)
@@ -27,6 +27,10 @@ def test_a_later_run_reads_the_cache_without_the_table(tmp_path, monkeypatch):
     monkeypatch.setattr(Particle, "from_pdgid", None)  # calling it would raise
     assert mesons.sm(221) == first
     monkeypatch.undo()
+    cached = next(tmp_path.glob("mcsim/particles-*.json"))
+    cached.write_text('{"221": "damaged"}')
+    mesons.sm.cache_clear()
+    assert mesons.sm(221) == first  # asked the table again
     (tmp_path / "a-file").write_text("")  # no directory can be made under it, even by root
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file" / "x"))
     mesons.sm.cache_clear()
