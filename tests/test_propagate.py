@@ -2,6 +2,7 @@
 
 import math
 
+import numba
 import numpy as np
 import pytest
 from references import MASS_TOLERANCE, mass_shell_violation
@@ -10,7 +11,13 @@ from scipy.stats import kstest
 from mcsim.detector import load_detector
 from mcsim.geometry import contains, crossings, face_contains
 from mcsim.kinematics import decay_two_body
-from mcsim.propagate import decay_probability, propagate, remap_vertices
+from mcsim.propagate import (
+    decay_probability,
+    exp_neg,
+    one_minus_exp_neg,
+    propagate,
+    remap_vertices,
+)
 
 M_LLP, M_INV = 0.11, 0.10  # chi2, chi1 [GeV] (M1 = 0.1, delta = 0.1)
 
@@ -216,3 +223,30 @@ def test_bad_arguments():
         _run(llp, "na62", 1.0, mode="sphere")
     with pytest.raises(ValueError, match="ctau"):
         _run(llp, "na62", -1.0)
+
+
+@numba.njit
+def _elementwise(f, y):
+    out = np.empty(y.size)
+    for i in range(y.size):
+        out[i] = f(y[i])
+    return out
+
+
+def test_vectorisable_exponentials_match_libm(rng):
+    """exp_neg and one_minus_exp_neg (the yield sums' branch-free exponentials) against numpy's
+    exp and expm1: exp(-y) to 1 ulp up to y = 708 and 0 beyond; 1 - exp(-u) to 5e-16 relative
+    from u = 1e-300 to inf (the Taylor branch below u = 1/4 and the exponential above)."""
+    y = np.concatenate(
+        [
+            rng.uniform(0.0, 708.0, 200_000),
+            rng.uniform(0.0, 1.0, 100_000),
+            np.geomspace(1e-300, 708.0, 20_000),
+        ]
+    )
+    e = _elementwise(exp_neg, y)
+    assert np.max(np.abs(e - np.exp(-y)) / np.spacing(np.exp(-y))) <= 1.0
+    assert np.all(_elementwise(exp_neg, np.array([708.5, 745.0, 1e300, np.inf])) == 0.0)
+    u = np.concatenate([y, [800.0, np.inf]])
+    assert np.max(np.abs(_elementwise(one_minus_exp_neg, u) / -np.expm1(-u) - 1.0)) <= 5e-16
+    assert _elementwise(one_minus_exp_neg, np.zeros(1))[0] == 0.0

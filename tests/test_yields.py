@@ -3,7 +3,6 @@ scan are the same numbers; the Monte Carlo errors they carry are right."""
 
 import math
 
-import numba
 import numpy as np
 import pytest
 
@@ -12,7 +11,6 @@ from mcsim.chain import SpectraSource, expected_events_at, select_channels, simu
 from mcsim.cutflow import cutflow
 from mcsim.detector import load_detector
 from mcsim.ntuple import write_events
-from mcsim.propagate import exp_neg, one_minus_exp_neg
 from mcsim.scan import NO_REFINEMENT, Family, Refinement, Target, scan
 from mcsim.yields import Estimate, estimate, yield_sums
 
@@ -83,33 +81,6 @@ def test_yield_sums_agree_with_40_digit_arithmetic_at_every_coupling(rng):
                 ref1, ref2 = ref1 + y, ref2 + y * y
             assert s1[k] == pytest.approx(float(ref1), rel=1e-13, abs=1e-300), k
             assert s2[k] == pytest.approx(float(ref2), rel=1e-13, abs=1e-300), k
-
-
-@numba.njit
-def _elementwise(f, y):
-    out = np.empty(y.size)
-    for i in range(y.size):
-        out[i] = f(y[i])
-    return out
-
-
-def test_vectorisable_exponentials_match_libm(rng):
-    """exp_neg and one_minus_exp_neg (the yield sums' branch-free exponentials) against numpy's
-    exp and expm1: exp(-y) to 1 ulp up to y = 708 and 0 beyond; 1 - exp(-u) to 5e-16 relative
-    from u = 1e-300 to inf (the Taylor branch below u = 1/4 and the exponential above)."""
-    y = np.concatenate(
-        [
-            rng.uniform(0.0, 708.0, 200_000),
-            rng.uniform(0.0, 1.0, 100_000),
-            np.geomspace(1e-300, 708.0, 20_000),
-        ]
-    )
-    e = _elementwise(exp_neg, y)
-    assert np.max(np.abs(e - np.exp(-y)) / np.spacing(np.exp(-y))) <= 1.0
-    assert np.all(_elementwise(exp_neg, np.array([708.5, 745.0, 1e300, np.inf])) == 0.0)
-    u = np.concatenate([y, [800.0, np.inf]])
-    assert np.max(np.abs(_elementwise(one_minus_exp_neg, u) / -np.expm1(-u) - 1.0)) <= 5e-16
-    assert _elementwise(one_minus_exp_neg, np.zeros(1))[0] == 0.0
 
 
 def test_yield_sums_rejects_unsorted_ratios():
