@@ -38,11 +38,12 @@ import numpy as np
 
 from . import jsonio, yields
 from .chain import coupling_ratio, event_weight, in_energy_window, reweight
+from .detector import exposure
 from .propagate import decay_probability
 from .rootio import iterate, iterate_crossing, read_metadata
 from .schema import EventBatch
 
-__all__ = ["ROWS", "Cut", "Cutflow", "cutflow", "detector_exposure", "exposure", "rows_of"]
+__all__ = ["ROWS", "Cut", "Cutflow", "cutflow", "rows_of"]
 
 #: Rows after row 0: key -> (name in full mode, name in cone mode or None if left out, file
 #: flag selecting the events, weight per event (see :func:`_row_weights`)).
@@ -221,26 +222,6 @@ class Cutflow:
 
     def json(self) -> str:
         return jsonio.dumps(self.to_dict(), indent=2)
-
-
-def exposure(meta: dict) -> str:
-    """'1e+18 POT', '3 ab^-1 (sigma_inel = 79 mb)' or '60 fb^-1 (e+ e-)': the run's exposure."""
-    if meta.get("n_pot") is not None:
-        return f"{meta['n_pot']:.3g} POT"
-    if meta.get("sigma_inel_mb") is None:  # an e+ e- collider card: luminosity only
-        return f"{1e3 * meta['luminosity_inv_ab']:g} fb^-1 (e+ e-)"
-    return f"{meta['luminosity_inv_ab']:g} ab^-1 (sigma_inel = {meta['sigma_inel_mb']:g} mb)"
-
-
-def detector_exposure(det) -> str:
-    """:func:`exposure` of a detector card (POT, or luminosity and sigma_inel)."""
-    return exposure(
-        {
-            "n_pot": det.n_pot,
-            "luminosity_inv_ab": det.luminosity_inv_ab,
-            "sigma_inel_mb": det.sigma_inel_mb,
-        }
-    )
 
 
 def _window(meta: dict, threshold: float) -> str:

@@ -48,7 +48,15 @@ from .validate import card_range
 if TYPE_CHECKING:
     from .collider import ColliderDetector
 
-__all__ = ["BEAMS", "Detector", "available_detectors", "load_detector", "read_card_text"]
+__all__ = [
+    "BEAMS",
+    "Detector",
+    "available_detectors",
+    "detector_exposure",
+    "exposure",
+    "load_detector",
+    "read_card_text",
+]
 
 
 _NUM, _STR, _INT = "number", "string", "integer"
@@ -459,6 +467,26 @@ def load_detector(name_or_path: str) -> Detector | ColliderDetector:
 
         return build_collider(_Card(label, data), base, path, text)
     return _Card(label, data).build(base, path, text)
+
+
+def exposure(meta: dict) -> str:
+    """'1e+18 POT', '3 ab^-1 (sigma_inel = 79 mb)' or '60 fb^-1 (e+ e-)': the run's exposure."""
+    if meta.get("n_pot") is not None:
+        return f"{meta['n_pot']:.3g} POT"
+    if meta.get("sigma_inel_mb") is None:  # an e+ e- collider card: luminosity only
+        return f"{1e3 * meta['luminosity_inv_ab']:g} fb^-1 (e+ e-)"
+    return f"{meta['luminosity_inv_ab']:g} ab^-1 (sigma_inel = {meta['sigma_inel_mb']:g} mb)"
+
+
+def detector_exposure(det) -> str:
+    """:func:`exposure` of a detector card (POT, or luminosity and sigma_inel)."""
+    return exposure(
+        {
+            "n_pot": det.n_pot,
+            "luminosity_inv_ab": det.luminosity_inv_ab,
+            "sigma_inel_mb": det.sigma_inel_mb,
+        }
+    )
 
 
 def available_detectors() -> list[str]:

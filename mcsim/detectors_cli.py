@@ -13,7 +13,7 @@ __all__ = ["describe", "detectors", "draw_side_view"]
 def describe(det) -> list[str]:
     """The geometry, exposure and selection of a :class:`mcsim.detector.Detector`, as lines."""
     from .collider import is_collider
-    from .cutflow import detector_exposure
+    from .detector import detector_exposure
 
     if is_collider(det):
         return _describe_collider(det)
@@ -154,8 +154,7 @@ def detectors() -> None:
 @detectors.command("list")
 def list_cards() -> None:
     """List the shipped detector cards (and their named configurations)."""
-    from .cutflow import detector_exposure
-    from .detector import available_detectors, load_detector
+    from .detector import available_detectors, detector_exposure, load_detector
 
     for name in available_detectors():
         det = load_detector(name)

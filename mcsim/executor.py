@@ -277,9 +277,9 @@ def _worker_init(parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
-    from .jit_cache import skip_numba_extensions
+    from .jit_cache import trim_numba_startup
 
-    skip_numba_extensions()  # an mcsim worker: no user code needs them
+    trim_numba_startup()  # an mcsim worker: no user code needs what it skips
     _configure_worker()
 
 

@@ -192,7 +192,7 @@ def generate_command(
 
 def summary(meta: dict) -> str:
     """Expected signal events with their Monte Carlo error, in total and per channel."""
-    from .cutflow import exposure
+    from .detector import exposure
 
     width = max(len(c) for c in meta["channels"])
     lines = [

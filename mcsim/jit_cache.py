@@ -24,7 +24,7 @@ __all__ = [
     "kernels_cached",
     "refresh",
     "refresh_package_cache",
-    "skip_numba_extensions",
+    "trim_numba_startup",
 ]
 
 _STAMP = "mcsim-sources.sha256"
@@ -97,7 +97,7 @@ _checked = False
 def ensure_fresh() -> None:
     """:func:`refresh_package_cache` once per process; the kernel modules call it on import,
     before any kernel can load its cache (numba loads it at a kernel's first call).  In the
-    ``mcsim`` command it also skips numba's extensions (:func:`skip_numba_extensions`) and, at
+    ``mcsim`` command it also trims numba's start-up (:func:`trim_numba_startup`) and, at
     a terminal, says so when the kernels are about to be compiled."""
     global _checked
     if _checked:
@@ -107,7 +107,7 @@ def ensure_fresh() -> None:
     from .signals import is_command
 
     if is_command():
-        skip_numba_extensions()
+        trim_numba_startup()
         if _simulating() and sys.stderr.isatty() and not kernels_cached():  # people, not logs
             print(
                 "mcsim: compiling the numba kernels (first run after installing or updating; "
@@ -134,12 +134,35 @@ def kernels_cached() -> bool:
     return cache_dir is not None and any(cache_dir.glob("propagate.propagate_kernel-*.nbi"))
 
 
-def skip_numba_extensions() -> None:
-    """Tell numba that its extensions (``numba_extensions`` entry points: awkward's and
-    vector's numba backends) are loaded already, so that the first kernel does not import them:
-    mcsim's kernels use none, and they cost every process 0.4 s.  Only for mcsim's own processes
-    (the command and its local workers), never at ``import mcsim``: a user's own numba code may
-    need them.  Uses numba's private flag ``numba.core.entrypoints._already_initialized``."""
+def trim_numba_startup() -> None:
+    """Skip two parts of numba's start-up that mcsim's kernels do not need, in mcsim's own
+    processes only (the command and its local workers), never at ``import mcsim``, where a
+    user's own numba code may need them:
+
+    - its extensions (``numba_extensions`` entry points: awkward's and vector's numba
+      backends; 0.4 s per process), marked as loaded with numba's private flag
+      ``numba.core.entrypoints._already_initialized``;
+    - the probe for BLAS when numba's numpy support loads (``numba.np.arraymath``), which
+      imports scipy.linalg (0.12-0.17 s) only to choose how np.correlate and np.convolve
+      multiply; scipy is one of mcsim's dependencies, so the probe is answered "present".  A
+      kernel that calls np.dot or np.linalg still imports scipy when it compiles.
+    """
+    import sys
+
     from numba.core import entrypoints
 
     entrypoints._already_initialized = True
+    if "numba.np.arraymath" in sys.modules:
+        return
+    from numba.np import linalg
+
+    probe = linalg.ensure_blas
+    linalg.ensure_blas = _blas_present  # arraymath binds it at import, for its probe alone
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        linalg.ensure_blas = probe
+
+
+def _blas_present() -> None:
+    """The answer to numba's BLAS probe (:func:`trim_numba_startup`)."""

@@ -344,8 +344,7 @@ def plot_detectors(ax, grids, *, xlabel: str, ylabel: str = "d [GeV^-1]") -> Non
     """The contours of ``grids`` on ``ax``, each detector with its own colour and line style,
     its one-sigma Monte Carlo band and x marks where the contour misses the error target, and a
     legend naming the card, its exposure and the contour level."""
-    from .cutflow import detector_exposure
-    from .detector import load_detector
+    from .detector import detector_exposure, load_detector
     from .figures import draw_uncertainty, finish_reach_axes
 
     flagged = False
@@ -404,7 +403,9 @@ def _plot(grids, path: Path | BinaryIO, family: Family, relic=None) -> Path | Bi
 
     from .figures import plot_relic
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), layout="constrained")
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    # fixed margins (one axes, log-scale tick labels): constrained layout took 40% of the plot
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.11, top=0.93)
     if relic is not None:
         plot_relic(ax, relic)
     plot_detectors(ax, grids, xlabel=family.kind.mass_label, ylabel=family.kind.coupling_label)

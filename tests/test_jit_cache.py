@@ -92,3 +92,40 @@ def test_the_compile_notice_is_for_the_simulating_commands():
     for name, expected in cases:
         with click.Context(click.Command(name), info_name=name):
             assert jit_cache._simulating() is expected
+
+
+def test_trimmed_numba_startup_skips_extensions_and_the_blas_import_yet_dot_still_compiles():
+    """In mcsim's own processes numba loads neither its extensions (awkward's, vector's) nor
+    scipy.linalg for its BLAS probe when a kernel runs; np.dot and np.correlate in a kernel
+    compiled afterwards still give numpy's answers (np.dot imports scipy's BLAS then).  Without
+    the trim, the same kernel call imports all three (the test that the check can fail)."""
+    import json
+    import subprocess
+    import sys
+
+    code = """
+import json, sys
+import numpy as np
+from mcsim import jit_cache
+if sys.argv[1] == "trim":
+    jit_cache.trim_numba_startup()
+from mcsim.propagate import decay_probability
+decay_probability(np.array([[0.0, 1.0]]), np.array([1.0]), 1.0)  # numba's registries load
+loaded = [m for m in ("awkward", "vector", "scipy.linalg") if m in sys.modules]
+import numba
+a, b = np.arange(1.0, 6.0), np.array([2.0, -1.0, 0.5])
+dot = numba.njit(lambda x: np.dot(x, x))(a)
+corr = numba.njit(lambda x, y: np.correlate(x, y))(a, b)
+ok = dot == np.dot(a, a) and np.allclose(corr, np.correlate(a, b))
+print(json.dumps([loaded, bool(ok)]))
+"""
+    runs = {
+        mode: json.loads(
+            subprocess.run(
+                [sys.executable, "-c", code, mode], capture_output=True, text=True, check=True
+            ).stdout.splitlines()[-1]
+        )
+        for mode in ("trim", "plain")
+    }
+    assert runs["trim"] == [[], True]
+    assert runs["plain"] == [["awkward", "vector", "scipy.linalg"], True]
