@@ -89,19 +89,19 @@ def _across(bx, by, bz, sin_b):
 
 
 @nb.njit(cache=True, inline="always")
-def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, state, points):
-    """The LLP's rest-frame unit direction and its importance weight, for a parent (mass
-    m_parent) of lab 4-momentum (e, px, py, pz) and an LLP of rest-frame momentum p_star and
-    energy e_star [GeV]: isotropic with weight 1 when one_minus_cos_w <= 0 (plain sampling),
-    else drawn into the cone 1 - cos(theta) <= one_minus_cos_w about +z as the module docstring
-    says.  ``points``: scratch space of 8 doubles.  Returns (nx, ny, nz, weight)."""
-    if one_minus_cos_w <= 0.0:
-        nx, ny, nz = direction(state)
-        return nx, ny, nz, 1.0
+def _parent_frame(e, px, py, pz, m_parent, p_star, e_star):
+    """The parent's unit flight direction b, the sine of its polar angle theta_m, its Lorentz
+    factor, and a = p*, b = beta_parent e* [GeV] of the LLP: (bx, by, bz, sin_m, gam, a, b)."""
     p = math.sqrt(px * px + py * py + pz * pz)
     bx, by, bz = (px / p, py / p, pz / p) if p > 0.0 else (0.0, 0.0, 1.0)
-    gam, a, b = e / m_parent, p_star, p / e * e_star
-    sin_m = math.sqrt(bx * bx + by * by)  # the parent's polar angle theta_m
+    return bx, by, bz, math.sqrt(bx * bx + by * by), e / m_parent, p_star, p / e * e_star
+
+
+@nb.njit(cache=True, inline="always")
+def _cone_set(bz, sin_m, gam, a, b, one_minus_cos_w, points):
+    """S: the cos(theta*) whose LLP's lab angle to its parent lies in [theta_m - theta_w,
+    theta_m + theta_w], as the sorted ``points`` [0, n) and a bit mask ``inside`` (bit j:
+    sub-interval j in S); returns (n, inside, total), total the length of S."""
     cos_w = 1.0 - one_minus_cos_w
     sin_w = math.sqrt(one_minus_cos_w * (2.0 - one_minus_cos_w))
     # [lo, hi] = [theta_m - theta_w, theta_m + theta_w] within [0, pi], as cosines and sines
@@ -111,7 +111,6 @@ def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, stat
     cos_hi, sin_hi = bz * cos_w - sin_m * sin_w, sin_m * cos_w + bz * sin_w
     if sin_hi < 0.0:  # theta_m + theta_w > pi
         cos_hi, sin_hi = -1.0, 0.0
-    # S: the cos(theta*) whose angle to the parent lies in [lo, hi], between sorted points
     points[0], points[1] = -1.0, 1.0
     n = _add_roots(cos_lo, sin_lo, a, b, gam, points, 2)
     n = _add_roots(cos_hi, sin_hi, a, b, gam, points, n)
@@ -124,27 +123,33 @@ def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, stat
             points[j + 1] = points[j]
             j -= 1
         points[j + 1] = x
-    total, inside = 0.0, 0  # the length of S; bit j: sub-interval j in S (its midpoint is)
+    total, inside = 0.0, 0
     for j in range(n - 1):
         mid = 0.5 * (points[j] + points[j + 1])
         if points[j + 1] > points[j] and _in_range(mid, a, b, gam, cos_lo, sin_lo, cos_hi, sin_hi):
             total += points[j + 1] - points[j]
             inside |= 1 << j
-    if not total > 0.0:  # no direction reaches the cone
-        nx, ny, nz = direction(state)
-        return nx, ny, nz, 0.0
-    t = uniform(state) * total
-    c = points[n - 1]
+    return n, inside, total
+
+
+@nb.njit(cache=True, inline="always")
+def _in_set(points, n, inside, t):
+    """The cos(theta*) at length t (0 <= t < total) along the set S of :func:`_cone_set`."""
     for j in range(n - 1):
         if inside >> j & 1:
             width = points[j + 1] - points[j]
             if t < width:
-                c = points[j] + t
-                break
+                return points[j] + t
             t -= width
-    # the azimuths about the parent that keep the LLP in the cone, |phi| <= half: the spherical
-    # law of cosines in haversines, hav(theta) = hav(alpha - theta_m) + sin alpha sin theta_m
-    # hav(phi) <= hav(theta_w), with hav(x) = sin^2(x / 2) (exact for small angles)
+    return points[n - 1]
+
+
+@nb.njit(cache=True, inline="always")
+def _azimuth_window(c, bz, sin_m, gam, a, b, one_minus_cos_w):
+    """half: the azimuths |phi| <= half about the parent that keep an LLP at cos(theta*) = c in
+    the cone, by the spherical law of cosines in haversines, hav(theta) = hav(alpha - theta_m)
+    + sin alpha sin theta_m hav(phi) <= hav(theta_w), with hav(x) = sin^2(x / 2) (exact for
+    small angles); returns (half, sin(theta*))."""
     s = math.sqrt(max(1.0 - c * c, 0.0))
     p_par, p_perp = gam * (a * c + b), a * s
     p_lab = math.sqrt(p_par * p_par + p_perp * p_perp)
@@ -153,11 +158,29 @@ def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, stat
     hav_d = sin_d * sin_d / (2.0 * (1.0 + cos_d)) if cos_d > 0.0 else 0.5 * (1.0 - cos_d)
     num, den = 0.5 * one_minus_cos_w - hav_d, sin_a * sin_m
     if num >= den:
-        half = math.pi
-    elif num <= 0.0:
-        half = 0.0
-    else:
-        half = 2.0 * math.asin(math.sqrt(num / den))
+        return math.pi, s
+    if num <= 0.0:
+        return 0.0, s
+    return 2.0 * math.asin(math.sqrt(num / den)), s
+
+
+@nb.njit(cache=True, inline="always")
+def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, state, points):
+    """The LLP's rest-frame unit direction and its importance weight, for a parent (mass
+    m_parent) of lab 4-momentum (e, px, py, pz) and an LLP of rest-frame momentum p_star and
+    energy e_star [GeV]: isotropic with weight 1 when one_minus_cos_w <= 0 (plain sampling),
+    else drawn into the cone 1 - cos(theta) <= one_minus_cos_w about +z as the module docstring
+    says.  ``points``: scratch space of 8 doubles.  Returns (nx, ny, nz, weight)."""
+    if one_minus_cos_w <= 0.0:
+        nx, ny, nz = direction(state)
+        return nx, ny, nz, 1.0
+    bx, by, bz, sin_m, gam, a, b = _parent_frame(e, px, py, pz, m_parent, p_star, e_star)
+    n, inside, total = _cone_set(bz, sin_m, gam, a, b, one_minus_cos_w, points)
+    if not total > 0.0:  # no direction reaches the cone
+        nx, ny, nz = direction(state)
+        return nx, ny, nz, 0.0
+    c = _in_set(points, n, inside, uniform(state) * total)
+    half, s = _azimuth_window(c, bz, sin_m, gam, a, b, one_minus_cos_w)
     phi = (2.0 * uniform(state) - 1.0) * half
     (e1x, e1y, e1z), (e2x, e2y, e2z) = _across(bx, by, bz, sin_m)
     cp, sp = s * math.cos(phi), s * math.sin(phi)
@@ -209,11 +232,8 @@ def _photon_in_window(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, state):
 
 
 @nb.njit(cache=True)
-def _reach_fraction(p, theta, needed, m_parent, p_star, e_star, one_minus_cos_w, n_draws):
+def _reach_fraction(p, theta, needed, m_parent, p_star, e_star, one_minus_cos_w, n_nodes):
     out = np.zeros((p.size, theta.size))
-    state = np.array(
-        [0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 1], dtype=np.uint64
-    )  # a fixed stream: r is a deterministic function
     points = np.empty(8)
     for i in range(p.size):
         e = math.sqrt(p[i] * p[i] + m_parent * m_parent)
@@ -221,12 +241,15 @@ def _reach_fraction(p, theta, needed, m_parent, p_star, e_star, one_minus_cos_w,
             if not needed[i, j]:
                 continue
             px, pz = p[i] * math.sin(theta[j]), p[i] * math.cos(theta[j])
-            weights = 0.0
-            for _ in range(n_draws):
-                weights += llp_direction(
-                    e, px, 0.0, pz, m_parent, p_star, e_star, one_minus_cos_w, state, points
-                )[3]
-            out[i, j] = weights / n_draws
+            _, _, bz, sin_m, gam, a, b = _parent_frame(e, px, 0.0, pz, m_parent, p_star, e_star)
+            n, inside, total = _cone_set(bz, sin_m, gam, a, b, one_minus_cos_w, points)
+            if not total > 0.0:
+                continue
+            halves = 0.0  # r = the integral of half(c) / (2 pi) over S, by the midpoint rule
+            for k in range(n_nodes):
+                c = _in_set(points, n, inside, (k + 0.5) / n_nodes * total)
+                halves += _azimuth_window(c, bz, sin_m, gam, a, b, one_minus_cos_w)[0]
+            out[i, j] = total / n_nodes * halves / (2.0 * math.pi)
     return out
 
 
@@ -238,15 +261,15 @@ def reach_fraction(
     m_parent: float,
     p_star: float,
     m_llp: float,
-    n_draws: int = 4,
+    n_nodes: int = 4,
     needed=None,
 ) -> np.ndarray:
     """The chance (len(p), len(theta)) that an LLP (mass m_llp, rest-frame momentum p_star
     [GeV], isotropic) from a meson (mass m_parent) of momentum p [GeV] at polar angle theta
-    [rad] flies within ``window`` [rad] of the beam axis: the mean weight of n_draws directed draws
-    (each weight is already a chance, so a few draws do; 4 instead of 16 cost the Kish figure of
-    merit nothing measurable and a FASER 2 curve 0.4 s less);
-    only where the boolean mask ``needed`` (len(p), len(theta)) is true (0 elsewhere)."""
+    [rad] flies within ``window`` [rad] of the beam axis: the integral over the set S of
+    cos(theta*) that can (module docstring, step 2) of the azimuth window about the meson, by
+    the midpoint rule with n_nodes nodes; only where the boolean mask ``needed`` (len(p),
+    len(theta)) is true (0 elsewhere)."""
     e_star = math.sqrt(p_star * p_star + m_llp * m_llp)
     p = np.ascontiguousarray(p, dtype=np.float64)
     theta = np.ascontiguousarray(theta, dtype=np.float64)
@@ -260,7 +283,7 @@ def reach_fraction(
         float(p_star),
         e_star,
         2.0 * math.sin(0.5 * window) ** 2,
-        int(n_draws),
+        int(n_nodes),
     )
 
 

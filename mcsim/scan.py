@@ -359,6 +359,8 @@ def _channel_sums(
 _TILT_EVENTS = 2 * BLOCK_SIZE
 #: ... and at most this many of those whose photon reaches the calorimeter.
 _TILT_HITS = 500
+#: ... regenerated first as a prefix of this many events, enough when most events hit.
+_TILT_PROBE = 640
 #: Decisive couplings per target the tilt is learnt for (spread over them: neighbouring
 #: couplings have nearly the same momentum density).
 _TILT_COUPLINGS = 4
@@ -375,6 +377,37 @@ def _tilt_cells(decisive: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
     return out
 
 
+def _tilt_sample(task: Task, model: Model, channel, source) -> dict[int, tuple]:
+    """Per target with decisive cells: (acc_intervals, beta*gamma / P, E_gamma / P) of the
+    first _TILT_HITS events among the first pass's first min(n_events, _TILT_EVENTS) whose
+    photon reaches the calorimeter, regenerated (a shorter block is a prefix of a longer one,
+    :func:`mcsim.chain.block_rngs`): first _TILT_PROBE events, all of them only if those hold
+    too few hits -- the same sample either way."""
+    wanted = {t for t, _ in task.decisive}
+    cap = min(task.n_events, _TILT_EVENTS)
+    for n in sorted({min(_TILT_PROBE, cap), cap}):
+        learnt: dict[int, list[tuple]] = {t: [] for t in wanted}
+        for _, per_target in _selected_samples(
+            task, model, channel, source, block_sizes(n), wanted=wanted
+        ):
+            for t in wanted:
+                hits = per_target[t][0]
+                learnt[t].append(
+                    (
+                        hits.acc_intervals.copy(),
+                        hits.beta_gamma / hits.p_meson,
+                        hits.e_photon / hits.p_meson,
+                    )
+                )
+        sample = {
+            t: tuple(np.concatenate(x)[:_TILT_HITS] for x in zip(*blocks))
+            for t, blocks in learnt.items()
+        }
+        if all(rho.size == _TILT_HITS for _, rho, _ in sample.values()):
+            break
+    return sample
+
+
 def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndarray | None:
     """Importance factors q/p per momentum bin of the channel's spectrum table, towards the
     meson momenta that fill the decisive cells.  Learnt from the first pass's first events
@@ -389,25 +422,7 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     table = spectra.load_table(channel.mother, task.beam)
     centres = 10.0 ** (0.5 * (table.log10p_edges[1:] + table.log10p_edges[:-1]))
     p_marginal = table.counts.sum(axis=1) / table.counts.sum()
-    # per target: (acc_intervals, rho, epsilon) of each block
-    learnt: list[list[tuple]] = [[] for _ in task.targets]
-    for _, per_target in _selected_samples(
-        task,
-        model,
-        channel,
-        source,
-        block_sizes(min(task.n_events, _TILT_EVENTS)),
-        wanted={t for t, _ in task.decisive},
-    ):
-        for t in {t for t, _ in task.decisive}:
-            hits = per_target[t][0]
-            learnt[t].append(
-                (
-                    hits.acc_intervals.copy(),
-                    hits.beta_gamma / hits.p_meson,
-                    hits.e_photon / hits.p_meson,
-                )
-            )
+    learnt = _tilt_sample(task, model, channel, source)
     plain = tilted = 0.0
     density = np.zeros(centres.size)
     cells = []
@@ -415,7 +430,7 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     moved: dict[int, tuple] = {}  # per target: its events moved to each live momentum bin
     for t, k in _tilt_cells(task.decisive):
         if t not in moved:
-            acc, rho, eps = (np.concatenate(x)[:_TILT_HITS] for x in zip(*learnt[t]))
+            acc, rho, eps = learnt[t]
             e_min, e_max, _ = _selection(task.targets[t])
             # (bin, event) pairs whose photon energy is inside the window: only they add
             rows, cols = np.nonzero(in_energy_window(np.outer(centres[live], eps), e_min, e_max))
