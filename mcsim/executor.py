@@ -18,6 +18,7 @@ caller (Ctrl-C, SIGTERM included) stops them at once.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import multiprocessing
 import os
@@ -188,13 +189,26 @@ class Helper:
         """``fn(*args)`` in the helper process (``fn`` module-level, the arguments and the
         result picklable); its exception is raised here.  Any exception while waiting
         (Ctrl-C) stops the helper first: it writes nothing after the caller's clean-up."""
+        return self.submit(fn, *args)()
+
+    def submit(self, fn: Callable[..., Any], *args) -> Callable[[], Any]:
+        """Start ``fn(*args)`` in the helper process (as :meth:`call`) while this process goes
+        on; returns the function that waits for its result (one call at a time: wait before
+        submitting again)."""
         try:
             self._conn.send((fn, args))
+        except BaseException:
+            self._stop()
+            raise
+        return functools.partial(self._result, fn.__name__)
+
+    def _result(self, name: str) -> Any:
+        try:
             ok, value = self._conn.recv()
         except BaseException as err:
             self._stop()
             if isinstance(err, EOFError):
-                raise RuntimeError(f"the helper process died running {fn.__name__}") from None
+                raise RuntimeError(f"the helper process died running {name}") from None
             raise
         if not ok:
             raise value

@@ -9,9 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import cache
-
-import particle
-from particle import Particle
+from importlib.metadata import version
 
 from . import user_cache
 
@@ -62,11 +60,13 @@ _TABLE_LOCK = threading.Lock()  # the particle package loads its table lazily, n
 def sm(pdgid: int) -> SMParticle:
     """Look up an SM particle by PDG ID (masses and widths converted MeV -> GeV); safe in
     threads (a Dask cluster of threads)."""
-    path = user_cache.cache_path(f"particles-{particle.__version__}.json")
+    path = user_cache.cache_path(f"particles-{version('particle')}.json")
     known = user_cache.read(path)
     key = str(int(pdgid))
     entry = known.get(key)
     if not (isinstance(entry, list) and len(entry) == 3):  # not cached (or a damaged file)
+        from particle import Particle  # 0.03 s of imports, only for a value not cached
+
         with _TABLE_LOCK:
             p = Particle.from_pdgid(int(pdgid))
         assert p.mass is not None, f"PDG ID {pdgid} has no mass in the particle table"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import click
 
@@ -293,16 +293,18 @@ def reach(
             refinement=_refinement(target_error, refine_budget),
             sampling=sampling,
         )
+        # the thermal-relic line (the dark dipole's), plotted while the grids are written
+        relic = None if kind.relic is None else kind.relic(masses, family.fixed)
+        png = plotter.submit(_plot, grids, family, relic)
         with removed_on_failure(out_dir):  # all of the outputs or none
             files = write_grids(grids, out_dir / "grid")
             files += write_contours(grids, out_dir / "contours")
-            relic = None
-            if kind.relic is not None:  # the thermal-relic line (the dark dipole's)
+            if relic is not None:
                 from .relic import write_relic_lines
 
-                relic = kind.relic(masses, family.fixed)
                 files += write_relic_lines({family.tag: relic}, out_dir / "relic")
-            files.append(plotter.call(_plot, grids, out_dir / "reach.png", family, relic))
+            files.append(out_dir / "reach.png")
+            files[-1].write_bytes(png())
     for g in grids:
         lines = g.contours()
         worst = [e for e in g.metadata["contour_rel_error"] if e is not None]
@@ -375,11 +377,9 @@ def plot_detectors(ax, grids, *, xlabel: str, ylabel: str = "d [GeV^-1]") -> Non
 
 
 def _warm_up_plot() -> None:
-    """A first :func:`_plot` of a made-up 3 x 3 grid into memory: matplotlib's imports, fonts,
-    mathtext, contouring, layout and PNG writer, ~0.9 s, done in the plotting helper while the
-    scan runs (the real plot then takes ~0.25 s)."""
-    import io
-
+    """A first :func:`_plot` of a made-up 3 x 3 grid: matplotlib's imports, fonts, mathtext,
+    contouring and PNG writer, ~0.45 s, done in the plotting helper while the scan runs (the
+    real plot then takes ~0.15 s instead of ~0.35 s)."""
     import numpy as np
 
     from .reach import ReachGrid
@@ -395,10 +395,14 @@ def _warm_up_plot() -> None:
         metadata={"detector": "faser2", "unconverged_masses": [1.0]},
         stat_error=0.4 * events,
     )
-    _plot([made_up], io.BytesIO(), Family("dark-dipole", delta=0.1), np.stack([axis, axis], 1))
+    _plot([made_up], Family("dark-dipole", delta=0.1), np.stack([axis, axis], 1))
 
 
-def _plot(grids, path: Path | BinaryIO, family: Family, relic=None) -> Path | BinaryIO:
+def _plot(grids, family: Family, relic=None) -> bytes:
+    """The reach plot of ``grids`` (with the relic line (n, 2), if any) as PNG bytes: the
+    helper process draws, the caller writes the file."""
+    import io
+
     import matplotlib.pyplot as plt
 
     from .figures import plot_relic
@@ -410,9 +414,10 @@ def _plot(grids, path: Path | BinaryIO, family: Family, relic=None) -> Path | Bi
         plot_relic(ax, relic)
     plot_detectors(ax, grids, xlabel=family.kind.mass_label, ylabel=family.kind.coupling_label)
     ax.set_title(family.name, loc="left", fontsize="small")
-    fig.savefig(path, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
-    return path
+    return png.getvalue()
 
 
 @click.command()

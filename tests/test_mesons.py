@@ -36,3 +36,21 @@ def test_a_later_run_reads_the_cache_without_the_table(tmp_path, monkeypatch):
     mesons.sm.cache_clear()
     assert mesons.sm(221) == first
     mesons.sm.cache_clear()
+
+
+def test_a_cached_value_does_not_import_the_particle_package(tmp_path):
+    """With the value in the cache file, a new process never imports `particle` (0.03 s);
+    without it, it does (the check can fail)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys; from mcsim import mesons; mesons.sm(221); print('particle' in sys.modules)"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+
+    def imported() -> str:
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        return run.stdout.strip()
+
+    assert imported() == "True"  # the first run fills the cache from the table
+    assert imported() == "False"
