@@ -19,6 +19,7 @@ caller (Ctrl-C, SIGTERM included) stops them at once.
 from __future__ import annotations
 
 import functools
+import gc
 import itertools
 import multiprocessing
 import os
@@ -228,13 +229,18 @@ class Helper:
 
 
 def _serve(conn, warm_up: Callable[[], Any], parent: int) -> None:
-    """The loop of a :class:`Helper` process: the worker set-up, ``warm_up``, then each
-    (function, arguments) received until None or the caller's end."""
-    _worker_init(parent)
+    """The loop of a :class:`Helper` process: tied to its parent (nothing of a worker's
+    set-up: it would import numba), ``warm_up``, then each (function, arguments) received
+    until None or the caller's end."""
+    _tie_to_parent(parent)
     try:
         warm_up()
     except Exception:  # not fatal: a call that needs what failed raises it in the caller
         pass
+    # what the warm-up made (matplotlib's modules, fonts, caches) lives as long as this process:
+    # out of the garbage collector's reach, later calls are spared full collections walking it
+    # (the reach plot: 0.21 -> 0.16 s)
+    gc.freeze()
     try:
         while (job := conn.recv()) is not None:
             fn, args = job
@@ -290,8 +296,18 @@ def _configure_worker() -> None:
 
 
 def _worker_init(parent: int) -> None:
-    """Local worker set-up: :func:`_configure_worker`, killed with SIGKILL when the parent dies
-    (Linux), and deaf to the terminal's Ctrl-C (the parent handles it and stops the workers)."""
+    """Local worker set-up: :func:`_tie_to_parent`, numba's start-up trimmed
+    (:func:`mcsim.jit_cache.trim_numba_startup`) and :func:`_configure_worker`."""
+    _tie_to_parent(parent)
+    from .jit_cache import trim_numba_startup
+
+    trim_numba_startup()  # an mcsim worker: no user code needs what it skips
+    _configure_worker()
+
+
+def _tie_to_parent(parent: int) -> None:
+    """A local child process killed with SIGKILL when its parent dies (Linux), and deaf to the
+    terminal's Ctrl-C (the parent handles it and stops its children)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for other in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
         signal.signal(other, signal.SIG_DFL)
@@ -302,10 +318,6 @@ def _worker_init(parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
-    from .jit_cache import trim_numba_startup
-
-    trim_numba_startup()  # an mcsim worker: no user code needs what it skips
-    _configure_worker()
 
 
 def _on_worker(fn, item):

@@ -22,6 +22,7 @@ import numpy as np
 
 from .defaults import FIRST_PASS_EVENTS, SCAN_SAMPLING
 from .reach import ReachGrid, log_grid, write_contours, write_grids
+from .reach_plot import draw_uncertainty, finish_reach_axes, plot_relic
 from .relic import write_relic_lines
 from .scan import Family, Refinement, Target, scan_set
 
@@ -32,12 +33,9 @@ __all__ = [
     "CONE_EXPERIMENTS",
     "FigureSpec",
     "dark_targets",
-    "draw_uncertainty",
     "figure_spec",
-    "finish_reach_axes",
     "make_figure",
     "plot_reach",
-    "plot_relic",
     "validate_cone",
 ]
 
@@ -58,8 +56,6 @@ _RECASTS = {
 }
 # recasts shaded with a hatch as well (the paper's BaBar region is dotted)
 _HATCHES = {"BaBar": ".."}
-# the thermal-relic line (Omega h^2 = 0.12), dashed black as in the paper
-_RELIC_STYLE = {"color": "k", "ls": "--", "lw": 1.4}
 _THRESHOLD_STYLES = {0.5: "--", 1.0: "-", 2.0: ":"}
 # validate-cone maps the ratio where N >= _MAP_FLOOR x the contour level
 _MAP_FLOOR = 0.1
@@ -149,52 +145,6 @@ def _style(label: str, threshold: float | None = None) -> dict:
 
 def _is_empty(grid: ReachGrid) -> bool:
     return not np.any(grid.events > 0)
-
-
-def draw_uncertainty(ax, g: ReachGrid, colour) -> bool:
-    """Shade the contour's one-sigma Monte Carlo band (|N - level| < sigma) and mark with x the
-    contour points at masses whose decisive cells still miss the error target.  Returns
-    whether any point was marked."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(
-            g.stat_error > 0,
-            (g.events - g.level) / g.stat_error,
-            np.sign(g.events - g.level) * np.inf,
-        )
-    if np.any(np.abs(z) < 1):
-        ax.contourf(
-            g.masses,
-            g.couplings,
-            np.nan_to_num(z, posinf=1e3, neginf=-1e3).T,
-            levels=[-1.0, 1.0],
-            colors=[colour],
-            alpha=0.25,
-        )
-    flagged = np.isin(g.masses, g.metadata.get("unconverged_masses", []))
-    if not flagged.any():
-        return False
-    log_m = np.log(g.masses)
-    for line in g.contours():
-        nearest = np.abs(np.log(line[:, 0])[:, None] - log_m[None, :]).argmin(axis=1)
-        mark = flagged[nearest]
-        ax.plot(line[mark, 0], line[mark, 1], ls="none", marker="x", ms=3, color=colour)
-    return True
-
-
-def finish_reach_axes(
-    ax, grids: list[ReachGrid], flagged: bool, *, xlabel: str, ylabel: str, flag_label: str
-) -> None:
-    """Log axes over the grids' (mass, d) range with labels and a grid; a legend entry for the
-    x marks of :func:`draw_uncertainty` if any were ``flagged``."""
-    if flagged:
-        ax.plot([], [], ls="none", marker="x", ms=4, color="k", label=flag_label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(grids[0].masses[0], grids[0].masses[-1])
-    ax.set_ylim(grids[0].couplings[0], grids[0].couplings[-1])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, which="major", alpha=0.3)
 
 
 def plot_reach(
@@ -329,12 +279,6 @@ def make_figure(
     if relic:
         contour_files += write_relic_lines(relic, out_dir / f"figure{number}_relic")
     return {"png": png, "grids": grid_json, "contours": contour_files, "notes": notes}
-
-
-def plot_relic(ax, line: np.ndarray) -> None:
-    """Draw a thermal-relic line (n, 2) of (M1 [GeV], d [GeV^-1]) with Omega h^2 = 0.12
-    (:func:`mcsim.relic.relic_line`) on ``ax``, dashed black as in the paper."""
-    ax.plot(line[:, 0], line[:, 1], label=r"$\Omega h^2 = 0.12$", **_RELIC_STYLE)
 
 
 # --------------------------------------------------------------------- cone vs full validation

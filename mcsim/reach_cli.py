@@ -33,7 +33,7 @@ from .validate import (
 )
 
 if TYPE_CHECKING:  # the scan machinery loads when a command runs, not for --help
-    from .scan import Family, Refinement
+    from .scan import Refinement
 
 __all__ = ["figure", "reach", "validate_cone_command"]
 
@@ -144,7 +144,7 @@ def _scan_options(f):
 def _family_options(func: Callable) -> Callable:
     """--model (a registered kind or card:PATH) and the fixed parameters of the built-in kinds'
     reach families (derived from the registry, with the kinds' scan defaults); the command
-    receives the :class:`mcsim.scan.Family` as ``family``."""
+    receives the :class:`mcsim.family.Family` as ``family``."""
     fixed_params: dict[str, tuple] = {}
     for kind in model_registry.kinds():
         for p in kind.parameters:
@@ -153,7 +153,7 @@ def _family_options(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(**kwargs):
-        from .scan import Family
+        from .family import Family
 
         model = kwargs.pop("model")
         values = {name: kwargs.pop(name) for name in fixed_params}
@@ -268,7 +268,7 @@ def reach(
     plot)."""
     from .executor import Helper
     from .reach import log_grid, write_contours, write_grids
-    from .scan import Target, scan
+    from .reach_plot import reach_png, warm_up
 
     if not level > 0:
         raise ValueError(f"--level must be a number of events > 0, got {level!r}")
@@ -278,8 +278,12 @@ def reach(
         d_range = kind.coupling_range
     masses = log_grid(*mass_range, n_masses, name="mass")
     couplings = log_grid(*d_range, n_couplings, name="coupling")
-    targets = [Target(d, d, mode, threshold, level) for d in detectors]
-    with Helper(_warm_up_plot) as plotter:  # matplotlib gets ready there during the scan
+    # the plotting process starts before the scan is imported: matplotlib's imports and first
+    # figure run beside this process's own start-up, not beside the scan's workers
+    with Helper(warm_up) as plotter:
+        from .scan import Target, scan
+
+        targets = [Target(d, d, mode, threshold, level) for d in detectors]
         grids = scan(
             family,
             masses,
@@ -295,7 +299,7 @@ def reach(
         )
         # the thermal-relic line (the dark dipole's), plotted while the grids are written
         relic = None if kind.relic is None else kind.relic(masses, family.fixed)
-        png = plotter.submit(_plot, grids, family, relic)
+        png = plotter.submit(reach_png, grids, family, relic)
         with removed_on_failure(out_dir):  # all of the outputs or none
             files = write_grids(grids, out_dir / "grid")
             files += write_contours(grids, out_dir / "contours")
@@ -335,89 +339,6 @@ def _refinement(target_error: float, budget: float) -> Refinement:
     if target_error == 0:
         return Refinement(rounds=0)
     return Refinement(target=target_error, budget=budget)
-
-
-#: Colours and line styles of the detectors of one `mcsim reach` plot, in order.
-_COLOURS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9")
-_STYLES = ("-", "--", ":", "-.")
-
-
-def plot_detectors(ax, grids, *, xlabel: str, ylabel: str = "d [GeV^-1]") -> None:
-    """The contours of ``grids`` on ``ax``, each detector with its own colour and line style,
-    its one-sigma Monte Carlo band and x marks where the contour misses the error target, and a
-    legend naming the card, its exposure and the contour level."""
-    from .detector import detector_exposure, load_detector
-    from .figures import draw_uncertainty, finish_reach_axes
-
-    flagged = False
-    for i, g in enumerate(grids):
-        det = load_detector(g.metadata.get("detector", g.label))
-        style = {
-            "color": _COLOURS[i % len(_COLOURS)],
-            "ls": _STYLES[(i // len(_COLOURS) + i) % len(_STYLES)],
-            "lw": 1.8,
-        }
-        lines = g.contours()
-        for line in lines:
-            ax.plot(line[:, 0], line[:, 1], **style)
-        flagged |= draw_uncertainty(ax, g, style["color"])
-        note = "" if lines else ", not reached"
-        ax.plot(
-            [], [], label=f"{g.label}: {detector_exposure(det)}, N = {g.level:.3g}{note}", **style
-        )
-    finish_reach_axes(
-        ax,
-        grids,
-        flagged,
-        xlabel=xlabel,
-        ylabel=ylabel,
-        flag_label="MC error at the contour above the target",
-    )
-    ax.legend(fontsize="small", loc="upper right")
-
-
-def _warm_up_plot() -> None:
-    """A first :func:`_plot` of a made-up 3 x 3 grid: matplotlib's imports, fonts, mathtext,
-    contouring and PNG writer, ~0.45 s, done in the plotting helper while the scan runs (the
-    real plot then takes ~0.15 s instead of ~0.35 s)."""
-    import numpy as np
-
-    from .reach import ReachGrid
-    from .scan import Family
-
-    axis = np.array([0.1, 1.0, 10.0])
-    events = np.array([[1.0, 5.0, 1.0], [2.0, 10.0, 2.0], [1.0, 5.0, 1.0]])
-    made_up = ReachGrid(
-        "warm-up",
-        axis,
-        axis,
-        events,
-        metadata={"detector": "faser2", "unconverged_masses": [1.0]},
-        stat_error=0.4 * events,
-    )
-    _plot([made_up], Family("dark-dipole", delta=0.1), np.stack([axis, axis], 1))
-
-
-def _plot(grids, family: Family, relic=None) -> bytes:
-    """The reach plot of ``grids`` (with the relic line (n, 2), if any) as PNG bytes: the
-    helper process draws, the caller writes the file."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    from .figures import plot_relic
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    # fixed margins (one axes, log-scale tick labels): constrained layout took 40% of the plot
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.11, top=0.93)
-    if relic is not None:
-        plot_relic(ax, relic)
-    plot_detectors(ax, grids, xlabel=family.kind.mass_label, ylabel=family.kind.coupling_label)
-    ax.set_title(family.name, loc="left", fontsize="small")
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=100)
-    plt.close(fig)
-    return png.getvalue()
 
 
 @click.command()

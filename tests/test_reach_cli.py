@@ -8,20 +8,20 @@ from click.testing import CliRunner
 
 from mcsim.cli import main
 from mcsim.reach import ReachGrid
-from mcsim.reach_cli import plot_detectors
+from mcsim.reach_plot import plot_detectors
 
 
-def _grid(label, card, scale):
+def _grid(label, exposure, scale):
     masses, couplings = np.geomspace(0.01, 1, 6), np.geomspace(1e-8, 1e-2, 20)
     events = scale * np.outer(np.ones(6), couplings / 1e-6) ** 2
-    return ReachGrid(label, masses, couplings, events, 3.0, {"detector": card})
+    return ReachGrid(label, masses, couplings, events, 3.0, {"exposure": exposure})
 
 
 def test_three_detectors_three_distinct_lines_and_legend():
     grids = [
-        _grid("na62", "na62:1e18", 1.0),
-        _grid("na62:1e17", "na62:1e17", 0.1),
-        _grid("ship", "ship", 30.0),
+        _grid("na62", "1e+18 POT", 1.0),
+        _grid("na62:1e17", "1e+17 POT", 0.1),
+        _grid("ship", "6e+20 POT", 30.0),
     ]
     fig, ax = plt.subplots()
     plot_detectors(ax, grids, xlabel="M1 [GeV]")
@@ -62,7 +62,9 @@ def test_level_option_sets_the_contour(tmp_path):
     assert res.exit_code == 0, res.output
     contours = json.loads((tmp_path / "contours.json").read_text())
     assert contours["na62"]["level"] == 10.0
-    assert (tmp_path / "reach.png").exists()
+    (grid,) = json.loads((tmp_path / "grid.json").read_text())
+    assert grid["metadata"]["exposure"] == "1e+18 POT"  # the card's, for the legend
+    assert (tmp_path / "reach.png").read_bytes().startswith(b"\x89PNG")
     bad = CliRunner().invoke(
         main, ["reach", "--detector", "na62", "--level", "0", "--out", str(tmp_path)]
     )
