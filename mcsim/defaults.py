@@ -11,6 +11,7 @@ from pathlib import Path
 
 __all__ = [
     "BEAMS",
+    "BLAS_THREAD_VARIABLES",
     "BLOCK_SIZE",
     "COLLIDER_EVENTS_FACTOR",
     "DISCOVERY_LEVEL",
@@ -25,6 +26,11 @@ __all__ = [
     "TABLES_ENV",
     "user_tables_directory",
 ]
+
+#: The environment variables that set the thread count of numpy's BLAS (OpenBLAS, MKL, OpenMP):
+#: 1 in mcsim's processes, which multiply no large matrices (an idle pool of BLAS threads spins
+#: at numpy's import and in every forked process).
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 #: Beam name -> description (beam energy in GeV, target at rest unless stated): the spectrum
 #: tables there are and the beams a detector card may name.

@@ -33,13 +33,13 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, 
 from contextlib import closing, contextmanager
 from typing import Any
 
+from .defaults import BLAS_THREAD_VARIABLES
 from .validate import WORKERS
 
 __all__ = ["Helper", "Session", "in_threads", "run"]
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _configured = False  # this process is a worker that has been set up
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def run(
@@ -284,7 +284,7 @@ def _configure_worker() -> None:
     global _configured
     if _configured:
         return
-    os.environ.update({k: "1" for k in _THREAD_VARIABLES})
+    os.environ.update({k: "1" for k in BLAS_THREAD_VARIABLES})
     import numpy  # noqa: F401 -- loads its BLAS, so that the limit below reaches it
     from threadpoolctl import threadpool_limits
 

@@ -129,3 +129,31 @@ print(json.dumps([loaded, bool(ok)]))
     }
     assert runs["trim"] == [[], True]
     assert runs["plain"] == [["awkward", "vector", "scipy.linalg"], True]
+
+
+def test_the_command_runs_numpy_with_one_blas_thread_unless_asked_otherwise(tmp_path):
+    """The `mcsim` command (a program of that name) sets OPENBLAS_NUM_THREADS and its siblings
+    to 1 before numpy loads, keeps a value the user set, and a program that merely imports mcsim
+    gets no setting (the check can fail)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, mcsim; print(os.environ.get('OPENBLAS_NUM_THREADS'))"
+    for name in ("mcsim", "not-mcsim"):
+        (tmp_path / name).write_text(code)
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def threads(name: str, **extra: str) -> str:
+        run = subprocess.run(
+            [sys.executable, str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**env, **extra},
+        )
+        return run.stdout.strip()
+
+    assert threads("mcsim") == "1"
+    assert threads("mcsim", OPENBLAS_NUM_THREADS="3") == "3"
+    assert threads("not-mcsim") == "None"
