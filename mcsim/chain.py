@@ -197,8 +197,9 @@ def block_rngs(seed: int, mother: int, block: int) -> tuple[np.random.Generator,
 def block_rng(seed: int, mother: int, block: int, stream: str) -> np.random.Generator:
     """One stream of :func:`block_rngs` (``stream`` one of :data:`STREAMS`), made alone: the
     reach scans need two of the three, many times."""
-    sequence = np.random.SeedSequence(int(seed), spawn_key=(int(mother), int(block)))
-    return np.random.default_rng(sequence.spawn(len(STREAMS))[STREAMS.index(stream)])
+    # child i of SeedSequence(seed, spawn_key=(mother, block)), made without its siblings
+    child = (int(mother), int(block), STREAMS.index(stream))
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=child))
 
 
 def block_sizes(n: int, first_block: int = 0) -> list[tuple[int, int]]:

@@ -76,3 +76,19 @@ def test_workers_do_not_change_the_reach_grid():
     for a, b in zip(one, two):
         assert a.events.any()
         np.testing.assert_array_equal(a.events, b.events)
+
+
+def test_block_streams_are_the_children_of_the_blocks_seed_sequence():
+    """Each stream of an event block is child i of SeedSequence(seed, spawn_key=(mother,
+    block)) (the random numbers of every shipped file and grid depend on it), and the blocks'
+    streams differ."""
+    from mcsim.chain import STREAMS, block_rngs
+
+    for seed, mother, block in ((1, 221, 0), (7, 113, 3)):
+        parent = np.random.SeedSequence(seed, spawn_key=(mother, block))
+        expected = [np.random.default_rng(c).random(4) for c in parent.spawn(len(STREAMS))]
+        got = [g.random(4) for g in block_rngs(seed, mother, block)]
+        assert np.array_equal(np.array(got), np.array(expected))
+    assert not np.array_equal(
+        block_rngs(1, 221, 0)[0].random(4), block_rngs(1, 221, 1)[0].random(4)
+    )
