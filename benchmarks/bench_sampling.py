@@ -15,6 +15,7 @@ weight > 0, per CPU second (the best of ``--repeat`` runs, after one untimed run
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 
 import numpy as np
@@ -39,6 +40,10 @@ def measure(card: str, sampling: str, allocation: str, n: int, repeat: int) -> d
     # untimed, the same size: compiles, loads the tables, and faults in the memory the timed
     # runs reuse (without it the first configuration measured pays for that)
     simulate(POINT, card, n_events=n, seed=0, sampling=sampling, allocation=allocation)
+    # ... and what it left (after a compile: numba's IR, many objects) out of the collector's
+    # way: its full collections during the first timed runs made those 3x slow
+    gc.collect()
+    gc.freeze()
     best = None
     for k in range(repeat):
         t0 = time.process_time()
