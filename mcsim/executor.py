@@ -164,7 +164,7 @@ class Helper:
     """One local process for work that comes later, started now and prepared by ``warm_up`` (a
     module-level function without arguments: its imports, a first drawing) while this process
     goes on; forked on Linux (:func:`_start_method`), so start it early, before this process
-    runs threads.  :meth:`call` runs a function there, :meth:`submit` starts one.  A context
+    runs threads.  :meth:`submit` runs a function there.  A context
     manager: the process ends with the block (at once on an exception), and with this process.
     ``mcsim reach`` plots in one, started before it imports the scan: matplotlib's import and
     first figure (~0.45 s) overlap the command's own start-up."""
@@ -187,16 +187,12 @@ class Helper:
         theirs.close()
         return self
 
-    def call(self, fn: Callable[..., Any], *args) -> Any:
-        """``fn(*args)`` in the helper process (``fn`` module-level, the arguments and the
-        result picklable); its exception is raised here.  Any exception while waiting
-        (Ctrl-C) stops the helper first: it writes nothing after the caller's clean-up."""
-        return self.submit(fn, *args)()
-
     def submit(self, fn: Callable[..., Any], *args) -> Callable[[], Any]:
-        """Start ``fn(*args)`` in the helper process (as :meth:`call`) while this process goes
-        on; returns the function that waits for its result (one call at a time: wait before
-        submitting again)."""
+        """Start ``fn(*args)`` in the helper process (``fn`` module-level, the arguments and
+        the result picklable) while this process goes on; returns the function that waits for
+        its result and raises its exception here (one call at a time: wait before submitting
+        again).  Any exception while waiting (Ctrl-C) stops the helper first: it writes
+        nothing after the caller's clean-up."""
         try:
             self._conn.send((fn, args))
         except BaseException:

@@ -299,7 +299,7 @@ def reach(
         )
         # the thermal-relic line (the dark dipole's), plotted while the grids are written
         relic = None if kind.relic is None else kind.relic(masses, family.fixed)
-        png = plotter.submit(reach_png, grids, family, relic)
+        drawn = plotter.submit(reach_png, grids, family, relic)
         with removed_on_failure(out_dir):  # all of the outputs or none
             files = write_grids(grids, out_dir / "grid")
             files += write_contours(grids, out_dir / "contours")
@@ -307,8 +307,9 @@ def reach(
                 from .relic import write_relic_lines
 
                 files += write_relic_lines({family.tag: relic}, out_dir / "relic")
-            files.append(out_dir / "reach.png")
-            files[-1].write_bytes(png())
+            png = out_dir / "reach.png"
+            png.write_bytes(drawn())
+            files.append(png)
     for g in grids:
         lines = g.contours()
         worst = [e for e in g.metadata["contour_rel_error"] if e is not None]

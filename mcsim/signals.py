@@ -122,10 +122,9 @@ def is_command() -> bool:
 
 
 def guard_startup() -> None:
-    """In the ``mcsim`` command only (:func:`is_command`): until :func:`handled` takes over,
-    SIGINT, SIGTERM and SIGHUP end the process quietly with 128 + signal."""
-    if not is_command():
-        return
+    """For the ``mcsim`` command only (``mcsim/__init__`` calls it there, :func:`is_command`):
+    until :func:`handled` takes over, SIGINT, SIGTERM and SIGHUP end the process quietly with
+    128 + signal."""
     for s in HANDLED:
         if signal.getsignal(s) in (signal.SIG_DFL, signal.default_int_handler):
             signal.signal(s, _exit_at_startup)

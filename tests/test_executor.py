@@ -151,13 +151,13 @@ def _helper_pid() -> int:
 @pytest.mark.slow
 def test_a_helper_returns_results_raises_errors_and_stops_when_its_caller_is_interrupted(tmp_path):
     with Helper(_warm_up) as helper:
-        assert helper.call(_helper_pid) != os.getpid()
+        assert helper.submit(_helper_pid)() != os.getpid()
         pending = helper.submit(_write_later, str(tmp_path / "c"), 0.2)
         assert not (tmp_path / "c").exists()  # the caller goes on meanwhile
         assert pending() == str(tmp_path / "c") and (tmp_path / "c").exists()
-        assert helper.call(_write_later, str(tmp_path / "a"), 0.0) == str(tmp_path / "a")
+        assert helper.submit(_write_later, str(tmp_path / "a"), 0.0)() == str(tmp_path / "a")
         with pytest.raises(ValueError, match=r"^bad input$"):
-            helper.call(_fail, "bad input")
+            helper.submit(_fail, "bad input")()
 
     def interrupt(*_):
         raise KeyboardInterrupt
@@ -166,7 +166,7 @@ def test_a_helper_returns_results_raises_errors_and_stops_when_its_caller_is_int
     try:
         with pytest.raises(KeyboardInterrupt), Helper(_warm_up) as helper:
             signal.setitimer(signal.ITIMER_REAL, 0.5)
-            helper.call(_write_later, str(tmp_path / "b"), 1.5)
+            helper.submit(_write_later, str(tmp_path / "b"), 1.5)()
     finally:
         signal.signal(signal.SIGALRM, previous)
     assert not helper._process.is_alive()  # stopped before the caller's clean-up runs
