@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mcsim.chain import simulate
-from mcsim.collider import expected_events, sensitivity_coupling
-from mcsim.detector import load_detector
-from mcsim.models import DarkDipole
-from mcsim.reach import read_grids
-from mcsim.relic import relic_coupling
+from mcsim.detector.cards import load_detector
+from mcsim.generation.simulate import simulate
+from mcsim.models.dipoles import DarkDipole
+from mcsim.models.relic import relic_coupling
+from mcsim.scan.reach import read_grids
+from mcsim.sources.collider import expected_events, sensitivity_coupling
 
 DELTAS = (0.1, 0.01, 0.005)
 MASSES = (0.05, 0.1, 0.3, 1.0)

@@ -9,7 +9,7 @@ Writes analysis/figures/figure3.png, figure3_grids.json and figure3_contours.{cs
 import sys
 from pathlib import Path
 
-from mcsim.cli import main
+from mcsim.cli.main import main
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parent / "figures"

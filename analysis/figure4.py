@@ -9,7 +9,7 @@ Writes analysis/figures/figure4.png, figure4_grids.json and figure4_contours.{cs
 import sys
 from pathlib import Path
 
-from mcsim.cli import main
+from mcsim.cli.main import main
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parent / "figures"

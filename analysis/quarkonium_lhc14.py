@@ -22,7 +22,7 @@ from importlib import resources
 
 import numpy as np
 
-from mcsim.spectra import acceptance_fraction, load_table, mesons_per_pot
+from mcsim.sources.spectra import acceptance_fraction, load_table, mesons_per_pot
 
 MESONS = ("jpsi", "psi2S", "upsilon", "upsilon2S", "upsilon3S")
 
@@ -55,8 +55,8 @@ def normalisation_table() -> dict[str, dict[str, float]]:
 
 def faser2_shares(n_events: int, rows: dict, couplings: list[float]) -> None:
     from mcsim import DarkDipole
-    from mcsim.chain import simulate
-    from mcsim.memory import keep_freed_memory
+    from mcsim.generation.simulate import simulate
+    from mcsim.runtime.memory import keep_freed_memory
 
     keep_freed_memory()
     batch = simulate(DarkDipole(m1=0.1, delta=0.1, d=1e-6), "faser2", n_events=n_events, seed=1)

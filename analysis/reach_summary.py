@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcsim.reach import read_grids
+from mcsim.scan.reach import read_grids
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 MASSES = (0.05, 0.1, 0.3, 1.0)

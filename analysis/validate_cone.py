@@ -8,7 +8,7 @@ Writes analysis/figures/validate_cone.png, validate_cone.{csv,md} and validate_c
 import sys
 from pathlib import Path
 
-from mcsim.cli import main
+from mcsim.cli.main import main
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parent / "figures"

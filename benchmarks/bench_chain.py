@@ -8,7 +8,7 @@
    to other jobs on the machine), with the system time (page faults on the fresh output arrays,
    slow on a loaded machine) and per wall-clock second; also for the whole ``simulate`` call
    (with the per-event arrays assembled).  Measured first with glibc's default malloc, then
-   after :func:`mcsim.memory.keep_freed_memory` (what the ``mcsim`` command and the scan workers
+   after :func:`mcsim.runtime.memory.keep_freed_memory` (what the ``mcsim`` command and the scan workers
    run with), which removes most of the page faults.
 2. Ratio of expected events full / cone for SHiP and NA62 at M1 = 0.05, 0.3, 1 GeV, delta = 0.1,
    at c*tau = 100 m (long-lifetime regime) and 1 m, from one sample re-weighted in d.
@@ -24,14 +24,17 @@ import time
 
 import numpy as np
 
-from mcsim import DarkDipole, spectra
-from mcsim.chain import SpectraSource, reweight, simulate, window
-from mcsim.defaults import BLOCK_SIZE
-from mcsim.detector import load_detector
-from mcsim.fused import Buffers, select_block
-from mcsim.memory import keep_freed_memory
-from mcsim.production import decay_mothers, open_channels
-from mcsim.propagate import propagate
+from mcsim import DarkDipole
+from mcsim.detector.cards import load_detector
+from mcsim.detector.propagate import propagate
+from mcsim.generation.simulate import simulate
+from mcsim.models.channels import decay_mothers, open_channels
+from mcsim.runtime.defaults import BLOCK_SIZE
+from mcsim.runtime.memory import keep_freed_memory
+from mcsim.scan.fused import Buffers, select_block
+from mcsim.sources import spectra
+from mcsim.sources.base import window
+from mcsim.sources.mesons import SpectraSource
 
 
 def _cpu() -> tuple[float, float]:
@@ -101,7 +104,7 @@ def throughput(n_events: int) -> None:
 
 
 def fused(n_events: int) -> None:
-    """Events per user-CPU second of :func:`mcsim.fused.select_block` (NA62, full geometry)."""
+    """Events per user-CPU second of :func:`mcsim.scan.fused.select_block` (NA62, full geometry)."""
     model = DarkDipole(m1=0.1, delta=0.1, d=1e-5)
     det = load_detector("na62")
     source = SpectraSource(det)
@@ -110,7 +113,9 @@ def fused(n_events: int) -> None:
     ]
     buffers = Buffers(1, BLOCK_SIZE)
     blocks = max(n_events // BLOCK_SIZE, 1)
-    print(f"one-pass kernel (mcsim.fused), NA62 full geometry, {blocks * BLOCK_SIZE:.1e} events:")
+    print(
+        f"one-pass kernel (mcsim.scan.fused), NA62 full geometry, {blocks * BLOCK_SIZE:.1e} events:"
+    )
     for mother in (113, 221):
         channel = next(c for c in open_channels(model) if c.mother == mother)
         for sampling in ("plain", "directed"):
@@ -145,7 +150,7 @@ def ratios(n_per_channel: int) -> None:
             }
             for ctau in (100.0, 1.0):
                 d = model.d * np.sqrt(model.ctau / ctau)
-                n = {mode: reweight(b, d).expected_events() for mode, b in batches.items()}
+                n = {mode: b.reweight(d).expected_events() for mode, b in batches.items()}
                 ratio = n["full"] / n["cone"] if n["cone"] > 0 else float("nan")
                 print(
                     f"{det.name:10s} {m1:8.2f} {ctau:10.3g} {d:10.3e} {n['full']:10.3e} "

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from mcsim.models import DarkDipole, NeutrinoDipole
-from mcsim.production import channels, decay_mothers, llp_decay
+from mcsim.models.channels import channels, decay_mothers, llp_decay
+from mcsim.models.dipoles import DarkDipole, NeutrinoDipole
 
 
 def _mothers(rng, mass, n):

@@ -4,8 +4,8 @@
 
 Draws meson momenta from the rho0 table (SPS 400 GeV) three ways, side by side in one run,
 best of 3, in ns per meson of user CPU: (a) the kernels' form -- the alias draw written out in
-the loop, the rest in the inlined :func:`mcsim.spectra.meson_in_bin`; (b) the same lines with the
-alias draw moved into an ``inline="always"`` function; (c) :func:`mcsim.spectra.sample_momenta`
+the loop, the rest in the inlined :func:`mcsim.sources.spectra.meson_in_bin`; (b) the same lines with the
+alias draw moved into an ``inline="always"`` function; (c) :func:`mcsim.sources.spectra.sample_momenta`
 (the kernel itself, with its (n, 4) output array).  All three draw the same numbers.
 """
 
@@ -18,9 +18,9 @@ import time
 import numba as nb
 import numpy as np
 
-from mcsim import spectra
-from mcsim.spectra import bin_geometry, meson_in_bin
-from mcsim.xoshiro import stream, uniform
+from mcsim.physics.xoshiro import stream, uniform
+from mcsim.sources import spectra
+from mcsim.sources.spectra import bin_geometry, meson_in_bin
 
 
 @nb.njit(inline="always")

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 from mcsim import DarkDipole
-from mcsim.chain import simulate
-from mcsim.cutflow import cutflow
-from mcsim.ntuple import write_events
-from mcsim.rootio import NtupleWriter
+from mcsim.generation.cutflow import cutflow
+from mcsim.generation.simulate import simulate
+from mcsim.generation.write import write_events
+from mcsim.io.rootio import NtupleWriter
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 

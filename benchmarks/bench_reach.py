@@ -23,10 +23,10 @@ import time
 
 import numpy as np
 
-from mcsim.defaults import FIRST_PASS_EVENTS, SAMPLINGS, SCAN_SAMPLING
-from mcsim.figures import dark_targets, figure_spec
-from mcsim.reach import log_grid
-from mcsim.scan import NO_REFINEMENT, Refinement, scan_set
+from mcsim.runtime.defaults import FIRST_PASS_EVENTS, SAMPLINGS, SCAN_SAMPLING
+from mcsim.scan.figures import dark_targets, figure_spec
+from mcsim.scan.reach import log_grid
+from mcsim.scan.tasks import NO_REFINEMENT, Refinement, scan_set
 
 
 def main() -> None:

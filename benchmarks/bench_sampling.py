@@ -6,7 +6,7 @@ allocation), side by side in one run.
 
 For NA62, SHiP and FASER 2 at the default dark-dipole point (M1 = 0.1 GeV, delta = 0.1,
 d = 1e-6 GeV^-1), every open channel, ``--events`` per channel (in total: ``--events`` x channels, shared equally or, for the
-'+neyman' rows, by :mod:`mcsim.allocation`): the raw events per CPU second
+'+neyman' rows, by :mod:`mcsim.generation.allocation`): the raw events per CPU second
 of simulate(), the fraction of generated LLPs that cross the decay volume, and the figure of
 merit: the Kish effective number of selected events, (sum w)^2 / sum w^2 over the events with
 weight > 0, per CPU second (the best of ``--repeat`` runs, after one untimed run of the same size).
@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 from mcsim import DarkDipole
-from mcsim.chain import simulate
-from mcsim.memory import keep_freed_memory
+from mcsim.generation.simulate import simulate
+from mcsim.runtime.memory import keep_freed_memory
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 

@@ -12,8 +12,8 @@ from importlib import resources
 
 import numpy as np
 
-from mcsim.spectra import load_table, sample_momenta
-from mcsim.spectra_generate import read_card, run_chunk
+from mcsim.sources.pythia import read_card, run_chunk
+from mcsim.sources.spectra import load_table, sample_momenta
 
 
 def pythia_rate(card_name: str, n_events: int) -> float:

@@ -3,7 +3,7 @@
     python benchmarks/bench_yields.py [--events 65536] [--couplings 121] [--repeat 3]
 
 Every reach scan sums each selected event's yield W = w x r x P_decay at every coupling of its
-grid (:func:`mcsim.yields.yield_sums`); most cells need exponentials.  For directed dark-dipole
+grid (:func:`mcsim.weights.yield_sums`); most cells need exponentials.  For directed dark-dipole
 samples (delta = 0.1, M1 = 0.03, 0.3 and 1 GeV, all open channels) at NA62, SHiP and FASER 2,
 with the couplings of Figure 2 (d = 1e-8 - 1e-2 GeV^-1), this times in one run, side by side:
 
@@ -14,7 +14,7 @@ with the couplings of Figure 2 (d = 1e-8 - 1e-2 GeV^-1), this times in one run, 
 
 and reports CPU nanoseconds per (event, coupling) cell, the speed-up and the largest relative
 difference of the sums.  Then the same for the decay probability per event
-(:func:`mcsim.propagate.decay_probability`: the momentum tilt's, an events file's p_decay
+(:func:`mcsim.detector.propagate.decay_probability`: the momentum tilt's, an events file's p_decay
 columns) at c*tau x 1e-4, 1e-2, 1 and 100: one branch-free loop per interval against glibc's
 exp and expm1 per event and interval.
 """
@@ -29,13 +29,8 @@ import numba as nb
 import numpy as np
 
 from mcsim import DarkDipole
-from mcsim.propagate import decay_probability
-from mcsim.yields import (
-    _NEGLIGIBLE_EXPONENT,
-    _SERIES_LIMIT,
-    _series_coefficients,
-    yield_sums,
-)
+from mcsim.detector.propagate import decay_probability
+from mcsim.weights import _NEGLIGIBLE_EXPONENT, _SERIES_LIMIT, _series_coefficients, yield_sums
 
 DETECTORS = ("na62", "ship", "faser2")
 MASSES = (0.03, 0.3, 1.0)  # M1 [GeV]
@@ -113,7 +108,7 @@ def _max_rel_diff(new: list, old: list) -> float:
 
 def _samples(n_events: int) -> list[tuple]:
     """(w, intervals, beta_gamma, ctau) of each (detector, mass, channel): selected events."""
-    from mcsim.chain import simulate
+    from mcsim.generation.simulate import simulate
 
     out = []
     for det in DETECTORS:

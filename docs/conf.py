@@ -31,9 +31,9 @@ _GENERATED = Path(__file__).parent / "_generated"
 
 def _write_generated() -> None:
     """The schema page and the card list, from mcsim itself."""
-    from mcsim.detector import available_detectors, load_detector
-    from mcsim.detectors_cli import describe
-    from mcsim.rootio import schema_markdown
+    from mcsim.cli.detectors import describe
+    from mcsim.detector.cards import available_detectors, load_detector
+    from mcsim.io.rootio import schema_markdown
 
     _GENERATED.mkdir(exist_ok=True)
     (_GENERATED / "schema.md").write_text(schema_markdown())

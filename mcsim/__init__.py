@@ -4,7 +4,7 @@ Units of the public API: GeV (masses, energies), GeV^-1 (dipole coefficient d), 
 
 ``import mcsim`` loads nothing heavy and changes nothing: the names below are imported on first
 use (numba, awkward and uproot only then), and the numba cache is checked when the first kernel
-module is imported (:mod:`mcsim.jit_cache`).
+module is imported (:mod:`mcsim.runtime.jit_cache`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 
-from .defaults import BLAS_THREAD_VARIABLES
-from .signals import guard_startup, is_command
+from mcsim.runtime.defaults import BLAS_THREAD_VARIABLES
+from mcsim.runtime.signals import guard_startup, is_command
 
 if is_command():  # the `mcsim` command itself, before numpy is imported:
     guard_startup()  # a signal while importing ends it quietly
@@ -28,9 +28,9 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 #: Modules whose public names (their ``__all__``) are mcsim's too: the built-in models
-#: (:mod:`mcsim.models`) and the event readers (``mcsim.read``, ``mcsim.iterate``), imported on
+#: (:mod:`mcsim.models.dipoles`) and the event readers (``mcsim.read``, ``mcsim.iterate``), imported on
 #: first access.
-_PUBLIC_MODULES = (".models", ".events")
+_PUBLIC_MODULES = (".models.dipoles", ".io.events")
 
 __all__ = ["__version__"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mcsim import DarkDipole, NeutrinoDipole
-from mcsim.chain import simulate
+from mcsim.generation.simulate import simulate
 
 FILE = Path(__file__).resolve().parent / "data" / "anchors.toml"
 N_EVENTS = 100_000

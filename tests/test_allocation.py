@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 from mcsim import DarkDipole
-from mcsim.allocation import neyman, spread
-from mcsim.chain import ARRAYS, BLOCK_SIZE, simulate
-from mcsim.ntuple import write_events
-from mcsim.rootio import read_arrays, read_metadata
+from mcsim.generation.allocation import neyman, spread
+from mcsim.generation.simulate import simulate
+from mcsim.generation.write import write_events
+from mcsim.io.rootio import read_arrays, read_metadata
+from mcsim.io.schema import ARRAYS
+from mcsim.runtime.defaults import BLOCK_SIZE
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 #: rho (most of NA62's yield), eta (Dalitz), Upsilon(1S) (1e-5 of it)

@@ -13,10 +13,11 @@ from references import (
 )
 
 from mcsim import DarkDipole, NeutrinoDipole
-from mcsim.chain import ARRAYS, expected_events_at, reweight, simulate
-from mcsim.mesons import LEPTON_PDGID, sm
-from mcsim.production import open_channels
-from mcsim.propagate import decay_probability
+from mcsim.detector.propagate import decay_probability
+from mcsim.generation.simulate import simulate
+from mcsim.io.schema import ARRAYS
+from mcsim.models.channels import open_channels
+from mcsim.physics.particles import LEPTON_PDGID, sm
 
 
 class Synthetic:
@@ -162,15 +163,15 @@ def test_reweighting_is_exact_against_the_same_seed():
     base = _sim(DARK, 3, n=5000)
     for d in (2e-6, 2e-4):
         direct = _sim(DARK.with_coupling(d), 3, n=5000)
-        moved = reweight(base, d)
+        moved = base.reweight(d)
         np.testing.assert_allclose(
             moved.arrays["weight"], direct.arrays["weight"], rtol=1e-9, atol=1e-300
         )
         np.testing.assert_allclose(moved.arrays["vertex"], direct.arrays["vertex"], rtol=1e-7)
         assert moved.metadata["ctau"] == pytest.approx(direct.metadata["ctau"], rel=1e-12)
         assert moved.metadata["br"] == pytest.approx(direct.metadata["br"], rel=1e-12)
-        assert expected_events_at(base, d) == pytest.approx(moved.expected_events(), rel=1e-12)
-    there_and_back = reweight(reweight(base, 2e-4), DARK.d)
+        assert base.expected_events(d) == pytest.approx(moved.expected_events(), rel=1e-12)
+    there_and_back = base.reweight(2e-4).reweight(DARK.d)
     np.testing.assert_allclose(there_and_back.arrays["weight"], base.arrays["weight"], rtol=1e-9)
 
 
@@ -182,15 +183,15 @@ def test_reweighted_yields_agree_with_direct_generation_over_four_decades():
     ctaus = []
     for d in (2e-6, 6e-6, 2e-5, 6e-5, 2e-4):
         direct = _sim(DARK.with_coupling(d), 20 + int(d * 1e7))
-        moved = reweight(base, d)
+        moved = base.reweight(d)
         ctaus.append(direct.metadata["ctau"])
         diff = moved.expected_events() - direct.expected_events()
         assert direct.expected_events() > 0
         assert abs(diff) < 4 * math.hypot(_sigma(moved), _sigma(direct)), d
     assert max(ctaus) / min(ctaus) >= 1e4
-    per_d4 = [expected_events_at(base, d) / d**4 for d in (1e-6, 2e-6)]
+    per_d4 = [base.expected_events(d) / d**4 for d in (1e-6, 2e-6)]
     assert per_d4[1] == pytest.approx(per_d4[0], rel=0.03)  # long lifetime: N ~ BR / lambda
-    assert expected_events_at(base, 2e-4) < expected_events_at(base, 6e-5) / 100  # short
+    assert base.expected_events(2e-4) < base.expected_events(6e-5) / 100  # short
 
 
 def test_neutrino_model_charges():
@@ -217,7 +218,7 @@ def test_closed_model_point_gives_an_empty_batch():
     assert not open_channels(heavy)
     batch = simulate(heavy, "na62", n_events=10, seed=1, source=Synthetic())
     assert len(batch) == 0 and batch.expected_events() == 0.0
-    assert reweight(batch, 1e-4).expected_events() == 0.0
+    assert batch.reweight(1e-4).expected_events() == 0.0
 
 
 def test_bad_arguments():
@@ -230,7 +231,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="n_events"):
         _sim(DARK, 1, n=0)
     with pytest.raises(ValueError, match="d must be"):
-        reweight(_sim(DARK, 1, n=10), -1.0)
+        _sim(DARK, 1, n=10).reweight(-1.0)
 
 
 def test_shipped_spectra_give_the_paper_normalisation_and_expected_events():

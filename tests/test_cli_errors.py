@@ -3,7 +3,7 @@ one line on stderr naming the parameter or file, never a traceback, never a file
 path or a .part file.
 
 A property test (hypothesis) corrupts ONE thing of a valid command -- a number outside its
-documented range (mcsim.validate), not a number, not finite, not whole; an unknown, foreign or
+documented range (mcsim.runtime.validate), not a number, not finite, not whole; an unknown, foreign or
 value-less option; a detector card with one bad key, a missing table, binary content, a
 directory; a damaged events file -- and runs the command in-process.  The cases the issue lists
 are run as real processes as well.  HYPOTHESIS_EXAMPLES sets the number of examples (60).
@@ -23,10 +23,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcsim import DarkDipole, validate
-from mcsim.cli import main
-from mcsim.detector import load_detector
-from mcsim.ntuple import write_events
+from mcsim import DarkDipole
+from mcsim.cli.main import main
+from mcsim.detector.cards import load_detector
+from mcsim.generation.write import write_events
+from mcsim.runtime import validate
 
 pytestmark = pytest.mark.slow
 
@@ -415,16 +416,16 @@ def test_cutflow_next_to_a_read_only_directory_warns_and_prints_the_table(tmp_pa
 @pytest.mark.parametrize("command", ["generate", "reach", "figure", "validate-cone", "info"])
 def test_help_and_a_bad_option_load_no_kernels(command):
     """`mcsim CMD --help` and a bad option are answered before numba (and the kernels) load:
-    the options come from mcsim.defaults and the validators, the machinery loads when a
+    the options come from mcsim.runtime.defaults and the validators, the machinery loads when a
     command runs."""
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from mcsim.cli import main\n"
+        "from mcsim.cli.main import main\n"
         f"for args in (['{command}', '--help'], ['{command}', '--no-such-option']):\n"
         "    res = CliRunner().invoke(main, args)\n"
         "    assert res.exit_code in (0, 2), res.output\n"
-        "loaded = [m for m in ('numba', 'scipy', 'uproot', 'mcsim.scan') if m in sys.modules]\n"
+        "loaded = [m for m in ('numba', 'scipy', 'uproot', 'mcsim.scan.tasks') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

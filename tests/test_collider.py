@@ -8,18 +8,14 @@ import pytest
 import uproot
 from click.testing import CliRunner
 
-from mcsim.chain import expected_events_at, simulate
-from mcsim.cli import main
-from mcsim.collider import (
-    ColliderDetector,
-    cross_section_fb,
-    expected_events,
-    selection,
-)
-from mcsim.cutflow import cutflow
-from mcsim.detector import load_detector
-from mcsim.models import DarkDipole
-from mcsim.ntuple import write_events
+from mcsim.cli.main import main
+from mcsim.detector.cards import load_detector
+from mcsim.detector.collider import ColliderDetector
+from mcsim.generation.cutflow import cutflow
+from mcsim.generation.simulate import simulate
+from mcsim.generation.write import write_events
+from mcsim.models.dipoles import DarkDipole
+from mcsim.sources.collider import cross_section_fb, expected_events, selection
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +121,7 @@ def test_yield_scales_as_d2_when_prompt_and_d4_when_long_lived(batch):
     small = expected_events(batch, [1e-7, 1e-6])[0]
     assert small[1] / small[0] == pytest.approx(1e4, rel=1e-3)
     # the chain's re-weighting gives the same numbers
-    assert expected_events_at(batch, 3 * d0) == pytest.approx(
+    assert batch.expected_events(3 * d0) == pytest.approx(
         expected_events(batch, [3 * d0])[0][0], rel=1e-12
     )
     assert batch.expected_events() == pytest.approx(expected_events(batch, [d0])[0][0], rel=1e-12)
@@ -188,7 +184,8 @@ def test_same_seed_same_events(babar):
 def test_reach_scan_of_the_babar_card(babar):
     """The scan's collider branch: level 10 events, zero above threshold, and at a large d (all
     chi2 decay at once) N = L sigma x acceptance of a direct simulation."""
-    from mcsim.scan import Family, Target, scan
+    from mcsim.scan.family import Family
+    from mcsim.scan.tasks import Target, scan
 
     masses, couplings = np.array([0.1, 5.0]), np.geomspace(1e-4, 1e-1, 4)
     (grid,) = scan(
@@ -211,7 +208,8 @@ def test_refinement_with_a_collider_card_in_the_scan():
     """Figure 2's job: BaBar (never refined) placed before a fixed-target card whose contour
     cells are refined; the refinement finds its tasks by their index (it took the collider-free
     list's position and failed)."""
-    from mcsim.scan import Family, Refinement, Target, scan_set
+    from mcsim.scan.family import Family
+    from mcsim.scan.tasks import Refinement, Target, scan_set
 
     couplings = np.geomspace(1e-6, 1e-3, 10)
     job = (Family("dark-dipole", delta=0.1), [Target("BaBar", "babar"), Target("NA62", "na62")])

@@ -12,12 +12,12 @@ import uproot
 from click.testing import CliRunner
 
 from mcsim import DarkDipole
-from mcsim.chain import expected_events_at, reweight, simulate
-from mcsim.cli import main
-from mcsim.cutflow import cutflow
-from mcsim.ntuple import write_events
-from mcsim.rootio import read_arrays, read_metadata
-from mcsim.schema import EventBatch
+from mcsim.cli.main import main
+from mcsim.generation.cutflow import cutflow
+from mcsim.generation.simulate import simulate
+from mcsim.generation.write import write_events
+from mcsim.io.rootio import read_arrays, read_metadata
+from mcsim.io.schema import EventBatch
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 D2 = 4e-6
@@ -65,8 +65,8 @@ def test_final_count_equals_the_chain_expected_events(files):
     flow = cutflow(files["base"], step_size=4_000, histograms=False)
     assert flow.expected_events == pytest.approx(batch.expected_events(), rel=1e-12)
     moved = cutflow(files["base"], d=D2, step_size=4_000, histograms=False)
-    assert moved.expected_events == pytest.approx(expected_events_at(batch, D2), rel=1e-12)
-    assert moved.expected_events == pytest.approx(reweight(batch, D2).expected_events(), rel=1e-12)
+    assert moved.expected_events == pytest.approx(batch.expected_events(D2), rel=1e-12)
+    assert moved.expected_events == pytest.approx(batch.reweight(D2).expected_events(), rel=1e-12)
     assert moved.ctau == pytest.approx(POINT.with_coupling(D2).ctau, rel=1e-12)
 
 
@@ -76,7 +76,7 @@ def test_final_count_equals_simulate_for_the_same_events(files):
     flow = cutflow(files["rho"], histograms=False)
     assert flow.expected_events == pytest.approx(ref.expected_events(), rel=1e-12)
     moved = cutflow(files["rho"], d=D2, histograms=False)
-    assert moved.expected_events == pytest.approx(expected_events_at(ref, D2), rel=1e-12)
+    assert moved.expected_events == pytest.approx(ref.expected_events(D2), rel=1e-12)
     assert moved.expected_events > 0
 
 

@@ -6,10 +6,10 @@ import pytest
 from conftest import random_mothers
 from scipy import stats
 
-from mcsim import dalitz
-from mcsim.mesons import sm
-from mcsim.models import DarkDipole, NeutrinoDipole
-from mcsim.production import channels, decay_mothers
+from mcsim.models.channels import channels, decay_mothers
+from mcsim.models.dipoles import DarkDipole, NeutrinoDipole
+from mcsim.physics import dalitz
+from mcsim.physics.particles import sm
 
 N_EVENTS = 1_000_000
 N_BINS = 20

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mcsim.detector import available_detectors, load_detector
-from mcsim.geometry import Box, Cylinder, RectFrustum
+from mcsim.detector.cards import available_detectors, load_detector
+from mcsim.detector.geometry import Box, Cylinder, RectFrustum
 
 SHIPPED = ("na62", "hike", "ship", "faser2", "charm2", "bebc", "nucal", "babar")
 

@@ -4,9 +4,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from click.testing import CliRunner
 
-from mcsim.cli import main
-from mcsim.detector import available_detectors, load_detector
-from mcsim.detectors_cli import describe, draw_side_view
+from mcsim.cli.detectors import describe, draw_side_view
+from mcsim.cli.main import main
+from mcsim.detector.cards import available_detectors, load_detector
 
 
 def test_list_names_every_card_with_its_exposure():

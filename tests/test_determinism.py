@@ -6,11 +6,12 @@ import pytest
 import uproot
 from click.testing import CliRunner
 
-from mcsim.chain import BLOCK_SIZE as BLOCK
-from mcsim.cli import main
-from mcsim.ntuple import chunk_sizes
-from mcsim.rootio import BRANCHES
-from mcsim.scan import Family, Target, scan
+from mcsim.cli.main import main
+from mcsim.generation.write import chunk_sizes
+from mcsim.io.rootio import BRANCHES
+from mcsim.runtime.defaults import BLOCK_SIZE as BLOCK
+from mcsim.scan.family import Family
+from mcsim.scan.tasks import Target, scan
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +83,7 @@ def test_block_streams_are_the_children_of_the_blocks_seed_sequence():
     """Each stream of an event block is child i of SeedSequence(seed, spawn_key=(mother,
     block)) (the random numbers of every shipped file and grid depend on it), and the blocks'
     streams differ."""
-    from mcsim.chain import STREAMS, block_rngs
+    from mcsim.sources.base import STREAMS, block_rngs
 
     for seed, mother, block in ((1, 221, 0), (7, 113, 3)):
         parent = np.random.SeedSequence(seed, spawn_key=(mother, block))

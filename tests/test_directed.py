@@ -8,11 +8,11 @@ import pytest
 from conftest import random_mothers
 
 from mcsim import DarkDipole, NeutrinoDipole
-from mcsim.chain import simulate
-from mcsim.detector import load_detector
-from mcsim.directed import can_reach, reach_fraction
-from mcsim.production import decay_mothers, open_channels
-from mcsim.propagate import propagate
+from mcsim.detector.cards import load_detector
+from mcsim.detector.propagate import propagate
+from mcsim.generation.simulate import simulate
+from mcsim.models.channels import decay_mothers, open_channels
+from mcsim.physics.directed import can_reach, reach_fraction
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 

@@ -8,8 +8,8 @@ from references import MASS_TOLERANCE, mass_shell_violation
 
 import mcsim
 from mcsim import NeutrinoDipole
-from mcsim.events import MOMENTA, iterate
-from mcsim.ntuple import write_events
+from mcsim.generation.write import write_events
+from mcsim.io.events import MOMENTA, iterate
 
 POINT = NeutrinoDipole(m_n=0.3, d=1e-6, flavour="e")
 

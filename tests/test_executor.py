@@ -1,4 +1,4 @@
-"""mcsim.executor (through scan.run_tasks): workers die with the parent, are single-threaded in
+"""mcsim.runtime.executor (through scan.run_tasks): workers die with the parent, are single-threaded in
 BLAS, a lost or unreachable Dask cluster is a clear error within the timeout instead of a hang."""
 
 import ctypes
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mcsim import executor
-from mcsim.executor import Helper, Session, _worker_init
-from mcsim.scan import Family, Target, make_tasks, run_tasks
+from mcsim.runtime import executor
+from mcsim.runtime.executor import Helper, Session, _worker_init
+from mcsim.scan.family import Family
+from mcsim.scan.tasks import Target, make_tasks, run_tasks
 
 TASKS = make_tasks(
     Family("dark-dipole", delta=0.1),
@@ -90,7 +91,11 @@ def test_a_session_keeps_its_workers_over_runs_and_warms_them_up_first(monkeypat
 
 def test_workers_are_forked_on_linux_unless_a_thread_runs():
     fresh = subprocess.run(
-        [sys.executable, "-c", "from mcsim.executor import _start_method; print(_start_method())"],
+        [
+            sys.executable,
+            "-c",
+            "from mcsim.runtime.executor import _start_method; print(_start_method())",
+        ],
         capture_output=True,
         text=True,
         check=True,

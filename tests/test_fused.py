@@ -1,4 +1,4 @@
-"""mcsim.fused.select_block, the reach scans' one-pass kernel: from the same streams it gives,
+"""mcsim.scan.fused.select_block, the reach scans' one-pass kernel: from the same streams it gives,
 for every geometry at once, exactly what the separate kernels give -- chain.produce (meson and
 production decay, plain, directed or tilted) followed by propagate.propagate -- wherever the
 photon reaches the calorimeter, and nothing elsewhere."""
@@ -6,12 +6,12 @@ photon reaches the calorimeter, and nothing elsewhere."""
 import numpy as np
 import pytest
 
-from mcsim.chain import SpectraSource, produce
-from mcsim.detector import load_detector
-from mcsim.fused import Buffers, select_block
-from mcsim.models import DarkDipole, NeutrinoDipole
-from mcsim.production import open_channels
-from mcsim.propagate import propagate
+from mcsim.detector.cards import load_detector
+from mcsim.detector.propagate import propagate
+from mcsim.models.channels import open_channels
+from mcsim.models.dipoles import DarkDipole, NeutrinoDipole
+from mcsim.scan.fused import Buffers, select_block
+from mcsim.sources.mesons import SpectraSource, produce
 
 N = 20_000
 
@@ -33,8 +33,8 @@ def _separate(channel, model, source, det, mode, window, seed, tilt=None):
         mothers, products = produce(channel, source, N, rng_production, window)
         weight = products["weight"]
     else:  # the scans' refinement: mesons tilted in momentum, the LLP as in produce
-        from mcsim.production import decay_mothers
-        from mcsim.spectra import load_table, sample_momenta_tilted
+        from mcsim.models.channels import decay_mothers
+        from mcsim.sources.spectra import load_table, sample_momenta_tilted
 
         table = load_table(channel.mother, det.beam)
         mothers, weight = sample_momenta_tilted(table, N, rng_production, tilt)

@@ -6,9 +6,9 @@ import pytest
 import uproot
 from click.testing import CliRunner
 
-import mcsim.ntuple as ntuple
+import mcsim.generation.write as ntuple
 from mcsim import DarkDipole
-from mcsim.cli import main
+from mcsim.cli.main import main
 
 DARK = ["--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "1e-6"]
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from mcsim.geometry import (
+from mcsim.detector.geometry import (
     Box,
     Calorimeter,
     Cone,

@@ -6,10 +6,10 @@ import pytest
 from click.testing import CliRunner
 
 from mcsim import DarkDipole, NeutrinoDipole
-from mcsim.cli import main
-from mcsim.hepmc import PDG_CHI1, PDG_CHI2, PDG_N, WEIGHT_NAMES
-from mcsim.ntuple import output_format, write_events
-from mcsim.rootio import read_arrays
+from mcsim.cli.main import main
+from mcsim.generation.write import output_format, write_events
+from mcsim.io.hepmc import PDG_CHI1, PDG_CHI2, PDG_N, WEIGHT_NAMES
+from mcsim.io.rootio import read_arrays
 
 KW = dict(n_events=10_000, seed=3, chunk_size=4_000)
 
@@ -49,7 +49,7 @@ def test_same_events_momenta_vertices_and_weights_as_the_root_file(pair):
         == (KW["n_events"] if model == "dark" else int(a["above_threshold"].sum()))
         > 50
     )
-    from mcsim.rootio import iterate
+    from mcsim.io.rootio import iterate
 
     numbers = next(iterate(pair[3] / "ev.root", ["event"], step_size=10**7))
     h = _columns(events)

@@ -8,8 +8,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from mcsim.cli import main
-from mcsim.models import DarkDipole
+from mcsim.cli.main import main
+from mcsim.models.dipoles import DarkDipole
 
 HBARC_GEV_M = 1.973269804e-16  # hbar c [GeV m], CODATA 2018 (exact in SI)
 
@@ -86,7 +86,7 @@ def test_info_text_lists_closed_channels():
 def test_info_bad_input_one_line_exit_2(args, message):
     """Run as a real process: one line on stderr, exit status 2, no traceback."""
     proc = subprocess.run(
-        [sys.executable, "-m", "mcsim.cli", "info", *args], capture_output=True, text=True
+        [sys.executable, "-m", "mcsim.cli.main", "info", *args], capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert message in proc.stderr
@@ -104,7 +104,7 @@ def test_unknown_flavour_and_model_rejected_by_cli():
 def test_branching_ratio_above_one_warns():
     from click.testing import CliRunner
 
-    from mcsim.cli import main
+    from mcsim.cli.main import main
 
     args = ["info", "--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1"]
     res = CliRunner().invoke(main, [*args, "--d", "1"])
@@ -114,17 +114,17 @@ def test_branching_ratio_above_one_warns():
 
 
 def test_command_list_loads_nothing_and_matches_the_commands():
-    """`mcsim --help` lists every command from mcsim.cli._COMMANDS without importing them;
+    """`mcsim --help` lists every command from mcsim.cli.main._COMMANDS without importing them;
     each line is the command's own help up to its first colon or full stop."""
     import subprocess
     import sys
 
-    from mcsim.cli import _COMMANDS, main
+    from mcsim.cli.main import _COMMANDS, main
 
     code = (
-        "import sys; from click.testing import CliRunner; from mcsim.cli import main; "
+        "import sys; from click.testing import CliRunner; from mcsim.cli.main import main; "
         "r = CliRunner().invoke(main, ['--help']); print(r.exit_code, "
-        "[m for m in ('numba', 'uproot', 'scipy', 'mcsim.chain') if m in sys.modules])"
+        "[m for m in ('numba', 'uproot', 'scipy', 'mcsim.generation.simulate') if m in sys.modules])"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -4,7 +4,7 @@ in the file defining a kernel, not in functions it inlines from other files)."""
 from pathlib import Path
 
 import mcsim
-from mcsim.jit_cache import refresh, sources_hash
+from mcsim.runtime.jit_cache import refresh, sources_hash
 
 
 def _package(tmp_path: Path) -> tuple[Path, Path]:
@@ -52,7 +52,7 @@ def test_data_files_count_and_the_stamp_matches_the_installed_package(tmp_path):
 
 
 def test_kernels_cached_looks_for_the_propagator(tmp_path, monkeypatch):
-    from mcsim import jit_cache
+    from mcsim.runtime import jit_cache
 
     monkeypatch.setattr(jit_cache, "_cache_dir", lambda: tmp_path)
     assert not jit_cache.kernels_cached()
@@ -70,8 +70,8 @@ def test_import_mcsim_loads_nothing_heavy_and_touches_no_cache():
 
     code = (
         "import sys, mcsim; heavy = [m for m in ('numba', 'awkward', 'uproot', 'vector', "
-        "'scipy', 'matplotlib', 'mcsim.jit_cache') if m in sys.modules]; print(heavy); "
-        "print(mcsim.DarkDipole.__name__, 'mcsim.models' in sys.modules)"
+        "'scipy', 'matplotlib', 'mcsim.runtime.jit_cache') if m in sys.modules]; print(heavy); "
+        "print(mcsim.DarkDipole.__name__, 'mcsim.models.dipoles' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -85,7 +85,7 @@ def test_the_compile_notice_is_for_the_simulating_commands():
     validate-cone, not for info or cutflow, which compile a few kernels at most."""
     import click
 
-    from mcsim import jit_cache
+    from mcsim.runtime import jit_cache
 
     assert not jit_cache._simulating()  # no command running
     cases = (("generate", True), ("figure", True), ("info", False), ("cutflow", False))
@@ -109,7 +109,7 @@ import numpy as np
 from mcsim import jit_cache
 if sys.argv[1] == "trim":
     jit_cache.trim_numba_startup()
-from mcsim.propagate import decay_probability
+from mcsim.detector.propagate import decay_probability
 decay_probability(np.array([[0.0, 1.0]]), np.array([1.0]), 1.0)  # numba's registries load
 loaded = [m for m in ("awkward", "vector", "scipy.linalg") if m in sys.modules]
 import numba

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from mcsim import jsonio
-from mcsim.reach import ReachGrid, read_grids, write_grids
+from mcsim.io import jsonio
+from mcsim.scan.reach import ReachGrid, read_grids, write_grids
 
 
 def _strict_parse(text):

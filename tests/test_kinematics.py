@@ -6,10 +6,10 @@ from conftest import random_mothers
 from references import MASS_TOLERANCE, mass_shell_violation
 from scipy import stats
 
-from mcsim.kinematics import decay_two_body, two_body_momentum
-from mcsim.mesons import LEPTON_PDGID, sm
-from mcsim.models import DarkDipole, NeutrinoDipole
-from mcsim.production import decay_mothers, llp_decay, open_channels
+from mcsim.models.channels import decay_mothers, llp_decay, open_channels
+from mcsim.models.dipoles import DarkDipole, NeutrinoDipole
+from mcsim.physics.kinematics import decay_two_body, two_body_momentum
+from mcsim.physics.particles import LEPTON_PDGID, sm
 
 MODELS = [
     DarkDipole(0.01, 0.1, 1e-4),
@@ -133,7 +133,7 @@ def test_two_body_momentum_and_seed_reproducibility():
 
 
 def test_generate_rejects_closed_channel(rng):
-    from mcsim.production import channels
+    from mcsim.models.channels import channels
 
     closed = next(c for c in channels(DarkDipole(1.0, 0.1, 1e-4)) if not c.is_open)
     with pytest.raises(ValueError, match="closed by kinematics"):

@@ -10,7 +10,7 @@ import pytest
 SCRIPT = """
 import resource, sys
 import numpy as np
-from mcsim.memory import keep_freed_memory
+from mcsim.runtime.memory import keep_freed_memory
 
 applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 def faults():

@@ -3,7 +3,7 @@
 import pytest
 from particle import Particle
 
-import mcsim.mesons as mesons
+import mcsim.physics.particles as mesons
 
 
 def test_masses_and_widths_are_the_pdg_values_in_gev():

@@ -1,4 +1,4 @@
-"""Model cards (mcsim.model_card): the dark dipole written as a card gives the built-in model's
+"""Model cards (mcsim.models.card): the dark dipole written as a card gives the built-in model's
 events; bad cards fail with one line naming card and key; flat three-body phase space; the
 re-weighting follows the card's coupling power."""
 
@@ -12,12 +12,12 @@ import pytest
 from scipy import integrate
 
 from mcsim import DarkDipole
-from mcsim.chain import expected_events_at, simulate
-from mcsim.defaults import SCAN_SAMPLING
-from mcsim.model_card import load_card
-from mcsim.model_registry import get, model_from_options
-from mcsim.production import decay_mothers, open_channels
-from mcsim.scan import Family
+from mcsim.generation.simulate import simulate
+from mcsim.models.card import load_card
+from mcsim.models.channels import decay_mothers, open_channels
+from mcsim.models.registry import get, model_from_options
+from mcsim.runtime.defaults import SCAN_SAMPLING
+from mcsim.scan.family import Family
 
 SHIPPED = "dark_dipole_delta0.1"  # M1 = 0.05 GeV, delta = 0.1, d_ref = 1e-5 GeV^-1
 _NAMES = {
@@ -82,9 +82,7 @@ def test_card_gives_the_builtin_events(tmp_path, detector, m1, d):
     assert n_b.stat_error == pytest.approx(n_a.stat_error, rel=1e-9)
     assert np.array_equal(a.arrays["p4_photon"], b.arrays["p4_photon"])
     for other in (d / 3, d * 3):
-        assert expected_events_at(b, other) == pytest.approx(
-            expected_events_at(a, other), rel=1e-12
-        )
+        assert b.expected_events(other) == pytest.approx(a.expected_events(other), rel=1e-12)
 
 
 @pytest.mark.parametrize("detector", ["na62", "ship"])
@@ -98,7 +96,7 @@ def test_shipped_dark_card_matches_builtin(detector):
     a = simulate(builtin, detector, n_events=2000, seed=3)
     b = simulate(card, detector, n_events=2000, seed=3)
     for d in (1e-5, 1e-4, 1e-3):
-        assert expected_events_at(b, d) == pytest.approx(expected_events_at(a, d), rel=1e-12)
+        assert b.expected_events(d) == pytest.approx(a.expected_events(d), rel=1e-12)
 
 
 def test_card_family_scales_masses_and_width():
@@ -178,7 +176,7 @@ def test_reweighting_follows_the_card_power(tmp_path):
     direct = simulate(model_from_options(f"card:{path}", d=3e-3), "ship", n_events=20000, seed=2)
     assert direct.metadata["br"][0] == pytest.approx(81e-6, rel=1e-12)
     assert direct.expected_events() > 0
-    assert expected_events_at(at_ref, 3e-3) == pytest.approx(direct.expected_events(), rel=1e-9)
+    assert at_ref.expected_events(3e-3) == pytest.approx(direct.expected_events(), rel=1e-9)
 
 
 BAD = [
@@ -208,7 +206,7 @@ def test_bad_card_one_line_exit_2(tmp_path, text, message):
     with pytest.raises(ValueError, match="model card"):
         load_card(str(path))
     proc = subprocess.run(
-        [sys.executable, "-m", "mcsim.cli", "info", "--model", f"card:{path}", "--d", "1e-5"],
+        [sys.executable, "-m", "mcsim.cli.main", "info", "--model", f"card:{path}", "--d", "1e-5"],
         capture_output=True,
         text=True,
     )
@@ -242,8 +240,8 @@ def test_generate_and_reach_commands_take_a_card(tmp_path):
 
     from click.testing import CliRunner
 
-    from mcsim.cli import main
-    from mcsim.rootio import read_metadata
+    from mcsim.cli.main import main
+    from mcsim.io.rootio import read_metadata
 
     runner = CliRunner()
     out = tmp_path / "card.root"
@@ -305,5 +303,5 @@ def test_generate_and_reach_commands_take_a_card(tmp_path):
     model = model_from_options(f"card:{SHIPPED}", d=1e-5)
     batch = simulate(model, "na62", n_events=2000, seed=4, sampling=SCAN_SAMPLING)  # reach's
     for k, d in enumerate(grid["couplings"]):
-        assert grid["events"][0][k] == pytest.approx(expected_events_at(batch, d), rel=1e-5)
+        assert grid["events"][0][k] == pytest.approx(batch.expected_events(d), rel=1e-5)
     assert not (tmp_path / "reach" / "relic.json").exists()  # the card has no relic line

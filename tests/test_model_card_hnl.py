@@ -7,8 +7,8 @@ import math
 import pytest
 
 from mcsim import NeutrinoDipole
-from mcsim.chain import expected_events_at, simulate
-from mcsim.model_registry import model_from_options
+from mcsim.generation.simulate import simulate
+from mcsim.models.registry import model_from_options
 
 CARD = "card:hnl_dipole_tau"
 NEUTRAL = [113, 223, 333, 443, 553, 100443, 100553, 200553, 221, 331]
@@ -33,4 +33,4 @@ def test_card_matches_builtin_neutral_channels(detector):
     assert sorted(a.metadata["mother_pdgids"]) == sorted(b.metadata["mother_pdgids"])
     assert a.expected_events() > 0
     for d in (1e-7, 1e-6, 1e-5):
-        assert expected_events_at(b, d) == pytest.approx(expected_events_at(a, d), rel=1e-12)
+        assert b.expected_events(d) == pytest.approx(a.expected_events(d), rel=1e-12)

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from mcsim.models import DarkDipole, NeutrinoDipole, model_from_options
+from mcsim.models.dipoles import DarkDipole, NeutrinoDipole
+from mcsim.models.registry import model_from_options
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 from scipy.stats import qmc
 
-from mcsim.constants import E_CHARGE_SQ
-from mcsim.models import DarkDipole
-from mcsim.monophoton import (
+from mcsim.models.dipoles import DarkDipole
+from mcsim.physics.constants import E_CHARGE_SQ
+from mcsim.physics.monophoton import (
     ANGULAR_ENVELOPE,
     dsigma_dx_dcos,
     envelope_bound,

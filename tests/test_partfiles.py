@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from mcsim import partfiles
+from mcsim.io import partfiles
 
 
 def _dead_pid():

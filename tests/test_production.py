@@ -5,10 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from mcsim.constants import ALPHA
-from mcsim.mesons import sm
-from mcsim.models import DarkDipole, NeutrinoDipole
-from mcsim.production import (
+from mcsim.models.channels import (
     CHARGED_PSEUDOSCALARS,
     VECTORS,
     channels,
@@ -16,6 +13,9 @@ from mcsim.production import (
     two_photon_width,
     vector_decay_constant,
 )
+from mcsim.models.dipoles import DarkDipole, NeutrinoDipole
+from mcsim.physics.constants import ALPHA
+from mcsim.physics.particles import sm
 
 
 def _by_mother(model):
@@ -32,7 +32,7 @@ def test_anomaly_massless_limit(pdgid):
     d = 1.0
     chan = _by_mother(DarkDipole(1e-4, 0.1, d))[pdgid]
     mp = sm(pdgid).mass
-    from mcsim.constants import INPUTS
+    from mcsim.physics.constants import INPUTS
 
     br_gg = INPUTS["pseudoscalar_two_photon"][pdgid]["BR_gg"]
     ratio = chan.br / br_gg
@@ -42,7 +42,7 @@ def test_anomaly_massless_limit(pdgid):
 def test_pi0_anomaly_mass_effect_reference():
     """At M1 = 0.01 GeV, delta = 0.1 the ratio is 1.082 x the massless limit."""
     mp = sm(111).mass
-    from mcsim.constants import INPUTS
+    from mcsim.physics.constants import INPUTS
 
     br_gg = INPUTS["pseudoscalar_two_photon"][111]["BR_gg"]
     chan = _by_mother(DarkDipole(0.01, 0.1, 1.0))[111]
@@ -75,7 +75,7 @@ def test_vector_decay_constants_close_to_sheet(pdgid, f_sheet):
 
 def test_vector_massless_equals_br_ee_formula():
     """BR(V -> chi chi)/d^2 = BR(V -> ee) M_V^2 / (2 pi alpha) exactly in the massless limit."""
-    from mcsim.constants import INPUTS
+    from mcsim.physics.constants import INPUTS
 
     for v in VECTORS:
         chan = _by_mother(DarkDipole(1e-6, 0.1, 1.0))[v]
@@ -196,7 +196,7 @@ def _width_a5_by_quadrature(pdgid, ml, mn, d):
     m13^2 is the textbook Dalitz boundary in the rest frame of (1, 3) (PDG kinematics review)."""
     from scipy.integrate import quad
 
-    from mcsim.constants import G_F, INPUTS
+    from mcsim.physics.constants import G_F, INPUTS
 
     par = INPUTS["charged_pseudoscalars"][pdgid]
     mp = sm(pdgid).mass

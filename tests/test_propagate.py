@@ -8,16 +8,16 @@ import pytest
 from references import MASS_TOLERANCE, mass_shell_violation
 from scipy.stats import kstest
 
-from mcsim.detector import load_detector
-from mcsim.geometry import contains, crossings, face_contains
-from mcsim.kinematics import decay_two_body
-from mcsim.propagate import (
+from mcsim.detector.cards import load_detector
+from mcsim.detector.geometry import contains, crossings, face_contains
+from mcsim.detector.propagate import (
     decay_probability,
     exp_neg,
     one_minus_exp_neg,
     propagate,
     remap_vertices,
 )
+from mcsim.physics.kinematics import decay_two_body
 
 M_LLP, M_INV = 0.11, 0.10  # chi2, chi1 [GeV] (M1 = 0.1, delta = 0.1)
 

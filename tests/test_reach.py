@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from mcsim.detector import load_detector
-from mcsim.reach import (
+from mcsim.detector.cards import load_detector
+from mcsim.scan.reach import (
     ReachGrid,
     contour_lines,
     log_grid,
@@ -128,7 +128,7 @@ def test_log_grid_errors():
 def test_min_coupling_interpolates_between_mass_columns():
     """N = (d / d0(m))^4 with d0 = 1e-6 (m / 0.1 GeV)^-1: the N = 3 coupling at a mass between grid
     columns follows the power law, not the nearest column."""
-    from mcsim.reach import min_coupling
+    from mcsim.scan.reach import min_coupling
 
     masses = np.geomspace(0.01, 5.0, 40)
     couplings = np.geomspace(1e-9, 1e-3, 100)

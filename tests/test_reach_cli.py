@@ -6,9 +6,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from click.testing import CliRunner
 
-from mcsim.cli import main
-from mcsim.reach import ReachGrid
-from mcsim.reach_plot import plot_detectors
+from mcsim.cli.main import main
+from mcsim.scan.reach import ReachGrid
+from mcsim.scan.reach_plot import plot_detectors
 
 
 def _grid(label, exposure, scale):

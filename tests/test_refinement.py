@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from mcsim.scan import (
+from mcsim.scan.family import Family
+from mcsim.scan.tasks import (
     _MIN_REFINEMENT,
     NO_REFINEMENT,
-    Family,
     Refinement,
     Target,
     _decisive_cells,

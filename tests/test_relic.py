@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special
 
-from mcsim.relic import (
+from mcsim.models.relic import (
     M_PLANCK,
     OMEGA_DM_H2,
     RelicPoint,
@@ -17,7 +17,7 @@ from mcsim.relic import (
     r_ratio,
     relic_coupling,
 )
-from mcsim.thermo import g_eff, g_star_half, h_eff
+from mcsim.physics.thermo import g_eff, g_star_half, h_eff
 
 
 def test_degrees_of_freedom_limits():
@@ -133,7 +133,7 @@ def test_relic_coupling_gives_omega_and_scales_as_one_over_d2():
 def test_relic_line_keeps_its_couplings_on_disk(tmp_path, monkeypatch):
     """The first call computes (and stores) each point, a second call reads them back -- the
     same numbers, no computation -- and an unwritable cache only means computing again."""
-    import mcsim.relic as relic
+    import mcsim.models.relic as relic
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     masses = [0.05, 0.3]

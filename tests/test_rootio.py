@@ -8,11 +8,11 @@ import uproot
 from references import SPEC_DETECTORS, brute_force_acceptance, pull
 
 from mcsim import DarkDipole, __version__
-from mcsim.chain import ARRAYS, BLOCK_SIZE, simulate
-from mcsim.detector import load_detector
-from mcsim.ntuple import chunk_sizes, split_events, write_events
-from mcsim.propagate import decay_probability
-from mcsim.rootio import (
+from mcsim.detector.cards import load_detector
+from mcsim.detector.propagate import decay_probability
+from mcsim.generation.simulate import simulate
+from mcsim.generation.write import chunk_sizes, split_events, write_events
+from mcsim.io.rootio import (
     BRANCHES,
     TITLES,
     NtupleWriter,
@@ -23,6 +23,8 @@ from mcsim.rootio import (
     read_metadata,
     unflatten,
 )
+from mcsim.io.schema import ARRAYS
+from mcsim.runtime.defaults import BLOCK_SIZE
 
 POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
 N_EVENTS, CHUNK = 14_000, 1_500
@@ -276,7 +278,7 @@ def test_keep_selected_drops_only_events_of_zero_weight_at_every_coupling(files,
 
 
 def test_schema_page_lists_every_branch_with_its_title():
-    from mcsim.rootio import CROSSING_BRANCHES, schema_markdown
+    from mcsim.io.rootio import CROSSING_BRANCHES, schema_markdown
 
     text = schema_markdown()
     for name in list(BRANCHES) + list(CROSSING_BRANCHES):

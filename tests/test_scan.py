@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mcsim.cli import main
-from mcsim.reach import read_grids
-from mcsim.scan import Family, Target, make_tasks, run_task, scan
+from mcsim.cli.main import main
+from mcsim.scan.family import Family
+from mcsim.scan.reach import read_grids
+from mcsim.scan.tasks import Target, make_tasks, run_task, scan
 
 FAMILY = Family("dark-dipole", delta=0.1)
 MASSES = np.array([0.05, 0.3])
@@ -160,7 +161,7 @@ def test_reach_command_bad_input_exit_status(tmp_path):
 
 
 def test_validate_cone_table_and_figure(tmp_path):
-    from mcsim.figures import validate_cone
+    from mcsim.scan.figures import validate_cone
 
     res = validate_cone(
         tmp_path,

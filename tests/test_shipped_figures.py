@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcsim.reach import read_grids
+from mcsim.scan.reach import read_grids
 
 FIGURES = Path(__file__).resolve().parents[1] / "analysis" / "figures"
 PANELS = ("delta=0.1", "delta=0.01", "delta=0.005")

@@ -1,4 +1,4 @@
-"""Tests of mcsim.spectra: shipped tables, the sampler, the normalisation, bad input."""
+"""Tests of mcsim.sources.spectra: shipped tables, the sampler, the normalisation, bad input."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 from references import MASS_TOLERANCE, mass_shell_violation
 from scipy import stats
 
-from mcsim.mesons import sm
-from mcsim.spectra import (
-    BEAMS,
+from mcsim.physics.particles import sm
+from mcsim.runtime.defaults import BEAMS
+from mcsim.sources.spectra import (
     TABLE_MESONS,
     available_tables,
     is_produced,
@@ -163,7 +163,7 @@ def test_missing_and_corrupt_tables_name_the_file(tmp_path):
 def test_in_bin_series_are_exact_to_rounding():
     """The sampler's series for exp (in-bin offsets) and (sin, cos) of the polar angle against
     libm, over the whole range [0, pi] and at the smallest forward angles."""
-    from mcsim.spectra import exp_in_bin, sin_cos_polar
+    from mcsim.sources.spectra import exp_in_bin, sin_cos_polar
 
     x = np.linspace(-0.3, 0.3, 6001)
     assert np.max(np.abs(np.array([exp_in_bin(v) for v in x]) / np.exp(x) - 1)) < 5e-16
@@ -209,7 +209,7 @@ def test_acceptance_fraction_against_sampling():
     region, and a window shifted by one unit of rapidity gives a clearly different fraction.
     (No forward-backward comparison: the tables resolve theta in log10 bins, fine forward and
     one bin wide near theta = pi.)"""
-    from mcsim.spectra import acceptance_fraction
+    from mcsim.sources.spectra import acceptance_fraction
 
     table = load_table("jpsi", "lhc14")
     y, pt = _rapidity_pt(sample_momenta(table, 1_000_000, np.random.default_rng(8)))
@@ -239,7 +239,7 @@ def test_excited_quarkonia_normalisation():
         for meson in ("psi2S", "upsilon2S", "upsilon3S"):
             assert is_produced(meson, beam) and load_table(meson, beam).n_entries > 100
     # LHC: psi(2S)/J/psi and Upsilon(nS)/Upsilon(1S) in the LHCb acceptance as measured
-    from mcsim.spectra import acceptance_fraction
+    from mcsim.sources.spectra import acceptance_fraction
 
     def sigma_acc(meson, pt):
         t = load_table(meson, "lhc14")

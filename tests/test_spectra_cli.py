@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from mcsim import spectra
-from mcsim.cli import main
+from mcsim.cli.main import main
+from mcsim.sources import spectra
 
 
 def _doubled_table(directory):

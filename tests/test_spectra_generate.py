@@ -1,4 +1,4 @@
-"""Tests of mcsim.spectra_generate: reproducible tables, local vs Dask, bad cards."""
+"""Tests of mcsim.sources.pythia: reproducible tables, local vs Dask, bad cards."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("pythia8mc")
 
-from mcsim.spectra import load_table
-from mcsim.spectra_generate import chunk_seeds, generate_tables, read_card
+from mcsim.sources.pythia import chunk_seeds, generate_tables, read_card
+from mcsim.sources.spectra import load_table
 
 #: A cheap card (70 GeV SoftQCD) for the tiny runs.
 CARD = "u70_softqcd"

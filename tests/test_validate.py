@@ -5,8 +5,8 @@ import math
 import pytest
 
 from mcsim import DarkDipole, NeutrinoDipole
-from mcsim.detector import load_detector
-from mcsim.validate import COUPLING, DELTA, EVENTS, LENGTH, MASS, SEED, WORKERS, Range
+from mcsim.detector.cards import load_detector
+from mcsim.runtime.validate import COUPLING, DELTA, EVENTS, LENGTH, MASS, SEED, WORKERS, Range
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mcsim.xoshiro import azimuth, direction, stream, uniform
+from mcsim.physics.xoshiro import azimuth, direction, stream, uniform
 
 MASK = (1 << 64) - 1
 

@@ -1,0 +1,71 @@
+"""``mcsim cutflow``: the paper's selection over an events file, with control plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mcsim.io.partfiles import check_directory, unwritable
+from mcsim.runtime.validate import COUPLING, ENERGY, click_type
+
+__all__ = ["cutflow"]
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--d",
+    "d",
+    type=click_type(COUPLING),
+    help="re-weight exactly to this dipole coefficient [GeV^-1] (default: the file's)",
+)
+@click.option(
+    "--threshold",
+    type=click_type(ENERGY),
+    help="minimum photon energy [GeV] (default: the file's; files written with "
+    "--keep selected allow only a higher one)",
+)
+@click.option("--by-channel", is_flag=True, help="also print the yields of each production channel")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print JSON (every row with its stat_error; per-channel rows included)",
+)
+@click.option("--markdown", is_flag=True, help="print a Markdown table")
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False),
+    help="directory of the PNG control plots (default: next to FILE, skipped with "
+    "a warning if that directory is not writable)",
+)
+@click.option("--no-plots", is_flag=True, help="do not draw control plots")
+def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plots):
+    """Cutflow of FILE (written by `mcsim generate`): per cut, the Monte Carlo events passing
+    (raw) and the expected events they carry (weighted) with its Monte Carlo error, relative
+    and cumulative efficiency; control plots of the selected events with error bars."""
+    from mcsim.generation.cutflow import cutflow as run
+
+    if as_json and markdown:
+        raise ValueError("choose one of --json and --markdown")
+    path = Path(file)
+    if plots_dir is not None and not no_plots:
+        check_directory(plots_dir, "--plots")
+    elif not no_plots and (problem := unwritable(path.parent.absolute())):
+        click.echo(
+            f"mcsim: warning: no control plots ({problem}); choose a directory with "
+            f"--plots DIR, or --no-plots",
+            err=True,
+        )
+        no_plots = True
+    flow = run(file, d=d, threshold=threshold, histograms=not no_plots)
+    click.echo(flow.json() if as_json else flow.markdown() if markdown else flow.table())
+    if by_channel and not as_json:
+        click.echo("\n" + flow.channel_table())
+    if not no_plots:
+        from mcsim.io.plotting import control_plots
+
+        paths = control_plots(flow, plots_dir or path.parent, stem=path.stem)
+        click.echo(f"control plots: {', '.join(str(p) for p in paths)}", err=as_json or markdown)

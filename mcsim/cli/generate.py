@@ -1,0 +1,213 @@
+"""``mcsim generate``: write an events file (ROOT TTree) for one model point and detector."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from mcsim.cli.info import model_options, warn_branching_ratios
+from mcsim.cli.spectra import tables_option
+from mcsim.generation.allocation import ALLOCATIONS
+from mcsim.runtime.defaults import FORMATS, KEEP, MODES, SAMPLINGS
+from mcsim.runtime.validate import CHUNK, ENERGY, EVENTS, SEED, click_type
+
+__all__ = ["generate_command"]
+
+
+def _mothers(text: str | None) -> list[int] | None:
+    """'113,223' or 'rho,omega' -> positive PDG IDs."""
+    if text is None:
+        return None
+    from mcsim.sources.spectra import table_key
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ValueError("--channels: give mother PDG IDs or names, e.g. 113,223 or rho,omega")
+    return [table_key(int(t)) if t.lstrip("+-").isdigit() else table_key(t) for t in items]
+
+
+@click.command("generate")
+@model_options
+@click.option(
+    "--detector",
+    default="na62",
+    show_default=True,
+    help="detector card: a shipped name (na62, na62:1e17, ship, ...; see `mcsim "
+    "detectors list`) or a path",
+)
+@click.option(
+    "--events",
+    "n_events",
+    type=click_type(EVENTS),
+    required=True,
+    help="total number of events in the file, shared over the channels as --allocation says "
+    "(1 to 1e10)",
+)
+@click.option(
+    "--seed",
+    type=click_type(SEED),
+    required=True,
+    help="master seed; the same seed gives the same file content",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="full",
+    show_default=True,
+    help="full: 3-D geometry; cone: the paper's selection",
+)
+@click.option(
+    "--threshold",
+    type=click_type(ENERGY),
+    help="minimum photon energy [GeV]  [default: the card's]",
+)
+@click.option(
+    "--channels",
+    help="only these production channels: mother PDG IDs or names, "
+    "comma-separated (default: every open channel)",
+)
+@click.option(
+    "--chunk-size",
+    type=click_type(CHUNK),
+    default=100_000,
+    show_default=True,
+    help="events per chunk, rounded up to whole random-number blocks of 16384 "
+    "(memory scales with it, about 1 kB per event; the events do not depend "
+    "on it)",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="output file: ROOT (TTree 'events'), or HepMC3 ASCII for a .hepmc3 or .hepmc name",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(tuple(FORMATS)),
+    help="output format (default: from the suffix of --output; ROOT otherwise)",
+)
+@click.option(
+    "--compression",
+    default="zstd:1",
+    show_default=True,
+    help="ROOT compression: zstd|zlib|lz4|lzma[:LEVEL] or none (zlib:1 for ROOT older than 6.20)",
+)
+@click.option(
+    "--keep",
+    type=click.Choice(KEEP),
+    default="selected",
+    show_default=True,
+    help="events written to the events tree: selected = those that can contribute at "
+    "some coupling (LLP crosses the volume, photon accepted); crossing = LLP "
+    "crosses the decay volume; all.  Weights and the cutflow do not depend on it",
+)
+@click.option(
+    "--sampling",
+    type=click.Choice(SAMPLINGS),
+    default="plain",
+    show_default=True,
+    help="plain: LLPs isotropic in the meson's rest frame; directed: mesons and LLPs "
+    "drawn towards the detector and photons inside the energy window, with exact importance "
+    "weights (w_sampling, w_photon)",
+)
+@click.option(
+    "--allocation",
+    type=click.Choice(ALLOCATIONS),
+    default="neyman",
+    show_default=True,
+    help="neyman: events over the channels in proportion to the spread of their contribution, "
+    "measured on each channel's first 16384 events (kept; no channel gets fewer); equal: "
+    "the same number in each channel",
+)
+@click.option(
+    "--float32",
+    is_flag=True,
+    help="store 4-momenta, vertices and impact points in float32 (weights, paths and "
+    "probabilities stay float64)",
+)
+@click.option("--overwrite", is_flag=True, help="replace an existing output file")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@tables_option
+def generate_command(
+    point,
+    detector,
+    n_events,
+    seed,
+    mode,
+    threshold,
+    channels,
+    chunk_size,
+    output,
+    fmt,
+    compression,
+    keep,
+    sampling,
+    allocation,
+    float32,
+    overwrite,
+    quiet,
+):
+    """Generate events with the full chain and write them to a ROOT file (TTree 'events',
+    metadata in 'mcsim_metadata', 'run', 'channels', control histograms in 'histograms') or a
+    HepMC3 file (for detector simulation)."""
+    from mcsim.generation.write import write_events as run
+
+    warn_branching_ratios(point)
+    start = time.perf_counter()
+    try:
+        meta = run(
+            point,
+            detector,
+            output,
+            n_events=n_events,
+            seed=seed,
+            mode=mode,
+            threshold=threshold,
+            channels=_mothers(channels),
+            chunk_size=chunk_size,
+            overwrite=overwrite,
+            compression=compression,
+            keep=keep,
+            float32=float32,
+            sampling=sampling,
+            allocation=allocation,
+            format=fmt,
+            progress=not quiet,
+        )
+    except OSError as err:
+        if err.errno is None:  # mcsim's own message (an output path refused)
+            raise
+        raise OSError(f"cannot write {output}: {err.strerror}") from None  # e.g. disk full
+    seconds = time.perf_counter() - start
+    click.echo(
+        f"wrote {output}: {meta['n_events']} events generated in "
+        f"{len(meta['channels'])} channels, {meta['n_kept']} kept (--keep {keep}), "
+        f"{seconds:.1f} s ({meta['n_events'] / seconds:.3g} events/s)"
+    )
+    click.echo(summary(meta))
+
+
+def summary(meta: dict) -> str:
+    """Expected signal events with their Monte Carlo error, in total and per channel."""
+    from mcsim.detector.cards import exposure
+
+    width = max(len(c) for c in meta["channels"])
+    lines = [
+        f"expected signal events: {meta['expected_events']:.4g} +- {meta['stat_error']:.2g} "
+        f"(MC) at d = {meta['d']:g} GeV^-1 (c*tau = {meta['ctau']:.4g} m), "
+        f"{meta['detector']}, {exposure(meta)}",
+        f"  {'channel':<{width}}  {'MC events':>9}  {'kept':>7}  {'signal events':>13}  "
+        f"{'MC error':>8}",
+    ]
+    for name, n, kept, y, err in zip(
+        meta["channels"],
+        meta["n_generated"],
+        meta["n_kept_by_channel"],
+        meta["expected_by_channel"],
+        meta["stat_error_by_channel"],
+    ):
+        lines.append(f"  {name:<{width}}  {n:>9d}  {kept:>7d}  {y:>13.4g}  {err:>8.2g}")
+    return "\n".join(lines)
