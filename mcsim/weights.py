@@ -22,7 +22,7 @@ import numba as nb
 import numpy as np
 
 from mcsim.detector.cards import Detector
-from mcsim.detector.collider import ColliderDetector
+from mcsim.detector.interaction_point import InteractionPointDetector
 from mcsim.detector.propagate import (
     decay_probability,
     exp_neg,
@@ -31,6 +31,7 @@ from mcsim.detector.propagate import (
 )
 from mcsim.models.registry import Model
 from mcsim.runtime.jit_cache import ensure_fresh
+from mcsim.sources.base import EventSource
 
 ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
 
@@ -214,16 +215,22 @@ def event_weight(arrays: dict, efficiency: float) -> np.ndarray:
 
 def run_metadata(
     model: Model,
-    detector: Detector | ColliderDetector,
+    detector: Detector | InteractionPointDetector,
+    source: EventSource,
     mode: str,
     threshold: float | None,
     sampling: str = "plain",
 ) -> dict:
-    """What a sample's re-weighting and selection need to know of its model point and detector:
-    model parameters, d and c*tau, the card, the calorimeter plane, the photon selection and
-    how the events were sampled."""
+    """What a sample's re-weighting and selection need to know of its model point, source and
+    detector: model parameters, d and c*tau, what the source's exposure and rates count, the
+    card, the calorimeter plane, the photon selection and how the events were sampled."""
     return {
         "sampling": sampling,
+        "source": {
+            "name": source.name,
+            "exposure": source.exposure_label,
+            "rate": source.rate_label,
+        },
         "model": model.describe(),
         "llp_mass": model.llp_mass,
         "invisible_mass": model.invisible_mass,
@@ -235,7 +242,7 @@ def run_metadata(
         "card_text": detector.card_text,
         "calorimeter_z_m": detector.calorimeter.z_face,
         "mode": mode,
-        "threshold": detector.photon_energy_min if threshold is None else float(threshold),
+        "threshold": detector.propagation(mode, threshold)[3],
         "photon_energy_max": detector.photon_energy_max,
         "efficiency": detector.efficiency,
     }
@@ -276,22 +283,46 @@ def expected_events(arrays: dict, metadata: dict, d: float) -> Estimate:
     return estimate(eff * sums[0], eff * eff * sums[1], metadata["n_generated"])
 
 
-def reweighted(arrays: dict, metadata: dict, d: float) -> tuple[dict, dict]:
-    """The sample at coupling d: w_norm x r, c*tau / r (r = (d/d_sample)^p), decay
-    probabilities recomputed exactly, and decay vertices (and photon impacts) moved by the
-    quantile map so that they follow the new decay length.  Kinematics and flags are kept."""
+def rescaled(arrays: dict, metadata: dict, d: float) -> dict:
+    """The columns every kept event has, at coupling d: w_norm x r and the decay probabilities
+    p_decay_volume, p_decay_accepted at c*tau / r (r = (d / d_sample)^p), exactly."""
     r = _ratio(metadata, d)
-    meta = metadata
-    ctau = meta["ctau"] / r
+    ctau = metadata["ctau"] / r
     a = dict(arrays)
     a["w_norm"] = a["w_norm"] * r
     a["p_decay_volume"] = decay_probability(
         np.column_stack([a["s_in"], a["s_out"]]), a["beta_gamma"], ctau
     )
     a["p_decay_accepted"] = decay_probability(a["acc_intervals"], a["beta_gamma"], ctau)
-    if len(a["weight"]):
+    return a
+
+
+def reweighted(arrays: dict, metadata: dict, d: float) -> tuple[dict, dict]:
+    """The sample at coupling d: :func:`rescaled`, the decay vertices (and photon impacts)
+    moved by the quantile map so that they follow the new decay length, and the weights; the
+    metadata's d, c*tau and rates follow.  Kinematics and flags are kept."""
+    r = _ratio(metadata, d)
+    meta = metadata
+    ctau = meta["ctau"] / r
+    a = rescaled(arrays, metadata, d)
+    if len(a["w_norm"]):
         a["vertex"], a["impact"] = remap_vertices(a, meta["ctau"], ctau, meta["calorimeter_z_m"])
     a["weight"] = event_weight(a, meta["efficiency"])
     model = dict(meta["model"], d=float(d))
-    new_meta = dict(meta, model=model, d=float(d), ctau=ctau, br=[b * r for b in meta["br"]])
+    new_meta = dict(meta, model=model, d=float(d), ctau=ctau, rate=[b * r for b in meta["rate"]])
     return a, new_meta
+
+
+def coupling_at(arrays: dict, metadata: dict, level: float) -> float:
+    """The d [GeV^-1] with ``level`` expected events (the lower edge of the reach: the yield
+    grows monotonically with d), by bisection in log d on the exact re-weighting; NaN if even
+    d = 1 GeV^-1 stays below."""
+    from scipy import optimize
+
+    def f(log_d):
+        return math.log(max(expected_events(arrays, metadata, math.exp(log_d)), 1e-300) / level)
+
+    lo, hi = math.log(1e-12), math.log(1.0)
+    if f(hi) < 0:
+        return math.nan
+    return math.exp(optimize.brentq(f, lo, hi, xtol=1e-6))

@@ -13,11 +13,13 @@ from references import (
 )
 
 from mcsim import DarkDipole, NeutrinoDipole
+from mcsim.detector.cards import load_detector
 from mcsim.detector.propagate import decay_probability
 from mcsim.generation.simulate import simulate
 from mcsim.io.schema import ARRAYS
 from mcsim.models.channels import open_channels
 from mcsim.physics.particles import LEPTON_PDGID, sm
+from mcsim.sources.mesons import MesonDecays
 
 
 class Synthetic:
@@ -61,7 +63,7 @@ def _sim(model, seed, n=30000, det="na62", **kw):
         n_events=n,
         seed=seed,
         channels=kw.pop("channels", CHANNELS),
-        source=Synthetic(),
+        source=MesonDecays(model, load_detector(det), spectra=Synthetic()),
         **kw,
     )
 
@@ -169,7 +171,7 @@ def test_reweighting_is_exact_against_the_same_seed():
         )
         np.testing.assert_allclose(moved.arrays["vertex"], direct.arrays["vertex"], rtol=1e-7)
         assert moved.metadata["ctau"] == pytest.approx(direct.metadata["ctau"], rel=1e-12)
-        assert moved.metadata["br"] == pytest.approx(direct.metadata["br"], rel=1e-12)
+        assert moved.metadata["rate"] == pytest.approx(direct.metadata["rate"], rel=1e-12)
         assert base.expected_events(d) == pytest.approx(moved.expected_events(), rel=1e-12)
     there_and_back = base.reweight(2e-4).reweight(DARK.d)
     np.testing.assert_allclose(there_and_back.arrays["weight"], base.arrays["weight"], rtol=1e-9)
@@ -216,7 +218,13 @@ def test_neutrino_model_charges():
 def test_closed_model_point_gives_an_empty_batch():
     heavy = DarkDipole(m1=6.0, delta=0.1, d=1e-3)
     assert not open_channels(heavy)
-    batch = simulate(heavy, "na62", n_events=10, seed=1, source=Synthetic())
+    batch = simulate(
+        heavy,
+        "na62",
+        n_events=10,
+        seed=1,
+        source=MesonDecays(heavy, load_detector("na62"), spectra=Synthetic()),
+    )
     assert len(batch) == 0 and batch.expected_events() == 0.0
     assert batch.reweight(1e-4).expected_events() == 0.0
 
@@ -240,7 +248,7 @@ def test_shipped_spectra_give_the_paper_normalisation_and_expected_events():
     events equal N_rho x BR x the independent acceptance integral over the drawn mesons."""
     n = 4000
     batch = simulate(DARK, "na62", n_events=n, seed=1, channels=[113])
-    assert batch.metadata["n_mesons"] == [pytest.approx(1e18 * 0.58, rel=1e-12)]
+    assert batch.metadata["exposure"] == [pytest.approx(1e18 * 0.58, rel=1e-12)]
     a = batch.arrays
     (chan,) = [c for c in open_channels(DARK) if c.mother == 113]
     acc = brute_force_acceptance(

@@ -164,7 +164,7 @@ def test_a_cut_on_each_flag_alone_gives_the_row(files):
     meta = read_metadata(files["base"])
     assert flow.cuts[0].raw == meta["n_events"] == len(columns["event"])
     assert flow.cuts[0].weighted == pytest.approx(
-        sum(n * br for n, br in zip(meta["n_mesons"], meta["br"])), rel=1e-12
+        sum(n * br for n, br in zip(meta["exposure"], meta["rate"])), rel=1e-12
     )
     assert flow.cuts[0].stat_error == pytest.approx(0.0, abs=1e-9 * flow.cuts[0].weighted)
     weighted = [c.weighted for c in flow.cuts]
@@ -291,7 +291,7 @@ def test_cli_table_json_markdown_and_plots(files, tmp_path):
     assert [c["stat_error"] for c in out["cuts"]] == pytest.approx(
         [c.stat_error for c in flow.cuts], rel=1e-15
     )
-    assert out["cuts"][0]["name"] == "LLPs produced (N_M x BR)" and out["n_pot"] == 1e18
+    assert out["cuts"][0]["name"] == "LLPs produced (exposure x rate)" and out["n_pot"] == 1e18
     res = runner.invoke(main, ["cutflow", path, "--markdown", "--no-plots"])
     assert "| 4 | E_gamma > 1 GeV |" in res.output
     res = runner.invoke(main, ["cutflow", path, "--d", "-1", "--no-plots"])

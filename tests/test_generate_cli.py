@@ -87,7 +87,7 @@ def no_generation(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("an event was generated")
 
-    monkeypatch.setattr(ntuple, "simulate", forbidden)
+    monkeypatch.setattr(ntuple, "channel_events", forbidden)
 
 
 def test_existing_file_fails_before_generating(tmp_path, no_generation):
@@ -124,7 +124,7 @@ def test_read_only_directory_fails_before_generating(tmp_path, no_generation):
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_interrupted_generation_leaves_no_file(tmp_path, monkeypatch, error):
     calls = []
-    real = ntuple.simulate
+    real = ntuple.channel_events
 
     def failing(*args, **kwargs):
         calls.append(1)
@@ -132,7 +132,7 @@ def test_interrupted_generation_leaves_no_file(tmp_path, monkeypatch, error):
             raise error
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ntuple, "simulate", failing)
+    monkeypatch.setattr(ntuple, "channel_events", failing)
     out = tmp_path / "x.root"
     with pytest.raises(type(error)):
         ntuple.write_events(
@@ -156,7 +156,7 @@ def test_interrupt_keeps_an_existing_file_when_overwriting(tmp_path, monkeypatch
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ntuple, "simulate", interrupted)
+    monkeypatch.setattr(ntuple, "channel_events", interrupted)
     res = _run("--events", "1000", "--seed", "1", "-o", str(out), "--overwrite")
     assert res.exit_code != 0
     assert out.read_text() == "old" and _no_leftovers(tmp_path)

@@ -45,7 +45,7 @@ def test_a_cached_value_does_not_import_the_particle_package(tmp_path):
     import subprocess
     import sys
 
-    code = "import sys; from mcsim import mesons; mesons.sm(221); print('particle' in sys.modules)"
+    code = "import sys; from mcsim.physics import particles; particles.sm(221); print('particle' in sys.modules)"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
 
     def imported() -> str:

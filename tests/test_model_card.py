@@ -174,7 +174,7 @@ def test_reweighting_follows_the_card_power(tmp_path):
     path = _flat_card(tmp_path, power=4.0)
     at_ref = simulate(model_from_options(f"card:{path}", d=1e-3), "ship", n_events=20000, seed=2)
     direct = simulate(model_from_options(f"card:{path}", d=3e-3), "ship", n_events=20000, seed=2)
-    assert direct.metadata["br"][0] == pytest.approx(81e-6, rel=1e-12)
+    assert direct.metadata["rate"][0] == pytest.approx(81e-6, rel=1e-12)
     assert direct.expected_events() > 0
     assert at_ref.expected_events(3e-3) == pytest.approx(direct.expected_events(), rel=1e-9)
 

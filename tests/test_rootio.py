@@ -157,7 +157,7 @@ def test_normalisation_uses_whole_channel_totals(files):
     meta = read_metadata(files["a"])
     a = read_arrays(files["a"])
     assert meta["n_generated"] == split_events(N_EVENTS, len(meta["channels"]))
-    for index, (n_m, br, n) in enumerate(zip(meta["n_mesons"], meta["br"], meta["n_generated"])):
+    for index, (n_m, br, n) in enumerate(zip(meta["exposure"], meta["rate"], meta["n_generated"])):
         mine = a["channel"] == index
         assert mine.sum() == n
         assert a["w_norm"][mine].sum() == pytest.approx(n_m * br, rel=1e-12)
@@ -173,7 +173,7 @@ def test_weights_are_the_expected_events_of_explicit_decays(files):
     meta = read_metadata(files["a"])
     a = read_arrays(files["a"])
     assert meta["ctau"] == pytest.approx(178.0, rel=5e-3)  # physics-inputs: 1.78 cm at d = 1e-4
-    per_channel = np.array(meta["n_mesons"]) * meta["br"] / meta["n_generated"]
+    per_channel = np.array(meta["exposure"]) * meta["rate"] / meta["n_generated"]
     norm = per_channel[a["channel"]]
     acc = brute_force_acceptance(
         a["p4_llp"],

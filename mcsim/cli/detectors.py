@@ -13,9 +13,9 @@ __all__ = ["describe", "detectors", "draw_side_view"]
 def describe(det) -> list[str]:
     """The geometry, exposure and selection of a :class:`mcsim.detector.cards.Detector`, as lines."""
     from mcsim.detector.cards import detector_exposure
-    from mcsim.detector.collider import is_collider
+    from mcsim.detector.interaction_point import InteractionPointDetector
 
-    if is_collider(det):
+    if isinstance(det, InteractionPointDetector):
         return _describe_collider(det)
     vol, calo, cone = det.decay_volume, det.calorimeter, det.cone
     kind = type(vol).__name__
@@ -59,7 +59,7 @@ def describe(det) -> list[str]:
 
 
 def _describe_collider(det) -> list[str]:
-    """The beams, volume and selection of a :class:`mcsim.detector.collider.ColliderDetector`."""
+    """The beams, volume and selection of a :class:`mcsim.detector.interaction_point.InteractionPointDetector`."""
     vol = det.decay_volume
     theta = [math.degrees(math.acos(c)) for c in (det.cos_theta_max, det.cos_theta_min)]
     return [

@@ -27,7 +27,7 @@ Card layout (units in the key names: metres, GeV, radians, millibarn, inverse at
                   (all optional; past experiments of Sec. 4.2)
 
 A card with a [collider] table is an e+ e- experiment with its own layout (BaBar; see
-:func:`mcsim.detector.collider.build_collider`) and gives a :class:`mcsim.detector.collider.ColliderDetector`.
+:func:`mcsim.detector.collider.build_collider`) and gives a :class:`mcsim.detector.collider.InteractionPointDetector`.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from pathlib import Path
 
 from hepunits import attobarn, millibarn
 
-from mcsim.detector.collider import ColliderDetector, build_collider
 from mcsim.detector.geometry import Box, Calorimeter, Cone, Cylinder, RectFrustum
+from mcsim.detector.interaction_point import InteractionPointDetector, build_interaction_point
 from mcsim.runtime.cards import read_card_text
-from mcsim.runtime.defaults import BEAMS
+from mcsim.runtime.defaults import BEAMS, MODES
 from mcsim.runtime.validate import card_range
 
 __all__ = [
@@ -131,13 +131,36 @@ class Detector:
     expected_background: float | None
     expected_background_uncertainty: float | None
 
+    #: the event source of mcsim.sources that feeds it
+    source = "mesons"
+
     @property
     def n_collisions(self) -> float:
-        """Number of proton interactions: N_POT, or sigma_inel x L for a collider (Eq. 4.2)."""
+        """Number of proton interactions: N_POT, or sigma_inel x L at the LHC (Eq. 4.2)."""
         if self.n_pot is not None:
             return self.n_pot
         assert self.sigma_inel_mb is not None and self.luminosity_inv_ab is not None  # card check
         return self.sigma_inel_mb * millibarn * self.luminosity_inv_ab / attobarn
+
+    def propagation(self, mode: str, threshold: float | None) -> tuple:
+        """(volume, calorimeter, photon acceptance judged by the propagator, E_min, E_max
+        [GeV]) for :func:`mcsim.detector.propagate.observe`: the decay volume ('full') or the
+        paper's cone ('cone'); ``threshold`` replaces the card's minimum photon energy."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if threshold is not None and not (threshold >= 0.0 and math.isfinite(threshold)):
+            raise ValueError(f"threshold must be a finite energy >= 0 GeV, got {threshold!r}")
+        e_min = self.photon_energy_min if threshold is None else float(threshold)
+        volume = self.decay_volume if mode == "full" else self.cone
+        return volume, self.calorimeter, mode == "full", e_min, self.photon_energy_max
+
+    def directed_window(self, mode: str) -> float:
+        """The angular window [rad] of directed sampling: the largest polar angle of the decay
+        volume ('full') or the cone ('cone') -- no LLP outside it can decay inside."""
+        return (self.decay_volume if mode == "full" else self.cone).max_polar_angle
+
+    def select(self, production: dict, observed: dict) -> None:
+        """The photon selection is the propagator's (nothing to add)."""
 
 
 class _Card:
@@ -422,7 +445,7 @@ def _split_path(s: str) -> tuple[str, str]:
     return s, ""
 
 
-def load_detector(name_or_path: str) -> Detector | ColliderDetector:
+def load_detector(name_or_path: str) -> Detector | InteractionPointDetector:
     """The detector of a shipped card (``"na62"``, ``"na62:1e17"``) or of a card file (a path,
     optionally ``path.toml:label``).  Raises ValueError naming the card and key on a bad card."""
     label, path, text, config = _locate(str(name_or_path))
@@ -442,8 +465,8 @@ def load_detector(name_or_path: str) -> Detector | ColliderDetector:
             )
         data = _merge(data, configs[config])
         base = f"{base}:{config}"
-    if "collider" in data:  # an e+ e- experiment (mcsim.sources.collider)
-        return build_collider(_Card(label, data), base, path, text)
+    if "collider" in data:  # beams colliding inside the detector (BaBar)
+        return build_interaction_point(_Card(label, data), base, path, text)
     return _Card(label, data).build(base, path, text)
 
 
@@ -451,7 +474,7 @@ def exposure(meta: dict) -> str:
     """'1e+18 POT', '3 ab^-1 (sigma_inel = 79 mb)' or '60 fb^-1 (e+ e-)': the run's exposure."""
     if meta.get("n_pot") is not None:
         return f"{meta['n_pot']:.3g} POT"
-    if meta.get("sigma_inel_mb") is None:  # an e+ e- collider card: luminosity only
+    if meta.get("sigma_inel_mb") is None:  # e+ e- beams: luminosity only
         return f"{1e3 * meta['luminosity_inv_ab']:g} fb^-1 (e+ e-)"
     return f"{meta['luminosity_inv_ab']:g} ab^-1 (sigma_inel = {meta['sigma_inel_mb']:g} mb)"
 

@@ -50,6 +50,7 @@ __all__ = [
     "decay_probability",
     "exp_neg",
     "interval_probability",
+    "observe",
     "one_minus_exp_neg",
     "propagate",
     "propagate_kernel",
@@ -447,18 +448,15 @@ def propagate(
     threshold: float | None = None,
     directed: bool = False,
 ) -> dict:
-    """Run :func:`propagate_kernel` for LLPs llp (n, 4) [GeV] in ``detector`` ('full' or
-    'cone' ``mode``) at proper decay length ``ctau`` [m].  ``threshold`` [GeV] replaces the
-    card's minimum photon energy; ``directed`` draws the photon inside the energy window
-    (weight ``w_photon``).  Returns the per-event arrays under the names of
-    :class:`mcsim.io.schema.EventBatch`."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    """Run :func:`propagate_kernel` for LLPs llp (n, 4) [GeV] in ``detector`` in ``mode``
+    ('full' or 'cone', :meth:`mcsim.detector.cards.Detector.propagation`) at proper decay length
+    ``ctau`` [m].  ``threshold`` [GeV] replaces the card's minimum photon energy; ``directed``
+    draws the photon inside the energy window (weight ``w_photon``).  Returns the per-event
+    arrays under the names of :data:`mcsim.io.schema.ARRAYS` (the propagator's selection:
+    :func:`observe` adds the detector's own)."""
     if not (ctau > 0.0 and math.isfinite(ctau)):
         raise ValueError(f"ctau must be a finite length > 0 m, got {ctau!r}")
-    e_min = detector.photon_energy_min if threshold is None else float(threshold)
-    volume = detector.decay_volume if mode == "full" else detector.cone
-    calo = detector.calorimeter
+    volume, calo, use_calo, e_min, e_max = detector.propagation(mode, threshold)
     out = propagate_kernel(
         np.ascontiguousarray(llp, dtype=np.float64),
         float(m_llp),
@@ -467,14 +465,42 @@ def propagate(
         volume.params,
         calo.code,
         calo.params,
-        mode == "full",
+        use_calo,
         e_min,
-        detector.photon_energy_max,
+        e_max,
         bool(directed),
         float(ctau),
         rng,
     )
     return dict(zip(KERNEL_OUTPUTS, out))
+
+
+def observe(
+    production: dict,
+    model,
+    detector,
+    *,
+    mode: str,
+    threshold: float | None,
+    directed: bool,
+    rng: np.random.Generator,
+) -> dict:
+    """What ``detector`` sees of the produced events (``production``: per-event arrays of an
+    event source, with ``p4_llp``): the LLP's path, decay and photon (:func:`propagate`), then
+    the detector's own selection (``detector.select``)."""
+    observed = propagate(
+        production["p4_llp"],
+        m_llp=model.llp_mass,
+        m_invisible=model.invisible_mass,
+        detector=detector,
+        mode=mode,
+        ctau=model.ctau,
+        rng=rng,
+        threshold=threshold,
+        directed=directed,
+    )
+    detector.select(production, observed)
+    return observed
 
 
 def in_energy_window(energy: np.ndarray, e_min: float, e_max: float) -> np.ndarray:

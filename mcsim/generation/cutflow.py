@@ -38,10 +38,10 @@ import numpy as np
 
 from mcsim import weights as yields
 from mcsim.detector.cards import exposure
-from mcsim.detector.propagate import decay_probability, in_energy_window
+from mcsim.detector.propagate import in_energy_window
 from mcsim.io import jsonio
 from mcsim.io.rootio import iterate, iterate_crossing, read_metadata
-from mcsim.weights import coupling_ratio, event_weight, reweighted
+from mcsim.weights import coupling_ratio, event_weight, rescaled, reweighted
 
 __all__ = ["ROWS", "Cut", "Cutflow", "cutflow", "rows_of"]
 
@@ -297,9 +297,9 @@ def cutflow(
             )
     if d is not None and not (d > 0.0 and math.isfinite(d)):
         raise ValueError(f"d must be a finite coupling > 0 GeV^-1, got {d!r}")
-    if threshold is not None and "collider" in meta:
+    if threshold is not None and "interaction_point" in meta:
         raise ValueError(
-            "threshold: the photon cuts of a collider file are its card's "
+            "threshold: the photon cuts of an e+ e- file are its card's "
             "[selection]; they cannot be re-applied"
         )
     d_out = meta["d"] if d is None else float(d)
@@ -330,19 +330,15 @@ def cutflow(
         if hists is not None:
             fill(hists, a, weights["selected"])
     for a in iterate_crossing(path, step_size=step_size):
-        a["w_norm"] = a["w_norm"] * r
-        a["p_decay_volume"] = decay_probability(
-            np.column_stack([a["s_in"], a["s_out"]]), a["beta_gamma"], ctau
-        )
-        a["p_decay_accepted"] = decay_probability(a["acc_intervals"], a["beta_gamma"], ctau)
+        a = rescaled(a, meta, d_out)
         weights = _row_weights(a, meta["efficiency"])
         for row, key in enumerate(keys, start=1):
             if key != "selected":
                 sums.add(row, a["channel"], a[ROWS[key][2]], weights[key])
-    llps = np.asarray(meta["n_mesons"]) * np.asarray(meta["br"]) * r
+    llps = np.asarray(meta["exposure"]) * np.asarray(meta["rate"]) * r
     n_gen = np.asarray(meta["n_generated"])
     sums.raw[0], sums.w[0], sums.w2[0] = n_gen, llps, llps**2 / n_gen
-    names = ["LLPs produced (N_M x BR)"] + [
+    names = ["LLPs produced (exposure x rate)"] + [
         ROWS[k][0 if meta["mode"] == "full" else 1] for k in keys
     ]
     eff = meta["efficiency"]

@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,20 +36,18 @@ import numpy as np
 
 from mcsim import __version__
 from mcsim.detector.cards import Detector, load_detector
-from mcsim.detector.collider import ColliderDetector, is_collider
+from mcsim.detector.interaction_point import InteractionPointDetector
 from mcsim.generation.allocation import ALLOCATIONS, from_pilots
-from mcsim.generation.simulate import simulate
+from mcsim.generation.simulate import channel_events, channel_metadata
 from mcsim.io import histograms
 from mcsim.io.rootio import NtupleWriter, check_output
 from mcsim.io.schema import concatenate
-from mcsim.models.channels import Channel
 from mcsim.models.registry import Model
 from mcsim.runtime.defaults import BLOCK_SIZE, FORMATS, KEEP, MODES
 from mcsim.runtime.executor import in_threads
 from mcsim.runtime.validate import CHUNK, ENERGY, EVENTS, SEED
-from mcsim.sources import spectra
-from mcsim.sources.collider import CollisionChannel, collider_channels, collider_metadata
-from mcsim.sources.mesons import SpectraSource, select_channels
+from mcsim.sources.base import EventSource, window
+from mcsim.sources.registry import source_for
 from mcsim.weights import channel_normalisation, normalise, run_metadata, stat_error
 
 if TYPE_CHECKING:
@@ -67,8 +64,8 @@ __all__ = [
     "write_events",
 ]
 
-#: Layout version of the events files (2: cumulative flags, --keep, the crossing tree).
-FORMAT_VERSION = "mcsim-events-2"
+#: Layout version of the events files (3: per-channel exposure and rate, the source named).
+FORMAT_VERSION = "mcsim-events-3"
 
 
 #: Default number of events per chunk (one basket per branch).
@@ -131,23 +128,17 @@ def _renormalise(arrays: dict, index: int, w_norm: float, efficiency: float) -> 
     """Give a one-channel chunk its place in the file: channel index, the normalisation of the
     whole channel (``w_norm`` = N_M x BR / N_generated(channel), times each event's importance
     weight w_sampling), and the weight that follows from it."""
-    arrays["channel"] = np.full(len(arrays["weight"]), index, dtype=np.int32)
+    arrays["channel"] = np.full(len(arrays["w_sampling"]), index, dtype=np.int32)
     return normalise(arrays, w_norm, efficiency)
-
-
-def _spectrum_info(mother: int, beam: str) -> dict:
-    """Provenance of the spectrum table a channel's mesons were drawn from."""
-    table = spectra.load_table(mother, beam)
-    meta = {k: v for k, v in table.meta.items() if k != "card_text"}
-    return {"table": f"{beam}/{table.name}.npz", "multiplicity": table.multiplicity, **meta}
 
 
 def _metadata(
     model: Model,
-    detector: Detector | ColliderDetector,
-    chans: Sequence[Channel | CollisionChannel],
+    detector: Detector | InteractionPointDetector,
+    source: EventSource,
+    chans: list,
     counts: list[int],
-    n_mesons: list[float],
+    exposures: list[float],
     *,
     seed: int,
     mode: str,
@@ -166,7 +157,7 @@ def _metadata(
     out = {
         "format": FORMAT_VERSION,
         "mcsim_version": __version__,
-        **run_metadata(model, detector, mode, threshold, sampling),
+        **run_metadata(model, detector, source, mode, threshold, sampling),
         "beam": detector.beam,
         "n_pot": detector.n_pot,
         "sigma_inel_mb": detector.sigma_inel_mb,
@@ -182,27 +173,19 @@ def _metadata(
         "chunk_size": chunk_size,
         "compression": compression,
         "allocation": allocation,
-        "channels": [c.name for c in chans],
-        "mother_pdgids": [c.mother for c in chans],
-        "n_mesons": n_mesons,
-        "br": [c.br for c in chans],
-        "n_generated": counts,
+        **channel_metadata(chans, exposures, counts),
         "n_kept_by_channel": n_kept,
         "expected_by_channel": expected,
         "stat_error_by_channel": [stat_error(y, v, n) for y, v, n in zip(expected, sum_w2, counts)],
         "expected_events": sum(expected),
         "stat_error": stat_error(expected, sum_w2, counts),
     }
-    if is_collider(detector):
-        out.update(collider_metadata(detector))
-    else:
-        out["spectra"] = [_spectrum_info(c.mother, detector.beam) for c in chans]
-    return out
+    return {**out, **source.metadata(chans)}
 
 
 def write_events(
     model: Model,
-    detector: Detector | ColliderDetector | str,
+    detector: Detector | InteractionPointDetector | str,
     path: str | Path,
     *,
     n_events: int,
@@ -225,7 +208,7 @@ def write_events(
     PDG IDs) and ``sampling`` as in :func:`mcsim.generation.simulate.simulate`.  ``allocation`` 'neyman' shares
     the events over the channels by their contribution (:mod:`mcsim.generation.allocation`; the metadata's
     'allocation' says 'equal' where a channel would get less than one block of pilot events, and
-    for collider cards), 'equal' equally.
+    for a source of one channel), 'equal' equally.
     The output path
     is checked before anything is generated; ``overwrite`` allows replacing a file;
     ``compression`` as in :func:`mcsim.io.rootio.compression`; ``keep`` one of :data:`KEEP`;
@@ -245,47 +228,40 @@ def write_events(
     if isinstance(detector, str):
         detector = load_detector(detector)
     fmt = output_format(path, format)
-    chans: list[Channel | CollisionChannel]  # list(): one element type for both kinds
-    if is_collider(detector):
-        chans = list(collider_channels(model, detector, channels))
-        n_mesons = [detector.n_collisions] * len(chans)
-    else:
-        source = SpectraSource(detector)
-        chans = list(select_channels(model, source, channels))
-        n_mesons = [source.n_mesons(c.mother) for c in chans]
+    source = source_for(model, detector)
+    chans = source.channels(channels)
+    exposures = [source.exposure(c) for c in chans]
     if not chans:
-        point = ", ".join(
-            f"{k} = {v:g}" for k, v in model.describe().items() if isinstance(v, float)
-        )
-        raise ValueError(
-            f"every production channel is closed for the {model.kind} model at "
-            f"{point} (or the {detector.beam} beam makes none of its mesons): "
-            f"nothing to generate"
-        )
+        raise ValueError(f"{source.why_closed()}: nothing to generate")
     if allocation not in ALLOCATIONS:
         raise ValueError(f"allocation must be one of {', '.join(ALLOCATIONS)}, got {allocation!r}")
     check_output(path, overwrite=overwrite)  # before any event is generated
     e_min = detector.photon_energy_min if threshold is None else float(threshold)
 
+    angle = window(detector, mode, sampling)
+
     def sample(chan, size: int, first_block: int) -> dict:
-        batch = simulate(
+        return channel_events(
+            source,
             model,
             detector,
-            n_events=size,
-            seed=int(seed),
+            chan,
+            size,
+            seed=seed,
+            first_block=first_block,
             mode=mode,
             threshold=e_min,
-            channels=[chan.mother],
-            first_block=first_block,
-            sampling=sampling,
+            angle=angle,
         )
-        return batch.arrays
 
     counts = split_events(n_events, len(chans))
     pilots: dict[int, dict] = {}  # first blocks, kept for the first chunk
-    if allocation == "neyman" and not is_collider(detector) and min(counts) > BLOCK_SIZE:
+    if allocation == "neyman" and source.allocatable and min(counts) > BLOCK_SIZE:
         pilot = functools.partial(sample, size=BLOCK_SIZE, first_block=0)
         pilots = dict(enumerate(in_threads(pilot, chans, GENERATE_THREADS)))
+        for index, arrays in pilots.items():  # each pilot normalised on its own
+            w_norm = channel_normalisation(exposures[index], chans[index].rate, BLOCK_SIZE)
+            normalise(arrays, w_norm, detector.efficiency)
         counts = from_pilots(n_events, [p["weight"] for p in pilots.values()], BLOCK_SIZE)
     used = "neyman" if pilots else "equal"
 
@@ -293,9 +269,10 @@ def write_events(
         return _metadata(
             model,
             detector,
+            source,
             chans,
             counts,
-            n_mesons,
+            exposures,
             seed=int(seed),
             mode=mode,
             threshold=e_min,
@@ -343,10 +320,10 @@ def write_events(
             parts = [pilots.pop(index)]
             if size > BLOCK_SIZE:
                 parts.append(sample(chan, size - BLOCK_SIZE, 1))
-            arrays = concatenate(parts)
+            arrays = concatenate(parts, list(parts[-1]))
         else:
             arrays = sample(chan, size, first_block)
-        w_norm = channel_normalisation(n_mesons[index], chan.br, counts[index])
+        w_norm = channel_normalisation(exposures[index], chan.rate, counts[index])
         return _renormalise(arrays, index, w_norm, detector.efficiency)
 
     sums = np.zeros((len(chans), 3))  # per channel: kept, sum of weights, sum of squares

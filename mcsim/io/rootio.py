@@ -274,8 +274,8 @@ _RUN_TITLES = {
     "ctau": "proper decay length c*tau of the LLP [m]",
     "llp_mass": "LLP mass [GeV]",
     "invisible_mass": "mass of the invisible LLP daughter [GeV]",
-    "n_collisions": "protons on target (fixed target) or inelastic collisions (collider)",
-    "n_pot": "protons on target (NaN for a collider)",
+    "n_collisions": "protons on target, inelastic pp collisions (LHC) or luminosity [fb^-1] (e+ e-)",
+    "n_pot": "protons on target (NaN without a fixed target)",
     "luminosity_inv_ab": "integrated luminosity [ab^-1] (NaN for a fixed target)",
     "threshold": "minimum photon energy [GeV]",
     "photon_energy_max": "maximum photon energy [GeV] (inf: no upper cut)",
@@ -288,9 +288,9 @@ _RUN_TITLES = {
 }
 _CHANNEL_TITLES = {
     "index": "channel index (the events tree's 'channel')",
-    "mother_pdgid": "PDG ID of the decaying meson (positive)",
-    "n_mesons": "N_M: mesons of this species produced in the whole exposure",
-    "br": "branching ratio of the production decay at the generated d",
+    "mother_pdgid": "the channel key: PDG ID of the decaying meson (positive), 0 for e+ e-",
+    "exposure": "what the rate multiplies: N_M mesons produced, or luminosity [fb^-1]",
+    "rate": "BR of the production decay, or cross section [fb], at the generated d",
     "n_generated": "MC events generated in this channel",
 }
 
@@ -328,8 +328,8 @@ def _channel_columns(meta: dict) -> dict[str, np.ndarray]:
     return {
         "index": np.arange(len(meta["channels"]), dtype=np.int32),
         "mother_pdgid": np.asarray(meta["mother_pdgids"], dtype=np.int32),
-        "n_mesons": np.asarray(meta["n_mesons"], dtype=np.float64),
-        "br": np.asarray(meta["br"], dtype=np.float64),
+        "exposure": np.asarray(meta["exposure"], dtype=np.float64),
+        "rate": np.asarray(meta["rate"], dtype=np.float64),
         "n_generated": np.asarray(meta["n_generated"], dtype=np.int64),
     }
 
@@ -537,10 +537,9 @@ def read_metadata(path: str | Path) -> dict:
                 )
         meta = jsonio.loads(str(file[METADATA_KEY]))
         file[EVENTS_TREE].num_entries  # noqa: B018 -- reads the tree's header
-    if meta.get("format") == "mcsim-events-1":
+    if meta.get("format") in ("mcsim-events-1", "mcsim-events-2"):
         raise ValueError(
-            f"{path} was written by an older mcsim (format mcsim-events-1, "
-            f"non-cumulative flags): generate it again"
+            f"{path} was written by an older mcsim (format {meta['format']}): generate it again"
         )
     if meta["photon_energy_max"] is None:
         meta["photon_energy_max"] = math.inf
@@ -630,7 +629,13 @@ def schema_markdown() -> str:
     documentation's ntuple schema page is generated from this."""
     float32 = branch_types(float32=True)
     run = {k: v.dtype for k, v in _run_columns(defaultdict(float)).items()}
-    empty: dict = {"channels": [], "mother_pdgids": [], "n_mesons": [], "br": [], "n_generated": []}
+    empty: dict = {
+        "channels": [],
+        "mother_pdgids": [],
+        "exposure": [],
+        "rate": [],
+        "n_generated": [],
+    }
     channels = {k: v.dtype for k, v in _channel_columns(empty).items()}
     sections = [
         (EVENTS_TREE, "one entry per kept event", BRANCHES, TITLES),

@@ -85,6 +85,11 @@ class Channel:
     br: float
 
     @property
+    def rate(self) -> float:
+        """The BR: what multiplies the meson source's exposure N_M."""
+        return self.br
+
+    @property
     def llp_momentum_max(self) -> float:
         """Largest LLP momentum [GeV] in the mother's rest frame (the other daughters at their
         smallest invariant mass, masses[0] + a massless photon where there is one)."""

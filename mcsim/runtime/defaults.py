@@ -13,7 +13,6 @@ __all__ = [
     "BEAMS",
     "BLAS_THREAD_VARIABLES",
     "BLOCK_SIZE",
-    "COLLIDER_EVENTS_FACTOR",
     "DISCOVERY_LEVEL",
     "FIRST_PASS_EVENTS",
     "FORMATS",
@@ -24,6 +23,7 @@ __all__ = [
     "SCAN_SAMPLING",
     "SIMULATING",
     "TABLES_ENV",
+    "UNREFINED_EVENTS_FACTOR",
     "user_tables_directory",
 ]
 
@@ -74,9 +74,10 @@ FIRST_PASS_EVENTS = BLOCK_SIZE // 8
 #: contour pieces stays above 5% (times and the alternatives: docs/performance.md).
 REFINE_BUDGET = 14.0
 
-#: The e+ e- (BaBar) lines are not refined: their scan tasks run this many times the first
-#: pass's events (8 x 2048: 0.2-1% Monte Carlo error at the N = 10 line, for ~1 s of Figure 2).
-COLLIDER_EVENTS_FACTOR = 8
+#: Sources without a fused scan kernel (e+ e-: BaBar) are not refined: their scan tasks run
+#: this many times the first pass's events (8 x 2048: 0.2-1% Monte Carlo error at BaBar's
+#: N = 10 line).
+UNREFINED_EVENTS_FACTOR = 8
 
 #: Expected signal events required for a sensitivity contour (paper Sec. 4.3).
 DISCOVERY_LEVEL = 3.0

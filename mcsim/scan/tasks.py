@@ -23,27 +23,28 @@ from functools import lru_cache
 import numpy as np
 
 from mcsim.detector.cards import Detector, detector_exposure, load_detector
-from mcsim.detector.collider import COLLIDER_BEAM, ColliderDetector
+from mcsim.detector.interaction_point import InteractionPointDetector
 from mcsim.detector.propagate import decay_probability, in_energy_window
+from mcsim.generation.simulate import channel_events
 from mcsim.models.channels import open_channels
 from mcsim.models.registry import Model
 from mcsim.runtime import executor
 from mcsim.runtime.defaults import (
     BLOCK_SIZE,
-    COLLIDER_EVENTS_FACTOR,
     DISCOVERY_LEVEL,
     MODES,
     REFINE_BUDGET,
     SAMPLINGS,
     SCAN_SAMPLING,
+    UNREFINED_EVENTS_FACTOR,
 )
 from mcsim.scan.family import D_REF, Family
 from mcsim.scan.fused import Buffers, select_block
 from mcsim.scan.reach import ReachGrid, recast_upper_limit
 from mcsim.sources import spectra
 from mcsim.sources.base import block_rng, block_sizes, window
-from mcsim.sources.collider import collider_sums
 from mcsim.sources.mesons import SpectraSource
+from mcsim.sources.registry import SOURCES, source_for
 from mcsim.weights import channel_normalisation, yield_sums
 
 __all__ = [
@@ -146,22 +147,21 @@ class TaskResult:
 
 
 @lru_cache(maxsize=64)
-def _detector(spec: str) -> Detector | ColliderDetector:
+def _detector(spec: str) -> Detector | InteractionPointDetector:
     return load_detector(spec)
 
 
 def _fixed_target(spec: str) -> Detector:
-    """:func:`_detector` of a fixed-target card (a task whose beam is not COLLIDER_BEAM)."""
+    """:func:`_detector` of a card fed by a source with a fused scan kernel (:func:`_fused`)."""
     det = _detector(spec)
     assert isinstance(det, Detector)
     return det
 
 
-def _collider(spec: str) -> ColliderDetector:
-    """:func:`_detector` of an e+ e- collider card (a task whose beam is COLLIDER_BEAM)."""
-    det = _detector(spec)
-    assert isinstance(det, ColliderDetector)
-    return det
+def _fused(task: Task) -> bool:
+    """Whether the task's source has a fused scan kernel (:mod:`mcsim.scan.fused`; the meson
+    decays) -- else the scan sums the events of simulate() and does not refine them."""
+    return SOURCES[_detector(task.targets[0].detector).source].fused_scan
 
 
 @lru_cache(maxsize=256)
@@ -397,20 +397,43 @@ def _momentum_tilt(task: Task, model: Model, channel, source, ratios) -> np.ndar
     return factor if tilted < 0.5 * plain else None
 
 
-def _collider_task(task: Task) -> TaskResult:
-    """The sums of a task on e+ e- collider cards (:func:`mcsim.sources.collider.collider_sums`), target
-    t under the pseudo-mother -1 - t (not refined)."""
+def _events_task(task: Task) -> TaskResult:
+    """The sums of a task whose source has no fused scan kernel: per target, each channel's
+    events as :func:`mcsim.generation.simulate.simulate` makes them for the same seed
+    (:func:`mcsim.generation.simulate.channel_events`), summed by
+    :func:`mcsim.weights.yield_sums`; channel c of target t under the key -1 - t - n_targets c."""
     model = task.family.at(task.mass, D_REF)
     ratios = _ratios(model, task.couplings)
     out = TaskResult({}, [])
+    n_targets = len(task.targets)
     for t, target in enumerate(task.targets):
-        n, produced, s1, s2 = collider_sums(
-            model, _collider(target.detector), task.n_events, task.seed, ratios
-        )
-        rows = np.zeros((3, len(task.targets), ratios.size))
-        rows[:, t] = s1, s2, s1**2 / n
-        # mypy assumes *rows may fill every field (python/mypy#14648); rows holds s1, s2, m2
-        out.channels[-1 - t] = ChannelSums(n, *rows, production=produced)  # type: ignore[misc]
+        det = _detector(target.detector)
+        source = source_for(model, det)
+        for c, channel in enumerate(source.channels()):
+            a = channel_events(
+                source,
+                model,
+                det,
+                channel,
+                task.n_events,
+                seed=task.seed,
+                mode=target.mode,
+                threshold=target.threshold,
+            )
+            s1, s2 = yield_sums(
+                a["w_sampling"] * a["w_photon"] * a["above_threshold"],
+                a["acc_intervals"],
+                a["beta_gamma"],
+                model.ctau,
+                ratios,
+            )
+            rows = np.zeros((3, n_targets, ratios.size))
+            rows[:, t] = s1, s2, s1**2 / task.n_events
+            produced = source.exposure(channel) * channel.rate
+            # mypy assumes *rows may fill every field (python/mypy#14648); rows holds s1, s2, m2
+            out.channels[-1 - t - n_targets * c] = ChannelSums(  # type: ignore[misc]
+                task.n_events, *rows, production=produced
+            )
     return out
 
 
@@ -423,8 +446,8 @@ def _ratios(model: Model, couplings) -> np.ndarray:
 def run_task(task: Task) -> TaskResult:
     """The channel sums of ``task`` (see :class:`Task`).  Mesons the beam's normalisation does
     not list (not produced there) are left out without a note."""
-    if task.beam == COLLIDER_BEAM:  # e+ e- cards: their own source and selection
-        return _collider_task(task)
+    if not _fused(task):
+        return _events_task(task)
     model = task.family.at(task.mass, D_REF)
     ratios = _ratios(model, task.couplings)
     source = SpectraSource(_fixed_target(task.targets[0].detector))
@@ -461,7 +484,8 @@ def make_tasks(
 ) -> list[Task]:
     """One task per (mass, beam) for ``targets`` over the grid (masses [GeV], couplings
     [GeV^-1], both ascending), numbered from ``start``, each with ``n_events`` per open
-    channel (e+ e- beams: COLLIDER_EVENTS_FACTOR x that, as they are not refined).  Raises
+    channel (sources without a fused scan kernel: UNREFINED_EVENTS_FACTOR x that, as they
+    are not refined).  Raises
     ValueError on an empty grid or an unknown detector or mode.  Nothing here computes a
     width, so the main process of a scan does not load the numba kernels."""
     masses = np.asarray(masses, dtype=np.float64)
@@ -492,7 +516,8 @@ def make_tasks(
         by_beam.setdefault(_detector(target.detector).beam, []).append(target)
     tasks: list[Task] = []
     for beam, beam_targets in by_beam.items():
-        n = int(n_events) * (COLLIDER_EVENTS_FACTOR if beam == COLLIDER_BEAM else 1)
+        fused = SOURCES[_detector(beam_targets[0].detector).source].fused_scan
+        n = int(n_events) * (1 if fused else UNREFINED_EVENTS_FACTOR)
         for m in masses:
             tasks.append(
                 Task(
@@ -807,7 +832,7 @@ def _refinement_tasks(
     allocation n_c ~ sigma_c over channels), within the caps; the cheapest refinements first,
     so that the budget converges as many contour pieces as it can."""
     wanted: dict[int, dict] = {}
-    tasks = [t for t in tasks if t.beam != COLLIDER_BEAM]  # collider cards are not refined
+    tasks = [t for t in tasks if _fused(t)]
     by_index = {t.index: t for t in tasks}
     of = {(t.family, target, t.mass): t for t in tasks for target in t.targets}
     for (family, targets), job_grids in zip(jobs, grids):
@@ -884,8 +909,8 @@ _FLOOR_PRODUCTION = 1e-3
 
 
 def _production(target: Target, result: TaskResult) -> dict[int, float]:
-    """LLPs produced at d_ref (N_M x BR for ``target``'s exposure; an e+ e- channel's own) per
-    channel of a task's ``result``."""
+    """LLPs produced at d_ref (N_M x BR for ``target``'s exposure; exposure x rate of a channel
+    without a fused scan kernel) per channel of a task's ``result``."""
     return {
         mother: (
             sums.production

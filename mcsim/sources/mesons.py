@@ -17,10 +17,10 @@ from mcsim.models.registry import Model
 from mcsim.physics.directed import meson_tilt
 from mcsim.sources import spectra
 
-__all__ = ["MesonSource", "SpectraSource", "produce", "select_channels"]
+__all__ = ["MesonDecays", "MesonSpectra", "SpectraSource", "produce", "select_channels"]
 
 
-class MesonSource(Protocol):
+class MesonSpectra(Protocol):
     """Where the mesons come from: momenta and normalisation per table key (positive PDG ID)."""
 
     def sample(self, pdgid: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -105,7 +105,7 @@ def _meson_tilt(
 
 
 def select_channels(
-    model: Model, source: MesonSource, mothers: list[int] | None = None
+    model: Model, source: MesonSpectra, mothers: list[int] | None = None
 ) -> list[Channel]:
     """The open channels of ``model`` whose mother the source produces, or those of the given
     mother PDG IDs (either sign); ValueError for a requested mother without such a channel."""
@@ -124,7 +124,7 @@ def select_channels(
 
 
 def _charges(
-    model: Model, channel: Channel, n: int, source: MesonSource, rng: np.random.Generator
+    model: Model, channel: Channel, n: int, source: MesonSpectra, rng: np.random.Generator
 ) -> np.ndarray:
     """is_antiparticle per event: for a model whose LLP has an antiparticle (``model.dirac``,
     the neutrino dipole's N-bar), N-bar from P- (drawn with the positive-charge fraction) in
@@ -137,7 +137,7 @@ def _charges(
 
 
 def produce(
-    channel: Channel, source: MesonSource, n: int, rng: np.random.Generator, window: float = 0.0
+    channel: Channel, source: MesonSpectra, n: int, rng: np.random.Generator, window: float = 0.0
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The detector-independent step: n mothers (n, 4) [GeV] from ``source`` and their decay
     products through ``channel`` (see :func:`mcsim.models.channels.decay_mothers`).  With ``window``
@@ -153,3 +153,77 @@ def produce(
     products = decay_mothers(channel, mothers, rng, window)
     products["weight"] = products["weight"] * weights
     return mothers, products
+
+
+@dataclass(frozen=True)
+class MesonDecays:
+    """The :class:`mcsim.sources.base.EventSource` of meson decays: ``model``'s production
+    channels in the mesons of ``spectra`` (default: the shipped tables at ``detector``'s beam,
+    normalised to its exposure).  A channel's rate is its BR, its exposure N_M."""
+
+    model: Model
+    detector: Detector
+    spectra: MesonSpectra | None = None
+
+    name = "meson decays"
+    exposure_label = "N_M: mesons produced in the exposure"
+    rate_label = "BR of the production channel"
+    #: channels share the events by their contribution (mcsim.generation.allocation)
+    allocatable = True
+    #: a kernel of mcsim.scan.fused runs its events through the scan
+    fused_scan = True
+
+    @property
+    def mesons(self) -> MesonSpectra:
+        return SpectraSource(self.detector) if self.spectra is None else self.spectra
+
+    def channels(self, mothers: list[int] | None = None) -> list[Channel]:
+        return select_channels(self.model, self.mesons, mothers)
+
+    def exposure(self, channel: Channel) -> float:
+        return self.mesons.n_mesons(channel.mother)
+
+    def produce(
+        self,
+        channel: Channel,
+        n: int,
+        rng: np.random.Generator,
+        rng_charge: np.random.Generator,
+        window: float = 0.0,
+    ) -> dict[str, np.ndarray]:
+        mothers, products = produce(channel, self.mesons, n, rng, window)
+        anti = _charges(self.model, channel, n, self.mesons, rng_charge)
+        sign = np.where(anti & (channel.kind == "charged"), -1, 1)
+        return {
+            "mother_pdgid": (sign * channel.mother).astype(np.int32),
+            "is_antiparticle": anti,
+            "p4_meson": mothers,
+            "p4_llp": products["llp"],
+            "p4_invisible": products.get("invisible", np.zeros((n, 4))),
+            "p4_prompt_photon": products.get("photon", np.zeros((n, 4))),
+            "p4_lepton": products.get("lepton", np.zeros((n, 4))),
+            "w_sampling": products["weight"],
+        }
+
+    def why_closed(self) -> str:
+        model = self.model
+        point = ", ".join(
+            f"{k} = {v:g}" for k, v in model.describe().items() if isinstance(v, float)
+        )
+        return (
+            f"every production channel is closed for the {model.kind} model at {point} "
+            f"(or the {self.detector.beam} beam makes none of its mesons)"
+        )
+
+    def metadata(self, channels: list[Channel]) -> dict:
+        if self.spectra is not None:
+            return {}
+        beam = self.detector.beam
+        return {"spectra": [_spectrum_info(c.mother, beam) for c in channels]}
+
+
+def _spectrum_info(mother: int, beam: str) -> dict:
+    """Provenance of the spectrum table a channel's mesons were drawn from."""
+    table = spectra.load_table(mother, beam)
+    meta = {k: v for k, v in table.meta.items() if k != "card_text"}
+    return {"table": f"{beam}/{table.name}.npz", "multiplicity": table.multiplicity, **meta}

@@ -1,36 +1,22 @@
-"""e+ e- collider detectors (BaBar) read from a card with a [collider] table: beams and
-luminosity, the detector volume around the interaction point, the calorimeter's polar-angle
-acceptance and the photon selection.  The events come from :mod:`mcsim.sources.collider`.
+"""Detectors around an interaction point of e+ e- beams (BaBar), read from a card with a
+[collider] table: beams and luminosity, the volume around the interaction point, the
+calorimeter's polar-angle acceptance and the two-photon selection (paper Sec. 4.2).  Their
+events come from the source the detector names (:attr:`InteractionPointDetector.source`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mcsim.detector.geometry import CYLINDER, Calorimeter
 
-if TYPE_CHECKING:
-    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13 on
+__all__ = ["DetectorCylinder", "InteractionPointDetector", "build_interaction_point"]
 
-__all__ = [
-    "COLLIDER_BEAM",
-    "COLLISION_KEY",
-    "ColliderDetector",
-    "DetectorCylinder",
-    "build_collider",
-    "is_collider",
-]
-
-#: The ``beam`` of a collider card (groups its scan tasks apart from the meson beams).
-COLLIDER_BEAM = "e+e-"
-
-
-#: mother_pdgid and channel key of collider events.
-COLLISION_KEY = 0
+#: The ``beam`` (and the source) of an interaction-point card.
+E_PLUS_E_MINUS = "e+e-"
 
 
 @dataclass(frozen=True)
@@ -51,7 +37,7 @@ class DetectorCylinder:
 
 
 @dataclass(frozen=True)
-class ColliderDetector:
+class InteractionPointDetector:
     """An e+ e- experiment read from a card with a [collider] table (energies in GeV, lengths in
     m; the selection energies are CM-frame, the photon acceptance is on the lab polar angle)."""
 
@@ -71,7 +57,8 @@ class ColliderDetector:
     efficiency: float
     sensitivity_events: float
 
-    beam = COLLIDER_BEAM
+    beam = E_PLUS_E_MINUS
+    source = E_PLUS_E_MINUS  # the event source of mcsim.sources that feeds it
     observed_events = None
     n_pot = None
     sigma_inel_mb = None
@@ -109,13 +96,86 @@ class ColliderDetector:
         v = self.decay_volume
         return Calorimeter(z_face=v.z_end, shape="disc", radius=v.radius)
 
+    def propagation(self, mode: str, threshold: float | None) -> tuple:
+        """(volume, calorimeter plane, photon acceptance judged by the propagator, E_min,
+        E_max) for :func:`mcsim.detector.propagate.observe`: the whole path inside the volume
+        is accepted and the photons are judged by :meth:`select` (their acceptance is seen
+        from the interaction point: the vertex displacement, below a metre, is neglected against
+        the calorimeter's angular coverage), so re-weighting in d stays exact."""
+        if mode != "full":
+            raise ValueError(f"mode: {self.name} has its own selection; only 'full', got {mode!r}")
+        if threshold is not None and threshold != self.leading_energy_min:
+            raise ValueError(
+                f"threshold: the photon cuts of {self.name} are in its card's [selection] "
+                f"table; got threshold = {threshold!r}"
+            )
+        return self.decay_volume, self.calorimeter, False, 0.0, math.inf
 
-def is_collider(detector: object) -> TypeIs[ColliderDetector]:
-    """Whether ``detector`` is a collider card (a :class:`ColliderDetector`)."""
-    return isinstance(detector, ColliderDetector)
+    def directed_window(self, mode: str) -> float:
+        """No directed sampling around an interaction point (0: plain)."""
+        return 0.0
+
+    def select(self, production: dict, observed: dict) -> None:
+        """Set ``observed``'s photon_hits_calo (both photons -- the radiated one of the
+        production, ``p4_prompt_photon``, and the decay photon -- inside the calorimeter's
+        lab polar-angle acceptance) and above_threshold (the paper's energy selection on top:
+        leading E >= E_lead, sub-leading E >= E_sub, missing energy >= E_miss, CM frame)."""
+        observed["photon_hits_calo"], observed["above_threshold"] = selection(
+            production["p4_prompt_photon"], observed["p4_photon"], self
+        )
+
+    def generation_metadata(self) -> dict:
+        """What an events file records about the beams and the selection."""
+        return {
+            "interaction_point": {
+                "sqrt_s_GeV": self.sqrt_s,
+                "electron_energy_GeV": self.electron_energy,
+                "positron_energy_GeV": self.positron_energy,
+                "luminosity_inv_fb": self.luminosity_inv_fb,
+                "cos_theta_lab": [self.cos_theta_min, self.cos_theta_max],
+                "decay_volume_z_m": [self.decay_volume.z_start, self.decay_volume.z_end],
+                "leading_photon_energy_min_GeV": self.leading_energy_min,
+                "subleading_photon_energy_min_GeV": self.subleading_energy_min,
+                "missing_energy_min_GeV": self.missing_energy_min,
+            }
+        }
 
 
-_COLLIDER_KEYS = (
+def boost_z(p: np.ndarray, beta: float) -> np.ndarray:
+    """4-momenta (n, 4) boosted by velocity beta along +z."""
+    g = 1.0 / math.sqrt(1.0 - beta * beta)
+    out = p.copy()
+    out[:, 0] = g * (p[:, 0] + beta * p[:, 3])
+    out[:, 3] = g * (p[:, 3] + beta * p[:, 0])
+    return out
+
+
+def selection(
+    prompt_lab: np.ndarray, photon_lab: np.ndarray, detector: InteractionPointDetector
+) -> tuple[np.ndarray, np.ndarray]:
+    """(both photons in the calorimeter acceptance, the paper's energy selection on top) for the
+    lab 4-momenta (n, 4) of the radiated and the decay photon."""
+
+    def cos_lab(p):
+        return p[:, 3] / np.sqrt(p[:, 1] ** 2 + p[:, 2] ** 2 + p[:, 3] ** 2)
+
+    def accepted(p):
+        c = cos_lab(p)
+        return (detector.cos_theta_min < c) & (c < detector.cos_theta_max)
+
+    in_calo = accepted(prompt_lab) & accepted(photon_lab)
+    e_a = boost_z(prompt_lab, -detector.beta)[:, 0]
+    e_b = boost_z(photon_lab, -detector.beta)[:, 0]
+    lead, sub = np.maximum(e_a, e_b), np.minimum(e_a, e_b)
+    energy = (
+        (lead >= detector.leading_energy_min)
+        & (sub >= detector.subleading_energy_min)
+        & (detector.sqrt_s - e_a - e_b >= detector.missing_energy_min)
+    )
+    return in_calo, in_calo & energy
+
+
+_BEAM_KEYS = (
     "electron_energy_GeV",
     "positron_energy_GeV",
     "luminosity_inv_fb",
@@ -138,15 +198,15 @@ _SELECTION_KEYS = (
 
 
 _TABLES = {
-    "collider": _COLLIDER_KEYS,
+    "collider": _BEAM_KEYS,
     "decay_volume": _VOLUME_KEYS,
     "calorimeter": _CALO_KEYS,
     "selection": _SELECTION_KEYS,
 }
 
 
-def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
-    """The :class:`ColliderDetector` of a card holding a [collider] table; ``card`` is the
+def build_interaction_point(card, name: str, path: str, text: str) -> InteractionPointDetector:
+    """The :class:`InteractionPointDetector` of a card holding a [collider] table; ``card`` is the
     checker of :mod:`mcsim.detector.cards` (its errors name the card and the key).
 
     Layout: [collider] electron_energy_GeV, positron_energy_GeV, luminosity_inv_fb,
@@ -158,7 +218,7 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
     for key in card.data:
         if key not in top and key not in _TABLES:
             raise card.error(
-                key, f"unknown key; a collider card holds {', '.join([*top, *_TABLES])}"
+                key, f"unknown key; an interaction-point card holds {', '.join([*top, *_TABLES])}"
             )
     t = {section: card.table(section, keys) for section, keys in _TABLES.items()}
     col = t["collider"]
@@ -171,7 +231,7 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
     if shape != "cylinder":
         raise card.error(
             "decay_volume.shape",
-            f"a collider volume is a 'cylinder' around the interaction point, got {shape!r}",
+            f"the volume is a 'cylinder' around the interaction point, got {shape!r}",
         )
     z_start = card.value("decay_volume", vol, "z_start_m", "number", required=True)
     z_end = card.positive("decay_volume", vol, "z_end_m")
@@ -201,7 +261,7 @@ def build_collider(card, name: str, path: str, text: str) -> ColliderDetector:
         )
     if eff > 1.0:
         raise card.error("selection.efficiency", f"must be in (0, 1], got {eff}")
-    return ColliderDetector(
+    return InteractionPointDetector(
         name=name,
         description=card.data.get("description", ""),
         card_path=path,
