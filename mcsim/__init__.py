@@ -3,8 +3,8 @@
 Units of the public API: GeV (masses, energies), GeV^-1 (dipole coefficient d), metres.
 
 ``import mcsim`` loads nothing heavy and changes nothing: the names below are imported on first
-use (numba, awkward and uproot only then), and the numba cache is checked when the first kernel
-module is imported (:mod:`mcsim.runtime.jit_cache`).
+use (numba, awkward and uproot only then), and each kernel module's numba cache is checked when
+that module is imported (:mod:`mcsim.runtime.jit_cache`).
 """
 
 from __future__ import annotations

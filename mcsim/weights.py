@@ -33,7 +33,7 @@ from mcsim.models.registry import Model
 from mcsim.runtime.jit_cache import ensure_fresh
 from mcsim.sources.base import EventSource
 
-ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
+ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 
 __all__ = ["Estimate", "estimate", "stat_error", "yield_sums"]

@@ -1,64 +1,174 @@
-"""The numba cache is cleared when any mcsim source changes (numba itself only notices changes
-in the file defining a kernel, not in functions it inlines from other files)."""
+"""Numba's cache is cleared per kernel module, when the module or one it imports changes (numba
+itself only notices changes in the file defining a kernel, not in functions it inlines from
+other files); other modules' edits keep every compiled kernel."""
 
+import re
+import shutil
 from pathlib import Path
 
+import numba
+import pytest
+
 import mcsim
-from mcsim.runtime.jit_cache import refresh, sources_hash
+from mcsim.runtime import jit_cache
+from mcsim.runtime.jit_cache import dependencies, refresh
+
+#: every module of mcsim that defines cached kernels
+KERNEL_MODULES = (
+    "mcsim.detector.geometry",
+    "mcsim.detector.propagate",
+    "mcsim.models.relic",
+    "mcsim.physics.dalitz",
+    "mcsim.physics.directed",
+    "mcsim.physics.kinematics",
+    "mcsim.physics.monophoton",
+    "mcsim.physics.xoshiro",
+    "mcsim.scan.fused",
+    "mcsim.sources.spectra",
+    "mcsim.weights",
+)
+PACKAGE = Path(mcsim.__file__).parent
 
 
-def _package(tmp_path: Path) -> tuple[Path, Path]:
+def _source(pkg: Path, module: str) -> Path:
+    path = pkg.joinpath(*module.split(".")[1:]).with_suffix(".py")
+    assert path.is_file()
+    return path
+
+
+def _folder(pkg: Path, module: str) -> Path:
+    folder = jit_cache._numba_cache_dir(_source(pkg, module))
+    assert folder is not None
+    return folder
+
+
+@pytest.fixture(params=["beside the sources", "NUMBA_CACHE_DIR"])
+def package(request, tmp_path, monkeypatch) -> Path:
+    """A copy of mcsim's sources, stamped, with (fake) cache files for every kernel module where
+    numba keeps them: ``__pycache__`` beside each source folder, or under NUMBA_CACHE_DIR."""
+    mirrored = request.param == "NUMBA_CACHE_DIR"
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "nb") if mirrored else "")
+    pkg = tmp_path / "src" / "mcsim"
+    shutil.copytree(PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    for module in KERNEL_MODULES:
+        folder = _folder(pkg, module)
+        assert folder.is_relative_to(tmp_path / "nb" if mirrored else pkg)
+        assert not refresh(module, pkg)  # no cache files yet, the stamp is stored
+        stem = _source(pkg, module).stem
+        for name in (f"{stem}.kernel-10.py311.nbi", f"{stem}.kernel-10.py311.1.nbc"):
+            (folder / name).write_bytes(b"x")
+        (folder / f"{stem}.cpython-311.pyc").write_bytes(b"x")
+    return pkg
+
+
+def _refresh_all(pkg: Path) -> set[str]:
+    """The kernel modules whose cache files a refresh removes (checking that only their .nbi and
+    .nbc files went)."""
+    removed = {m for m in KERNEL_MODULES if refresh(m, pkg)}
+    for module in KERNEL_MODULES:
+        stem, folder = _source(pkg, module).stem, _folder(pkg, module)
+        left = sorted(p.name for p in folder.glob(f"{stem}.*") if not p.name.endswith("sha256"))
+        kept = [f"{stem}.cpython-311.pyc"]
+        if module not in removed:
+            kept = sorted([*kept, f"{stem}.kernel-10.py311.1.nbc", f"{stem}.kernel-10.py311.nbi"])
+        assert left == kept, module
+    return removed
+
+
+def test_a_module_no_kernel_module_imports_keeps_every_kernel(package):
+    (package / "models" / "third.py").write_text("X = 1\n")
+    with (package / "cli" / "info.py").open("a") as f:
+        f.write("\nY = 2\n")
+    with (package / "models" / "dipoles.py").open("a") as f:
+        f.write("\nZ = 3\n")
+    assert _refresh_all(package) == set()
+
+
+def test_an_edit_of_kinematics_removes_the_kernels_of_the_modules_that_import_it(package):
+    """Only kinematics and the kernel modules importing it (directly or not) lose their cache;
+    the stamps are then current, so the next check removes nothing."""
+    with (package / "physics" / "kinematics.py").open("a") as f:
+        f.write("\nX = 1\n")
+    importers = {
+        "mcsim.physics.kinematics",
+        "mcsim.physics.dalitz",
+        "mcsim.detector.propagate",
+        "mcsim.scan.fused",
+        "mcsim.weights",
+    }
+    assert _refresh_all(package) == importers
+    assert not any(refresh(m, package) for m in KERNEL_MODULES)
+
+
+def test_an_edit_of_the_constants_file_removes_the_kernels_reading_it(package):
+    with (package / "data" / "constants.toml").open("a") as f:
+        f.write("\n# edited\n")
+    assert _refresh_all(package) == {"mcsim.physics.monophoton", "mcsim.models.relic"}
+
+
+def test_a_missing_or_foreign_stamp_removes_the_module_cache(package):
+    stamp = _folder(package, "mcsim.physics.xoshiro") / "xoshiro.sources.sha256"
+    stamp.unlink()
+    assert _refresh_all(package) == {"mcsim.physics.xoshiro"}
+    stamp.write_text("0" * 64 + "\nphysics/xoshiro.py")
+    (_folder(package, "mcsim.physics.xoshiro") / "xoshiro.kernel-10.py311.nbi").write_bytes(b"")
+    assert refresh("mcsim.physics.xoshiro", package)
+
+
+def test_dependencies_are_the_module_level_imports_within_the_package(tmp_path):
+    """Relative and absolute imports at module level count, transitively; imports inside
+    functions or for type checking only do not (they cannot give a kernel a callee)."""
     pkg = tmp_path / "pkg"
-    cache = pkg / "__pycache__"
-    cache.mkdir(parents=True)
-    (pkg / "kinematics.py").write_text("def boost(): return 1\n")
-    (pkg / "propagate.py").write_text("from .kinematics import boost\n")
-    for name in (
-        "propagate.kernel-10.py311.nbi",
-        "propagate.kernel-10.py311.1.nbc",
-        "kinematics.boost-1.py311.nbi",
-        "other.f-1.py311.nbi",
-        "propagate.cpython-311.pyc",
-    ):
-        (cache / name).write_bytes(b"x")
-    return pkg, cache
-
-
-def test_a_changed_source_removes_the_package_kernels(tmp_path):
-    pkg, cache = _package(tmp_path)
-    assert refresh(cache, pkg)  # no stamp yet: the cache cannot be trusted
-    left = sorted(p.name for p in cache.iterdir() if not p.name.startswith("mcsim-sources"))
-    assert left == ["other.f-1.py311.nbi", "propagate.cpython-311.pyc"]
-    for name in ("propagate.kernel-10.py311.nbi", "kinematics.boost-1.py311.nbi"):
-        (cache / name).write_bytes(b"x")  # recompiled
-    assert not refresh(cache, pkg)  # unchanged sources: the cache is kept
-    assert (cache / "propagate.kernel-10.py311.nbi").exists()
-    (pkg / "kinematics.py").write_text("def boost(): return 2\n")  # only the inlined helper
-    assert refresh(cache, pkg)
-    assert not (cache / "propagate.kernel-10.py311.nbi").exists()
-
-
-def test_data_files_count_and_the_stamp_matches_the_installed_package(tmp_path):
-    pkg, _ = _package(tmp_path)
+    (pkg / "sub").mkdir(parents=True)
     (pkg / "data").mkdir()
-    (pkg / "data" / "constants.toml").write_text("a = 1\n")
-    before = sources_hash(pkg)
-    (pkg / "data" / "constants.toml").write_text("a = 2\n")
-    assert sources_hash(pkg) != before
-    package_dir = Path(mcsim.__file__).parent
-    stamp = package_dir / "__pycache__" / "mcsim-sources.sha256"
-    if stamp.exists():  # default cache location (not NUMBA_CACHE_DIR)
-        assert stamp.read_text().strip() == sources_hash(package_dir)
+    for name, text in {
+        "__init__.py": "",
+        "sub/__init__.py": "",
+        "sub/a.py": "from . import b\nfrom ..c import f\nimport numpy\n",
+        "sub/b.py": "import pkg.d\n",
+        "c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pkg.e\n",
+        "d.py": "def g():\n    import pkg.e\nT = 'x.toml'\n",
+        "e.py": "",
+        "data/x.toml": "",
+        "data/y.toml": "",
+    }.items():
+        (pkg / name).write_text(text)
+    found = [p.relative_to(pkg).as_posix() for p in dependencies("pkg.sub.a", pkg)]
+    assert found == ["c.py", "d.py", "data/x.toml", "sub/__init__.py", "sub/a.py", "sub/b.py"]
 
 
-def test_kernels_cached_looks_for_the_propagator(tmp_path, monkeypatch):
-    from mcsim.runtime import jit_cache
+def test_every_kernel_module_checks_its_cache_on_import():
+    """A module defining cached kernels calls ensure_fresh(__name__) before defining them."""
+    defining = set()
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        if "cache=True" in text and path.name != "jit_cache.py":
+            module = ".".join(("mcsim", *path.relative_to(PACKAGE).with_suffix("").parts))
+            defining.add(module)
+            call = text.index("\nensure_fresh(__name__)")
+            assert call < min(m.start() for m in re.finditer(r"cache=True", text)), module
+    assert defining == set(KERNEL_MODULES)
 
-    monkeypatch.setattr(jit_cache, "_cache_dir", lambda: tmp_path)
+
+def test_the_installed_kernel_modules_are_stamped():
+    import mcsim.weights  # noqa: F401
+
+    for module in ("mcsim.physics.xoshiro", "mcsim.detector.propagate", "mcsim.weights"):
+        stem = _source(PACKAGE, module).stem
+        assert jit_cache._is_current(_folder(PACKAGE, module) / f"{stem}.sources.sha256", PACKAGE)
+
+
+def test_kernels_cached_looks_for_a_current_propagator(tmp_path, monkeypatch):
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    folder = _folder(PACKAGE, "mcsim.detector.propagate")
+    assert folder.is_relative_to(tmp_path)
     assert not jit_cache.kernels_cached()
-    (tmp_path / "propagate.propagate_kernel-156.py311.nbi").write_bytes(b"")
+    (folder / "propagate.propagate_kernel-156.py311.nbi").write_bytes(b"")
+    assert not jit_cache.kernels_cached()  # no stamp: the file would be removed
+    refresh("mcsim.detector.propagate")
+    (folder / "propagate.propagate_kernel-156.py311.nbi").write_bytes(b"")
     assert jit_cache.kernels_cached()
-    monkeypatch.setattr(jit_cache, "_cache_dir", lambda: None)
+    (folder / "propagate.sources.sha256").write_text("0" * 64 + "\ndetector/propagate.py")
     assert not jit_cache.kernels_cached()
 
 
@@ -106,7 +216,7 @@ def test_trimmed_numba_startup_skips_extensions_and_the_blas_import_yet_dot_stil
     code = """
 import json, sys
 import numpy as np
-from mcsim import jit_cache
+from mcsim.runtime import jit_cache
 if sys.argv[1] == "trim":
     jit_cache.trim_numba_startup()
 from mcsim.detector.propagate import decay_probability

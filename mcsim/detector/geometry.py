@@ -31,7 +31,7 @@ import numpy as np
 
 from mcsim.runtime.jit_cache import ensure_fresh
 
-ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
+ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 __all__ = [
     "CONE",

@@ -43,6 +43,9 @@ from mcsim.physics.directed import photon_direction
 from mcsim.physics.kinematics import two_body_along, two_body_momentum
 from mcsim.physics.xoshiro import stream, uniform
 from mcsim.runtime.defaults import MODES
+from mcsim.runtime.jit_cache import ensure_fresh
+
+ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 __all__ = [
     "KERNEL_OUTPUTS",

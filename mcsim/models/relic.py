@@ -43,7 +43,7 @@ from mcsim.physics.thermo import g_star_half, h_eff
 from mcsim.runtime import user_cache
 from mcsim.runtime.jit_cache import ensure_fresh, sources_hash
 
-ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
+ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 __all__ = [
     "M_PLANCK",

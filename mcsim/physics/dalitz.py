@@ -34,6 +34,9 @@ import numpy as np
 from mcsim.physics.directed import llp_direction
 from mcsim.physics.kinematics import dalitz_momenta, dalitz_range
 from mcsim.physics.xoshiro import stream, uniform
+from mcsim.runtime.jit_cache import ensure_fresh
+
+ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 __all__ = [
     "ANOMALY",

@@ -34,6 +34,9 @@ import numba as nb
 import numpy as np
 
 from mcsim.physics.xoshiro import azimuth, direction, uniform
+from mcsim.runtime.jit_cache import ensure_fresh
+
+ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 __all__ = ["can_reach", "llp_direction", "meson_tilt", "photon_direction", "reach_fraction"]
 

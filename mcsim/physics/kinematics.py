@@ -16,6 +16,9 @@ import numpy as np
 
 from mcsim.physics.directed import llp_direction
 from mcsim.physics.xoshiro import azimuth, direction, stream
+from mcsim.runtime.jit_cache import ensure_fresh
+
+ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 __all__ = [
     "boost",

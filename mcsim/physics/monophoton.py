@@ -32,6 +32,9 @@ from scipy import integrate
 
 from mcsim.physics.constants import ALPHA, E_CHARGE_SQ
 from mcsim.physics.xoshiro import azimuth, direction, stream, uniform
+from mcsim.runtime.jit_cache import ensure_fresh
+
+ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 __all__ = [
     "GEV2_TO_FB",

@@ -1,33 +1,39 @@
-"""Numba's on-disk kernel cache, kept consistent with the package sources.
+"""Numba's on-disk kernel cache, kept consistent with the package sources, one kernel module at
+a time.
 
-Numba recompiles a cached kernel when the file that defines it changes, but not when a function
-it inlines from another file does (a limitation stated in numba's caching notes): after an update
-that edits only ``kinematics.py``, the cached propagator would keep the old kinematics.  When
-the first of mcsim's kernel modules is imported (not at ``import mcsim``), :func:`ensure_fresh`
-hashes the package's sources and data files and, if the hash differs from the stamp stored in
-the cache directory, removes mcsim's cache files there, so that every kernel is compiled afresh
-once (about a minute) instead of running stale code.
+Numba recompiles a cached kernel when the file that defines it changes, but not when a jitted
+function it calls or inlines from another file does (a limitation stated in numba's caching
+notes): after an update that edits only ``kinematics.py``, the cached propagator would keep the
+old kinematics.  A kernel can take jitted callees and compile-time constants only from the
+modules its own module imports, so each kernel module calls :func:`ensure_fresh` on import: it
+hashes the sources of that module's import closure within mcsim (plus the data files they
+name, such as ``constants.toml``), and if the hash differs from the module's stamp in numba's
+cache folder it removes that module's cache files alone.  Editing a module no kernel module
+imports (a command, a new model) keeps every compiled kernel.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
 
-import numba
-
 __all__ = [
+    "dependencies",
     "ensure_fresh",
     "kernels_cached",
     "refresh",
-    "refresh_package_cache",
+    "sources_hash",
+    "stamp",
     "trim_numba_startup",
 ]
 
-_STAMP = "mcsim-sources.sha256"
+_PACKAGE = Path(os.path.abspath(__file__)).parent.parent
+_STAMP = ".sources.sha256"  # "<module>.sources.sha256" beside the module's cache files
 _CACHE_SUFFIXES = (".nbi", ".nbc")
 
 
@@ -40,82 +46,183 @@ def sources_hash(package_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def refresh(cache_dir: Path, package_dir: Path) -> bool:
-    """Remove the numba cache files of the modules in ``package_dir`` from ``cache_dir`` if the
-    stored source hash is missing or different, then store the current one.  Returns True if
-    files were removed.  An unwritable cache directory is left alone (numba then cannot cache
-    either)."""
-    current = sources_hash(package_dir)
-    stamp = cache_dir / _STAMP
+#: per process: each parsed source's (imports, data names), keyed by the hash of the source
+_parsed: dict[bytes, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_TOML_NAME = re.compile(rb"""["']([\w./-]+\.toml)["']""")
+
+
+def _references(
+    source: bytes, name: str, is_package: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the dotted names module ``name`` imports at module level, the .toml names it quotes).
+    Imports inside functions or under ``if TYPE_CHECKING`` cannot give a kernel a callee."""
+    key = hashlib.sha256(source).digest() + name.encode()
+    if key in _parsed:
+        return _parsed[key]
+    package = name if is_package else name.rpartition(".")[0]
+    imported: list[str] = []
+    stack: list[ast.AST] = [ast.parse(source)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import):
+            imported += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                head = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{head}.{base}" if base else head
+            imported += [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        elif isinstance(node, ast.If) and _type_checking(node.test):
+            stack += node.orelse
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.expr)):
+            stack += ast.iter_child_nodes(node)
+    data = tuple(m.decode() for m in _TOML_NAME.findall(source))
+    _parsed[key] = result = (tuple(imported), data)
+    return result
+
+
+def _type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _module_file(name: str, package_dir: Path) -> Path | None:
+    """The source of the package's module ``name`` (dotted), if it is one of its modules."""
+    parts = name.split(".")
+    if parts[0] != package_dir.name:
+        return None
+    base = package_dir.joinpath(*parts[1:])
+    candidates = [base / "__init__.py"]
+    if len(parts) > 1:
+        candidates.insert(0, base.with_suffix(".py"))
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def dependencies(module: str, package_dir: Path = _PACKAGE) -> list[Path]:
+    """The files the kernels of ``module`` (dotted) may depend on: its source, those of the
+    package's modules it imports at module level, transitively (the only places its kernels
+    can take jitted callees and captured globals from), and the package's data files they name
+    (``constants.toml``, read when ``physics.constants`` is imported)."""
+    data_files = {p.name: p for p in (package_dir / "data").glob("*.toml")}
+    found: set[Path] = set()
+    todo, seen = [module], set()
+    while todo:
+        name = todo.pop()
+        path = None if name in seen else _module_file(name, package_dir)
+        seen.add(name)
+        if path is None or path in found:
+            continue
+        found.add(path)
+        imported, named = _references(path.read_bytes(), name, path.name == "__init__.py")
+        todo += [n for n in imported if n.partition(".")[0] == package_dir.name]
+        found.update(
+            data_files[n] for n in (v.rpartition("/")[2] for v in named) if n in data_files
+        )
+    return sorted(found)
+
+
+#: per process: {path: (mtime, size, SHA-256)}, the kernel modules' closures overlap
+_file_digests: dict[Path, tuple[int, int, bytes]] = {}
+
+
+def _file_digest(path: Path) -> bytes:
+    info = path.stat()
+    known = _file_digests.get(path)
+    if known is not None and known[:2] == (info.st_mtime_ns, info.st_size):
+        return known[2]
+    digest = hashlib.sha256(path.read_bytes()).digest()
+    _file_digests[path] = (info.st_mtime_ns, info.st_size, digest)
+    return digest
+
+
+def _digest(package_dir: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(package_dir).as_posix().encode() + b"\0")
+        digest.update(_file_digest(path))
+    return digest.hexdigest()
+
+
+def stamp(module: str, package_dir: Path = _PACKAGE) -> str:
+    """SHA-256 over the names and contents of the module's :func:`dependencies`."""
+    return _digest(package_dir, dependencies(module, package_dir))
+
+
+def _is_current(stored: Path, package_dir: Path) -> bool:
+    """Whether a stamp file (the hash, then the files it covers) still matches those files.
+    The import closure follows from the contents of its own files, so when they are unchanged
+    it is too and nothing needs parsing (about 2 ms a module otherwise)."""
     try:
-        if stamp.read_text().strip() == current:
-            return False
-    except OSError:
-        pass
+        digest, *names = stored.read_text().split("\n")
+        return bool(names) and _digest(package_dir, [package_dir / n for n in names]) == digest
+    except (OSError, ValueError):
+        return False
+
+
+def _probe():  # numba's cache locators need a function; only its first line number is read
+    return 0
+
+
+def _numba_cache_dir(source: Path) -> Path | None:
+    """The folder numba keeps the cache files of the kernels of ``source`` in, as its own
+    locators choose it (``__pycache__`` beside it, NUMBA_CACHE_DIR/<folder>_<hash>, or the
+    user's cache folder); None if none is writable."""
+    from numba.core import caching
+
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")  # noqa: B009
+    for locator in impl._locator_classes:
+        found = locator.from_function(_probe, str(source))
+        if found is not None:
+            return Path(found.get_cache_path())
+    return None
+
+
+def refresh(module: str, package_dir: Path = _PACKAGE) -> bool:
+    """Remove the numba cache files of the kernel module ``module`` (dotted, in ``package_dir``)
+    if its stored :func:`stamp` is missing or different, then store the current one.  Returns
+    True if files were removed.  An unwritable cache folder is left alone (numba then cannot
+    cache either)."""
+    source = _module_file(module, package_dir)
+    folder = None if source is None else _numba_cache_dir(source)
+    if source is None or folder is None:
+        return False
+    stored = folder / f"{source.stem}{_STAMP}"
+    if _is_current(stored, package_dir):
+        return False
     removed = False
     try:
-        for folder, cached in _kernel_dirs(cache_dir, package_dir):
-            modules = {p.stem for p in folder.glob("*.py")}
-            for path in cached.iterdir() if cached.is_dir() else ():
-                if path.suffix in _CACHE_SUFFIXES and path.name.split(".", 1)[0] in modules:
-                    path.unlink(missing_ok=True)
-                    removed = True
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".stamp-")
+        for path in folder.glob(f"{source.stem}.*"):
+            if path.suffix in _CACHE_SUFFIXES:
+                path.unlink(missing_ok=True)
+                removed = True
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".stamp-")
         with os.fdopen(fd, "w") as f:
-            f.write(current + "\n")
-        os.replace(tmp, stamp)
+            files = dependencies(module, package_dir)
+            names = [p.relative_to(package_dir).as_posix() for p in files]
+            f.write("\n".join([_digest(package_dir, files), *names]))
+        os.replace(tmp, stored)
     except OSError:
         return removed
     return removed
 
 
-def _kernel_dirs(cache_dir: Path, package_dir: Path) -> list[tuple[Path, Path]]:
-    """(source folder, its numba cache folder) for the package and each sub-package, given the
-    cache folder ``cache_dir`` of the package's top level: numba keeps one per source folder,
-    ``__pycache__`` beside it or its mirror under NUMBA_CACHE_DIR."""
-    folders = [package_dir, *(p.parent for p in package_dir.glob("*/__init__.py"))]
-    if cache_dir.name == "__pycache__":
-        return [(f, f / "__pycache__") for f in folders]
-    return [(f, cache_dir / f.relative_to(package_dir)) for f in folders]
+_checked: set[str] = set()
 
 
-def _probe():  # a cached dispatcher defined here tells where numba caches this package
-    return 0
-
-
-def _cache_dir() -> Path | None:
-    """The directory numba caches mcsim's kernels in (next to the sources, or under
-    NUMBA_CACHE_DIR), if it exists."""
-    cache = getattr(numba.njit(cache=True)(_probe), "_cache", None)
-    cache_dir = getattr(cache, "_cache_path", None)
-    if cache_dir is None or not Path(cache_dir).is_dir():
-        return None
-    here = Path(cache_dir)  # this sub-package's; the package's top level is one folder up
-    return here.parent.parent / "__pycache__" if here.name == "__pycache__" else here.parent
-
-
-def refresh_package_cache() -> bool:
-    """:func:`refresh` for mcsim itself, in the directory numba uses for its modules (next to
-    the sources, or under NUMBA_CACHE_DIR).  Nothing is compiled."""
-    cache_dir = _cache_dir()
-    if cache_dir is None:
-        return False
-    return refresh(cache_dir, Path(__file__).parent.parent)
-
-
-_checked = False
-
-
-def ensure_fresh() -> None:
-    """:func:`refresh_package_cache` once per process; the kernel modules call it on import,
-    before any kernel can load its cache (numba loads it at a kernel's first call).  In the
-    ``mcsim`` command it also trims numba's start-up (:func:`trim_numba_startup`) and, at
-    a terminal, says so when the kernels are about to be compiled."""
-    global _checked
-    if _checked:
+def ensure_fresh(module: str) -> None:
+    """:func:`refresh` for the kernel module ``module`` (its ``__name__``) once per process; each
+    kernel module calls it on import, before its kernels can load their cache (numba loads it
+    at a kernel's first call).  In the ``mcsim`` command the first call also trims numba's
+    start-up (:func:`trim_numba_startup`) and, at a terminal, says so when the kernels are about
+    to be compiled."""
+    if module in _checked:
         return
-    _checked = True
-    refresh_package_cache()
+    first = not _checked
+    _checked.add(module)
+    refresh(module)
+    if not first:
+        return
     from mcsim.runtime.signals import is_command
 
     if is_command():
@@ -140,14 +247,16 @@ def _simulating() -> bool:
 
 
 def kernels_cached() -> bool:
-    """Whether the propagator kernel (the last one the chain compiles) is in numba's cache: if
-    not, the next simulation compiles the kernels first (once, about a minute)."""
-    cache_dir = _cache_dir()
-    if cache_dir is None:
+    """Whether the propagator kernel (the last one the chain compiles) is in numba's cache and
+    current (its stamp matches the sources): if not, the next simulation compiles the kernels
+    first (about a minute)."""
+    module = "mcsim.detector.propagate"
+    source = _module_file(module, _PACKAGE)
+    folder = None if source is None else _numba_cache_dir(source)
+    if source is None or folder is None:
         return False
-    kernels = dict(_kernel_dirs(cache_dir, Path(__file__).parent.parent))
-    propagator = kernels.get(Path(__file__).parent.parent / "detector")
-    return propagator is not None and any(propagator.glob("propagate.propagate_kernel-*.nbi"))
+    current = _is_current(folder / f"{source.stem}{_STAMP}", _PACKAGE)
+    return current and any(folder.glob(f"{source.stem}.propagate_kernel-*.nbi"))
 
 
 def trim_numba_startup() -> None:

@@ -30,7 +30,7 @@ from mcsim.runtime.jit_cache import ensure_fresh
 from mcsim.sources import spectra
 from mcsim.sources.spectra import meson_in_bin
 
-ensure_fresh()  # before any kernel of this package loads its cache (mcsim/jit_cache.py)
+ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 __all__ = ["Buffers", "Hits", "select_block"]
 

@@ -35,6 +35,9 @@ import numpy as np
 from mcsim.physics.particles import MESON_NAMES, pdgid_of, sm
 from mcsim.physics.xoshiro import azimuth, stream, uniform
 from mcsim.runtime.defaults import BEAMS, TABLES_ENV, user_tables_directory
+from mcsim.runtime.jit_cache import ensure_fresh
+
+ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 __all__ = [
     "BEAMS",
