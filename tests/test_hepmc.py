@@ -1,5 +1,10 @@
 """HepMC3 output: read back by pyhepmc, the same events as the ROOT file of the same seed."""
 
+import errno
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pyhepmc
 import pytest
@@ -8,7 +13,8 @@ from click.testing import CliRunner
 from mcsim import DarkDipole, NeutrinoDipole
 from mcsim.cli.main import main
 from mcsim.generation.write import output_format, write_events
-from mcsim.io.hepmc import PDG_CHI1, PDG_CHI2, PDG_N, WEIGHT_NAMES
+from mcsim.io import partfiles
+from mcsim.io.hepmc import PDG_CHI1, PDG_CHI2, PDG_N, WEIGHT_NAMES, HepMCWriter
 from mcsim.io.rootio import read_arrays
 
 KW = dict(n_events=10_000, seed=3, chunk_size=4_000)
@@ -184,3 +190,82 @@ def test_format_from_suffix_and_cli(tmp_path):
     assert res.exit_code == 0, res.output
     assert out.read_text().startswith("HepMC::Version")
     assert [p.name for p in tmp_path.iterdir()] == ["x.dat"]
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+SMALL = dict(n_events=2_000, seed=5, chunk_size=1_000, keep="all")
+POINT = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
+
+
+def test_hepmc_part_file_is_named_after_its_writer_and_dead_writers_files_go(tmp_path, monkeypatch):
+    """The HepMC3 writer writes to a partfiles ``.part`` name (host and PID of its process), and
+    removes the ``.part`` file a writer killed outright (a process that no longer exists) left
+    in the directory, as the ROOT writer does."""
+    stale = tmp_path / f".ev.hepmc3.{partfiles._host()}.{_dead_pid()}.0123abcd.part"
+    stale.write_bytes(b"HepMC::Version 3\n" + b"x" * 2_000_000)  # a SIGKILLed writer's
+    seen = []
+    extend = HepMCWriter.extend
+
+    def spy(self, arrays, events):
+        seen.append(self._tmp)
+        assert not stale.exists()  # removed before the first event is written
+        extend(self, arrays, events)
+
+    monkeypatch.setattr(HepMCWriter, "extend", spy)
+    write_events(POINT, "na62", tmp_path / "ev.hepmc3", **SMALL)
+    match = partfiles.PATTERN.match(seen[0].name)
+    assert match and match["name"] == "ev.hepmc3" and int(match["pid"]) == os.getpid()
+    assert match["host"] == partfiles._host() and seen[0].parent == tmp_path
+    assert [p.name for p in tmp_path.iterdir()] == ["ev.hepmc3"]
+    assert len(_read(tmp_path / "ev.hepmc3")) == SMALL["n_events"]
+
+
+def _enospc(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_close_failing_on_a_full_disk_leaves_no_file(tmp_path, monkeypatch, when):
+    """The final close fails with ENOSPC (before pyhepmc flushed anything, or after it wrote
+    the whole file): the error is raised, and neither the output nor a ``.part`` file stays."""
+    close = pyhepmc.io.HepMCFile.close
+
+    def failing_close(self):
+        if when == "after":
+            close(self)
+        _enospc()
+
+    monkeypatch.setattr(pyhepmc.io.HepMCFile, "close", failing_close)
+    with pytest.raises(OSError) as info:
+        write_events(POINT, "na62", tmp_path / "ev.hepmc3", **SMALL)
+    assert info.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_failing_on_a_full_disk_leaves_no_file(tmp_path, monkeypatch):
+    """A write fails with ENOSPC after some events, and so does the close on the way out: the
+    write's error is raised (not the close's), and no file stays (removed before the close)."""
+    extend, calls = HepMCWriter.extend, []
+
+    def extend_then_fail(self, arrays, events):
+        calls.append(len(events))
+        if len(calls) > 1:
+            assert self._tmp.stat().st_size > 0
+            _enospc()
+        extend(self, arrays, events)
+
+    def failing_close(self):
+        assert not any(tmp_path.iterdir())  # the .part file went first
+        raise OSError(errno.EIO, "close failed too")
+
+    monkeypatch.setattr(HepMCWriter, "extend", extend_then_fail)
+    monkeypatch.setattr(pyhepmc.io.HepMCFile, "close", failing_close)
+    with pytest.raises(OSError) as info:
+        write_events(POINT, "na62", tmp_path / "ev.hepmc3", **SMALL)
+    assert info.value.errno == errno.ENOSPC and len(calls) == 2
+    assert list(tmp_path.iterdir()) == []

@@ -287,3 +287,133 @@ def test_schema_page_lists_every_branch_with_its_title():
     assert "| `beta_gamma` | float64 | \\|p\\| / m of the LLP |" in text
     for tree in ("events", "crossing", "run", "channels"):
         assert f"## TTree `{tree}`" in text
+
+
+def _histogram_references(path):
+    """Per control histogram, ROOT's statistics computed independently from the events tree:
+    the number of passing (weight != 0) events, and over those inside the axes the sums of w
+    and w^2 and the effective entries (sum w)^2 / sum w^2, and the weighted mean of x."""
+    with uproot.open(path) as f:
+        t = f["events"].arrays(
+            ["weight", "photon_E", "photon_px", "photon_py", "photon_pz", "vertex_z"]
+            + ["impact_x", "impact_y"],
+            library="np",
+        )
+        edges = {
+            name: [f[f"histograms/{name}"].axis(i).edges() for i in range(ndim)]
+            for name, ndim in (
+                ("photon_energy", 1),
+                ("vertex_z", 1),
+                ("photon_angle", 1),
+                ("impact", 2),
+            )
+        }
+    passing = t["weight"] != 0
+    w = t["weight"][passing]
+    theta = np.arctan2(np.hypot(t["photon_px"], t["photon_py"]), t["photon_pz"])
+    x = {
+        "photon_energy": np.log10(t["photon_E"][passing]),
+        "vertex_z": t["vertex_z"][passing],
+        "photon_angle": np.log10(theta[passing]),
+        "impact": t["impact_x"][passing],
+    }
+    out = {}
+    for name, axes in edges.items():
+        inside = (x[name] >= axes[0][0]) & (x[name] < axes[0][-1])
+        if name == "impact":
+            y = t["impact_y"][passing]
+            inside &= (y >= axes[1][0]) & (y < axes[1][-1])
+        wi = w[inside]
+        out[name] = {
+            "entries": int(passing.sum()),
+            "sumw": wi.sum(),
+            "sumw2": np.square(wi).sum(),
+            "effective": wi.sum() ** 2 / np.square(wi).sum(),
+            "mean_x": (wi * x[name][inside]).sum() / wi.sum(),
+        }
+    return out
+
+
+def test_histograms_carry_root_statistics_and_titles(files):
+    """The TH1D/TH2D written by uproot: fEntries is the raw number of passing events (not the
+    sum of weights), fTsumw/fTsumw2 the sums of w and w^2, fTsumwx the sum of w*x, so that
+    ROOT's effective entries (sum w)^2 / sum w^2 come out; titles and axis titles are set."""
+    ref = _histogram_references(files["a"])
+    assert ref["photon_energy"]["entries"] > 100  # many passing events of unequal weights
+    assert ref["photon_energy"]["effective"] < 0.9 * ref["photon_energy"]["entries"]
+    with uproot.open(files["a"]) as f:
+        for name, r in ref.items():
+            h = f[f"histograms/{name}"]
+            assert h.member("fEntries") == r["entries"], name
+            assert h.member("fTsumw") == pytest.approx(r["sumw"], rel=1e-12), name
+            assert h.member("fTsumw2") == pytest.approx(r["sumw2"], rel=1e-12), name
+            effective = h.member("fTsumw") ** 2 / h.member("fTsumw2")
+            assert effective == pytest.approx(r["effective"], rel=1e-9), name
+            mean = h.member("fTsumwx") / h.member("fTsumw")
+            assert mean == pytest.approx(r["mean_x"], rel=1e-9), name
+            # the bins hold the same weights: contents and variances (flow bins included)
+            assert h.values(flow=True).sum() == pytest.approx(ref[name]["sumw"], rel=1e-12)
+            ndim = 2 if name == "impact" else 1
+            assert h.member("fTitle") and all(h.axis(i).member("fTitle") for i in range(ndim))
+        assert "[m]" in f["histograms/vertex_z"].axis().member("fTitle")
+        assert "GeV" in f["histograms/photon_energy"].axis().member("fTitle")
+
+
+def test_root_reads_entries_and_effective_entries_of_the_histograms(files):
+    """PyROOT (when importable): GetEntries() is the passing raw count, GetEffectiveEntries()
+    is (sum w)^2 / sum w^2 of the events tree's weights, GetMean() the weighted mean, and the
+    title and axis titles are not empty."""
+    ROOT = pytest.importorskip("ROOT")
+    ref = _histogram_references(files["a"])
+    tfile = ROOT.TFile.Open(str(files["a"]))
+    try:
+        for name, r in ref.items():
+            h = tfile.Get(f"histograms/{name}")
+            assert h.ClassName() == ("TH2D" if name == "impact" else "TH1D")
+            assert h.GetEntries() == r["entries"], name
+            assert h.GetEffectiveEntries() == pytest.approx(r["effective"], rel=1e-9), name
+            assert h.GetSumOfWeights() == pytest.approx(r["sumw"], rel=1e-12), name
+            assert h.GetMean(1) == pytest.approx(r["mean_x"], rel=1e-9), name
+            axes = [h.GetXaxis(), h.GetYaxis()] + ([h.GetZaxis()] if name == "impact" else [])
+            assert h.GetTitle() and all(axis.GetTitle() for axis in axes), name
+    finally:
+        tfile.Close()
+
+
+def test_histograms_without_fill_statistics_fall_back_to_the_bins():
+    """A ``hist`` histogram not filled through mcsim.io.histograms.fill (or summed, so the
+    statistics no longer match its bins) is written with statistics from its bins: the sums
+    of w and of the variances, and the effective entries as its entries."""
+    import hist
+
+    from mcsim.io.histograms import book, fill, to_root
+
+    hists = book({"calorimeter_half_size_m": 1.0, "calorimeter_z_m": 10.0})
+    n = 50
+    rng = np.random.default_rng(1)
+    arrays = {
+        "p4_photon": np.column_stack([np.full(n, 5.0), np.full(n, 0.01), np.zeros(n), np.ones(n)]),
+        "vertex": np.column_stack([np.zeros(n), np.zeros(n), rng.uniform(0, 12, n)]),
+        "impact": rng.uniform(-1.2, 1.2, (n, 2)),
+    }
+    w = rng.uniform(0.5, 2.0, n)
+    fill(hists, arrays, w)
+    z = hists["vertex_z"]
+    th1 = to_root("vertex_z", z)
+    inside = arrays["vertex"][:, 2] < 10.5
+    assert th1.member("fEntries") == n and th1.member("fTsumw") == pytest.approx(w[inside].sum())
+    assert th1.member("fTsumwx") == pytest.approx((w * arrays["vertex"][:, 2])[inside].sum())
+    summed = z + z  # the fill statistics are those of one histogram: not used
+    th1 = to_root("vertex_z", summed)
+    assert th1.member("fTsumw") == pytest.approx(2 * w[inside].sum())
+    assert th1.member("fTsumw2") == pytest.approx(2 * np.square(w[inside]).sum())  # variances add
+    plain = hist.Hist(hist.axis.Regular(4, 0, 4, name="x"), storage=hist.storage.Weight())
+    plain.fill([0.5, 1.5, 1.5], weight=[1.0, 2.0, 2.0])
+    th1 = to_root("plain", plain)
+    assert th1.member("fEntries") == round(25 / 9) and th1.member("fTitle") == "plain"
+    th2 = to_root("impact", hists["impact"])
+    assert th2.member("fEntries") == n and th2.member("fTsumwxy") == pytest.approx(
+        (w * arrays["impact"][:, 0] * arrays["impact"][:, 1])[
+            (np.abs(arrays["impact"]) < 1.1).all(axis=1)
+        ].sum()
+    )

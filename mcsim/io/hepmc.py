@@ -18,14 +18,15 @@ the default weight), ``w_norm`` (N_M x BR / N_generated x w_sampling), the impor
 ``w_sampling`` and ``w_photon`` of directed sampling, ``p_decay_volume`` and
 ``p_decay_accepted`` (decay probabilities).  The run info names mcsim as the tool and holds the
 model point, detector and exposure as attributes; each event has the attributes ``channel`` and
-``selected``.  Files are written under a temporary name and renamed when complete.
+``selected``.  Files are written under a temporary ``.part`` name and renamed when complete, as
+the ROOT files are (:mod:`mcsim.io.partfiles`: the ``.part`` file of a writer killed outright is
+removed by the next writer; on any failure, a close that fails on a full disk included, the
+``.part`` file is removed before the close is attempted).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,8 @@ class HepMCWriter:
         self.meta = meta
         self.n_written = 0
         self._tmp: Path | None = None
-        self._file: Any = None  # pyhepmc's writer (untyped); set on __enter__
+        self._raw: Any = None  # the .part file, opened by us; set on __enter__
+        self._file: Any = None  # pyhepmc's writer (untyped) on it; set on __enter__
         self._run_info = None
         self._finished = False
 
@@ -136,18 +138,18 @@ class HepMCWriter:
         import pyhepmc
 
         try:
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
-            )
+            self._tmp = partfiles.create(self.path)
         except OSError as err:
             raise PermissionError(f"cannot write {self.path}: {err.strerror}") from None
-        os.close(fd)
-        self._tmp = Path(tmp)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(self._tmp, 0o666 & ~mask)
-        self._run_info = _run_info(self.meta)
-        self._file = pyhepmc.open(self._tmp, "w", format="HepMC3")
+        try:
+            self._run_info = _run_info(self.meta)
+            # the file object is ours, so that it is closed (its descriptor released) even when
+            # pyhepmc's close fails half-way
+            self._raw = open(self._tmp, "wb")
+            self._file = pyhepmc.open(self._raw, "w", format="HepMC3")
+        except BaseException:
+            self._discard()
+            raise
         return self
 
     def extend(self, arrays: dict[str, np.ndarray], events) -> None:
@@ -211,13 +213,29 @@ class HepMCWriter:
             )
         self._finished = True
 
+    def _close(self) -> None:
+        """Close pyhepmc's writer (the footer; flushes into our file), then our file (flushes
+        to disk): both are closed whatever fails; the first error is raised."""
+        file, raw, self._file, self._raw = self._file, self._raw, None, None
+        try:
+            if file is not None:
+                file.close()
+        finally:
+            if raw is not None:
+                raw.close()
+
     def _discard(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
-            self._tmp = None
+        """Remove the ``.part`` file first, then close (a close that fails on a full disk
+        must not leave the file behind); errors of the close are dropped."""
+        tmp, self._tmp = self._tmp, None
+        try:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        finally:
+            try:
+                self._close()
+            except OSError:
+                pass  # e.g. ENOSPC while flushing: the file is gone anyway
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None or not self._finished:
@@ -225,8 +243,11 @@ class HepMCWriter:
             if exc_type is None:
                 raise RuntimeError(f"{self.path}: HepMCWriter closed without finish()")
             return
-        self._file.close()
-        self._file = None
+        try:
+            self._close()
+        except BaseException:
+            self._discard()
+            raise
         tmp, self._tmp = self._tmp, None
         assert tmp is not None  # created on __enter__
         partfiles.commit(tmp, self.path, overwrite=self.overwrite)

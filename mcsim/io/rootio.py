@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 import uproot
 
+from mcsim.io import histograms as control
 from mcsim.io import jsonio, partfiles
 from mcsim.io.schema import ARRAYS, concatenate
 
@@ -472,7 +473,8 @@ class NtupleWriter:
 
     def finish(self, metadata: dict, histograms: dict | None = None) -> None:
         """Write the metadata (JSON-serialisable dict; see :func:`mcsim.generation.write.write_events`) and
-        the ``histograms`` (name -> ``hist.Hist``, written as TH1D/TH2D)."""
+        the ``histograms`` (name -> ``hist.Hist``, written as TH1D/TH2D with ROOT's statistics
+        and titles: :func:`mcsim.io.histograms.to_root`)."""
         if metadata["n_kept"] != self.n_written:
             raise ValueError(
                 f"metadata says {metadata['n_kept']} events kept, {self.n_written} were written"
@@ -491,7 +493,7 @@ class NtupleWriter:
             _CHANNEL_TITLES,
         )
         for name, hist in (histograms or {}).items():
-            self._file[f"{HISTOGRAM_DIR}/{name}"] = hist
+            self._file[f"{HISTOGRAM_DIR}/{name}"] = control.to_root(name, hist)
         self._finished = True
 
     def _discard(self) -> None:
@@ -673,7 +675,9 @@ def schema_markdown() -> str:
         f"- `{CARD_KEY}`: TObjString, the detector card (TOML) the events were generated with",
         f"- `{HISTOGRAM_DIR}/`: the control histograms of the selected events (TH1D "
         f"`photon_energy`, `vertex_z`, `photon_angle`; TH2D `impact`), in expected events "
-        f"with sum-of-squares errors",
+        f"with sum-of-squares errors; ROOT's statistics as TH1::Fill would keep them (entries: "
+        f"the number of selected events; GetEffectiveEntries(): (sum w)^2 / sum w^2), titles "
+        f"and axis titles with units",
         "",
     ]
     return "\n".join(out)
