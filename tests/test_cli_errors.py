@@ -9,6 +9,8 @@ directory; a damaged events file -- and runs the command in-process.  The cases 
 are run as real processes as well.  HYPOTHESIS_EXAMPLES sets the number of examples (60).
 """
 
+import errno
+import math
 import os
 import re
 import shutil
@@ -52,10 +54,19 @@ _TEXT = st.sampled_from(
 
 
 def bad_values(allowed: validate.Range):
-    """Text of values outside ``allowed``: below, above (up to inf), not numbers, not whole."""
+    """Text of values outside ``allowed``: below, above (up to inf), not numbers, not whole;
+    and values inside it written loosely: with an underscore ('1_0', which float() reads as
+    10) or surrounding blanks."""
     below = st.floats(max_value=allowed.low, exclude_max=not allowed.low_open, allow_nan=False)
     above = st.floats(min_value=allowed.high, exclude_min=True, allow_nan=False)
-    options = [below.map(repr), above.map(repr), _TEXT]
+    inside = st.integers(max(10, math.ceil(allowed.low)), min(int(allowed.high), 10**9))
+    loose = st.one_of(
+        inside.map(lambda n: f"{str(n)[0]}_{str(n)[1:]}"),
+        st.tuples(st.sampled_from([" ", "\t", "\n"]), inside, st.booleans()).map(
+            lambda t: f"{t[0]}{t[1]}" if t[2] else f"{t[1]}{t[0]}"
+        ),
+    )
+    options = [below.map(repr), above.map(repr), _TEXT, loose]
     if allowed.integer:
         options.append(st.floats(allowed.low, allowed.high).filter(lambda x: x != int(x)).map(repr))
     return st.one_of(options)
@@ -95,7 +106,7 @@ def mutations(draw):
     kinds = ["number", "unknown option", "missing value"]
     if command in ("generate", "reach"):
         kinds += ["card key", "card table", "card bytes", "card directory", "card missing"]
-    if command in ("info", "generate"):
+    if command != "cutflow":
         kinds.append("foreign option")
     if command == "cutflow":
         kinds += ["damaged file", "plots on a file"]
@@ -284,6 +295,8 @@ def _card(tmp: Path, kind: str) -> str:
         path.write_text(CARD.replace("radius_m = 1.0", "radius_m = 1e308", 1))
     elif kind == "binary":
         path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    elif kind == "big":
+        path.write_text(CARD + "#" * 2**21)
     else:
         path.mkdir()
     return str(path)
@@ -341,6 +354,58 @@ ISSUE_CASES = {
         ["reach", "--detector", "na62", "--workers", "0", "--out", "reach"],
         "'--workers': must be an integer in [1, 256]",
     ),
+    "m1 1_0": (
+        [*GEN[:4], "1_0", *GEN[5:], "--events", "700"],
+        "'--m1': must be a number in [1e-06, 100] GeV, got '1_0'",
+    ),
+    "model card /dev/zero": (
+        ["info", "--model", "card:/dev/zero", "--d", "1e-5"],
+        "model card /dev/zero: not a regular file",
+    ),
+    "model card FIFO": (
+        ["info", "--model", "card:./fifo", "--d", "1e-5"],
+        "model card ./fifo: not a regular file",
+    ),
+    "detector card of 2 MiB": (
+        [*GEN, "--events", "700", "--detector", "big"],
+        "card.toml: larger than 1 MiB",
+    ),
+    "output /dev/full": (
+        [*GEN, "--events", "700", "-o", "/dev/full", "--overwrite"],
+        "output /dev/full is a character device, not a regular file",
+    ),
+    "output FIFO": (
+        [*GEN, "--events", "700", "-o", "fifo", "--overwrite"],
+        "fifo is a FIFO, not a regular file",
+    ),
+    "hepmc3 format, root suffix": (
+        [*GEN, "--events", "700", "--format", "hepmc3"],
+        "--format hepmc3: the output out.root has the suffix of root",
+    ),
+    "HepMC3 output FIFO": (
+        [*GEN, "--events", "700", "-o", "fifo.hepmc3", "--overwrite"],
+        "fifo.hepmc3 is a FIFO, not a regular file",
+    ),
+    "cutflow --plots holding a FIFO": (
+        ["cutflow", "cut.root", "--plots", "fifos"],
+        "--plots: cannot write to fifos: fifos/cut_impact.png is a FIFO, not a regular file",
+    ),
+    "reach --delta for the neutrino dipole": (
+        ["reach", "--model", "neutrino-dipole", "--delta", "0.2", "--detector", "na62"],
+        "--delta: not a parameter of the neutrino-dipole model",
+    ),
+    "reach --flavour for the dark dipole": (
+        ["reach", "--model", "dark-dipole", "--flavour", "e", "--detector", "na62"],
+        "--flavour: not a parameter of the dark-dipole model",
+    ),
+    "reach level inf": (
+        ["reach", "--detector", "na62", "--level", "inf", "--out", "reach"],
+        "'--level': must be a number in (0, 1e+09] events, got 'inf'",
+    ),
+    "reach --out holding a FIFO": (
+        ["reach", "--detector", "na62", "--out", "fifos"],
+        "--out: cannot write to fifos: fifos/grid.csv is a FIFO, not a regular file",
+    ),
     "cutflow empty file": (["cutflow", "empty.root"], "empty.root: not a ROOT file"),
     "cutflow truncated": (["cutflow", "cut.root"], "cut.root: truncated"),
     "cutflow no events tree": (["cutflow", "noevents.root"], "no 'events' in the file"),
@@ -350,7 +415,15 @@ ISSUE_CASES = {
 @pytest.mark.parametrize("name", ISSUE_CASES)
 def test_issue_cases_as_real_processes(tmp_path, events_file, name):
     args, message = ISSUE_CASES[name]
-    args = [(_card(tmp_path, a) if a in ("radius", "binary", "directory") else a) for a in args]
+    args = [
+        (_card(tmp_path, a) if a in ("radius", "binary", "directory", "big") else a) for a in args
+    ]
+    if name == "output /dev/full" and not Path("/dev/full").is_char_device():
+        pytest.skip("no /dev/full")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "fifos").mkdir()
+    for fifo in ("fifo.hepmc3", "fifos/grid.csv", "fifos/cut_impact.png"):
+        os.mkfifo(tmp_path / fifo)
     data = events_file.read_bytes()
     (tmp_path / "empty.root").write_bytes(b"")
     (tmp_path / "cut.root").write_bytes(data[: int(len(data) * 0.99)])
@@ -381,6 +454,50 @@ def test_disk_full_is_one_line_and_leaves_nothing(tmp_path):
     assert "rc=2" in proc.stdout, proc.stdout + proc.stderr
     assert proc.stdout.split("rc=2")[1].split() == [".", ".."]
     assert proc.stderr.strip() == "mcsim: error: cannot write out.root: No space left on device"
+
+
+def test_reach_disk_full_names_the_path_and_leaves_nothing(tmp_path, monkeypatch):
+    """A failed write() (ENOSPC) names no file: the message names --out."""
+    import mcsim.scan.reach
+
+    def full(grids, stem):
+        Path(stem).parent.mkdir()
+        Path(stem).with_suffix(".json").write_text("[")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(mcsim.scan.reach, "write_grids", full)
+    result = CliRunner().invoke(main, _base("reach", tmp_path, Path(), "na62"))
+    assert result.exit_code == 2, result.output
+    out = tmp_path / "reach"
+    assert result.stderr == f"mcsim: error: cannot write {out}: No space left on device\n"
+    assert not out.exists()
+
+
+def _damaged(tmp: Path, value: float) -> Path:
+    """An uncompressed events file with one stored weight replaced by ``value``."""
+    import numpy as np
+
+    path = tmp / "damaged.root"
+    model = DarkDipole(m1=0.1, delta=0.1, d=1e-6)
+    write_events(model, "na62", path, n_events=700, seed=1, compression="none")
+    with uproot.open(path) as f:
+        weight = f["events"]["weight"].array(library="np")
+    old = weight.astype(">f8").tobytes()  # the branch's one basket
+    data = path.read_bytes()
+    assert data.count(old) == 1
+    weight[np.argmax(weight)] = value
+    path.write_bytes(data.replace(old, weight.astype(">f8").tobytes()))
+    return path
+
+
+@pytest.mark.parametrize("value", [math.nan, 0.5, 1e3])
+def test_cutflow_refuses_a_damaged_weight_branch(tmp_path, value):
+    bad = _damaged(tmp_path, value)
+    result = CliRunner().invoke(main, ["cutflow", str(bad), "--no-plots"])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"mcsim: error: {bad}: branch 'weight' of the events tree differs")
 
 
 def test_cutflow_next_to_a_read_only_directory_warns_and_prints_the_table(tmp_path, events_file):

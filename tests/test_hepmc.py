@@ -160,7 +160,10 @@ def test_run_info_names_the_model_point(pair):
 def test_format_from_suffix_and_cli(tmp_path):
     assert output_format("a.hepmc3") == output_format("a.HepMC") == "hepmc3"
     assert output_format("a.root") == output_format("a.dat") == "root"
-    assert output_format("a.root", "hepmc3") == "hepmc3"
+    assert output_format("a.dat", "hepmc3") == "hepmc3"
+    assert output_format("a.hepmc", "hepmc3") == "hepmc3"
+    with pytest.raises(ValueError, match=r"--format hepmc3: the output a\.root has the suffix"):
+        output_format("a.root", "hepmc3")
     with pytest.raises(ValueError, match="format must be one of"):
         output_format("a.root", "lhe")
     out = tmp_path / "x.dat"

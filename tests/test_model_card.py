@@ -179,6 +179,16 @@ def test_reweighting_follows_the_card_power(tmp_path):
     assert at_ref.expected_events(3e-3) == pytest.approx(direct.expected_events(), rel=1e-9)
 
 
+_CHANNEL = (
+    '[[channel]]\nmother = {mother}\nfinal_state = "two-body"\nbr_at_reference = {br}\n'
+    "br_exponent = 2\n"
+)
+#: A card with one pi0 channel of branching ratio {br}.
+_PI0 = (
+    "[llp]\nmass_GeV = 0.02\n[invisible]\nmass_GeV = 0.01\n[coupling]\nreference = 1e-5\n"
+    "[width]\nat_reference_GeV = 1e-20\nexponent = 2\n"
+) + _CHANNEL.format(mother='"pi0"', br="{br}")
+
 BAD = [
     ("[llp]\nmass_GeV = -1\n", "key 'llp.mass_GeV': must be a number in [1e-06, 100] GeV"),
     ("[llp]\nmass_GeV = 0.2\n[invisible]\nmass_GeV = 0.3\n", "key 'invisible.mass_GeV'"),
@@ -196,6 +206,19 @@ BAD = [
     ),
     ("[llp]\nmass_GeV = 0.2\ncolour = 1\n", "key 'llp.colour': unknown key"),
     ("[llp\n", "not valid TOML"),
+    *[
+        (
+            _PI0.format(br=br),
+            f"key 'channel[0].br_at_reference': must be a number in (0, 1], got {br}",
+        )
+        for br in ("2.0", "-0.5", "nan", "inf", "0.0")
+    ],
+    (
+        _PI0.format(br="1e-3")
+        + _CHANNEL.format(mother='"eta"', br="1e-3")
+        + _CHANNEL.format(mother="111", br="1e-4"),
+        "key 'channel[2].mother': pi0 is already channel[0]; one channel per mother",
+    ),
 ]
 
 

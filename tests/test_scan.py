@@ -157,7 +157,7 @@ def test_reach_command_bad_input_exit_status(tmp_path):
     )
     assert res.exit_code == 2 and "closed" in res.output
     res = runner.invoke(main, ["figure", "7", "--out", str(tmp_path)])
-    assert res.exit_code == 2 and "2, 3 or 4" in res.output
+    assert res.exit_code == 2 and "NUMBER': must be an integer in [2, 4]" in res.output
 
 
 def test_validate_cone_table_and_figure(tmp_path):

@@ -14,7 +14,8 @@ from mcsim.runtime.validate import COUPLING, DELTA, EVENTS, LENGTH, MASS, SEED, 
     [
         (EVENTS, "1e6", 1_000_000),
         (EVENTS, 7, 7),
-        (EVENTS, " 10 ", 10),
+        (EVENTS, "+10", 10),
+        (MASS, ".5", 0.5),
         (SEED, "9223372036854775807", 2**63 - 1),  # exact: not through float
         (MASS, "1e-6", 1e-6),
         (MASS, 100, 100.0),
@@ -47,6 +48,11 @@ def test_accepts_the_documented_range(allowed, value, expected):
         (LENGTH, 1e308),
         (MASS, None),
         (MASS, "0x10"),
+        (EVENTS, " 10 "),
+        (EVENTS, "1_0"),
+        (MASS, "1_0.5"),
+        (MASS, "\u0661"),  # an Arabic-Indic digit one: int() takes it
+        (MASS, "1\n"),
     ],
 )
 def test_rejects_with_name_range_and_value(allowed, value):

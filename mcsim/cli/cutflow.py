@@ -47,12 +47,14 @@ def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plo
     (raw) and the expected events they carry (weighted) with its Monte Carlo error, relative
     and cumulative efficiency; control plots of the selected events with error bars."""
     from mcsim.generation.cutflow import cutflow as run
+    from mcsim.io.histograms import HISTOGRAMS
 
     if as_json and markdown:
         raise ValueError("choose one of --json and --markdown")
     path = Path(file)
+    plots = [f"{path.stem}_{name}.png" for name in HISTOGRAMS]
     if plots_dir is not None and not no_plots:
-        check_directory(plots_dir, "--plots")
+        check_directory(plots_dir, "--plots", plots)
     elif not no_plots and (problem := unwritable(path.parent.absolute())):
         click.echo(
             f"mcsim: warning: no control plots ({problem}); choose a directory with "
@@ -60,6 +62,8 @@ def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plo
             err=True,
         )
         no_plots = True
+    elif not no_plots:
+        check_directory(path.parent, "control plots", plots)
     flow = run(file, d=d, threshold=threshold, histograms=not no_plots)
     click.echo(flow.json() if as_json else flow.markdown() if markdown else flow.table())
     if by_channel and not as_json:

@@ -25,10 +25,14 @@ from mcsim.runtime.validate import (
     DELTA,
     ENERGY,
     GRID_POINTS,
+    LEVEL,
     MASS,
+    REFINE_EVENTS,
+    REFINE_TARGET,
     SCAN_EVENTS,
     SEED,
     WORKERS,
+    Range,
     click_type,
 )
 
@@ -36,6 +40,11 @@ if TYPE_CHECKING:  # the scan machinery loads when a command runs, not for --hel
     from mcsim.scan.tasks import Refinement
 
 __all__ = ["figure", "reach", "validate_cone_command"]
+
+#: The files `mcsim reach` writes into --out.
+_REACH_FILES = tuple(
+    f"{stem}.{ext}" for stem in ("grid", "contours", "relic") for ext in ("json", "csv")
+) + ("reach.png",)
 
 
 def _out_option(default: str):
@@ -111,7 +120,7 @@ def _scan_options(f):
         ),
         click.option(
             "--target-error",
-            type=float,
+            type=click_type(REFINE_TARGET),
             default=0.05,
             show_default=True,
             help="refine the cells that decide a contour until their relative Monte "
@@ -119,7 +128,7 @@ def _scan_options(f):
         ),
         click.option(
             "--refine-budget",
-            type=float,
+            type=click_type(REFINE_EVENTS),
             default=REFINE_BUDGET,
             show_default=True,
             help="events the refinement may add, as a multiple of the first pass",
@@ -143,8 +152,9 @@ def _scan_options(f):
 
 def _family_options(func: Callable) -> Callable:
     """--model (a registered kind or card:PATH) and the fixed parameters of the built-in kinds'
-    reach families (derived from the registry, with the kinds' scan defaults); the command
-    receives the :class:`mcsim.scan.family.Family` as ``family``."""
+    reach families (derived from the registry; not given: the kind's scan default, another
+    kind's is refused); the command receives the :class:`mcsim.scan.family.Family` as
+    ``family``."""
     fixed_params: dict[str, tuple] = {}
     for kind in registry.kinds():
         for p in kind.parameters:
@@ -156,10 +166,15 @@ def _family_options(func: Callable) -> Callable:
         from mcsim.scan.family import Family
 
         model = kwargs.pop("model")
-        values = {name: kwargs.pop(name) for name in fixed_params}
+        given = {k: v for k in fixed_params if (v := kwargs.pop(k)) is not None}
         kind = registry.get(model)
-        mine = set(kind.parameter_names()) - {kind.mass_parameter}
-        kwargs["family"] = Family.of(model, {k: v for k, v in values.items() if k in mine})
+        kind.refuse_foreign(given)
+        fixed = {
+            p.name: given.get(p.name, p.scan_default)
+            for p in kind.parameters
+            if p.name != kind.mass_parameter
+        }
+        kwargs["family"] = Family.of(model, fixed)
         return func(**kwargs)
 
     default = registry.kinds()[0].name
@@ -179,8 +194,7 @@ def _family_options(func: Callable) -> Callable:
                 p.option,
                 name,
                 type=kind_type,
-                default=p.scan_default,
-                show_default=True,
+                show_default=str(p.scan_default),
                 help=f"{kind.name}: {p.help}",
             )
         )
@@ -232,7 +246,7 @@ def _family_options(func: Callable) -> Callable:
 )
 @click.option(
     "--level",
-    type=float,
+    type=click_type(LEVEL),
     default=DISCOVERY_LEVEL,
     show_default=True,
     help="expected signal events N of the contour (cards with a [recast] table "
@@ -268,9 +282,7 @@ def reach(
     from mcsim.scan.reach import log_grid, write_contours, write_grids
     from mcsim.scan.reach_plot import reach_png, warm_up
 
-    if not level > 0:
-        raise ValueError(f"--level must be a number of events > 0, got {level!r}")
-    check_directory(out_dir, "--out")
+    check_directory(out_dir, "--out", _REACH_FILES)
     kind = family.kind
     if d_range is None:
         d_range = kind.coupling_range
@@ -298,16 +310,21 @@ def reach(
         # the thermal-relic line (the dark dipole's), plotted while the grids are written
         relic = None if kind.relic is None else kind.relic(masses, family.fixed)
         drawn = plotter.submit(reach_png, grids, family, relic)
-        with removed_on_failure(out_dir):  # all of the outputs or none
-            files = write_grids(grids, out_dir / "grid")
-            files += write_contours(grids, out_dir / "contours")
-            if relic is not None:
-                from mcsim.models.relic import write_relic_lines
+        try:
+            with removed_on_failure(out_dir):  # all of the outputs or none
+                files = write_grids(grids, out_dir / "grid")
+                files += write_contours(grids, out_dir / "contours")
+                if relic is not None:
+                    from mcsim.models.relic import write_relic_lines
 
-                files += write_relic_lines({family.tag: relic}, out_dir / "relic")
-            png = out_dir / "reach.png"
-            png.write_bytes(drawn())
-            files.append(png)
+                    files += write_relic_lines({family.tag: relic}, out_dir / "relic")
+                png = out_dir / "reach.png"
+                png.write_bytes(drawn())
+                files.append(png)
+        except OSError as err:  # e.g. disk full: a failed write() names no file
+            if err.errno is None:
+                raise
+            raise OSError(f"cannot write {err.filename or out_dir}: {err.strerror}") from None
     for g in grids:
         lines = g.contours()
         worst = [e for e in g.metadata["contour_rel_error"] if e is not None]
@@ -341,7 +358,7 @@ def _refinement(target_error: float, budget: float) -> Refinement:
 
 
 @click.command()
-@click.argument("number", type=int)
+@click.argument("number", type=click_type(Range(2, 4, integer=True)))
 @_out_option("figures")
 @_masses_option(40)
 @_couplings_option(100)

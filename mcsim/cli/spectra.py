@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from mcsim.runtime.defaults import BEAMS, TABLES_ENV, user_tables_directory
+from mcsim.runtime.validate import CHUNK, EVENTS, SEED, WORKERS, click_type
 
 __all__ = ["spectra", "tables_option"]
 
@@ -45,12 +46,16 @@ def spectra() -> None:
     help=f"table directory; tables go to DIR/<beam>/<meson>.npz  [default: "
     f"{user_tables_directory()}; never the installed package]",
 )
-@click.option("--events", type=int, help="number of PYTHIA8 events  [default: the card's]")
-@click.option("--seed", type=int, help="master seed  [default: the card's]")
-@click.option("--chunk-events", type=int, help="PYTHIA8 events per chunk  [default: the card's]")
+@click.option(
+    "--events", type=click_type(EVENTS), help="number of PYTHIA8 events  [default: the card's]"
+)
+@click.option("--seed", type=click_type(SEED), help="master seed  [default: the card's]")
+@click.option(
+    "--chunk-events", type=click_type(CHUNK), help="PYTHIA8 events per chunk  [default: the card's]"
+)
 @click.option(
     "--workers",
-    type=int,
+    type=click_type(WORKERS),
     default=1,
     show_default=True,
     help="local processes (1: run in this process)",

@@ -255,6 +255,16 @@ def _row_weights(a: dict, efficiency: float) -> dict[str, np.ndarray]:
     return w
 
 
+def _check_weights(path, a: dict, efficiency: float) -> None:
+    """A ValueError naming ``path`` if a stored weight is not finite or differs from the one
+    its factors give (:func:`mcsim.weights.event_weight`, relative 1e-9): a damaged file."""
+    if not np.allclose(a["weight"], event_weight(a, efficiency), rtol=1e-9, atol=0.0):
+        raise ValueError(
+            f"{path}: branch 'weight' of the events tree differs from w_norm x w_photon x "
+            f"p_decay_accepted x above_threshold x efficiency (or is not finite): a damaged file"
+        )
+
+
 class _Sums:
     """raw, sum w and sum w^2 per (row, channel)."""
 
@@ -316,6 +326,7 @@ def cutflow(
         hists = book(meta)
     read = _READ + (_READ_REWEIGHT if d is not None else ())
     for a in iterate(path, read, step_size=step_size):
+        _check_weights(path, a, meta["efficiency"])
         if threshold is not None:
             a["above_threshold"] = (
                 in_energy_window(a["p4_photon"][:, 0], thr, meta["photon_energy_max"])

@@ -103,14 +103,18 @@ def chunk_sizes(n: int, chunk_size: int) -> list[tuple[int, int]]:
 
 
 def output_format(path: str | Path, format: str | None = None) -> str:
-    """The output format: ``format`` if given, else 'hepmc3' for a .hepmc3 or .hepmc path and
-    'root' for any other."""
-    if format is not None:
-        if format not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
-        return format
+    """The output format: the one of the suffix of ``path`` (.root; .hepmc3 or .hepmc), else
+    ``format`` if given, else 'root'.  A ``format`` other than the suffix's is a ValueError."""
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     suffix = Path(path).suffix.lower()
-    return next((name for name, suffixes in FORMATS.items() if suffix in suffixes), "root")
+    named = next((name for name, suffixes in FORMATS.items() if suffix in suffixes), None)
+    if format is not None and named not in (None, format):
+        raise ValueError(
+            f"--format {format}: the output {path} has the suffix of {named}; "
+            f"use {' or '.join(FORMATS[format])} for {format}, or leave --format out"
+        )
+    return named or format or "root"
 
 
 def keep_mask(arrays: dict, keep: str) -> np.ndarray:

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ __all__ = [
     "check_directory",
     "commit",
     "create",
+    "not_regular",
     "remove_stale",
     "removed_on_failure",
     "unwritable",
@@ -130,15 +132,41 @@ def removed_on_failure(directory: str | Path) -> Iterator[Path]:
         raise
 
 
-def check_directory(directory: str | Path, option: str) -> Path:
+def check_directory(directory: str | Path, option: str, files=()) -> Path:
     """Refuse an output directory before any work: it must be a directory, or not exist yet
-    below a writable one.  PermissionError naming ``option`` otherwise.  Returns the path."""
+    below a writable one, and none of the ``files`` (names) in it may be an existing
+    non-regular file (:func:`not_regular`).  PermissionError naming ``option`` otherwise.
+    Returns the path."""
     directory = Path(directory)
     existing = next(p for p in (directory, *directory.absolute().parents) if p.exists())
-    problem = unwritable(existing)
+    problem = unwritable(existing) or next(
+        filter(None, (not_regular(directory / name) for name in files)), None
+    )
     if problem:
         raise PermissionError(f"{option}: cannot write to {directory}: {problem}")
     return directory
+
+
+_SPECIAL = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def not_regular(path: str | Path) -> str | None:
+    """Why the existing ``path`` must not be written or replaced (a directory, a device, a FIFO,
+    a socket: never, even for root or with --overwrite), or None (a regular file or none)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    what = next((name for test, name in _SPECIAL if test(mode)), "a special file")
+    return f"{path} is {what}, not a regular file"
 
 
 def unwritable(directory: str | Path) -> str | None:

@@ -255,14 +255,16 @@ def compression(spec: str):
 
 def check_output(path: str | Path, *, overwrite: bool) -> Path:
     """Refuse an output path before any work is done: its directory must exist and be
-    writable, and the file must not exist unless ``overwrite``.  Returns the absolute path."""
+    writable, the file must not exist unless ``overwrite``, and never be a directory, device,
+    FIFO or socket (:func:`mcsim.io.partfiles.not_regular`).  Returns the absolute path."""
     path = Path(path).absolute()
     parent = path.parent
     if not parent.is_dir():
         problem = "is not a directory" if parent.exists() else "does not exist"
         raise FileNotFoundError(f"cannot write {path}: {parent} {problem}")
-    if path.is_dir():
-        raise FileExistsError(f"cannot write {path}: it is a directory")
+    special = partfiles.not_regular(path)
+    if special:
+        raise FileExistsError(f"output {special}; give a new file name")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; use --overwrite to replace it")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -20,13 +20,14 @@ particle plus one photon, at one reference point:
                  #   the positive meson; the invisible particle must then be massless), and
                  #   matrix_element = "flat" (phase space, default) or "anomaly" (the paper's
                  #   Eq. A.4, photon only)
-                 br_at_reference = 1.3e-14    # BR at g_ref
+                 br_at_reference = 1.3e-14    # BR at g_ref, in (0, 1]
                  br_exponent = 2              # BR ~ g^br_exponent
                  br_mass_exponent = 0         # optional, see "reach" below
 
 The reach scans re-weight one sample to every coupling exactly, which needs every BR and the
 width to scale with the same power of g: ``br_exponent`` must equal ``width.exponent``.
-A channel is closed where the masses forbid it; the LLP is its own antiparticle.
+A channel is closed where the masses forbid it; the LLP is its own antiparticle.  Each mother
+has one channel (a second would count its mesons twice).
 
 Reach (mass family): a scan varies the LLP mass m, scaling every mass of the card by
 s = m / m_LLP(card); the width is multiplied by s^width.mass_exponent and each BR by
@@ -78,7 +79,7 @@ _MOTHERS = (
 _CHARGED = (321, 411, 431, 521)
 _INVISIBLE_MASS = Range(0.0, 100.0, "GeV")
 _WIDTH = Range(1e-300, 1e3, "GeV")
-_BR = Range(0.0, 1e6, low_open=True)  # > 1 is allowed (reported by `mcsim info`)
+_BR = Range(0.0, 1.0, low_open=True)
 _EXPONENT = Range(-20.0, 20.0)
 _POWER = Range(0.0, 20.0, low_open=True)
 _KEYS = {
@@ -412,6 +413,14 @@ class _Checker:
         if not isinstance(channels, list) or not channels:
             raise ValueError(f"model card {self.label}: needs at least one [[channel]] table")
         specs = tuple(self.channel(i, c, power, m_inv) for i, c in enumerate(channels))
+        first: dict[int, int] = {}
+        for i, c in enumerate(specs):
+            j = first.setdefault(c.mother, i)
+            if j != i:
+                raise self.error(
+                    f"channel[{i}].mother",
+                    f"{sm(c.mother).name} is already channel[{j}]; one channel per mother",
+                )
         return CardSpec(
             path=path,
             name=name,

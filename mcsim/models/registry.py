@@ -128,10 +128,7 @@ class ModelKind:
         """The model at coupling ``d`` from option values (None: not given); an option of
         another kind is an error, not ignored; a missing one too."""
         given = {k: v for k, v in options.items() if v is not None}
-        foreign = [k for k in given if k not in self.parameter_names()]
-        if foreign:
-            opts = ", ".join("--" + k.replace("_", "-") for k in foreign)
-            raise ValueError(f"{opts}: not a parameter of the {self.name} model")
+        self.refuse_foreign(given)
         missing = [p for p in self.parameters if p.name not in given]
         if missing:
             raise ValueError(
@@ -139,6 +136,14 @@ class ModelKind:
                 + " and ".join(f"{p.name} ({p.help})" for p in missing)
             )
         return self.build(d=d, **given)
+
+    def refuse_foreign(self, given) -> None:
+        """A ValueError naming the options among ``given`` (parameter names) that are not this
+        kind's parameters."""
+        foreign = [k for k in given if k not in self.parameter_names()]
+        if foreign:
+            opts = ", ".join("--" + k.replace("_", "-") for k in foreign)
+            raise ValueError(f"{opts}: not a parameter of the {self.name} model")
 
     def family_at(self, mass: float, d: float, fixed: dict) -> Model:
         """The family member at ``mass`` [GeV] and coupling ``d``; ``fixed`` gives the other

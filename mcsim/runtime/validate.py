@@ -17,6 +17,12 @@ kernels), and they are wide enough for any beam-dump or forward experiment:
   seed                        [0, 2^63 - 1]
   worker processes            [1, 256]
   grid points per axis        [2, 1e4]
+  contour level N             (0, 1e9] events
+  refinement target error     [0, 0.5] (relative; 0: no refinement)
+  refinement budget           [0, 1000] x the first pass's events
+
+Text is parsed strictly: ASCII digits with an optional sign, point and exponent (1e3, -0.5,
+.5); no underscores, blanks, hexadecimal or other digits (Python's float() takes '1_0' as 10).
 """
 
 from __future__ import annotations
@@ -34,7 +40,10 @@ __all__ = [
     "EVENTS",
     "GRID_POINTS",
     "LENGTH",
+    "LEVEL",
     "MASS",
+    "REFINE_EVENTS",
+    "REFINE_TARGET",
     "SCAN_EVENTS",
     "SEED",
     "WORKERS",
@@ -42,6 +51,10 @@ __all__ = [
     "card_range",
     "click_type",
 ]
+
+
+#: A number as text: what :meth:`Range.check` parses (the rest is refused, not cleaned).
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def _fmt(x: float) -> str:
@@ -77,12 +90,14 @@ class Range:
         bad = ValueError(f"{name} {self.message(value)}")
         if isinstance(value, bool):
             raise bad
-        text = value.strip() if isinstance(value, str) else None
-        if isinstance(value, int) or (text is not None and re.fullmatch(r"[+-]?\d+", text)):
+        text = value if isinstance(value, str) else None
+        if text is not None and not _NUMBER.fullmatch(text):
+            raise bad
+        if isinstance(value, int) or (text is not None and text.lstrip("+-").isdigit()):
             number: float = int(value)  # exact, also beyond 2^53
         else:
             try:
-                number = float(value if text is None else text)
+                number = float(value)
             except (TypeError, ValueError, OverflowError):
                 raise bad from None
             if not math.isfinite(number):
@@ -108,6 +123,9 @@ CHUNK = Range(1, 10**7, integer=True)
 SEED = Range(0, 2**63 - 1, integer=True)
 WORKERS = Range(1, 256, integer=True)
 GRID_POINTS = Range(2, 10**4, integer=True)
+LEVEL = Range(0.0, 1e9, "events", low_open=True)
+REFINE_TARGET = Range(0.0, 0.5)
+REFINE_EVENTS = Range(0.0, 1e3)
 
 #: Ranges of detector-card keys that are not lengths (keys ending in ``_m`` are lengths).
 CARD_RANGES = {
