@@ -232,6 +232,7 @@ def run_metadata(
             "rate": source.rate_label,
         },
         "model": model.describe(),
+        "particles": model.particles.as_dict(),
         "llp_mass": model.llp_mass,
         "invisible_mass": model.invisible_mass,
         "d": model.d,

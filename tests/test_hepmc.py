@@ -14,8 +14,9 @@ from mcsim import DarkDipole, NeutrinoDipole
 from mcsim.cli.main import main
 from mcsim.generation.write import output_format, write_events
 from mcsim.io import partfiles
-from mcsim.io.hepmc import PDG_CHI1, PDG_CHI2, PDG_N, WEIGHT_NAMES, HepMCWriter
+from mcsim.io.hepmc import WEIGHT_NAMES, HepMCWriter
 from mcsim.io.rootio import read_arrays
+from mcsim.models.dipoles import PDG_CHI1, PDG_CHI2, PDG_N
 
 KW = dict(n_events=10_000, seed=3, chunk_size=4_000)
 

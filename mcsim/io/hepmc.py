@@ -8,10 +8,10 @@ One GenEvent per kept event, in GeV and mm, the beam along +z and the target at 
   LLP --decay vertex (x, y, z, c*t) [mm]--> photon (status 1), invisible daughter (status 1)
 
 with c*t = s / beta the LLP's flight time from the target (s its path length).  PDG IDs: the
-signed meson of the file; chi1 = 52 (the PDG code of fermionic dark matter), chi2 = 9900052,
-N = 9900012 (anti-N negative, as in PYTHIA), the active neutrino of the flavour and the charged
-lepton with their charges.  Codes above 9000000 are not known to Geant4: treat them (and 52) as
-invisible, e.g. as geantinos.
+signed meson of the file, and the model's own particles (its ``particles``, recorded in the
+file's metadata; the dipoles' are in :mod:`mcsim.models.dipoles`), conjugated in antiparticle
+events.  Codes above 9000000 are not known to Geant4: treat them as invisible, e.g. as
+geantinos.
 
 Event weights (named in the run info): ``weight`` (expected signal events at the generated d:
 the default weight), ``w_norm`` (N_M x BR / N_generated x w_sampling), the importance weights
@@ -34,8 +34,9 @@ import numpy as np
 
 from mcsim.io import partfiles
 from mcsim.io.rootio import check_output
+from mcsim.models.registry import SELF_CONJUGATE
 
-__all__ = ["PDG_CHI1", "PDG_CHI2", "PDG_N", "WEIGHT_NAMES", "HepMCWriter", "pdg_codes"]
+__all__ = ["WEIGHT_NAMES", "HepMCWriter", "pdg_codes"]
 
 #: Names of the event weights, the default (total) weight first.
 WEIGHT_NAMES = (
@@ -46,33 +47,26 @@ WEIGHT_NAMES = (
     "p_decay_volume",
     "p_decay_accepted",
 )
-PDG_CHI1 = 52
-PDG_CHI2 = 9900052
-PDG_N = 9900012
-_NU = {"e": 12, "mu": 14, "tau": 16}
-_LEPTON = {"e": 11, "mu": 13, "tau": 15}
 _M_TO_MM = 1000.0
+#: The event arrays of the LLP's decay products, in the order of Particles.decay.
+_DECAY_ARRAYS = ("p4_decay_invisible", "p4_photon")
 
 
-def pdg_codes(model: dict, mother_pdgid: np.ndarray, is_antiparticle: np.ndarray) -> dict:
-    """Signed PDG IDs per event of the LLP, the production partner, the LLP's invisible
-    daughter and the charged lepton, for the model of a file's metadata (``model`` dict)."""
-    n = len(mother_pdgid)
-    if model.get("flavour") is None:  # a Majorana LLP (chi2) and its partner (chi1)
-        return {
-            "llp": np.full(n, PDG_CHI2),
-            "invisible": np.full(n, PDG_CHI1),
-            "decay_invisible": np.full(n, PDG_CHI1),
-            "lepton": np.zeros(n, dtype=int),
-        }
-    sign = np.where(is_antiparticle, -1, 1)
-    nu, lep = _NU[model["flavour"]], _LEPTON[model["flavour"]]
+def pdg_codes(particles: dict, mother_pdgid: np.ndarray, is_antiparticle: np.ndarray) -> dict:
+    """Signed PDG IDs per event of the LLP, the production partner, the LLP's decay products
+    and the charged lepton, from the model's particles (``particles``: a file's metadata entry,
+    :class:`mcsim.models.registry.Particles`): an antiparticle event conjugates every code, and
+    the lepton of P+ -> l+ LLP gamma is l+ (a negative PDG ID) from a positive meson."""
+    flip = np.where(is_antiparticle, -1, 1)
+
+    def signed(pid: int) -> np.ndarray:
+        return pid * (np.ones_like(flip) if pid in SELF_CONJUGATE else flip)
+
     return {
-        "llp": sign * PDG_N,
-        "invisible": -sign * nu,  # P0 -> N nubar or Nbar nu
-        "decay_invisible": sign * nu,  # N -> nu gamma, Nbar -> nubar gamma
-        # P+ -> l+ N gamma, P- -> l- Nbar gamma (l+ has a negative PDG ID)
-        "lepton": -np.sign(mother_pdgid) * lep,
+        "llp": signed(particles["llp"]),
+        "invisible": signed(particles["partner"]),
+        "decay": [signed(pid) for pid in particles["decay"]],
+        "lepton": -np.sign(mother_pdgid) * particles["lepton"],
     }
 
 
@@ -157,7 +151,7 @@ class HepMCWriter:
         event numbers."""
         import pyhepmc
 
-        codes = pdg_codes(self.meta["model"], arrays["mother_pdgid"], arrays["is_antiparticle"])
+        codes = pdg_codes(self.meta["particles"], arrays["mother_pdgid"], arrays["is_antiparticle"])
         weights = np.column_stack([arrays[name] for name in WEIGHT_NAMES])
         for i, number in enumerate(np.asarray(events)):
             event = pyhepmc.GenEvent(pyhepmc.Units.GEV, pyhepmc.Units.MM)
@@ -185,12 +179,8 @@ class HepMCWriter:
                 pyhepmc.FourVector(x, y, z, math.sqrt(x * x + y * y + z * z) / beta)
             )
             decay.add_particle_in(llp)
-            decay.add_particle_out(pyhepmc.GenParticle(_four(arrays["p4_photon"][i]), 22, 1))
-            decay.add_particle_out(
-                pyhepmc.GenParticle(
-                    _four(arrays["p4_decay_invisible"][i]), int(codes["decay_invisible"][i]), 1
-                )
-            )
+            for key, pids in zip(_DECAY_ARRAYS, codes["decay"]):
+                decay.add_particle_out(pyhepmc.GenParticle(_four(arrays[key][i]), int(pids[i]), 1))
             event.add_vertex(production)
             event.add_vertex(decay)
             event.weights = weights[i].tolist()

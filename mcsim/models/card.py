@@ -5,7 +5,9 @@ particle plus one photon, at one reference point:
 
     name = "my-model"                 # optional; description, reference: optional text
     [llp]        mass_GeV = 0.11      # LLP mass [GeV]; optional label: name = "chi2"
+                 pdgid = 9900052      # optional: its PDG ID in events files (default chi2's)
     [invisible]  mass_GeV = 0.10      # the invisible particle [GeV] (0 allowed)
+                 pdgid = 52           # optional (default chi1's, 52)
     [coupling]   name = "d"  unit = "GeV^-1"  reference = 1e-5   # g_ref
                  scan_range = [1e-8, 1e-2]   # optional: reach default (g_ref x 1e-3..1e3)
     [width]      at_reference_GeV = 1.2e-21   # Gamma(LLP -> invisible gamma) at g_ref [GeV]
@@ -44,7 +46,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from mcsim.models.registry import CARD_PREFIX, ModelKind
+from mcsim.models.dipoles import PDG_CHI1, PDG_CHI2
+from mcsim.models.registry import CARD_PREFIX, ModelKind, Particles
 from mcsim.physics.constants import HBARC_GEV_M
 from mcsim.physics.particles import LEPTON_PDGID, sm
 from mcsim.runtime.cards import read_card_text
@@ -82,10 +85,11 @@ _WIDTH = Range(1e-300, 1e3, "GeV")
 _BR = Range(0.0, 1.0, low_open=True)
 _EXPONENT = Range(-20.0, 20.0)
 _POWER = Range(0.0, 20.0, low_open=True)
+_PDGID = Range(1, 99_999_999, integer=True)  # a particle code (the antiparticle: negative)
 _KEYS = {
     "": ("name", "description", "reference", "llp", "invisible", "coupling", "width", "channel"),
-    "llp": ("name", "mass_GeV"),
-    "invisible": ("name", "mass_GeV"),
+    "llp": ("name", "mass_GeV", "pdgid"),
+    "invisible": ("name", "mass_GeV", "pdgid"),
     "coupling": ("name", "unit", "reference", "scan_range"),
     "width": ("at_reference_GeV", "exponent", "mass_exponent"),
     "channel": (
@@ -121,6 +125,8 @@ class CardSpec:
     name: str
     llp_name: str
     invisible_name: str
+    llp_pdgid: int
+    invisible_pdgid: int
     llp_mass: float
     invisible_mass: float
     coupling_name: str
@@ -230,6 +236,13 @@ class CardModel:
                 )
             )
         return out
+
+    @property
+    def particles(self) -> Particles:
+        """The card's LLP and invisible particle ([llp] and [invisible] pdgid) and the photon;
+        self-conjugate (no antiparticle events)."""
+        inv = self.spec.invisible_pdgid
+        return Particles(llp=self.spec.llp_pdgid, partner=inv, decay=(inv, 22))
 
     def describe(self) -> dict:
         """Parameters as a flat dict (for metadata)."""
@@ -426,6 +439,8 @@ class _Checker:
             name=name,
             llp_name=self.text("llp.name", llp, "name", "LLP"),
             invisible_name=self.text("invisible.name", inv, "name", "X"),
+            llp_pdgid=int(self.number("llp.pdgid", llp, "pdgid", _PDGID, PDG_CHI2)),
+            invisible_pdgid=int(self.number("invisible.pdgid", inv, "pdgid", _PDGID, PDG_CHI1)),
             llp_mass=m_llp,
             invisible_mass=m_inv,
             coupling_name=self.text("coupling.name", coupling, "name", "g"),

@@ -10,13 +10,29 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from mcsim.models.registry import Model, ModelKind, Parameter, model_from_options
+from mcsim.models.registry import Model, ModelKind, Parameter, Particles, model_from_options
 from mcsim.physics.constants import HBARC_GEV_M
 from mcsim.runtime.validate import COUPLING, DELTA, MASS
 
-__all__ = ["FLAVOURS", "DarkDipole", "Model", "NeutrinoDipole", "model_from_options"]
+__all__ = [
+    "FLAVOURS",
+    "PDG_CHI1",
+    "PDG_CHI2",
+    "PDG_N",
+    "DarkDipole",
+    "Model",
+    "NeutrinoDipole",
+    "model_from_options",
+]
 
 FLAVOURS = ("e", "mu", "tau")
+#: PDG IDs: chi1 = 52 (the PDG code of fermionic dark matter), chi2 and N in the 99xxxxx range
+#: of new states (as in PYTHIA's HNL); unknown to Geant4: treat them as invisible.
+PDG_CHI1 = 52
+PDG_CHI2 = 9900052
+PDG_N = 9900012
+_NU = {"e": 12, "mu": 14, "tau": 16}
+_LEPTON = {"e": 11, "mu": 13, "tau": 15}
 
 
 class _Dipole:
@@ -92,6 +108,11 @@ class DarkDipole(_Dipole):
         """Gamma(chi2 -> chi1 gamma) = d^2 (M2^2 - M1^2)^3 / (2 pi M2^3) [GeV] (Eq. A.1)."""
         return self.d**2 * (self.m2**2 - self.m1**2) ** 3 / (2.0 * math.pi * self.m2**3)
 
+    @property
+    def particles(self) -> Particles:
+        """chi2 -> chi1 gamma, produced with chi1 (Majorana: no antiparticles)."""
+        return Particles(llp=PDG_CHI2, partner=PDG_CHI1, decay=(PDG_CHI1, 22))
+
     def describe(self) -> dict:
         """Parameters as a flat dict (for metadata)."""
         return {"model": self.kind, "m1": self.m1, "delta": self.delta, "d": self.d}
@@ -132,6 +153,13 @@ class NeutrinoDipole(_Dipole):
     def width(self) -> float:
         """Gamma(N -> nu gamma) = d^2 M_N^3 / (4 pi) [GeV] (Eq. A.1); the same for N-bar."""
         return self.d**2 * self.m_n**3 / (4.0 * math.pi)
+
+    @property
+    def particles(self) -> Particles:
+        """N -> nu gamma, produced with nu-bar (P0 -> N nu-bar) or with l+ (P+ -> l+ N gamma);
+        N-bar events conjugate every code."""
+        nu = _NU[self.flavour]
+        return Particles(llp=PDG_N, partner=-nu, decay=(nu, 22), lepton=_LEPTON[self.flavour])
 
     def describe(self) -> dict:
         """Parameters as a flat dict (for metadata)."""

@@ -21,9 +21,12 @@ from mcsim.runtime.validate import Range
 
 __all__ = [
     "CARD_PREFIX",
+    "SELF_CONJUGATE",
     "Model",
     "ModelKind",
     "Parameter",
+    "Particles",
+    "conjugate",
     "get",
     "kinds",
     "model_from_options",
@@ -67,11 +70,45 @@ class Model(Protocol):
     @property
     def ctau(self) -> float: ...  # [m]
 
+    @property
+    def particles(self) -> Particles: ...  # PDG IDs, for ntuples and HepMC3
+
     def with_coupling(self, d: float) -> Model: ...
 
     def channels(self) -> list: ...  # every production channel (mcsim.models.channels.Channel)
 
     def describe(self) -> dict: ...  # parameters as a flat dict, 'model' the kind's name
+
+
+#: PDG IDs of particles that are their own antiparticles (kept when an event is conjugated).
+SELF_CONJUGATE = frozenset({21, 22, 23, 25, 111, 113, 221, 223, 331, 333, 443, 553})
+
+
+def conjugate(pdgid: int) -> int:
+    """The antiparticle's PDG ID (the same for a self-conjugate particle)."""
+    return pdgid if pdgid in SELF_CONJUGATE else -pdgid
+
+
+@dataclass(frozen=True)
+class Particles:
+    """The particles of a model by PDG ID, as its events hold them: ``llp`` the long-lived
+    state; ``partner`` the invisible particle produced with it (0: none); ``decay`` the LLP's
+    decay products in the order of the event arrays (p4_decay_invisible, p4_photon); ``lepton``
+    the charged lepton of P+ -> l+ LLP gamma channels (its particle code, 0: none).  For an
+    event with ``is_antiparticle`` every code but the self-conjugate ones flips sign."""
+
+    llp: int
+    partner: int
+    decay: tuple[int, ...]
+    lepton: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "llp": self.llp,
+            "partner": self.partner,
+            "decay": list(self.decay),
+            "lepton": self.lepton,
+        }
 
 
 @dataclass(frozen=True)
