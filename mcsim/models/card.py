@@ -148,7 +148,7 @@ class CardModel:
     d: float
     scale: float = 1.0
     dirac = False
-    pair_label = ""
+    productions = ("mesons",)
 
     def __post_init__(self):
         COUPLING.check(self.spec.coupling_name, self.d)

@@ -189,12 +189,12 @@ def channels(model: Model) -> list[Channel]:
     return model.channels()
 
 
-def dipole_channels(model) -> list[Channel]:
+def dipole_channels(model: Model, pair: str, flavour: str | None = None) -> list[Channel]:
     """Every production channel of the paper for a dipole model, open or closed, with its BR
-    at d; charged-meson channels where the model has a ``flavour`` (the neutrino dipole)."""
+    at d: ``pair`` names its dark pair in the channel names; charged-meson channels
+    P+ -> l+ N gamma of the lepton ``flavour`` where given (the neutrino dipole)."""
     m_light, m_heavy = _dark_masses(model)
     d2 = model.d**2
-    pair = model.pair_label
     out = []
     for v in VECTORS:
         w = d2 * _vector_width_per_d2(v, m_light, m_heavy)
@@ -212,18 +212,18 @@ def dipole_channels(model) -> list[Channel]:
                 w,
             )
         )
-    if getattr(model, "flavour", None) is not None:
-        lep = sm(LEPTON_PDGID[model.flavour])
+    if flavour is not None:
+        lep = sm(LEPTON_PDGID[flavour])
         for p in CHARGED_PSEUDOSCALARS:
-            w = d2 * _charged_width_per_d2(p, lep.mass, model.m_n)
+            w = d2 * _charged_width_per_d2(p, lep.mass, m_heavy)
             out.append(
                 _make(
                     model,
                     p,
                     "charged",
-                    f"{model.flavour}+ N gamma",
+                    f"{flavour}+ N gamma",
                     ("lepton", "photon", "llp"),
-                    (lep.mass, model.m_n),
+                    (lep.mass, m_heavy),
                     w,
                 )
             )

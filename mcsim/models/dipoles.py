@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from mcsim.models.registry import Model, ModelKind, Parameter, Particles, model_from_options
 from mcsim.physics.constants import HBARC_GEV_M
@@ -39,6 +39,7 @@ class _Dipole:
     """Shared lifetime and coupling handling; subclasses define ``width`` and the masses."""
 
     d: float
+    pair_label: ClassVar[str]  # the dark pair in channel names
     __dataclass_fields__: ClassVar[dict[str, Any]]  # the subclasses are dataclasses
     #: BR and width scale as d^2 (the re-weighting power of the reach scans).
     coupling_power = 2.0
@@ -59,10 +60,11 @@ class _Dipole:
         return replace(self, d=d)
 
     def channels(self) -> list:
-        """Every production channel of the paper, open or closed (:mod:`mcsim.models.channels`)."""
-        from mcsim.models.channels import dipole_channels
+        """Every meson-decay channel of the paper, open or closed (:mod:`mcsim.models.channels`)."""
+        from mcsim.models.channels import dipole_channels  # numba kernels: only when asked
 
-        return dipole_channels(self)
+        model = cast(Model, self)  # every subclass answers the protocol
+        return dipole_channels(model, self.pair_label, getattr(self, "flavour", None))
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,8 @@ class DarkDipole(_Dipole):
 
     kind = "dark-dipole"
     dirac = False  # chi2 is Majorana
-    #: e+ e- -> gamma chi1 chi2 through the dipole (mcsim.sources.collider, mcsim.physics.monophoton)
-    ee_pair_production = True
+    #: the sources that make it: meson decays, and e+ e- -> gamma chi1 chi2 through the dipole
+    productions = ("mesons", "e+e-")
     pair_label = "chi1 chi2"
 
     def __post_init__(self):
@@ -131,6 +133,7 @@ class NeutrinoDipole(_Dipole):
 
     kind = "neutrino-dipole"
     dirac = True  # N and N-bar
+    productions = ("mesons",)
     pair_label = "N nu (+ N-bar nu-bar)"
 
     def __post_init__(self):

@@ -57,6 +57,8 @@ class Model(Protocol):
     def coupling_unit(self) -> str: ...
 
     dirac: bool  # the LLP has a distinct antiparticle (N and N-bar both produced)
+    @property
+    def productions(self) -> tuple[str, ...]: ...  # the sources that make it (mcsim.sources)
 
     @property
     def llp_mass(self) -> float: ...  # [GeV]
@@ -75,7 +77,7 @@ class Model(Protocol):
 
     def with_coupling(self, d: float) -> Model: ...
 
-    def channels(self) -> list: ...  # every production channel (mcsim.models.channels.Channel)
+    def channels(self) -> list: ...  # its meson-decay channels (mcsim.models.channels.Channel)
 
     def describe(self) -> dict: ...  # parameters as a flat dict, 'model' the kind's name
 

@@ -17,24 +17,25 @@ __all__ = ["D_REF", "Family"]
 D_REF = 1e-5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Family:
     """A one-parameter (mass) family of models: the kind named ``model`` (see
-    :func:`mcsim.models.registry.get`) with its mass parameter varied and the others fixed --
-    ``delta`` and ``flavour`` (the dipoles': the dark dipole at fixed delta, mass = M1, or the
-    neutrino dipole of one flavour, mass = M_N) or any parameter in ``params`` ((name, value)
-    pairs); a fixed parameter not given takes the kind's scan default."""
+    :func:`mcsim.models.registry.get`) with its mass parameter varied and the others fixed by
+    keyword (``Family("dark-dipole", delta=0.1)``); a fixed parameter not given (or None) takes
+    the kind's scan default.  ``params``: the given ones as sorted (name, value) pairs."""
 
     model: str
-    delta: float | None = None
-    flavour: str | None = None
-    params: tuple[tuple[str, object], ...] = ()
+    params: tuple[tuple[str, object], ...]
+
+    def __init__(self, model: str, **fixed: object):
+        object.__setattr__(self, "model", model)
+        given = ((k, v) for k, v in fixed.items() if v is not None)
+        object.__setattr__(self, "params", tuple(sorted(given)))
 
     @classmethod
     def of(cls, model: str, fixed: dict) -> Family:
         """The family of kind ``model`` with the fixed parameters ``fixed`` (name -> value)."""
-        rest = {k: v for k, v in fixed.items() if k not in ("delta", "flavour")}
-        return cls(model, fixed.get("delta"), fixed.get("flavour"), tuple(sorted(rest.items())))
+        return cls(model, **fixed)
 
     @property
     def kind(self):
@@ -44,11 +45,7 @@ class Family:
     @property
     def fixed(self) -> dict:
         """The fixed parameters given (name -> value)."""
-        given = dict(self.params)
-        given.update(
-            {k: v for k, v in (("delta", self.delta), ("flavour", self.flavour)) if v is not None}
-        )
-        return given
+        return dict(self.params)
 
     def at(self, mass: float, d: float = D_REF) -> Model:
         """The model at ``mass`` [GeV] and coupling ``d`` [the kind's coupling unit]."""

@@ -764,8 +764,6 @@ def _grid(
     meta = {
         "family": family.name,
         "model": family.model,
-        "delta": family.delta,
-        "flavour": family.flavour,
         "fixed": family.fixed,
         "detector": det.name,
         "exposure": detector_exposure(det),

@@ -51,23 +51,18 @@ class CollisionChannel:
 
 
 def check_threshold(model, detector: InteractionPointDetector) -> None:
-    """ValueError (one line) unless ``model`` is a dark dipole whose chi1 chi2 pair can be made
-    with a photon above the generation cut (:func:`generation_cuts`) at the card's sqrt(s)."""
-    if not getattr(model, "ee_pair_production", False):  # bad input of the command line
-        raise ValueError(
-            f"detector {detector.name}: the e+ e- source makes chi1 chi2 pairs of the "
-            f"dark dipole only (ee_pair_production), got {model.kind}"
-        )
+    """ValueError (one line) unless the model's LLP pair can be made with a photon above the
+    generation cut (:func:`generation_cuts`) at the card's sqrt(s)."""
     rs = detector.sqrt_s
     cuts = generation_cuts(model, detector)
     if cuts["x_min"] >= cuts["x_max"]:
-        need = model.m1 + model.m2 + cuts["x_min"] * rs / 2
+        m1, m2 = model.invisible_mass, model.llp_mass
+        need = m1 + m2 + cuts["x_min"] * rs / 2
         raise ValueError(
             f"detector {detector.name}: sqrt(s) = {rs:.4g} GeV (beams "
             f"{detector.electron_energy:g} x {detector.positron_energy:g} GeV) is "
             f"below the threshold M1 + M2 + E_gamma,min = {need:.4g} GeV of e+ e- "
-            f"-> gamma chi1 chi2 for M1 = {model.m1:g} GeV, delta = "
-            f"{model.delta:g}"
+            f"-> gamma chi1 chi2 for M1 = {m1:g} GeV, M2 = {m2:g} GeV"
         )
 
 
@@ -79,7 +74,7 @@ def generation_cuts(model, detector: InteractionPointDetector) -> dict:
     b = detector.beta
     c_lo = (detector.cos_theta_min - b) / (1.0 - b * detector.cos_theta_min)
     c_hi = (detector.cos_theta_max - b) / (1.0 - b * detector.cos_theta_max)
-    m1, m2 = model.m1, model.m2
+    m1, m2 = model.invisible_mass, model.llp_mass
     # hardest decay photon in the CM: chi2 at its largest CM momentum (photon x -> 0)
     e2 = (s + m2 * m2 - m1 * m1) / (2.0 * rs)
     p2 = math.sqrt(max(e2 * e2 - m2 * m2, 0.0))
@@ -103,8 +98,8 @@ def cross_section_fb(model, detector: InteractionPointDetector) -> float:
     cuts = generation_cuts(model, detector)
     return GEV2_TO_FB * sigma_cut(
         detector.sqrt_s**2,
-        model.m1,
-        model.m2,
+        model.invisible_mass,
+        model.llp_mass,
         model.d,
         x_min=cuts["x_min"],
         cos_range=cuts["cos_range"],
@@ -153,16 +148,11 @@ class Collisions:
 
     def channels(self, mothers: list[int] | None = None) -> list[CollisionChannel]:
         """The one channel; none below threshold (unless asked for by ``mothers``: then the
-        threshold's one-line error), ValueError for a model without e+ e- pair production."""
-        cuts = generation_cuts(self.model, self.detector) if self.model_pairs else None
-        if mothers is None and cuts is not None and cuts["x_min"] >= cuts["x_max"]:
+        threshold's one-line error)."""
+        cuts = generation_cuts(self.model, self.detector)
+        if mothers is None and cuts["x_min"] >= cuts["x_max"]:
             return []
         return collider_channels(self.model, self.detector, mothers)
-
-    @property
-    def model_pairs(self) -> bool:
-        """Whether the model makes its LLP in e+ e- pairs through the dipole."""
-        return bool(getattr(self.model, "ee_pair_production", False))
 
     def exposure(self, channel: CollisionChannel) -> float:
         return self.detector.luminosity_inv_fb
@@ -179,7 +169,7 @@ class Collisions:
 
         model, det = self.model, self.detector
         cuts = generation_cuts(model, det)
-        rs, m1, m2 = det.sqrt_s, model.m1, model.m2
+        rs, m1, m2 = det.sqrt_s, model.invisible_mass, model.llp_mass
         bound = envelope_bound(rs * rs, m1, m2, cuts["x_min"], cuts["x_max"])
         # mypy assumes *cos_range may fill every parameter (python/mypy#14648); it is (c0, c1)
         k, q1, q2, _, violations = sample_cm(  # type: ignore[call-arg]
