@@ -26,7 +26,8 @@ import numpy as np
 from mcsim.runtime.defaults import FIRST_PASS_EVENTS, SAMPLINGS, SCAN_SAMPLING
 from mcsim.scan.figures import dark_targets, figure_spec
 from mcsim.scan.reach import log_grid
-from mcsim.scan.tasks import NO_REFINEMENT, Refinement, scan_set
+from mcsim.scan.refinement import NO_REFINEMENT, Refinement
+from mcsim.scan.runner import scan_set
 
 
 def main() -> None:

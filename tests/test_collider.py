@@ -15,7 +15,7 @@ from mcsim.generation.cutflow import cutflow
 from mcsim.generation.simulate import simulate
 from mcsim.generation.write import write_events
 from mcsim.models.dipoles import DarkDipole
-from mcsim.scan.tasks import Target
+from mcsim.scan.sums import Target
 from mcsim.sources.collider import cross_section_fb
 
 
@@ -185,7 +185,8 @@ def test_reach_scan_of_the_babar_card(babar):
     """The scan's collider branch: level 10 events, zero above threshold, and at a large d (all
     chi2 decay at once) N = L sigma x acceptance of a direct simulation."""
     from mcsim.scan.family import Family
-    from mcsim.scan.tasks import Target, scan
+    from mcsim.scan.runner import scan
+    from mcsim.scan.sums import Target
 
     masses, couplings = np.array([0.1, 5.0]), np.geomspace(1e-4, 1e-1, 4)
     (grid,) = scan(
@@ -210,7 +211,8 @@ def test_refinement_with_an_unrefined_source_in_the_scan():
     with its own refined scan: the refinement finds its tasks by their index, not by their
     position (by position it refined BaBar's task with NA62's cells)."""
     from mcsim.scan.family import Family
-    from mcsim.scan.tasks import NO_REFINEMENT, Refinement, scan_set
+    from mcsim.scan.refinement import NO_REFINEMENT, Refinement
+    from mcsim.scan.runner import scan_set
 
     family, couplings = Family("dark-dipole", delta=0.1), np.geomspace(1e-6, 1e-3, 10)
     refine = Refinement(target=0.01, rounds=1, budget=1.0)

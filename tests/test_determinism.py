@@ -11,7 +11,8 @@ from mcsim.generation.write import chunk_sizes
 from mcsim.io.rootio import BRANCHES
 from mcsim.runtime.defaults import BLOCK_SIZE as BLOCK
 from mcsim.scan.family import Family
-from mcsim.scan.tasks import Target, scan
+from mcsim.scan.runner import scan
+from mcsim.scan.sums import Target
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,8 @@ import pytest
 from mcsim.runtime import executor
 from mcsim.runtime.executor import Helper, Session, _worker_init
 from mcsim.scan.family import Family
-from mcsim.scan.tasks import Target, make_tasks, run_tasks
+from mcsim.scan.sums import Target
+from mcsim.scan.tasks import make_tasks, run_tasks
 
 TASKS = make_tasks(
     Family("dark-dipole", delta=0.1),

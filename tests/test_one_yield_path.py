@@ -15,7 +15,9 @@ from mcsim.generation.write import write_events
 from mcsim.models.dipoles import DarkDipole
 from mcsim.runtime.defaults import UNREFINED_EVENTS_FACTOR
 from mcsim.scan.family import Family
-from mcsim.scan.tasks import NO_REFINEMENT, Target, scan
+from mcsim.scan.refinement import NO_REFINEMENT
+from mcsim.scan.runner import scan
+from mcsim.scan.sums import Target
 from mcsim.sources.registry import source_for
 
 POINTS = {

@@ -7,15 +7,10 @@ import math
 import numpy as np
 
 from mcsim.scan.family import Family
-from mcsim.scan.tasks import (
-    _MIN_REFINEMENT,
-    NO_REFINEMENT,
-    Refinement,
-    Target,
-    _decisive_cells,
-    _shares,
-    scan,
-)
+from mcsim.scan.grid import decisive_cells
+from mcsim.scan.refinement import MIN_REFINEMENT, NO_REFINEMENT, Refinement, shares
+from mcsim.scan.runner import scan
+from mcsim.scan.sums import Target
 
 COUPLINGS = np.geomspace(1e-5, 3e-3, 24)  # GeV^-1; the N = 3 contour's upper edge at M1 = 0.13
 
@@ -36,7 +31,7 @@ def _grid(refinement, seed):
 
 
 def _upper_cells(grid):
-    mask = _decisive_cells(grid)[0]
+    mask = decisive_cells(grid)[0]
     ks = np.nonzero(mask)[0]
     return ks[COUPLINGS[ks] > 1e-4]  # the short-lifetime side (lower edge near 1e-6)
 
@@ -97,8 +92,8 @@ def test_shares_raise_small_asks_and_split_a_short_budget():
     only ~20% more: dropped, such cells stayed above it), never past its cap; a budget smaller
     than the asks is split in proportion, and a share too small to run goes to the others."""
     big = {1: 10**9, 2: 10**9}
-    assert _shares({1: 100, 2: 50_000}, big, math.inf) == {1: _MIN_REFINEMENT, 2: 50_000}
-    assert _shares({1: 100}, {1: 1000}, math.inf) == {}  # its cap is below the minimum
-    assert _shares({1: 10_000, 2: 30_000}, big, 20_000) == {1: 5_000, 2: 15_000}
-    assert _shares({1: 5_000, 2: 95_000}, big, 50_000) == {2: 50_000}
-    assert _shares({1: 5_000, 3: 95_000}, {3: 10**9}, math.inf) == {3: 95_000}  # no cap: no table
+    assert shares({1: 100, 2: 50_000}, big, math.inf) == {1: MIN_REFINEMENT, 2: 50_000}
+    assert shares({1: 100}, {1: 1000}, math.inf) == {}  # its cap is below the minimum
+    assert shares({1: 10_000, 2: 30_000}, big, 20_000) == {1: 5_000, 2: 15_000}
+    assert shares({1: 5_000, 2: 95_000}, big, 50_000) == {2: 50_000}
+    assert shares({1: 5_000, 3: 95_000}, {3: 10**9}, math.inf) == {3: 95_000}  # no cap: no table

@@ -10,7 +10,9 @@ from click.testing import CliRunner
 from mcsim.cli.main import main
 from mcsim.scan.family import Family
 from mcsim.scan.reach import read_grids
-from mcsim.scan.tasks import Target, make_tasks, run_task, scan
+from mcsim.scan.runner import scan
+from mcsim.scan.sums import Target
+from mcsim.scan.tasks import make_tasks, run_task
 
 FAMILY = Family("dark-dipole", delta=0.1)
 MASSES = np.array([0.05, 0.3])

@@ -12,7 +12,9 @@ from mcsim.generation.cutflow import cutflow
 from mcsim.generation.simulate import simulate
 from mcsim.generation.write import write_events
 from mcsim.scan.family import Family
-from mcsim.scan.tasks import NO_REFINEMENT, Refinement, Target, scan
+from mcsim.scan.refinement import NO_REFINEMENT, Refinement
+from mcsim.scan.runner import scan
+from mcsim.scan.sums import Target
 from mcsim.sources import spectra
 from mcsim.sources.mesons import SpectraSource, select_channels
 from mcsim.weights import Estimate, estimate, yield_sums

@@ -37,7 +37,7 @@ from mcsim.runtime.validate import (
 )
 
 if TYPE_CHECKING:  # the scan machinery loads when a command runs, not for --help
-    from mcsim.scan.tasks import Refinement
+    from mcsim.scan.refinement import Refinement
 
 __all__ = ["figure", "reach", "validate_cone_command"]
 
@@ -291,7 +291,8 @@ def reach(
     # the plotting process starts before the scan is imported: matplotlib's imports and first
     # figure run beside this process's own start-up, not beside the scan's workers
     with Helper(warm_up) as plotter:
-        from mcsim.scan.tasks import Target, scan
+        from mcsim.scan.runner import scan
+        from mcsim.scan.sums import Target
 
         targets = [Target(d, d, mode, threshold, level) for d in detectors]
         grids = scan(
@@ -350,7 +351,7 @@ def reach(
 
 def _refinement(target_error: float, budget: float) -> Refinement:
     """The --target-error and --refine-budget options (target 0: no refinement)."""
-    from mcsim.scan.tasks import Refinement
+    from mcsim.scan.refinement import Refinement
 
     if target_error == 0:
         return Refinement(rounds=0)

@@ -57,6 +57,7 @@ class Model(Protocol):
     def coupling_unit(self) -> str: ...
 
     dirac: bool  # the LLP has a distinct antiparticle (N and N-bar both produced)
+
     @property
     def productions(self) -> tuple[str, ...]: ...  # the sources that make it (mcsim.sources)
 

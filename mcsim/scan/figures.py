@@ -25,7 +25,9 @@ from mcsim.runtime.defaults import FIRST_PASS_EVENTS, SCAN_SAMPLING
 from mcsim.scan.family import Family
 from mcsim.scan.reach import ReachGrid, log_grid, write_contours, write_grids
 from mcsim.scan.reach_plot import draw_uncertainty, finish_reach_axes, plot_relic
-from mcsim.scan.tasks import Refinement, Target, scan_set
+from mcsim.scan.refinement import Refinement
+from mcsim.scan.runner import scan_set
+from mcsim.scan.sums import Target
 
 #: The default adaptive statistics of the paper's figures (see ``scan.Refinement``).
 _REFINEMENT = Refinement()
