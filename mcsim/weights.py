@@ -318,7 +318,7 @@ def coupling_at(arrays: dict, metadata: dict, level: float) -> float:
     """The d [GeV^-1] with ``level`` expected events (the lower edge of the reach: the yield
     grows monotonically with d), by bisection in log d on the exact re-weighting; NaN if even
     d = 1 GeV^-1 stays below."""
-    from scipy import optimize
+    from scipy import optimize  # scipy (0.6 s): only for this computation
 
     def f(log_d):
         return math.log(max(expected_events(arrays, metadata, math.exp(log_d)), 1e-300) / level)

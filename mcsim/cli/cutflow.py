@@ -46,8 +46,10 @@ def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plo
     """Cutflow of FILE (written by `mcsim generate`): per cut, the Monte Carlo events passing
     (raw) and the expected events they carry (weighted) with its Monte Carlo error, relative
     and cumulative efficiency; control plots of the selected events with error bars."""
-    from mcsim.generation.cutflow import cutflow as run
-    from mcsim.io.histograms import HISTOGRAMS
+    from mcsim.generation.cutflow import (
+        cutflow as run,
+    )  # numba kernels: loaded when the command runs, not for --help
+    from mcsim.io.histograms import HISTOGRAMS  # hist (0.3 s): only when histograms are filled
 
     if as_json and markdown:
         raise ValueError("choose one of --json and --markdown")
@@ -69,7 +71,7 @@ def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plo
     if by_channel and not as_json:
         click.echo("\n" + flow.channel_table())
     if not no_plots:
-        from mcsim.io.plotting import control_plots
+        from mcsim.io.plotting import control_plots  # matplotlib: only with --plots
 
         paths = control_plots(flow, plots_dir or path.parent, stem=path.stem)
         click.echo(f"control plots: {', '.join(str(p) for p in paths)}", err=as_json or markdown)

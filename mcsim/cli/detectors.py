@@ -12,8 +12,12 @@ __all__ = ["describe", "detectors", "draw_side_view"]
 
 def describe(det) -> list[str]:
     """The geometry, exposure and selection of a :class:`mcsim.detector.cards.Detector`, as lines."""
-    from mcsim.detector.cards import detector_exposure
-    from mcsim.detector.interaction_point import InteractionPointDetector
+    from mcsim.detector.cards import (
+        detector_exposure,
+    )  # numba kernels: loaded when the command runs, not for --help
+    from mcsim.detector.interaction_point import (
+        InteractionPointDetector,
+    )  # numba kernels: loaded when the command runs, not for --help
 
     if isinstance(det, InteractionPointDetector):
         return _describe_collider(det)
@@ -91,7 +95,7 @@ def draw_side_view(ax, det, *, plane: str = "y") -> None:
     """Side view of ``det`` on ``ax`` in the (z, ``plane``) plane [m]: decay volume, calorimeter
     face (with its beam hole) and the paper's acceptance cone.  The transverse axis is
     stretched: the volumes are long and thin."""
-    from matplotlib.patches import Polygon
+    from matplotlib.patches import Polygon  # matplotlib: only to draw
 
     vol, calo, cone = det.decay_volume, det.calorimeter, getattr(det, "cone", None)
     hx0, hx1, hy0, hy1 = _half_heights(vol)
@@ -154,7 +158,11 @@ def detectors() -> None:
 @detectors.command("list")
 def list_cards() -> None:
     """List the shipped detector cards (and their named configurations)."""
-    from mcsim.detector.cards import available_detectors, detector_exposure, load_detector
+    from mcsim.detector.cards import (
+        available_detectors,
+        detector_exposure,
+        load_detector,
+    )  # numba kernels: loaded when the command runs, not for --help
 
     for name in available_detectors():
         det = load_detector(name)
@@ -172,13 +180,15 @@ def list_cards() -> None:
 def show(name, png, no_png) -> None:
     """Print the geometry, exposure and selection of detector NAME (a shipped name such as
     na62, na62:1e17, or a card path) and draw its side view (z-y plane)."""
-    from mcsim.detector.cards import load_detector
+    from mcsim.detector.cards import (
+        load_detector,
+    )  # numba kernels: loaded when the command runs, not for --help
 
     det = load_detector(name)
     click.echo("\n".join(describe(det)))
     if no_png:
         return
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib: only to draw
 
     out = Path(png or f"{det.name.replace(':', '_')}_side_view.png")
     fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")

@@ -19,7 +19,9 @@ def _mothers(text: str | None) -> list[int] | None:
     """'113,223' or 'rho,omega' -> positive PDG IDs."""
     if text is None:
         return None
-    from mcsim.sources.spectra import table_key
+    from mcsim.sources.spectra import (
+        table_key,
+    )  # numba kernels: loaded when the command runs, not for --help
 
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
@@ -153,7 +155,9 @@ def generate_command(
     """Generate events with the full chain and write them to a ROOT file (TTree 'events',
     metadata in 'mcsim_metadata', 'run', 'channels', control histograms in 'histograms') or a
     HepMC3 file (for detector simulation)."""
-    from mcsim.generation.write import write_events as run
+    from mcsim.generation.write import (
+        write_events as run,
+    )  # numba kernels: loaded when the command runs, not for --help
 
     warn_branching_ratios(point)
     start = time.perf_counter()
@@ -192,7 +196,9 @@ def generate_command(
 
 def summary(meta: dict) -> str:
     """Expected signal events with their Monte Carlo error, in total and per channel."""
-    from mcsim.detector.cards import exposure
+    from mcsim.detector.cards import (
+        exposure,
+    )  # numba kernels: loaded when the command runs, not for --help
 
     width = max(len(c) for c in meta["channels"])
     lines = [

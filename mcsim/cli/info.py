@@ -16,7 +16,9 @@ __all__ = ["info", "model_options", "warn_branching_ratios"]
 def warn_branching_ratios(point) -> None:
     """One warning line on stderr per open channel whose branching ratio exceeds 1: the
     effective dipole theory is not valid at such a coupling."""
-    from mcsim.models.channels import channels
+    from mcsim.models.channels import (
+        channels,
+    )  # numba kernels (Dalitz widths): loaded when channels are asked
 
     for c in channels(point):
         if c.is_open and c.br > 1.0:
@@ -101,7 +103,9 @@ def model_options(func):
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def info(point, as_json):
     """Width and c*tau of the long-lived state and the BR of every production channel."""
-    from mcsim.models.channels import channels
+    from mcsim.models.channels import (
+        channels,
+    )  # numba kernels (Dalitz widths): loaded when channels are asked
 
     warn_branching_ratios(point)
     chans = channels(point)

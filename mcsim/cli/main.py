@@ -12,6 +12,7 @@ import atexit
 import gc
 import os
 import sys
+from importlib import import_module
 
 import click
 
@@ -84,8 +85,6 @@ class _Group(click.Group):
 
     def get_command(self, ctx, name: str):
         if name not in self.commands and name in _COMMANDS:  # import on first use
-            from importlib import import_module
-
             module, attr, _ = _COMMANDS[name]
             self.add_command(getattr(import_module(module, __package__), attr), name)
         return self.commands.get(name)

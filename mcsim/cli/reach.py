@@ -163,7 +163,9 @@ def _family_options(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(**kwargs):
-        from mcsim.scan.family import Family
+        from mcsim.scan.family import (
+            Family,
+        )  # the scan: loaded when the command runs, not for --help
 
         model = kwargs.pop("model")
         given = {k: v for k in fixed_params if (v := kwargs.pop(k)) is not None}
@@ -278,9 +280,18 @@ def reach(
     recast card, 10 events for BaBar): writes grid.{csv,json}, contours.{csv,json} and reach.png
     to --out, and for the dark dipole the thermal-relic line (relic.{csv,json}, dashed in the
     plot)."""
-    from mcsim.runtime.executor import Helper
-    from mcsim.scan.reach import log_grid, write_contours, write_grids
-    from mcsim.scan.reach_plot import reach_png, warm_up
+    from mcsim.runtime.executor import (
+        Helper,
+    )  # process pools: loaded when the command runs, not for --help
+    from mcsim.scan.reach import (
+        log_grid,
+        write_contours,
+        write_grids,
+    )  # the scan: loaded when the command runs, not for --help
+    from mcsim.scan.reach_plot import (
+        reach_png,
+        warm_up,
+    )  # matplotlib: loaded in the plotting helper, not for --help
 
     check_directory(out_dir, "--out", _REACH_FILES)
     kind = family.kind
@@ -291,8 +302,12 @@ def reach(
     # the plotting process starts before the scan is imported: matplotlib's imports and first
     # figure run beside this process's own start-up, not beside the scan's workers
     with Helper(warm_up) as plotter:
-        from mcsim.scan.runner import scan
-        from mcsim.scan.sums import Target
+        from mcsim.scan.runner import (
+            scan,
+        )  # numba and the scan: loaded when the command runs, not for --help
+        from mcsim.scan.sums import (
+            Target,
+        )  # numba and the scan: loaded when the command runs, not for --help
 
         targets = [Target(d, d, mode, threshold, level) for d in detectors]
         grids = scan(
@@ -316,7 +331,9 @@ def reach(
                 files = write_grids(grids, out_dir / "grid")
                 files += write_contours(grids, out_dir / "contours")
                 if relic is not None:
-                    from mcsim.models.relic import write_relic_lines
+                    from mcsim.models.relic import (
+                        write_relic_lines,
+                    )  # scipy and numba: only for the relic line
 
                     files += write_relic_lines({family.tag: relic}, out_dir / "relic")
                 png = out_dir / "reach.png"
@@ -351,7 +368,9 @@ def reach(
 
 def _refinement(target_error: float, budget: float) -> Refinement:
     """The --target-error and --refine-budget options (target 0: no refinement)."""
-    from mcsim.scan.refinement import Refinement
+    from mcsim.scan.refinement import (
+        Refinement,
+    )  # numba and the scan: loaded when the command runs, not for --help
 
     if target_error == 0:
         return Refinement(rounds=0)
@@ -379,7 +398,9 @@ def figure(
     sampling,
 ):
     """The paper's Figure NUMBER (2, 3 or 4): scan, plot, and write the grids and contours."""
-    from mcsim.scan.figures import make_figure
+    from mcsim.scan.figures import (
+        make_figure,
+    )  # numba and the scan: loaded when the command runs, not for --help
 
     result = make_figure(
         number,
@@ -430,7 +451,9 @@ def validate_cone_command(
 ):
     """Full geometry vs the paper's cone approximation: yield ratio over the (M1, d) plane and
     both N = 3 contours per experiment (validate_cone.png) and a table (.csv, .md)."""
-    from mcsim.scan.figures import validate_cone
+    from mcsim.scan.figures import (
+        validate_cone,
+    )  # numba and the scan: loaded when the command runs, not for --help
 
     result = validate_cone(
         out_dir,

@@ -68,7 +68,9 @@ def spectra() -> None:
 def generate_tables_command(card, out_dir, events, seed, chunk_events, workers, scheduler) -> None:
     """Run PYTHIA8 on generator CARD (a path or a shipped name such as sps400_softqcd) and
     write one table per meson; use them with --tables DIR on the other commands."""
-    from mcsim.sources.pythia import generate_tables as run
+    from mcsim.sources.pythia import (
+        generate_tables as run,
+    )  # PYTHIA8 (optional extra): only to generate tables
 
     paths = run(
         card,
@@ -92,7 +94,11 @@ def list_tables() -> None:
     """List the tables (shipped, and those of --tables) with their multiplicity per
     collision."""
     click.echo(f"{'beam':8s} {'meson':8s} {'pdgid':>6s} {'per coll.':>10s} {'events':>8s}  kind")
-    from mcsim.sources.spectra import available_tables, load_table, table_name
+    from mcsim.sources.spectra import (
+        available_tables,
+        load_table,
+        table_name,
+    )  # numba kernels: loaded when the command runs, not for --help
 
     for beam, pdgid in available_tables():
         t = load_table(pdgid, beam)
@@ -113,10 +119,13 @@ def list_tables() -> None:
 @tables_option
 def show(meson, beam, png) -> None:
     """Print the multiplicity of MESON for BEAM and draw its table as a PNG."""
-    import matplotlib.pyplot as plt
-    import numpy as np
+    import matplotlib.pyplot as plt  # matplotlib: only to draw
+    import numpy as np  # numpy: loaded when the command runs, not for --help
 
-    from mcsim.sources.spectra import load_table, table_key
+    from mcsim.sources.spectra import (
+        load_table,
+        table_key,
+    )  # numba kernels: loaded when the command runs, not for --help
 
     t = load_table(table_key(meson), beam)
     click.echo(

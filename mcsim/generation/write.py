@@ -293,7 +293,7 @@ def write_events(
 
     writer: HepMCWriter | NtupleWriter
     if fmt == "hepmc3":
-        from mcsim.io.hepmc import HepMCWriter
+        from mcsim.io.hepmc import HepMCWriter  # pyhepmc: only for HepMC3 output
 
         zeros = [0] * len(chans)
         writer = HepMCWriter(path, metadata_with(zeros, zeros, zeros), overwrite=overwrite)
@@ -302,7 +302,7 @@ def write_events(
             path, overwrite=overwrite, compression_spec=compression, float32=float32
         )
 
-    from tqdm import tqdm
+    from tqdm import tqdm  # tqdm (0.1 s): only with a progress bar
 
     hists = histograms.book(
         {

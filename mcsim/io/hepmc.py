@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from mcsim import __version__
 from mcsim.io import partfiles
 from mcsim.io.rootio import check_output
 from mcsim.models.registry import SELF_CONJUGATE
@@ -71,15 +72,13 @@ def pdg_codes(particles: dict, mother_pdgid: np.ndarray, is_antiparticle: np.nda
 
 
 def _four(p) -> object:
-    import pyhepmc
+    import pyhepmc  # pyhepmc: only for HepMC3 output
 
     return pyhepmc.FourVector(float(p[1]), float(p[2]), float(p[3]), float(p[0]))
 
 
 def _run_info(meta: dict):
-    import pyhepmc
-
-    from mcsim import __version__
+    import pyhepmc  # pyhepmc: only for HepMC3 output
 
     info = pyhepmc.GenRunInfo()
     info.tools = [
@@ -129,7 +128,7 @@ class HepMCWriter:
         self._finished = False
 
     def __enter__(self) -> HepMCWriter:
-        import pyhepmc
+        import pyhepmc  # pyhepmc: only for HepMC3 output
 
         try:
             self._tmp = partfiles.create(self.path)
@@ -149,7 +148,7 @@ class HepMCWriter:
     def extend(self, arrays: dict[str, np.ndarray], events) -> None:
         """Write one chunk of per-event arrays (names of :data:`mcsim.io.schema.ARRAYS`) with their
         event numbers."""
-        import pyhepmc
+        import pyhepmc  # pyhepmc: only for HepMC3 output
 
         codes = pdg_codes(self.meta["particles"], arrays["mother_pdgid"], arrays["is_antiparticle"])
         weights = np.column_stack([arrays[name] for name in WEIGHT_NAMES])

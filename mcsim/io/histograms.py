@@ -106,7 +106,7 @@ def _ranges(meta: dict) -> dict[str, tuple[float, float]]:
 def book(meta: dict) -> dict:
     """Empty control histograms (name -> ``hist.Hist``) for a run's metadata (the calorimeter's
     position and half size set the ranges of the vertex and impact histograms)."""
-    import hist
+    import hist  # hist and boost-histogram (0.3 s): only when histograms are booked
 
     out = {}
     for name, (lo, hi) in _ranges(meta).items():
@@ -200,7 +200,11 @@ def to_root(name: str, h) -> Any:
     match its bins, e.g. after ``h1 + h2``, from the bins: bin centres for x, the sum of the
     variances for sum w^2, the effective entries as entries), the title and axis titles of
     :data:`ROOT_TITLES` (or the histogram's and axes' labels)."""
-    from uproot.writing.identify import to_TAxis, to_TH1x, to_TH2x
+    from uproot.writing.identify import (
+        to_TAxis,
+        to_TH1x,
+        to_TH2x,
+    )  # uproot: only when a histogram is written
 
     ndim = len(h.axes)
     if ndim not in (1, 2):

@@ -24,7 +24,7 @@ _STYLE: dict[RcKeyType, Any] = {"font.size": 12, "axes.titlesize": "small"}
 
 def draw_histogram(ax, h, *, label: str | None = None, log: bool = True) -> None:
     """A 1-D ``hist.Hist`` with Weight storage on ``ax``: steps with sqrt(sum w^2) error bars."""
-    import mplhep
+    import mplhep  # mplhep and matplotlib: only to draw
 
     mplhep.histplot(
         h, ax=ax, yerr=np.sqrt(h.variances()), histtype="step", label=label, flow="none"
@@ -37,7 +37,7 @@ def draw_histogram(ax, h, *, label: str | None = None, log: bool = True) -> None
 
 def draw_impact(ax, h) -> None:
     """The 2-D impact-point ``hist.Hist`` on ``ax``, with its colour bar beside ``ax``."""
-    import mplhep
+    import mplhep  # mplhep and matplotlib: only to draw
 
     values = h.values()
     if np.any(values > 0):
@@ -62,8 +62,8 @@ def control_plots(flow, out_dir: str | Path, *, stem: str) -> list[Path]:
     ``<out_dir>/<stem>_<name>.png``; returns the paths."""
     if not flow.histograms:
         raise ValueError("control_plots: the cutflow was run without histograms")
-    import matplotlib.pyplot as plt
-    import mplhep
+    import matplotlib.pyplot as plt  # matplotlib: only to draw
+    import mplhep  # mplhep and matplotlib: only to draw
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

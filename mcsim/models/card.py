@@ -44,6 +44,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from mcsim.models.dipoles import PDG_CHI1, PDG_CHI2
@@ -201,7 +202,9 @@ class CardModel:
     def channels(self) -> list:
         """The card's production channels (:class:`mcsim.models.channels.Channel`), open or closed
         by the masses, with their BR at d."""
-        from mcsim.models.channels import Channel
+        from mcsim.models.channels import (
+            Channel,
+        )  # numba kernels (Dalitz widths): loaded when channels are asked
 
         out = []
         m_inv, m_llp = self.invisible_mass, self.llp_mass
@@ -462,8 +465,6 @@ def shipped_cards() -> list[str]:
 
 
 def _shipped():
-    from importlib.resources import files
-
     return files("mcsim.data").joinpath("models")
 
 

@@ -171,7 +171,7 @@ class NeutrinoDipole(_Dipole):
 
 def _relic_line(masses, delta: float):
     """The thermal-relic line of the dark dipole (:mod:`mcsim.models.relic`)."""
-    from mcsim.models.relic import relic_line
+    from mcsim.models.relic import relic_line  # scipy and numba: only for the relic line
 
     return relic_line(masses, delta)
 

@@ -178,7 +178,7 @@ def _log_sigma_v_eff_over_d2(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
 def _log_y_eq(m1: float, m2: float, x: np.ndarray) -> np.ndarray:
     """ln Y_eq, Y_eq = (n1 + n2)_eq / s at x = M1/T (Boltzmann statistics, exp(-x) factored
     out of the Bessel functions so that any x is representable)."""
-    from scipy import special
+    from scipy import special  # scipy (0.6 s): only for this computation
 
     t = m1 / np.asarray(x, dtype=np.float64)
     n = sum(2.0 * m * m * t * special.kve(2, m / t) * np.exp(-(m - m1) / t) for m in (m1, m2)) / (
@@ -255,7 +255,7 @@ def relic_coupling(m1: float, delta: float, omega: float = OMEGA_DM_H2) -> float
     """The d [GeV^-1] with Omega h^2 = ``omega``: secant iterations on ln Omega h^2 against
     ln d (nearly linear, slope about -2), to 1e-4 in ln d."""
 
-    from scipy import optimize
+    from scipy import optimize  # scipy (0.6 s): only for this computation
 
     def f(log_d):
         return math.log(omega_h2(m1, delta, math.exp(log_d)) / omega)

@@ -156,7 +156,7 @@ def _gauss_legendre_sum(kind, mp, m_x, m_y, nodes, wts):
 def _unit_gauss_legendre(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes and weights on [0, 1] (numpy's eigvalsh on one thread: threaded
     BLAS ran it ~50x slower, 0.5 s, in a scan's main process while its workers filled the cores)."""
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # threadpoolctl: only around this BLAS call
 
     with threadpool_limits(1):
         x, w = np.polynomial.legendre.leggauss(n_nodes)

@@ -18,6 +18,7 @@ caller (Ctrl-C, SIGTERM included) stops them at once.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import gc
 import itertools
@@ -27,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -150,13 +152,11 @@ class Session:
 def _progress_bar():
     """tqdm's bar class: a notebook's widget in Jupyter, else the terminal's (tqdm.auto without
     its asyncio support, which costs every command 0.02 s of imports)."""
-    import warnings
-
-    from tqdm import TqdmExperimentalWarning
+    from tqdm import TqdmExperimentalWarning  # tqdm (0.1 s): only with a progress bar
 
     with warnings.catch_warnings():  # as tqdm.auto: notebook mode is not experimental for us
         warnings.simplefilter("ignore", category=TqdmExperimentalWarning)
-        from tqdm.autonotebook import tqdm
+        from tqdm.autonotebook import tqdm  # tqdm (0.1 s): only with a progress bar
     return tqdm
 
 
@@ -283,9 +283,9 @@ def _configure_worker() -> None:
         return
     os.environ.update({k: "1" for k in BLAS_THREAD_VARIABLES})
     import numpy  # noqa: F401 -- loads its BLAS, so that the limit below reaches it
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # threadpoolctl: only around this BLAS call
 
-    from mcsim.runtime.memory import keep_freed_memory
+    from mcsim.runtime.memory import keep_freed_memory  # worker set-up only
 
     threadpool_limits(1)
     keep_freed_memory()
@@ -296,7 +296,7 @@ def _worker_init(parent: int) -> None:
     """Local worker set-up: :func:`_tie_to_parent`, numba's start-up trimmed
     (:func:`mcsim.runtime.jit_cache.trim_numba_startup`) and :func:`_configure_worker`."""
     _tie_to_parent(parent)
-    from mcsim.runtime.jit_cache import trim_numba_startup
+    from mcsim.runtime.jit_cache import trim_numba_startup  # numba: worker set-up only
 
     trim_numba_startup()  # an mcsim worker: no user code needs what it skips
     _configure_worker()
@@ -309,8 +309,6 @@ def _tie_to_parent(parent: int) -> None:
     for other in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
         signal.signal(other, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before prctl took effect
@@ -354,9 +352,9 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
 def _connect(scheduler: str, timeout: float | None) -> tuple[Any, float]:
     """A Dask client of the cluster at ``scheduler``, and the timeout in seconds (Dask's
     connect timeout if None)."""
-    import dask
-    from dask.utils import parse_timedelta
-    from distributed import Client
+    import dask  # dask: optional extra, only with --scheduler
+    from dask.utils import parse_timedelta  # dask: optional extra, only with --scheduler
+    from distributed import Client  # dask: optional extra, only with --scheduler
 
     if timeout is None:
         timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
@@ -371,7 +369,7 @@ def _connect(scheduler: str, timeout: float | None) -> tuple[Any, float]:
 
 def _on_cluster(fn, items, client, scheduler: str, timeout: float) -> Generator[tuple[int, Any]]:
     """(index, result) from the Dask cluster of ``client`` as they complete."""
-    from distributed import wait
+    from distributed import wait  # dask: optional extra, only with --scheduler
 
     futures = client.map(_on_worker, [fn] * len(items), items, pure=False)
     index = {f.key: i for i, f in enumerate(futures)}

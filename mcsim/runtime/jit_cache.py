@@ -22,6 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mcsim.runtime.defaults import SIMULATING
+from mcsim.runtime.signals import is_command
+
 __all__ = [
     "dependencies",
     "ensure_fresh",
@@ -168,7 +171,7 @@ def _numba_cache_dir(source: Path) -> Path | None:
     """The folder numba keeps the cache files of the kernels of ``source`` in, as its own
     locators choose it (``__pycache__`` beside it, NUMBA_CACHE_DIR/<folder>_<hash>, or the
     user's cache folder); None if none is writable."""
-    from numba.core import caching
+    from numba.core import caching  # numba internals: only for this look-up
 
     impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")  # noqa: B009
     for locator in impl._locator_classes:
@@ -223,8 +226,6 @@ def ensure_fresh(module: str) -> None:
     refresh(module)
     if not first:
         return
-    from mcsim.runtime.signals import is_command
-
     if is_command():
         trim_numba_startup()
         if _simulating() and sys.stderr.isatty() and not kernels_cached():  # people, not logs
@@ -238,9 +239,7 @@ def ensure_fresh(module: str) -> None:
 
 def _simulating() -> bool:
     """Whether the running ``mcsim`` sub-command is one that simulates (:data:`SIMULATING`)."""
-    import click
-
-    from mcsim.runtime.defaults import SIMULATING
+    import click  # click: only for command-line types
 
     ctx = click.get_current_context(silent=True)
     return ctx is not None and ctx.info_name in SIMULATING
@@ -272,14 +271,12 @@ def trim_numba_startup() -> None:
       multiply; scipy is one of mcsim's dependencies, so the probe is answered "present".  A
       kernel that calls np.dot or np.linalg still imports scipy when it compiles.
     """
-    import sys
-
-    from numba.core import entrypoints
+    from numba.core import entrypoints  # numba internals: only for this look-up
 
     entrypoints._already_initialized = True
     if "numba.np.arraymath" in sys.modules:
         return
-    from numba.np import linalg
+    from numba.np import linalg  # numba internals: the probe it patches loads here
 
     probe = linalg.ensure_blas
     linalg.ensure_blas = _blas_present  # arraymath binds it at import, for its probe alone

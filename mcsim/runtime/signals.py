@@ -112,7 +112,7 @@ def _exit_at_startup(signum, frame):
 def is_command() -> bool:
     """Whether this process is the ``mcsim`` command itself (not a program importing mcsim,
     a test runner, nor a worker process)."""
-    import multiprocessing
+    import multiprocessing  # multiprocessing: only when asked
 
     return (
         bool(sys.argv)

@@ -150,7 +150,7 @@ def card_range(key: str) -> Range | None:
 
 def click_type(allowed: Range):
     """A click parameter type that converts with ``allowed.check`` (usage error otherwise)."""
-    import click
+    import click  # click: only for command-line types
 
     class _Checked(click.ParamType):
         name = "INTEGER" if allowed.integer else "NUMBER"

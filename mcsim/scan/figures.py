@@ -231,7 +231,7 @@ def make_figure(
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
     figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
     the notes (grids not shown)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib: only to draw
 
     spec = figure_spec(number)
     masses = log_grid(*spec.mass_range, n_masses, name="mass")
@@ -314,8 +314,8 @@ def validate_cone(
     full/cone over the (M1, d) plane with both N = 3 contours overlaid
     (validate_cone.png), and a table (validate_cone.csv / .md) of the smallest d reached at
     M1 = 0.05, 0.1, 0.3, 1 GeV and the median ratio where both yields are >= 3."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
+    import matplotlib.pyplot as plt  # matplotlib: only to draw
+    from matplotlib.colors import LogNorm  # matplotlib: only to draw
 
     experiments = CONE_EXPERIMENTS if experiments is None else experiments
     masses = log_grid(0.01, 5.0, n_masses, name="mass")

@@ -55,7 +55,7 @@ def contour_lines(
 ) -> list[np.ndarray]:
     """The N = level lines of events (n_masses, n_couplings) as a list of (k, 2) arrays of
     (mass [GeV], d [GeV^-1]), interpolated linearly in (log10 mass, log10 d, log10 N)."""
-    import contourpy
+    import contourpy  # contourpy: only when contours are traced
 
     if not level > 0:
         raise ValueError(f"contour level must be > 0 events, got {level!r}")
@@ -139,7 +139,7 @@ def signal_upper_limit(
         raise ValueError(f"background uncertainty must be >= 0, got {background_uncertainty!r}")
     if not 0 < cl < 1:
         raise ValueError(f"confidence level must be in (0, 1), got {cl!r}")
-    from scipy import optimize
+    from scipy import optimize  # scipy (0.6 s): only for this computation
 
     alpha = 1.0 - cl
     f = lambda s: _cls(s, int(n_obs), background, background_uncertainty) - alpha  # noqa: E731

@@ -6,6 +6,8 @@ matplotlib is imported only when plotting."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 from mcsim.scan.family import Family
@@ -132,9 +134,7 @@ def reach_png(grids: list[ReachGrid], family: Family, relic=None) -> bytes:
     """The plot of ``mcsim reach``: the grids' contours (:func:`plot_detectors`) with the
     relic line (n, 2), if any, as PNG bytes (a helper process draws, the command writes the
     file)."""
-    import io
-
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib: only to draw
 
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     # fixed margins (one axes, log-scale tick labels): constrained layout took 40% of the plot

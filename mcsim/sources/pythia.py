@@ -87,7 +87,7 @@ class Card:
 
 def _pythia():
     try:
-        import pythia8mc
+        import pythia8mc  # PYTHIA8: optional extra
     except ImportError:
         raise ValueError(
             "generating spectrum tables needs PYTHIA8: pip install 'mcsim[pythia]' "
@@ -259,7 +259,7 @@ def run_chunk(
     ``sigma_gen_mb`` (PYTHIA8's cross-section estimate of the chunk) and ``pythia_version``.
     ``card_path`` only names the card in error messages.
     """
-    import awkward as ak
+    import awkward as ak  # awkward (0.3 s): only to histogram PYTHIA events
 
     pythia = _pythia().Pythia("", False)
     for line in (
