@@ -30,3 +30,24 @@ def random_mothers(rng, mass: float, n: int, p_max: float = 500.0) -> np.ndarray
     out[:, 3] = p * cos_t
     out[:, 0] = np.sqrt(p**2 + mass**2)
     return out
+
+
+#: The dark-dipole point most CLI tests generate at: M1 = 0.1 GeV, delta = 0.1, d = 1e-6 GeV^-1.
+DARK_POINT = {"model": "dark-dipole", "m1": "0.1", "delta": "0.1", "d": "1e-6"}
+
+
+def generate_argv(**options) -> list[str]:
+    """The argument list of ``mcsim generate`` at :data:`DARK_POINT`: ``--model``, ``--m1``,
+    ``--delta`` and ``--d`` (each overridable), then every other keyword in the order given.
+    A keyword names the option with dashes for underscores (``o`` is ``-o``, ``chunk_size``
+    is ``--chunk-size``); True adds a flag (``quiet=True``: ``--quiet``); None leaves the
+    option out (``delta=None`` for a model without delta); any other value is passed as
+    ``str(value)``."""
+    argv = ["generate"]
+    for name, value in {**DARK_POINT, **options}.items():
+        if value is None or value is False:
+            continue
+        argv.append("-o" if name == "o" else f"--{name.replace('_', '-')}")
+        if value is not True:
+            argv.append(str(value))
+    return argv

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import uproot
 from click.testing import CliRunner
+from conftest import generate_argv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -163,19 +164,7 @@ def _base(command: str, tmp: Path, events_file: Path, card: str) -> list[str]:
     if command == "info":
         return ["info", *DARK]
     if command == "generate":
-        return [
-            "generate",
-            *DARK,
-            "--events",
-            "700",
-            "--seed",
-            "1",
-            "--detector",
-            card,
-            "-o",
-            str(tmp / "out.root"),
-            "--quiet",
-        ]
+        return generate_argv(events=700, seed=1, detector=card, o=tmp / "out.root", quiet=True)
     if command == "cutflow":
         return ["cutflow", str(events_file), "--no-plots"]
     return [
@@ -302,16 +291,16 @@ def _card(tmp: Path, kind: str) -> str:
     return str(path)
 
 
-GEN = ["generate", *DARK, "--seed", "1", "-o", "out.root", "--quiet"]
+GEN = generate_argv(seed=1, o="out.root", quiet=True)
 ISSUE_CASES = {
     "events inf": ([*GEN, "--events", "inf"], "'--events': must be an integer in [1, 1e+10]"),
     "events 1e20": ([*GEN, "--events", "1e20"], "got '1e20'"),
     "m1 1e-300": (
-        [*GEN[:4], "1e-300", *GEN[5:], "--events", "700"],
+        generate_argv(m1="1e-300", seed=1, o="out.root", quiet=True, events=700),
         "'--m1': must be a number in [1e-06, 100] GeV",
     ),
     "d 1e300": (
-        [*GEN[:8], "1e300", *GEN[9:], "--events", "700"],
+        generate_argv(d="1e300", seed=1, o="out.root", quiet=True, events=700),
         "'--d': must be a number in [1e-15, 100] GeV^-1",
     ),
     "m-n with dark dipole": (
@@ -319,23 +308,7 @@ ISSUE_CASES = {
         "--m-n: not a parameter of the dark-dipole model",
     ),
     "all channels closed": (
-        [
-            "generate",
-            "--model",
-            "dark-dipole",
-            "--m1",
-            "50",
-            "--delta",
-            "0.1",
-            "--d",
-            "1e-6",
-            "--events",
-            "700",
-            "--seed",
-            "1",
-            "-o",
-            "out.root",
-        ],
+        generate_argv(m1="50", events=700, seed=1, o="out.root"),
         "every production channel is closed",
     ),
     "card radius 1e308": (
@@ -355,7 +328,7 @@ ISSUE_CASES = {
         "'--workers': must be an integer in [1, 256]",
     ),
     "m1 1_0": (
-        [*GEN[:4], "1_0", *GEN[5:], "--events", "700"],
+        generate_argv(m1="1_0", seed=1, o="out.root", quiet=True, events=700),
         "'--m1': must be a number in [1e-06, 100] GeV, got '1_0'",
     ),
     "model card /dev/zero": (

@@ -5,16 +5,15 @@ import os
 import pytest
 import uproot
 from click.testing import CliRunner
+from conftest import generate_argv
 
 import mcsim.generation.write as ntuple
 from mcsim import DarkDipole
 from mcsim.cli.main import main
 
-DARK = ["--model", "dark-dipole", "--m1", "0.1", "--delta", "0.1", "--d", "1e-6"]
-
 
 def _run(*args):
-    return CliRunner().invoke(main, ["generate", *DARK, *args])
+    return CliRunner().invoke(main, [*generate_argv(), *args])
 
 
 def _no_leftovers(directory):
@@ -198,28 +197,7 @@ def test_generate_leaves_out_mesons_the_beam_does_not_make(tmp_path):
     """NuCal's 70 GeV beam makes no Upsilon: the file has every other open channel."""
     out = tmp_path / "nucal.root"
     res = CliRunner().invoke(
-        main,
-        [
-            "generate",
-            "--model",
-            "dark-dipole",
-            "--m1",
-            "0.1",
-            "--delta",
-            "0.1",
-            "--d",
-            "1e-6",
-            "--detector",
-            "nucal",
-            "--events",
-            "2000",
-            "--seed",
-            "1",
-            "-o",
-            str(out),
-            "--keep",
-            "all",
-        ],
+        main, generate_argv(detector="nucal", events=2000, seed=1, o=out, keep="all")
     )
     assert res.exit_code == 0, res.output
     import uproot

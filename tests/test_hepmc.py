@@ -9,6 +9,7 @@ import numpy as np
 import pyhepmc
 import pytest
 from click.testing import CliRunner
+from conftest import generate_argv
 
 from mcsim import DarkDipole, NeutrinoDipole
 from mcsim.cli.main import main
@@ -168,29 +169,8 @@ def test_format_from_suffix_and_cli(tmp_path):
     with pytest.raises(ValueError, match="format must be one of"):
         output_format("a.root", "lhe")
     out = tmp_path / "x.dat"
-    res = CliRunner().invoke(
-        main,
-        [
-            "generate",
-            "--model",
-            "dark-dipole",
-            "--m1",
-            "0.1",
-            "--delta",
-            "0.1",
-            "--d",
-            "1e-5",
-            "--events",
-            "700",
-            "--seed",
-            "1",
-            "--format",
-            "hepmc3",
-            "-o",
-            str(out),
-            "--quiet",
-        ],
-    )
+    argv = generate_argv(d="1e-5", events=700, seed=1, format="hepmc3", o=out, quiet=True)
+    res = CliRunner().invoke(main, argv)
     assert res.exit_code == 0, res.output
     assert out.read_text().startswith("HepMC::Version")
     assert [p.name for p in tmp_path.iterdir()] == ["x.dat"]

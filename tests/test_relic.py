@@ -154,6 +154,48 @@ def test_relic_line_keeps_its_couplings_on_disk(tmp_path, monkeypatch):
     np.testing.assert_array_equal(relic.relic_line([0.3], 0.1), first[1:])
 
 
-def test_bad_input():
-    with pytest.raises(ValueError, match="relic"):
-        omega_h2(-0.1, 0.1, 1e-4)
+@pytest.mark.parametrize(
+    "m1, delta, d",
+    [
+        (-0.1, 0.1, 1e-4),
+        (0.0, 0.1, 1e-4),
+        (math.nan, 0.1, 1e-4),
+        (0.1, -0.1, 1e-4),
+        (0.1, 0.0, 1e-4),
+        (0.1, math.nan, 1e-4),
+        (0.1, 0.1, -1e-4),
+        (0.1, 0.1, 0.0),
+        (0.1, 0.1, math.nan),
+    ],
+)
+def test_bad_input(m1, delta, d):
+    """M1, delta and d must each be > 0 (NaN is not): every other value is refused before any
+    computation by one ValueError naming the three parameters, their allowed range and the
+    values given, in the order of the arguments (which one is bad).  relic_coupling, which
+    solves omega_h2 for d, refuses a bad M1 or delta with the same message at its first d."""
+    message = f"relic: need M1, delta, d > 0, got {m1}, {delta}, {d}"
+    with pytest.raises(ValueError) as err:
+        omega_h2(m1, delta, d)
+    assert str(err.value) == message
+    if d == 1e-4:
+        with pytest.raises(ValueError) as err:
+            relic_coupling(m1, delta)
+        assert str(err.value).startswith(f"relic: need M1, delta, d > 0, got {m1}, {delta}, ")
+
+
+def test_smallest_allowed_inputs_are_accepted():
+    """Right above the bounds: d and delta at the smallest positive double, M1 at the lowest
+    mass the commands take (1e-6 GeV, mcsim.runtime.validate.MASS) give a finite Omega h^2 > 0;
+    a smaller d gives more relic (weaker annihilation), a delta of 5e-324 the same as 1e-6
+    (chi2 degenerate with chi1 either way)."""
+    from mcsim.runtime.validate import MASS
+
+    tiny = math.nextafter(0.0, 1.0)
+    assert tiny > 0
+    at_tiny_d = omega_h2(0.1, 0.1, tiny)
+    assert math.isfinite(at_tiny_d) and at_tiny_d > omega_h2(0.1, 0.1, 1e-4) > 0
+    at_tiny_delta = omega_h2(0.1, tiny, 1e-4)
+    assert math.isfinite(at_tiny_delta) and at_tiny_delta > 0
+    assert at_tiny_delta == pytest.approx(omega_h2(0.1, 1e-6, 1e-4), rel=1e-5)
+    at_low_mass = omega_h2(MASS.low, 0.1, 1e-4)
+    assert math.isfinite(at_low_mass) and at_low_mass > 0

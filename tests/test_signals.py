@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import generate_argv
 
 pytestmark = pytest.mark.slow
 
@@ -41,25 +42,7 @@ def _command(kind: str, out: Path) -> list[str]:
     mid-run (5e6 events ended around 7 s: a signal in the exit then found no handler; 3e7
     events took 8.1 s in December 2026, and a late signal found them done)."""
     if kind == "generate":
-        return [
-            MCSIM,
-            "generate",
-            "--model",
-            "dark-dipole",
-            "--m1",
-            "0.1",
-            "--delta",
-            "0.1",
-            "--d",
-            "1e-6",
-            "--events",
-            "1e8",
-            "--seed",
-            "1",
-            "-o",
-            str(out),
-            "--quiet",
-        ]
+        return [MCSIM, *generate_argv(events="1e8", seed=1, o=out, quiet=True)]
     return [
         MCSIM,
         "reach",

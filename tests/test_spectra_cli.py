@@ -1,9 +1,10 @@
 """`mcsim spectra list/show` on the shipped tables, and --tables DIR: tables written elsewhere
-replace the shipped ones where DIR has them."""
+replace the shipped ones where DIR has them, and a damaged one there is refused."""
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import generate_argv
 
 from mcsim.cli.main import main
 from mcsim.sources import spectra
@@ -48,9 +49,60 @@ def test_tables_option_replaces_only_the_tables_it_has(tmp_path, monkeypatch):
     assert spectra.load_table("pi0", "sps400").multiplicity == shipped
 
 
-def test_missing_tables_directory_is_refused(tmp_path):
-    res = CliRunner().invoke(main, ["spectra", "list", "--tables", str(tmp_path / "nope")])
-    assert res.exit_code == 2 and "--tables" in res.output
+def _shipped_arrays(meson):
+    with np.load(spectra.table_path(meson, "sps400")) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def _write_pi0_as_rho(path):
+    np.savez(path, **_shipped_arrays("pi0"))
+
+
+def _write_counts_only(path):
+    np.savez(path, counts=_shipped_arrays("rho")["counts"])
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda path: path.write_bytes(b"not a zip archive"), None),
+        (_write_pi0_as_rho, "it holds pdgid 111, beam 'sps400'"),
+        (
+            _write_counts_only,
+            "missing arrays ['log10p_edges', 'log10theta_edges', 'n_positive', 'meta']",
+        ),
+    ],
+    ids=["not-npz", "other-meson", "missing-arrays"],
+)
+def test_generate_refuses_a_damaged_table_in_tables_dir(tmp_path, monkeypatch, damage, reason):
+    """A table in --tables DIR that generate needs (rho at NA62's sps400 beam) but cannot use
+    is refused by mcsim's own check: one line on stderr naming the file and what is wrong
+    with it, exit status 2, no output file and no .part file.  Without the damaged file the
+    same command runs: DIR lacking a table falls back to the shipped one (so neither the
+    option itself nor the directory is what is refused)."""
+    monkeypatch.setenv(spectra.TABLES_ENV, "")  # restored after --tables sets it in-process
+    tables = tmp_path / "tables"
+    (tables / "sps400").mkdir(parents=True)
+    table = tables / "sps400" / "rho.npz"
+    damage(table)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "x.root"
+    argv = generate_argv(channels="rho", events=700, seed=1, o=out, quiet=True, tables=tables)
+    res = CliRunner().invoke(main, argv)
+    assert res.exit_code == 2, res.output
+    assert res.stdout == ""
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1, res.stderr
+    prefix = f"mcsim: error: corrupt spectrum table {table.resolve()}: "
+    assert lines[0].startswith(prefix), lines[0]
+    if reason is not None:
+        assert lines[0] == prefix + reason
+    assert list(out_dir.iterdir()) == []
+    table.unlink()
+    res = CliRunner().invoke(main, argv)
+    assert res.exit_code == 0, res.output
+    assert out.is_file() and list(out_dir.iterdir()) == [out]
 
 
 def test_user_tables_directory_follows_xdg_data_home(tmp_path, monkeypatch):
