@@ -22,7 +22,7 @@ from mcsim.generation.simulate import simulate
 from mcsim.models.dipoles import DarkDipole
 from mcsim.models.relic import relic_coupling
 from mcsim.scan.reach import read_grids
-from mcsim.sources.collider import expected_events, sensitivity_coupling
+from mcsim.weights import coupling_at
 
 DELTAS = (0.1, 0.01, 0.005)
 MASSES = (0.05, 0.1, 0.3, 1.0)
@@ -41,10 +41,10 @@ def babar_line(m1: float, delta: float, n_events: int, seed: int) -> tuple[float
     """d with 10 events at BaBar and its relative Monte Carlo uncertainty."""
     det = load_detector("babar")
     batch = simulate(DarkDipole(m1=m1, delta=delta, d=1e-4), det, n_events=n_events, seed=seed)
-    d = sensitivity_coupling(batch, det.sensitivity_events)
-    (n0, n1), (var0, _) = expected_events(batch, [d, d * 1.01])
+    d = coupling_at(batch.arrays, batch.metadata, det.sensitivity_events)
+    n0, n1 = batch.expected_events(d), batch.expected_events(d * 1.01)
     slope = math.log(n1 / n0) / math.log(1.01)  # dlnN / dln d
-    return d, math.sqrt(var0) / n0 / slope
+    return d, n0.stat_error / n0 / slope
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
 from mcsim.detector.cards import Detector
@@ -30,11 +29,8 @@ from mcsim.detector.propagate import (
     remap_vertices,
 )
 from mcsim.models.registry import Model
-from mcsim.runtime.jit_cache import ensure_fresh
+from mcsim.runtime.jit_cache import kernel
 from mcsim.sources.base import EventSource
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
-
 
 __all__ = ["Estimate", "estimate", "stat_error", "yield_sums"]
 
@@ -97,7 +93,7 @@ def estimate(sum_w, sum_w2, n_generated) -> Estimate:
     return Estimate(float(np.sum(sum_w)), stat_error(sum_w, sum_w2, n_generated))
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _series_coefficients(a, b, c):
     """Adds (b^n - a^n) / n! for n = 1..5 to c[0..4], as (b - a) x sum_j b^(n-1-j) a^j / n!
     (no cancellation for a short interval far away)."""
@@ -111,7 +107,7 @@ def _series_coefficients(a, b, c):
         h = b * h + an
 
 
-@nb.njit(cache=True, fastmath={"contract"})
+@kernel(fastmath={"contract"})
 def _add_exponential_cells(ratios, inv_lam_ref, a1, w1, a2, w2, weight, s1, s2):
     """Adds W = weight x r x P(x) and W^2 to s1, s2 for each coupling ratio r (x = r x
     inv_lam_ref), P = exp(-a1 x) (1 - exp(-w1 x)) + the same for (a2, w2) if w2 > 0.  One
@@ -126,7 +122,7 @@ def _add_exponential_cells(ratios, inv_lam_ref, a1, w1, a2, w2, weight, s1, s2):
         s2[k] += y * y
 
 
-@nb.njit(cache=True)
+@kernel()
 def _yield_sums(w, intervals, beta_gamma, ctau_ref, ratios):
     n_d = ratios.size
     s1 = np.zeros(n_d)

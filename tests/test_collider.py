@@ -47,8 +47,8 @@ def _card(tmp_path, text):
 
 
 def test_unknown_key_is_named(tmp_path):
-    path = _card(tmp_path, lambda s: s.replace("[collider]", "[collider]\ncrossing_angle = 1"))
-    with pytest.raises(ValueError, match=r"c\.toml: key 'collider\.crossing_angle': unknown"):
+    path = _card(tmp_path, lambda s: s.replace("[beams]", "[beams]\ncrossing_angle = 1"))
+    with pytest.raises(ValueError, match=r"c\.toml: key 'beams\.crossing_angle': unknown"):
         load_detector(path)
     path = _card(tmp_path, lambda s: s + "\n[cone]\nL_i_m = 1\n")
     with pytest.raises(

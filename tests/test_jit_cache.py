@@ -2,7 +2,6 @@
 itself only notices changes in the file defining a kernel, not in functions it inlines from
 other files); other modules' edits keep every compiled kernel."""
 
-import re
 import shutil
 from pathlib import Path
 
@@ -137,17 +136,34 @@ def test_dependencies_are_the_module_level_imports_within_the_package(tmp_path):
     assert found == ["c.py", "d.py", "data/x.toml", "sub/__init__.py", "sub/a.py", "sub/b.py"]
 
 
-def test_every_kernel_module_checks_its_cache_on_import():
-    """A module defining cached kernels calls ensure_fresh(__name__) before defining them."""
-    defining = set()
+def test_every_kernel_goes_through_the_checked_decorator():
+    """No module but jit_cache asks numba for a cached kernel itself: every one is defined with
+    jit_cache.kernel, which checks its module's cache first."""
+    using = set()
     for path in PACKAGE.rglob("*.py"):
+        if path.name == "jit_cache.py":
+            continue
         text = path.read_text()
-        if "cache=True" in text and path.name != "jit_cache.py":
-            module = ".".join(("mcsim", *path.relative_to(PACKAGE).with_suffix("").parts))
-            defining.add(module)
-            call = text.index("\nensure_fresh(__name__)")
-            assert call < min(m.start() for m in re.finditer(r"cache=True", text)), module
-    assert defining == set(KERNEL_MODULES)
+        assert "cache=True" not in text, path
+        if "@kernel(" in text:
+            using.add(".".join(("mcsim", *path.relative_to(PACKAGE).with_suffix("").parts)))
+    assert using == set(KERNEL_MODULES)
+
+
+def test_the_decorator_checks_the_module_before_compiling(monkeypatch):
+    """jit_cache.kernel refreshes the defining module's cache (once) and returns a cached
+    dispatcher with the options given."""
+    seen = []
+    monkeypatch.setattr(jit_cache, "ensure_fresh", seen.append)
+
+    def twice(x):
+        return 2 * x
+
+    twice.__module__ = "mcsim.some_kernels"
+    compiled = jit_cache.kernel(inline="always")(twice)
+    assert seen == ["mcsim.some_kernels"]
+    assert compiled.targetoptions["inline"] == "always" and compiled._cache is not None
+    assert compiled(3) == 6
 
 
 def test_the_installed_kernel_modules_are_stamped():

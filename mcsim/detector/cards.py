@@ -13,7 +13,7 @@ Card layout (units in the key names: metres, GeV, radians, millibarn, inverse at
 
   name, description, default_configuration (optional)
   [beam]          spectrum (sps400, sps450, u70, lhc14), proton_energy_GeV, target, target_A
-  [exposure]      n_pot  |  sigma_inel_mb and luminosity_inv_ab (collider)
+  [exposure]      n_pot  |  sigma_inel_mb and luminosity_inv_ab (LHC)
   [decay_volume]  shape = cylinder (z_start_m, z_end_m, radius_m)
                         | frustum (z_start_m, z_end_m, width_start_m, height_start_m,
                                    width_end_m, height_end_m)
@@ -26,8 +26,9 @@ Card layout (units in the key names: metres, GeV, radians, millibarn, inverse at
   [recast]        observed_events, expected_background, expected_background_uncertainty
                   (all optional; past experiments of Sec. 4.2)
 
-A card with a [collider] table is an e+ e- experiment with its own layout (BaBar; see
-:func:`mcsim.detector.collider.build_collider`) and gives a :class:`mcsim.detector.collider.InteractionPointDetector`.
+A card with a [beams] table is an e+ e- experiment with its own layout (BaBar; see
+:func:`mcsim.detector.interaction_point.build_interaction_point`): an
+:class:`mcsim.detector.interaction_point.InteractionPointDetector`.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class Detector:
     """One experiment as read from its card (lengths in m, energies in GeV).
 
     ``n_pot`` for fixed-target experiments; ``sigma_inel_mb`` and ``luminosity_inv_ab`` for a
-    collider (FASER 2).  ``photon_energy_max`` is ``inf`` when the card sets no upper cut.
+    the LHC (FASER 2).  ``photon_energy_max`` is ``inf`` when the card sets no upper cut.
     ``observed_events`` etc. are ``None`` unless the card has a [recast] table.
     """
 
@@ -465,7 +466,7 @@ def load_detector(name_or_path: str) -> Detector | InteractionPointDetector:
             )
         data = _merge(data, configs[config])
         base = f"{base}:{config}"
-    if "collider" in data:  # beams colliding inside the detector (BaBar)
+    if "beams" in data:  # e+ e- beams meeting inside the detector (BaBar)
         return build_interaction_point(_Card(label, data), base, path, text)
     return _Card(label, data).build(base, path, text)
 

@@ -26,12 +26,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
-from mcsim.runtime.jit_cache import ensure_fresh
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
+from mcsim.runtime.jit_cache import kernel
 
 __all__ = [
     "CONE",
@@ -64,7 +61,7 @@ _INF = math.inf
 # ------------------------------------------------------------------------------------ kernels
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def quadratic_le0(qa: float, qb: float, qc: float):
     """Interval (lo, hi) of s where qa s^2 + 2 qb s + qc <= 0, for qa >= 0.
 
@@ -87,7 +84,7 @@ def quadratic_le0(qa: float, qb: float, qc: float):
     return (r1, r2) if r1 <= r2 else (r2, r1)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _clip(lo: float, hi: float, den: float, num: float):
     """Intersect [lo, hi] with the half-line den * s <= num."""
     if den > 0.0:
@@ -99,21 +96,21 @@ def _clip(lo: float, hi: float, den: float, num: float):
     return lo, hi
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _slab_z(ox, oy, oz, ux, uy, uz, z0, z1):
     """[lo, hi] of s >= 0 with z0 <= oz + s uz <= z1."""
     lo, hi = _clip(0.0, _INF, uz, z1 - oz)
     return _clip(lo, hi, -uz, oz - z0)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _cylinder_path(ox, oy, oz, ux, uy, uz, z0, z1, r):
     lo, hi = _slab_z(ox, oy, oz, ux, uy, uz, z0, z1)
     a, b = quadratic_le0(ux * ux + uy * uy, ox * ux + oy * uy, ox * ox + oy * oy - r * r)
     return max(lo, a), min(hi, b)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _frustum_path(ox, oy, oz, ux, uy, uz, z0, z1, hx0, hy0, hx1, hy1):
     """Half-widths hx(z) = hx0 + kx (z - z0), same in y; |x| <= hx(z) are four half-spaces."""
     lo, hi = _slab_z(ox, oy, oz, ux, uy, uz, z0, z1)
@@ -128,7 +125,7 @@ def _frustum_path(ox, oy, oz, ux, uy, uz, z0, z1, hx0, hy0, hx1, hy1):
     return lo, hi
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _cone_path(ux, uy, uz, l_i, l_f, theta_max):
     """The paper's cone for a ray from the apex: [L_i, L_f] if the polar angle < theta_max."""
     if uz > 0.0 and math.sqrt(ux * ux + uy * uy) < math.tan(theta_max) * uz:
@@ -136,7 +133,7 @@ def _cone_path(ux, uy, uz, l_i, l_f, theta_max):
     return _INF, -_INF
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def volume_path(code: int, params, ox, oy, oz, ux, uy, uz):
     """(s_in, s_out) [m] of the ray o + s u (s >= 0, |u| = 1) inside a volume; (0, 0) if it misses.
 
@@ -156,7 +153,7 @@ def volume_path(code: int, params, ox, oy, oz, ux, uy, uz):
     return 0.0, 0.0
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def volume_contains(code: int, params, x, y, z) -> bool:
     """Whether the point (x, y, z) [m] lies inside the volume (boundary included)."""
     if code == CONE:
@@ -176,7 +173,7 @@ def volume_contains(code: int, params, x, y, z) -> bool:
     )
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def plane_crossing(ox, oy, oz, tx, ty, tz, z_plane):
     """Where the ray o + s t meets the plane z = z_plane: (hit, x, y); hit is False when the
     plane is behind the start point or the ray is parallel to it."""
@@ -188,7 +185,7 @@ def plane_crossing(ox, oy, oz, tx, ty, tz, z_plane):
     return True, ox + s * tx, oy + s * ty
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def face_contains(code: int, params, x, y) -> bool:
     """Whether (x, y) [m] on the calorimeter plane is inside the face and outside the beam hole.
 
@@ -202,7 +199,7 @@ def face_contains(code: int, params, x, y) -> bool:
     return abs(x) <= params[2] and abs(y) <= params[3]
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def calo_intervals(code: int, params, ox, oy, oz, ux, uy, uz, tx, ty, tz, lo, hi):
     """Decay positions s in [lo, hi] on the ray o + s u from which a photon of direction t
     (unit vector) hits the calorimeter face: at most two intervals (a1, b1, a2, b2), empty ones as
@@ -245,7 +242,7 @@ def calo_intervals(code: int, params, ox, oy, oz, ux, uy, uz, tx, ty, tz, lo, hi
     return a1, b1, a2, b2
 
 
-@nb.njit(cache=True)
+@kernel()
 def _path_lengths(code, params, origins, directions):
     n = origins.shape[0]
     out = np.empty((n, 2))
@@ -256,7 +253,7 @@ def _path_lengths(code, params, origins, directions):
     return out
 
 
-@nb.njit(cache=True)
+@kernel()
 def _contains(code, params, points):
     n = points.shape[0]
     out = np.empty(n, dtype=np.bool_)
@@ -265,7 +262,7 @@ def _contains(code, params, points):
     return out
 
 
-@nb.njit(cache=True)
+@kernel()
 def _crossings(code, params, origins, directions):
     n = origins.shape[0]
     xy = np.empty((n, 2))

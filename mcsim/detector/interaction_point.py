@@ -1,5 +1,5 @@
 """Detectors around an interaction point of e+ e- beams (BaBar), read from a card with a
-[collider] table: beams and luminosity, the volume around the interaction point, the
+[beams] table: beams and luminosity, the volume around the interaction point, the
 calorimeter's polar-angle acceptance and the two-photon selection (paper Sec. 4.2).  Their
 events come from the source the detector names (:attr:`InteractionPointDetector.source`).
 """
@@ -38,7 +38,7 @@ class DetectorCylinder:
 
 @dataclass(frozen=True)
 class InteractionPointDetector:
-    """An e+ e- experiment read from a card with a [collider] table (energies in GeV, lengths in
+    """An e+ e- experiment read from a card with a [beams] table (energies in GeV, lengths in
     m; the selection energies are CM-frame, the photon acceptance is on the lab polar angle)."""
 
     name: str
@@ -198,7 +198,7 @@ _SELECTION_KEYS = (
 
 
 _TABLES = {
-    "collider": _BEAM_KEYS,
+    "beams": _BEAM_KEYS,
     "decay_volume": _VOLUME_KEYS,
     "calorimeter": _CALO_KEYS,
     "selection": _SELECTION_KEYS,
@@ -206,10 +206,10 @@ _TABLES = {
 
 
 def build_interaction_point(card, name: str, path: str, text: str) -> InteractionPointDetector:
-    """The :class:`InteractionPointDetector` of a card holding a [collider] table; ``card`` is the
+    """The :class:`InteractionPointDetector` of a card holding a [beams] table; ``card`` is the
     checker of :mod:`mcsim.detector.cards` (its errors name the card and the key).
 
-    Layout: [collider] electron_energy_GeV, positron_energy_GeV, luminosity_inv_fb,
+    Layout: [beams] electron_energy_GeV, positron_energy_GeV, luminosity_inv_fb,
     sensitivity_events; [decay_volume] shape = "cylinder", z_start_m < 0 < z_end_m, radius_m;
     [calorimeter] cos_theta_min, cos_theta_max (lab polar-angle acceptance); [selection]
     leading_photon_energy_min_GeV, subleading_photon_energy_min_GeV, missing_energy_min_GeV
@@ -221,11 +221,11 @@ def build_interaction_point(card, name: str, path: str, text: str) -> Interactio
                 key, f"unknown key; an interaction-point card holds {', '.join([*top, *_TABLES])}"
             )
     t = {section: card.table(section, keys) for section, keys in _TABLES.items()}
-    col = t["collider"]
-    e_minus = card.positive("collider", col, "electron_energy_GeV")
-    e_plus = card.positive("collider", col, "positron_energy_GeV")
-    lumi = card.positive("collider", col, "luminosity_inv_fb")
-    level = card.positive("collider", col, "sensitivity_events")
+    col = t["beams"]
+    e_minus = card.positive("beams", col, "electron_energy_GeV")
+    e_plus = card.positive("beams", col, "positron_energy_GeV")
+    lumi = card.positive("beams", col, "luminosity_inv_fb")
+    level = card.positive("beams", col, "sensitivity_events")
     vol = t["decay_volume"]
     shape = card.value("decay_volume", vol, "shape", "string", required=True)
     if shape != "cylinder":

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
 from mcsim.detector.geometry import calo_intervals, plane_crossing, volume_path
@@ -43,9 +42,7 @@ from mcsim.physics.directed import photon_direction
 from mcsim.physics.kinematics import two_body_along, two_body_momentum
 from mcsim.physics.xoshiro import stream, uniform
 from mcsim.runtime.defaults import MODES
-from mcsim.runtime.jit_cache import ensure_fresh
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
+from mcsim.runtime.jit_cache import kernel
 
 __all__ = [
     "KERNEL_OUTPUTS",
@@ -98,7 +95,7 @@ _ONE_MINUS_EXP_SERIES_LIMIT = 0.25
 _ONE_MINUS_EXP_TAYLOR = tuple((-1.0) ** (n + 1) / math.factorial(n) for n in range(12, 0, -1))
 
 
-@nb.njit(cache=True, inline="always", fastmath={"contract"})
+@kernel(inline="always", fastmath={"contract"})
 def exp_neg(y):
     """exp(-y) for y <= 708 to 1 ulp (0 above: exp(-708) = 3.3e-308); vectorisable in numba
     loops, unlike math.exp (see _LOG2E)."""
@@ -112,7 +109,7 @@ def exp_neg(y):
     return p * two_m if y <= _EXP_UNDERFLOW else 0.0
 
 
-@nb.njit(cache=True, inline="always", fastmath={"contract"})
+@kernel(inline="always", fastmath={"contract"})
 def one_minus_exp_neg(u):
     """1 - exp(-u) = -expm1(-u) for u >= 0 (inf included) to 5e-16 relative; vectorisable."""
     s = 0.0
@@ -122,7 +119,7 @@ def one_minus_exp_neg(u):
     return u * s if u < _ONE_MINUS_EXP_SERIES_LIMIT else far
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def interval_probability(a: float, b: float, lam: float) -> float:
     """exp(-a/lam) - exp(-b/lam) for a <= b (0 for an empty interval), without cancellation:
     exp(-a/lam) * (-expm1(-(b - a)/lam)); b may be inf."""
@@ -132,7 +129,7 @@ def interval_probability(a: float, b: float, lam: float) -> float:
 
 
 # error_model="numpy": numba's zero-division check before each a / lambda kept the loop scalar
-@nb.njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@kernel(nogil=True, fastmath={"contract"}, error_model="numpy")
 def _decay_probability(columns, beta_gamma, ctau):
     n = beta_gamma.size
     out = np.zeros(n)
@@ -163,7 +160,7 @@ def decay_probability(intervals: np.ndarray, beta_gamma: np.ndarray, ctau: float
 # ------------------------------------------------------------------ vertex sampling (inverse CDF)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _vertex_intervals(a1, b1, a2, b2, s_in, s_out):
     """Where the vertex is drawn: the accepted set, else the volume path, else [0, inf)."""
     if b1 > a1:
@@ -173,7 +170,7 @@ def _vertex_intervals(a1, b1, a2, b2, s_in, s_out):
     return 0.0, math.inf, 0.0, 0.0
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _weights(a1, b1, a2, b2, lam):
     """Probabilities of the two intervals relative to exp(-a1/lam) (no underflow), and the
     factor exp(-(a2 - a1)/lam)."""
@@ -184,7 +181,7 @@ def _weights(a1, b1, a2, b2, lam):
     return q1, f2 * -math.expm1(-(b2 - a2) / lam), f2
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _quantile_w(u, a1, b1, a2, b2, lam, q1, q2, f2):
     """:func:`_quantile` with the interval weights of :func:`_weights` given."""
     t = u * (q1 + q2)
@@ -193,14 +190,14 @@ def _quantile_w(u, a1, b1, a2, b2, lam, q1, q2, f2):
     return min(max(a2 - lam * math.log1p(-(t - q1) / f2), a2), b2)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _quantile(u, a1, b1, a2, b2, lam):
     """The s whose truncated-exponential CDF on [a1, b1] U [a2, b2] (a1 < b1 <= a2) is u."""
     q1, q2, f2 = _weights(a1, b1, a2, b2, lam)
     return _quantile_w(u, a1, b1, a2, b2, lam, q1, q2, f2)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _cdf(s, a1, b1, a2, b2, lam):
     """Inverse of :func:`_quantile`."""
     q1, q2, f2 = _weights(a1, b1, a2, b2, lam)
@@ -211,7 +208,7 @@ def _cdf(s, a1, b1, a2, b2, lam):
     return t / (q1 + q2)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _impact(vx, vy, vz, tx, ty, tz, z_face):
     """Photon impact (x, y) on the plane z = z_face from (vx, vy, vz) along t; NaN if the
     photon does not get there."""
@@ -219,7 +216,7 @@ def _impact(vx, vy, vz, tx, ty, tz, z_face):
     return x, y
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _probabilities(s_in, s_out, a1, b1, a2, b2, lam):
     """(p_decay_volume, p_decay_accepted) and the weights (q1, q2, f2) of the set the vertex is
     drawn from, sharing the exponentials (the accepted set is often the whole path)."""
@@ -238,7 +235,7 @@ def _probabilities(s_in, s_out, a1, b1, a2, b2, lam):
 # ------------------------------------------------------------------------------------- kernel
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def decay_in_detector(
     e,
     px,
@@ -287,7 +284,7 @@ def decay_in_detector(
     return pabs, ux, uy, uz, s_in, s_out, gam, inv, a1, b1, a2, b2, w_photon
 
 
-@nb.njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def propagate_kernel(
     llp,
     m_llp,
@@ -394,7 +391,7 @@ def propagate_kernel(
     )
 
 
-@nb.njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _remap(llp, photon, vertex_old, path, acc, beta_gamma, ctau_old, ctau_new, z_face):
     n = llp.shape[0]
     vertex = np.empty((n, 3))

@@ -1,8 +1,6 @@
-"""The event schema: the per-event arrays every event source fills (the chain, the collider
-source) and every writer and reader uses (ROOT, HepMC3, awkward), and the batch that holds them.
-
-Kept apart from :mod:`mcsim.generation.simulate` so that I/O modules do not import the orchestrator.
-"""
+"""The event schema: the per-event arrays every event source and detector fill
+(:func:`mcsim.generation.simulate.channel_events`) and every writer and reader uses (ROOT,
+HepMC3, awkward), and the batch that holds them."""
 
 from __future__ import annotations
 

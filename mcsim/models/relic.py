@@ -34,16 +34,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import numba as nb
 import numpy as np
 
 from mcsim.physics.constants import ALPHA, E_CHARGE_SQ, INPUTS
 from mcsim.physics.particles import sm
 from mcsim.physics.thermo import g_star_half, h_eff
 from mcsim.runtime import user_cache
-from mcsim.runtime.jit_cache import ensure_fresh, sources_hash
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
+from mcsim.runtime.jit_cache import kernel, stamp
 
 __all__ = [
     "M_PLANCK",
@@ -210,7 +207,7 @@ class RelicPoint:
         return cls(m1, delta, np.log(x), log_sv, yeq, hub)
 
 
-@nb.njit(cache=True)
+@kernel()
 def _backward_euler(log_x, log_rate, log_y_eq, n):
     """Y at the last node of log_x from dY/du = -exp(log_rate(u) - u) (Y^2 - Y_eq^2), u = ln x,
     backward Euler in n equal steps of u (each step's quadratic solved exactly; L-stable, so
@@ -233,8 +230,7 @@ def freeze_out(log_x, log_rate, log_y_eq, *, steps: int = 20_000) -> float:
     equilibrium at the first x: backward Euler in ln x with ``steps`` and 2 ``steps`` steps,
     Richardson-extrapolated (second order)."""
     args = [np.ascontiguousarray(a, dtype=np.float64) for a in (log_x, log_rate, log_y_eq)]
-    # mypy assumes *args may fill every parameter (python/mypy#14648); args holds 3 arrays
-    return 2.0 * _backward_euler(*args, 2 * steps) - _backward_euler(*args, steps)  # type: ignore[call-arg]
+    return 2.0 * _backward_euler(*args, 2 * steps) - _backward_euler(*args, steps)
 
 
 def _entropy_today() -> float:
@@ -283,8 +279,9 @@ def relic_line(masses, delta: float) -> np.ndarray:
 
 def cache_file() -> Path:
     """The relic couplings computed so far (:mod:`mcsim.runtime.user_cache`): one file per version of
-    mcsim's sources (:func:`mcsim.runtime.jit_cache.sources_hash`), JSON {"M1 delta": d}."""
-    return user_cache.cache_path(f"relic-{sources_hash(Path(__file__).parent)[:16]}.json")
+    the sources this module computes them from (:func:`mcsim.runtime.jit_cache.stamp`), JSON
+    {"M1 delta": d}."""
+    return user_cache.cache_path(f"relic-{stamp(__name__)[:16]}.json")
 
 
 def write_relic_lines(lines: dict[str, np.ndarray], stem: str | Path) -> list[Path]:

@@ -28,15 +28,12 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-import numba as nb
 import numpy as np
 
 from mcsim.physics.directed import llp_direction
 from mcsim.physics.kinematics import dalitz_momenta, dalitz_range
 from mcsim.physics.xoshiro import stream, uniform
-from mcsim.runtime.jit_cache import ensure_fresh
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
+from mcsim.runtime.jit_cache import kernel
 
 __all__ = [
     "ANOMALY",
@@ -58,7 +55,7 @@ FLAT_PHOTON = 2
 FLAT_LEPTON = 3
 
 
-@nb.njit(cache=True)
+@kernel()
 def msq_anomaly(m12sq: float, m23sq: float, mp: float, m1: float, m2: float) -> float:
     """Eq. (A.4) divided by d^2 e^4 / (4 pi^4 F_P^2): P0 -> gamma Psi_M1 Psi_M2 [GeV^0]."""
     mp2 = mp * mp
@@ -85,7 +82,7 @@ def msq_anomaly(m12sq: float, m23sq: float, mp: float, m1: float, m2: float) -> 
     return br / (m23sq * m23sq)
 
 
-@nb.njit(cache=True)
+@kernel()
 def msq_charged(m12sq: float, m23sq: float, mp: float, ml: float, mn: float) -> float:
     """Eq. (A.7) divided by 16 d^2 G_F^2 f_P^2 |V|^2: P+ -> gamma l+ N [GeV^-2 x GeV^2 = 1]."""
     mp2 = mp * mp
@@ -109,7 +106,7 @@ def msq_charged(m12sq: float, m23sq: float, mp: float, ml: float, mn: float) -> 
     return x * y / (den * den)
 
 
-@nb.njit(cache=True)
+@kernel()
 def _labels(kind: int, m_x: float, m_y: float):
     """Masses (m_a, m_b, m_c) in sampler order."""
     if kind == ANOMALY or kind == FLAT_PHOTON:
@@ -117,7 +114,7 @@ def _labels(kind: int, m_x: float, m_y: float):
     return m_x, 0.0, m_y  # l, gamma, N (or l, nu, LLP)
 
 
-@nb.njit(cache=True)
+@kernel()
 def dalitz_weight(kind: int, ux: float, uy: float, mp: float, m_x: float, m_y: float):
     """Weight of the point (ux, uy) in the unit square, with its (s_ab, s_bc).
 
@@ -142,7 +139,7 @@ def dalitz_weight(kind: int, ux: float, uy: float, mp: float, m_x: float, m_y: f
     return m * jac, s_ab, s_bc
 
 
-@nb.njit(cache=True)
+@kernel()
 def _gauss_legendre_sum(kind, mp, m_x, m_y, nodes, wts):
     total = 0.0
     for i in range(nodes.size):
@@ -171,7 +168,7 @@ def phase_space_integral(kind: int, mp: float, m_x: float, m_y: float, n_nodes: 
     return float(_gauss_legendre_sum(kind, mp, m_x, m_y, nodes, weights))
 
 
-@nb.njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _cell_bounds(kind, mp, m_x, m_y, n_cells, n_sub):
     """Largest weight on an (n_sub + 1)^2 grid (edges included) of each of n_cells^2 cells: the
     weights on the whole (n_cells n_sub + 1)^2 lattice once (cells share their edges), then
@@ -210,7 +207,7 @@ def envelope(
     return margin * _cell_bounds(kind, mp, m_x, m_y, n_cells, n_sub)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def dalitz_point(cdf, bounds, kind: int, mp: float, m_x: float, m_y: float, state):
     """One Dalitz point (s_ab, s_bc) drawn from |M|^2 by accept-reject under the envelope
     ``bounds`` (``cdf`` its cumulative sum): a cell with probability proportional to its bound,
@@ -230,7 +227,7 @@ def dalitz_point(cdf, bounds, kind: int, mp: float, m_x: float, m_y: float, stat
             return sab, sbc, overflow
 
 
-@nb.njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, bounds, rng):
     """Draw n Dalitz points (s_ab, s_bc) from |M|^2 (:func:`dalitz_point`, one stream of
     ``rng``).  Returns (s_ab, s_bc, n_overflow); callers treat a non-zero n_overflow as an
@@ -246,7 +243,7 @@ def sample_dalitz(n: int, kind: int, mp: float, m_x: float, m_y: float, bounds, 
     return s_ab, s_bc, overflow
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def three_body_one(s_ab, s_bc, kind, mp, m_x, m_y, e, px, py, pz, one_minus_cos_w, state, points):
     """The lab momenta (a, b, c) of the decay at Dalitz point (s_ab, s_bc) of a parent (e, px,
     py, pz) [GeV], the LLP c's rest-frame direction isotropic or directed into the window cone
@@ -259,7 +256,7 @@ def three_body_one(s_ab, s_bc, kind, mp, m_x, m_y, e, px, py, pz, one_minus_cos_
     return a, b, c, weight
 
 
-@nb.njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def generate_three_body(
     parents, kind: int, mp: float, m_x: float, m_y: float, bounds, rng, one_minus_cos_w: float = 0.0
 ):

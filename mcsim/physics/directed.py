@@ -30,13 +30,10 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
 from mcsim.physics.xoshiro import azimuth, direction, uniform
-from mcsim.runtime.jit_cache import ensure_fresh
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
+from mcsim.runtime.jit_cache import kernel
 
 __all__ = ["can_reach", "llp_direction", "meson_tilt", "photon_direction", "reach_fraction"]
 
@@ -50,7 +47,7 @@ def can_reach(p_min, theta_min, *, window: float, m_parent: float, m_llp: float,
     return np.asarray(theta_min) - angle_to_meson <= window
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _add_roots(cos_x, sin_x, a, b, gam, points, n):
     """Append to ``points`` (from index n) the roots in (-1, 1) of
     gam^2 sin^2(x) (a c + b)^2 - cos^2(x) a^2 (1 - c^2): the cos(theta*) = c at which the LLP's
@@ -71,7 +68,7 @@ def _add_roots(cos_x, sin_x, a, b, gam, points, n):
     return n
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _in_range(c, a, b, gam, cos_lo, sin_lo, cos_hi, sin_hi):
     """Whether the LLP's lab angle alpha to its parent lies in [lo, hi] for cos(theta*) = c:
     sin(hi - alpha) >= 0 and sin(alpha - lo) >= 0, times the LLP's lab momentum."""
@@ -80,7 +77,7 @@ def _in_range(c, a, b, gam, cos_lo, sin_lo, cos_hi, sin_hi):
     return sin_hi * p_par - cos_hi * p_perp >= 0.0 and cos_lo * p_perp - sin_lo * p_par >= 0.0
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _across(bx, by, bz, sin_b):
     """Unit vectors e1, e2 across the unit vector b (sin_b = its sine to +z): e1 in the plane of
     b and +z, towards +z (x if b is along z), e2 = b x e1."""
@@ -91,7 +88,7 @@ def _across(bx, by, bz, sin_b):
     return (e1x, e1y, e1z), (by * e1z - bz * e1y, bz * e1x - bx * e1z, bx * e1y - by * e1x)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _parent_frame(e, px, py, pz, m_parent, p_star, e_star):
     """The parent's unit flight direction b, the sine of its polar angle theta_m, its Lorentz
     factor, and a = p*, b = beta_parent e* [GeV] of the LLP: (bx, by, bz, sin_m, gam, a, b)."""
@@ -100,7 +97,7 @@ def _parent_frame(e, px, py, pz, m_parent, p_star, e_star):
     return bx, by, bz, math.sqrt(bx * bx + by * by), e / m_parent, p_star, p / e * e_star
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _cone_set(bz, sin_m, gam, a, b, one_minus_cos_w, points):
     """S: the cos(theta*) whose LLP's lab angle to its parent lies in [theta_m - theta_w,
     theta_m + theta_w], as the sorted ``points`` [0, n) and a bit mask ``inside`` (bit j:
@@ -135,7 +132,7 @@ def _cone_set(bz, sin_m, gam, a, b, one_minus_cos_w, points):
     return n, inside, total
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _in_set(points, n, inside, t):
     """The cos(theta*) at length t (0 <= t < total) along the set S of :func:`_cone_set`."""
     for j in range(n - 1):
@@ -147,7 +144,7 @@ def _in_set(points, n, inside, t):
     return points[n - 1]
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _azimuth_window(c, bz, sin_m, gam, a, b, one_minus_cos_w):
     """half: the azimuths |phi| <= half about the parent that keep an LLP at cos(theta*) = c in
     the cone, by the spherical law of cosines in haversines, hav(theta) = hav(alpha - theta_m)
@@ -167,7 +164,7 @@ def _azimuth_window(c, bz, sin_m, gam, a, b, one_minus_cos_w):
     return 2.0 * math.asin(math.sqrt(num / den)), s
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, state, points):
     """The LLP's rest-frame unit direction and its importance weight, for a parent (mass
     m_parent) of lab 4-momentum (e, px, py, pz) and an LLP of rest-frame momentum p_star and
@@ -195,7 +192,7 @@ def llp_direction(e, px, py, pz, m_parent, p_star, e_star, one_minus_cos_w, stat
     )
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def photon_direction(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, directed, state):
     """The photon's rest-frame unit direction in LLP -> X gamma (rest-frame photon energy
     p_star [GeV]) for an LLP of lab energy e and momentum pabs [GeV] along the unit vector u,
@@ -208,7 +205,7 @@ def photon_direction(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, directed, s
     return _photon_in_window(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, state)
 
 
-@nb.njit(cache=True)  # a call, not inlined: the plain kernels' loops stay as lean as before
+@kernel()  # a call, not inlined: the plain kernels' loops stay as lean as before
 def _photon_in_window(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, state):
     k = e / m_llp * p_star  # the photon's lab energy is k (1 + beta cos theta*)
     beta = pabs / e
@@ -234,7 +231,7 @@ def _photon_in_window(e, pabs, ux, uy, uz, m_llp, p_star, e_lo, e_hi, state):
     )
 
 
-@nb.njit(cache=True)
+@kernel()
 def _reach_fraction(p, theta, needed, m_parent, p_star, e_star, one_minus_cos_w, n_nodes):
     out = np.zeros((p.size, theta.size))
     points = np.empty(8)

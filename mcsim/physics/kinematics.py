@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
 from mcsim.physics.directed import llp_direction
 from mcsim.physics.xoshiro import azimuth, direction, stream
-from mcsim.runtime.jit_cache import ensure_fresh
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
+from mcsim.runtime.jit_cache import kernel
 
 __all__ = [
     "boost",
@@ -33,20 +30,20 @@ __all__ = [
 ]
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def kallen(a: float, b: float, c: float) -> float:
     """Kallen function lambda(a, b, c) = a^2 + b^2 + c^2 - 2ab - 2ac - 2bc."""
     return a * a + b * b + c * c - 2.0 * (a * b + a * c + b * c)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def two_body_momentum(m: float, m1: float, m2: float) -> float:
     """Daughter momentum [GeV] in the rest frame of a mass-m parent decaying to m1 + m2."""
     lam = kallen(m * m, m1 * m1, m2 * m2)
     return math.sqrt(max(lam, 0.0)) / (2.0 * m)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def boost(q0, q1, q2, q3, e, px, py, pz, m):
     """Boost the rest-frame 4-vector q to the frame where the parent of mass m [GeV] has
     4-momentum (e, px, py, pz); returns the 4-tuple.  Uses (gamma - 1)/beta^2 = gamma^2/(gamma + 1),
@@ -58,7 +55,7 @@ def boost(q0, q1, q2, q3, e, px, py, pz, m):
     return g * (q0 + bq), q1 + k * bx, q2 + k * by, q3 + k * bz
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz):
     """Decay of a parent (mass m, lab 4-momentum (e, px, py, pz)) into a + b with a along the
     rest-frame unit vector u (rest-frame momentum p_star, energy e_a_star [GeV]).  Returns the
@@ -71,7 +68,7 @@ def two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz):
     return (ae, ax, ay, az), (e - ae, px - ax, py - ay, pz - az)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, state):
     """One isotropic (rest frame) decay of a parent into a + b (see :func:`two_body_along`).
     ``state``: the kernel's :mod:`mcsim.physics.xoshiro` state."""
@@ -79,7 +76,7 @@ def decay_two_body_one(e, px, py, pz, m, p_star, e_a_star, state):
     return two_body_along(e, px, py, pz, m, p_star, e_a_star, ux, uy, uz)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def to_llp_one(e, px, py, pz, m_parent, p_star, e_inv, e_llp, one_minus_cos_w, state, points):
     """One production decay parent (e, px, py, pz) [GeV] -> invisible + LLP with rest-frame
     momentum p_star, the LLP's direction isotropic or directed into the window cone
@@ -92,7 +89,7 @@ def to_llp_one(e, px, py, pz, m_parent, p_star, e_inv, e_llp, one_minus_cos_w, s
     return a, b, weight
 
 
-@nb.njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float, one_minus_cos_w: float, rng):
     """Two-body production decays parent -> invisible + LLP of parents (n, 4) (:func:`to_llp_one`,
     one stream of ``rng``), the LLP's rest-frame direction isotropic (one_minus_cos_w <= 0) or
@@ -118,7 +115,7 @@ def decay_to_llp(parents, m_parent: float, m_inv: float, m_llp: float, one_minus
     return p_inv, p_llp, weight
 
 
-@nb.njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def decay_two_body(parents, m_parent: float, m_a: float, m_b: float, rng):
     """Vectorised isotropic two-body decays of parents (n, 4); returns (p_a, p_b), each (n, 4)."""
     n = parents.shape[0]
@@ -143,7 +140,7 @@ def decay_two_body(parents, m_parent: float, m_a: float, m_b: float, rng):
     return pa, pb
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def dalitz_range(s_bc: float, big_m: float, m_a: float, m_b: float, m_c: float):
     """Range (lo, hi) of s_ab = m_ab^2 at fixed s_bc = m_bc^2 for big_m -> a b c (PDG kinematics)."""
     m_bc = math.sqrt(s_bc)
@@ -155,7 +152,7 @@ def dalitz_range(s_bc: float, big_m: float, m_a: float, m_b: float, m_c: float):
     return s - (p_a + p_b) ** 2, s - (p_a - p_b) ** 2
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _perpendicular(nx, ny, nz, cp, sp):
     """The unit vector perpendicular to n at azimuth psi about n, given (cos psi, sin psi)."""
     if abs(nz) < 0.9:
@@ -168,7 +165,7 @@ def _perpendicular(nx, ny, nz, cp, sp):
     return cp * tx + sp * wx, cp * ty + sp * wy, cp * tz + sp * wz
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _to_lab(q, m, e, px, py, pz, big_m):
     """The rest-frame 4-vector q of a daughter of mass m boosted to the lab (parent (e, px, py,
     pz) of mass big_m); a massless daughter gets E = |p|, exactly on its mass shell."""
@@ -178,13 +175,13 @@ def _to_lab(q, m, e, px, py, pz, big_m):
     return le, lx, ly, lz
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _recoil(e, px, py, pz, x, y):
     """The parent (e, px, py, pz) minus the 4-tuples x and y."""
     return e - x[0] - y[0], px - x[1] - y[1], py - x[2] - y[2], pz - x[3] - y[3]
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def dalitz_momenta(s_ab, s_bc, big_m, m_a, m_b, m_c, e, px, py, pz, nx, ny, nz, state):
     """Momenta of big_m -> a b c at the Dalitz point (s_ab, s_bc), with c along the rest-frame
     unit vector n and a at a random azimuth about it (uniform over rotations when n is

@@ -26,15 +26,12 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 from scipy import integrate
 
 from mcsim.physics.constants import ALPHA, E_CHARGE_SQ
 from mcsim.physics.xoshiro import azimuth, direction, stream, uniform
-from mcsim.runtime.jit_cache import ensure_fresh
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
+from mcsim.runtime.jit_cache import kernel, ufunc
 
 __all__ = [
     "GEV2_TO_FB",
@@ -59,18 +56,18 @@ _BASIS = np.eye(4)  # unit 4-vectors e_nu for g_{mu alpha} L^{mu alpha} = sum et
 GEV2_TO_FB = 0.38937937e12
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _dot(a, b):
     return a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3]
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _tr4(a, b, c, e):
     """Tr(a/ b/ c/ e/) / 4."""
     return _dot(a, b) * _dot(c, e) - _dot(a, c) * _dot(b, e) + _dot(a, e) * _dot(b, c)
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _tr6(a, b, c, e, f, g):
     """Tr(a/ b/ c/ e/ f/ g/) / 4 by the recursion on the first slash."""
     return (
@@ -82,13 +79,13 @@ def _tr6(a, b, c, e, f, g):
     )
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _sub(a, b):
     """a - b of two 4-vectors, as a tuple (no array allocated in the kernels' loops)."""
     return a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3]
 
 
-@nb.njit(cache=True)
+@kernel()
 def _lepton(p1, p2, k, a, b):
     """L^{mu alpha} a_mu b_alpha for e-(p1) e+(p2) -> gamma(k) + current, summed over spins and
     photon polarisations (sum eps eps* -> -g), without couplings."""
@@ -103,7 +100,7 @@ def _lepton(p1, p2, k, a, b):
     return 8.0 * (s11 + s22 + s12 + s21)  # -(-2) x 4 from the traces
 
 
-@nb.njit(cache=True)
+@kernel()
 def squared_me(p1, p2, k, q1, q2, m1, m2, d):
     """Spin-summed |M|^2 (not averaged) of e-(p1) e+(p2) -> gamma(k) chi1(q1) chi2(q2)."""
     r = _sub(q2, q1)
@@ -131,7 +128,7 @@ def squared_me(p1, p2, k, q1, q2, m1, m2, d):
     return E_CHARGE_SQ**2 / (Q2 * Q2) * 16.0 * d * d * lh
 
 
-@nb.njit(cache=True)
+@kernel()
 def squared_me_many(p1, p2, k, q1, q2, m1, m2, d):
     """:func:`squared_me` for arrays of momenta (n, 4)."""
     n = k.shape[0]
@@ -141,7 +138,7 @@ def squared_me_many(p1, p2, k, q1, q2, m1, m2, d):
     return out
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _sigma2(s, m1, m2):
     """sigma(e+ e- -> chi1 chi2) / d^2 at squared CM energy s [GeV^2]; 0 below threshold."""
     big2 = (m1 + m2) ** 2
@@ -152,7 +149,7 @@ def _sigma2(s, m1, m2):
     return 4.0 * ALPHA * f * beta / (3.0 * s * s)
 
 
-@nb.vectorize(["float64(float64, float64, float64)"], cache=True)
+@ufunc(["float64(float64, float64, float64)"])
 def _sigma2_array(s, m1, m2):
     return _sigma2(s, m1, m2)
 
@@ -197,7 +194,7 @@ def sigma_cut(
     return total
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def phase_space_weight(s, x, m1, m2):
     """dPhi_3 / (dx dcos dphi dOmega*) [GeV^2] with Q^2 = s (1 - x):
     [x / (32 pi^2)] (photon, dOmega = dcos dphi) x [s / (2 pi)] (dQ^2 = s dx)
@@ -220,7 +217,7 @@ def envelope_bound(s: float, m1: float, m2: float, x_min: float, x_max: float) -
     return 1.05 * float(np.max((1.0 + (1.0 - x) ** 2) * sigma_2to2(s * (1.0 - x), m1, m2, 1.0)))
 
 
-@nb.njit(cache=True)
+@kernel()
 def _boost_from_rest(px, py, pz, e, bx, by, bz):
     """4-momentum (e, p) given in a frame moving with velocity b, back in the original frame."""
     b2 = bx * bx + by * by + bz * bz
@@ -230,7 +227,7 @@ def _boost_from_rest(px, py, pz, e, bx, by, bz):
     return gamma * (e + bp), px + f * bx, py + f * by, pz + f * bz
 
 
-@nb.njit(cache=True)
+@kernel()
 def sample_cm(n, rs, m1, m2, x_min, x_max, c0, c1, bound, rng):
     """n events of e-(+z) e+ -> gamma chi1 chi2 in the CM frame at sqrt(s) = rs [GeV] with
     x = 2 E_gamma / rs in [x_min, x_max] and the photon's cos(theta) in [c0, c1], drawn from the

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
-from mcsim.runtime.jit_cache import ensure_fresh
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
+from mcsim.runtime.jit_cache import kernel
 
 __all__ = ["azimuth", "direction", "stream", "uniform"]
 
@@ -26,7 +23,7 @@ _U64 = np.uint64
 _TWO_M53 = 2.0**-53
 
 
-@nb.njit(cache=True)
+@kernel()
 def stream(rng) -> np.ndarray:
     """A fresh xoshiro256++ state (4 uint64 words) seeded with 256 bits drawn from ``rng``."""
     state = rng.integers(_U64(0), _U64(2**64 - 1), size=4, dtype=np.uint64)
@@ -35,12 +32,12 @@ def stream(rng) -> np.ndarray:
     return state
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _rotl(x, k: int):
     return (x << _U64(k)) | (x >> _U64(64 - k))
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def uniform(state) -> float:
     """The next double uniform in [0, 1) (53 random bits); advances ``state`` in place."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
@@ -55,7 +52,7 @@ def uniform(state) -> float:
     return (result >> _U64(11)) * _TWO_M53
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _unit_disc(state):
     """A point (u, v) uniform in the unit disc without its centre, and q = u^2 + v^2 (rejection
     from the square: on average 2.55 uniforms)."""
@@ -67,7 +64,7 @@ def _unit_disc(state):
             return u, v, q
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def azimuth(state):
     """(cos phi, sin phi) of an azimuth phi uniform in [0, 2 pi), without trigonometry: the
     doubled angle of a point uniform in the unit disc (von Neumann)."""
@@ -75,7 +72,7 @@ def azimuth(state):
     return (u * u - v * v) / q, 2.0 * u * v / q
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def direction(state):
     """A unit vector (x, y, z) uniform on the sphere (Marsaglia 1972): z = 1 - 2q and the
     transverse part along (u, v), for (u, v) uniform in the unit disc."""

@@ -22,17 +22,21 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numba
+
 from mcsim.runtime.defaults import SIMULATING
 from mcsim.runtime.signals import is_command
 
 __all__ = [
     "dependencies",
     "ensure_fresh",
+    "kernel",
     "kernels_cached",
     "refresh",
     "sources_hash",
     "stamp",
     "trim_numba_startup",
+    "ufunc",
 ]
 
 _PACKAGE = Path(os.path.abspath(__file__)).parent.parent
@@ -213,10 +217,32 @@ def refresh(module: str, package_dir: Path = _PACKAGE) -> bool:
 _checked: set[str] = set()
 
 
+def kernel(**options):
+    """``numba.njit(cache=True, **options)`` for mcsim's kernels, with the defining module's
+    cache checked first (:func:`ensure_fresh`, at the module's import: before any of its
+    kernels can load the cache, which numba does at a kernel's first call)."""
+
+    def decorate(func):
+        ensure_fresh(func.__module__)
+        return numba.njit(cache=True, **options)(func)
+
+    return decorate
+
+
+def ufunc(signatures: list[str]):
+    """``numba.vectorize(signatures, cache=True)`` (compiled at once, from the cache if
+    current), with the defining module's cache checked first, as :func:`kernel`."""
+
+    def decorate(func):
+        ensure_fresh(func.__module__)
+        return numba.vectorize(signatures, cache=True)(func)
+
+    return decorate
+
+
 def ensure_fresh(module: str) -> None:
-    """:func:`refresh` for the kernel module ``module`` (its ``__name__``) once per process; each
-    kernel module calls it on import, before its kernels can load their cache (numba loads it
-    at a kernel's first call).  In the ``mcsim`` command the first call also trims numba's
+    """:func:`refresh` for the kernel module ``module`` (its ``__name__``) once per process
+    (:func:`kernel` calls it as each kernel is defined).  In the ``mcsim`` command the first call also trims numba's
     start-up (:func:`trim_numba_startup`) and, at a terminal, says so when the kernels are about
     to be compiled."""
     if module in _checked:

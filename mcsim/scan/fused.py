@@ -19,25 +19,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
 from mcsim.detector.propagate import decay_in_detector
 from mcsim.physics.dalitz import dalitz_point, three_body_one
 from mcsim.physics.kinematics import to_llp_one, two_body_momentum
 from mcsim.physics.xoshiro import stream, uniform
-from mcsim.runtime.jit_cache import ensure_fresh
+from mcsim.runtime.jit_cache import kernel
 from mcsim.sources import spectra
 from mcsim.sources.spectra import meson_in_bin
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
 
 __all__ = ["Buffers", "Hits", "select_block"]
 
 TWO_BODY = -1  #: the ``kind`` of a two-body production channel in the kernel
 
 
-@nb.njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _block_kernel(
     n,
     table,

@@ -171,8 +171,7 @@ class Collisions:
         cuts = generation_cuts(model, det)
         rs, m1, m2 = det.sqrt_s, model.invisible_mass, model.llp_mass
         bound = envelope_bound(rs * rs, m1, m2, cuts["x_min"], cuts["x_max"])
-        # mypy assumes *cos_range may fill every parameter (python/mypy#14648); it is (c0, c1)
-        k, q1, q2, _, violations = sample_cm(  # type: ignore[call-arg]
+        k, q1, q2, _, violations = sample_cm(
             n, rs, m1, m2, cuts["x_min"], cuts["x_max"], *cuts["cos_range"], bound, rng
         )
         if violations:

@@ -29,15 +29,12 @@ from functools import cache, cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
-import numba
 import numpy as np
 
 from mcsim.physics.particles import MESON_NAMES, pdgid_of, sm
 from mcsim.physics.xoshiro import azimuth, stream, uniform
 from mcsim.runtime.defaults import BEAMS, TABLES_ENV, user_tables_directory
-from mcsim.runtime.jit_cache import ensure_fresh
-
-ensure_fresh(__name__)  # before its kernels load their cache (mcsim.runtime.jit_cache)
+from mcsim.runtime.jit_cache import kernel
 
 __all__ = [
     "BEAMS",
@@ -249,7 +246,7 @@ def available_tables(*, directory: str | Path | None = None) -> list[tuple[str, 
 # ---------------------------------------------------------------------------------- sampling
 
 
-@numba.njit(cache=True)
+@kernel()
 def _alias_table(weights):
     """Walker/Vose alias table of a discrete distribution: bin k is kept with probability
     prob[k], else replaced by alias[k]; one uniform number then picks a bin in O(1)."""
@@ -291,7 +288,7 @@ _SIN_SERIES = np.array([(-1) ** k / math.factorial(2 * k + 1) for k in range(11)
 _COS_SERIES = np.array([(-1) ** k / math.factorial(2 * k) for k in range(12)])
 
 
-@numba.njit(cache=True, inline="always")
+@kernel(inline="always")
 def exp_in_bin(x: float) -> float:
     """exp(x) for an offset inside a table bin: its Taylor series to x^11 for |x| <= 0.25
     (relative error < 4e-16, no libm call), math.exp beyond."""
@@ -303,7 +300,7 @@ def exp_in_bin(x: float) -> float:
     return y
 
 
-@numba.njit(cache=True, inline="always")
+@kernel(inline="always")
 def sin_cos_polar(theta: float):
     """(sin theta, cos theta) for theta in [0, pi], by Taylor series on min(theta, pi - theta)
     in [0, pi/2] (to r^21 and r^22: truncation < 2e-18), with no branch and no libm call.
@@ -321,7 +318,7 @@ def sin_cos_polar(theta: float):
     return r + r * r2 * s, (-c if theta > 0.5 * math.pi else c)
 
 
-@numba.njit(cache=True, inline="always")
+@kernel(inline="always")
 def meson_in_bin(b, p_edge, p_step, t_edge, t_step, n_theta, mass, state):
     """The 4-momentum (E, px, py, pz) [GeV] of a meson in flat (p-major) bin ``b``: log10 p
     and log10 theta uniform inside the bin (lower edges p_edge, t_edge; natural-log bin widths
@@ -355,7 +352,7 @@ def meson_in_bin(b, p_edge, p_step, t_edge, t_step, n_theta, mass, state):
 # inline="always" function, into code about 45 ns per draw slower (benchmarks/bench_inline.py).
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel(nogil=True)
 def _sample_kernel(prob, alias, p_edge, p_step, t_edge, t_step, n_theta, mass, n, rng):
     """n mesons: a bin from the alias table (the note above), then :func:`meson_in_bin`,
     from one stream of ``rng``.  Returns the 4-momenta (n, 4) [GeV] and
@@ -391,8 +388,7 @@ def sample_momenta(table: SpectrumTable, n: int, rng: np.random.Generator) -> np
 def draw(table: SpectrumTable, prob, alias, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_sample_kernel` on the bins of ``table`` with the alias table (prob, alias):
     the 4-momenta (n, 4) and the flat (p-major) bin index of each."""
-    # mypy assumes *bin_geometry may fill every parameter (python/mypy#14648); it fills six
-    return _sample_kernel(prob, alias, *bin_geometry(table), int(n), rng)  # type: ignore[call-arg]
+    return _sample_kernel(prob, alias, *bin_geometry(table), int(n), rng)
 
 
 def bin_geometry(table: SpectrumTable) -> tuple:
