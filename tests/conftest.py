@@ -4,6 +4,13 @@ import numpy as np
 import pytest
 
 
+def pytest_report_header(config):
+    """Which mcsim the run tests: the source tree (editable install) or an installed wheel."""
+    import mcsim
+
+    return f"mcsim: {mcsim.__file__}"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Computed results cached by mcsim (the relic couplings) go to a directory of this run,

@@ -257,6 +257,7 @@ def test_histograms_hold_the_selected_events(files):
         assert f["histograms/impact"].classname == "TH2D"
 
 
+@pytest.mark.repo  # analysis/cutflow_by_hand.py is a repository script, not installed
 def test_hand_written_analysis_agrees(files):
     spec = importlib.util.spec_from_file_location("cutflow_by_hand", ANALYSIS)
     module = importlib.util.module_from_spec(spec)

@@ -6,8 +6,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mcsim.scan.reach import read_grids
+
+#: the figures are repository files (analysis/figures), not part of the installed package
+pytestmark = pytest.mark.repo
 
 FIGURES = Path(__file__).resolve().parents[1] / "analysis" / "figures"
 PANELS = ("delta=0.1", "delta=0.01", "delta=0.005")
