@@ -7,22 +7,22 @@ from pathlib import Path
 import click
 
 from mcsim.io.partfiles import check_directory, unwritable
-from mcsim.runtime.validate import COUPLING, ENERGY, click_type
+from mcsim.runtime.validate import COUPLING, ENERGY, number_option
 
 __all__ = ["cutflow"]
 
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option(
+@number_option(
     "--d",
     "d",
-    type=click_type(COUPLING),
+    allowed=COUPLING,
     help="re-weight exactly to this dipole coefficient [GeV^-1] (default: the file's)",
 )
-@click.option(
+@number_option(
     "--threshold",
-    type=click_type(ENERGY),
+    allowed=ENERGY,
     help="minimum photon energy [GeV] (default: the file's; files written with "
     "--keep selected allow only a higher one)",
 )
@@ -46,9 +46,8 @@ def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plo
     """Cutflow of FILE (written by `mcsim generate`): per cut, the Monte Carlo events passing
     (raw) and the expected events they carry (weighted) with its Monte Carlo error, relative
     and cumulative efficiency; control plots of the selected events with error bars."""
-    from mcsim.generation.cutflow import (
-        cutflow as run,
-    )  # numba kernels: loaded when the command runs, not for --help
+    # numba kernels: loaded when the command runs, not for --help
+    from mcsim.generation.cutflow import cutflow as run
     from mcsim.io.histograms import HISTOGRAMS  # hist (0.3 s): only when histograms are filled
 
     if as_json and markdown:

@@ -12,12 +12,11 @@ __all__ = ["describe", "detectors", "draw_side_view"]
 
 def describe(det) -> list[str]:
     """The geometry, exposure and selection of a :class:`mcsim.detector.cards.Detector`, as lines."""
-    from mcsim.detector.cards import (
-        detector_exposure,
-    )  # numba kernels: loaded when the command runs, not for --help
-    from mcsim.detector.interaction_point import (
-        InteractionPointDetector,
-    )  # numba kernels: loaded when the command runs, not for --help
+    # numba kernels: loaded when the command runs, not for --help
+    from mcsim.detector.cards import detector_exposure
+
+    # numba kernels: loaded when the command runs, not for --help
+    from mcsim.detector.interaction_point import InteractionPointDetector
 
     if isinstance(det, InteractionPointDetector):
         return _describe_collider(det)
@@ -158,11 +157,12 @@ def detectors() -> None:
 @detectors.command("list")
 def list_cards() -> None:
     """List the shipped detector cards (and their named configurations)."""
+    # numba kernels: loaded when the command runs, not for --help
     from mcsim.detector.cards import (
         available_detectors,
         detector_exposure,
         load_detector,
-    )  # numba kernels: loaded when the command runs, not for --help
+    )
 
     for name in available_detectors():
         det = load_detector(name)
@@ -180,9 +180,8 @@ def list_cards() -> None:
 def show(name, png, no_png) -> None:
     """Print the geometry, exposure and selection of detector NAME (a shipped name such as
     na62, na62:1e17, or a card path) and draw its side view (z-y plane)."""
-    from mcsim.detector.cards import (
-        load_detector,
-    )  # numba kernels: loaded when the command runs, not for --help
+    # numba kernels: loaded when the command runs, not for --help
+    from mcsim.detector.cards import load_detector
 
     det = load_detector(name)
     click.echo("\n".join(describe(det)))

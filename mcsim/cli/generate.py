@@ -10,7 +10,14 @@ from mcsim.cli.info import model_options, warn_branching_ratios
 from mcsim.cli.spectra import tables_option
 from mcsim.generation.allocation import ALLOCATIONS
 from mcsim.runtime.defaults import FORMATS, KEEP, MODES, SAMPLINGS
-from mcsim.runtime.validate import CHUNK, ENERGY, EVENTS, SEED, click_type
+from mcsim.runtime.validate import (
+    CHUNK,
+    ENERGY,
+    EVENTS,
+    SEED,
+    choice_option,
+    number_option,
+)
 
 __all__ = ["generate_command"]
 
@@ -19,9 +26,8 @@ def _mothers(text: str | None) -> list[int] | None:
     """'113,223' or 'rho,omega' -> positive PDG IDs."""
     if text is None:
         return None
-    from mcsim.sources.spectra import (
-        table_key,
-    )  # numba kernels: loaded when the command runs, not for --help
+    # numba kernels: loaded when the command runs, not for --help
+    from mcsim.sources.spectra import table_key
 
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
@@ -38,42 +44,35 @@ def _mothers(text: str | None) -> list[int] | None:
     help="detector card: a shipped name (na62, na62:1e17, ship, ...; see `mcsim "
     "detectors list`) or a path",
 )
-@click.option(
+@number_option(
     "--events",
     "n_events",
-    type=click_type(EVENTS),
+    allowed=EVENTS,
     required=True,
     help="total number of events in the file, shared over the channels as --allocation says "
     "(1 to 1e10)",
 )
-@click.option(
+@number_option(
     "--seed",
-    type=click_type(SEED),
+    allowed=SEED,
     required=True,
     help="master seed; the same seed gives the same file content",
 )
-@click.option(
-    "--mode",
-    type=click.Choice(MODES),
-    default="full",
-    show_default=True,
-    help="full: 3-D geometry; cone: the paper's selection",
+@choice_option(
+    "--mode", choices=MODES, default="full", help="full: 3-D geometry; cone: the paper's selection"
 )
-@click.option(
-    "--threshold",
-    type=click_type(ENERGY),
-    help="minimum photon energy [GeV]  [default: the card's]",
+@number_option(
+    "--threshold", allowed=ENERGY, help="minimum photon energy [GeV]  [default: the card's]"
 )
 @click.option(
     "--channels",
     help="only these production channels: mother PDG IDs or names, "
     "comma-separated (default: every open channel)",
 )
-@click.option(
+@number_option(
     "--chunk-size",
-    type=click_type(CHUNK),
+    allowed=CHUNK,
     default=100_000,
-    show_default=True,
     help="events per chunk, rounded up to whole random-number blocks of 16384 "
     "(memory scales with it, about 1 kB per event; the events do not depend "
     "on it)",
@@ -85,10 +84,10 @@ def _mothers(text: str | None) -> list[int] | None:
     type=click.Path(dir_okay=False),
     help="output file: ROOT (TTree 'events'), or HepMC3 ASCII for a .hepmc3 or .hepmc name",
 )
-@click.option(
+@choice_option(
     "--format",
     "fmt",
-    type=click.Choice(tuple(FORMATS)),
+    choices=FORMATS,
     help="output format (default: from the suffix of --output; ROOT otherwise)",
 )
 @click.option(
@@ -97,29 +96,26 @@ def _mothers(text: str | None) -> list[int] | None:
     show_default=True,
     help="ROOT compression: zstd|zlib|lz4|lzma[:LEVEL] or none (zlib:1 for ROOT older than 6.20)",
 )
-@click.option(
+@choice_option(
     "--keep",
-    type=click.Choice(KEEP),
+    choices=KEEP,
     default="selected",
-    show_default=True,
     help="events written to the events tree: selected = those that can contribute at "
     "some coupling (LLP crosses the volume, photon accepted); crossing = LLP "
     "crosses the decay volume; all.  Weights and the cutflow do not depend on it",
 )
-@click.option(
+@choice_option(
     "--sampling",
-    type=click.Choice(SAMPLINGS),
+    choices=SAMPLINGS,
     default="plain",
-    show_default=True,
     help="plain: LLPs isotropic in the meson's rest frame; directed: mesons and LLPs "
     "drawn towards the detector and photons inside the energy window, with exact importance "
     "weights (w_sampling, w_photon)",
 )
-@click.option(
+@choice_option(
     "--allocation",
-    type=click.Choice(ALLOCATIONS),
+    choices=ALLOCATIONS,
     default="neyman",
-    show_default=True,
     help="neyman: events over the channels in proportion to the spread of their contribution, "
     "measured on each channel's first 16384 events (kept; no channel gets fewer); equal: "
     "the same number in each channel",
@@ -133,31 +129,12 @@ def _mothers(text: str | None) -> list[int] | None:
 @click.option("--overwrite", is_flag=True, help="replace an existing output file")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @tables_option
-def generate_command(
-    point,
-    detector,
-    n_events,
-    seed,
-    mode,
-    threshold,
-    channels,
-    chunk_size,
-    output,
-    fmt,
-    compression,
-    keep,
-    sampling,
-    allocation,
-    float32,
-    overwrite,
-    quiet,
-):
+def generate_command(point, detector, output, channels, fmt, quiet, **options):
     """Generate events with the full chain and write them to a ROOT file (TTree 'events',
     metadata in 'mcsim_metadata', 'run', 'channels', control histograms in 'histograms') or a
     HepMC3 file (for detector simulation)."""
-    from mcsim.generation.write import (
-        write_events as run,
-    )  # numba kernels: loaded when the command runs, not for --help
+    # numba kernels: loaded when the command runs, not for --help
+    from mcsim.generation.write import write_events as run
 
     warn_branching_ratios(point)
     start = time.perf_counter()
@@ -166,20 +143,10 @@ def generate_command(
             point,
             detector,
             output,
-            n_events=n_events,
-            seed=seed,
-            mode=mode,
-            threshold=threshold,
             channels=_mothers(channels),
-            chunk_size=chunk_size,
-            overwrite=overwrite,
-            compression=compression,
-            keep=keep,
-            float32=float32,
-            sampling=sampling,
-            allocation=allocation,
             format=fmt,
             progress=not quiet,
+            **options,
         )
     except OSError as err:
         if err.errno is None:  # mcsim's own message (an output path refused)
@@ -188,7 +155,7 @@ def generate_command(
     seconds = time.perf_counter() - start
     click.echo(
         f"wrote {output}: {meta['n_events']} events generated in "
-        f"{len(meta['channels'])} channels, {meta['n_kept']} kept (--keep {keep}), "
+        f"{len(meta['channels'])} channels, {meta['n_kept']} kept (--keep {meta['keep']}), "
         f"{seconds:.1f} s ({meta['n_events'] / seconds:.3g} events/s)"
     )
     click.echo(summary(meta))
@@ -196,9 +163,8 @@ def generate_command(
 
 def summary(meta: dict) -> str:
     """Expected signal events with their Monte Carlo error, in total and per channel."""
-    from mcsim.detector.cards import (
-        exposure,
-    )  # numba kernels: loaded when the command runs, not for --help
+    # numba kernels: loaded when the command runs, not for --help
+    from mcsim.detector.cards import exposure
 
     width = max(len(c) for c in meta["channels"])
     lines = [

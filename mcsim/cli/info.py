@@ -8,7 +8,7 @@ import click
 
 from mcsim.io import jsonio
 from mcsim.models import registry
-from mcsim.runtime.validate import COUPLING, click_type
+from mcsim.runtime.validate import COUPLING, click_type, number_option
 
 __all__ = ["info", "model_options", "warn_branching_ratios"]
 
@@ -16,9 +16,8 @@ __all__ = ["info", "model_options", "warn_branching_ratios"]
 def warn_branching_ratios(point) -> None:
     """One warning line on stderr per open channel whose branching ratio exceeds 1: the
     effective dipole theory is not valid at such a coupling."""
-    from mcsim.models.channels import (
-        channels,
-    )  # numba kernels (Dalitz widths): loaded when channels are asked
+    # numba kernels (Dalitz widths): loaded when channels are asked
+    from mcsim.models.channels import channels
 
     for c in channels(point):
         if c.is_open and c.br > 1.0:
@@ -84,10 +83,10 @@ def model_options(func):
             help=f"{kinds}, or card:PATH: a model card (TOML, see README)",
         ),
         *_parameter_options(),
-        click.option(
+        number_option(
             "--d",
             "d",
-            type=click_type(COUPLING),
+            allowed=COUPLING,
             required=True,
             help="coupling: the dipole coefficient [GeV^-1], or a card's coupling "
             "in the card's unit",
@@ -103,9 +102,8 @@ def model_options(func):
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def info(point, as_json):
     """Width and c*tau of the long-lived state and the BR of every production channel."""
-    from mcsim.models.channels import (
-        channels,
-    )  # numba kernels (Dalitz widths): loaded when channels are asked
+    # numba kernels (Dalitz widths): loaded when channels are asked
+    from mcsim.models.channels import channels
 
     warn_branching_ratios(point)
     chans = channels(point)

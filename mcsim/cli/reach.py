@@ -33,7 +33,9 @@ from mcsim.runtime.validate import (
     SEED,
     WORKERS,
     Range,
+    choice_option,
     click_type,
+    number_option,
 )
 
 if TYPE_CHECKING:  # the scan machinery loads when a command runs, not for --help
@@ -59,50 +61,46 @@ def _out_option(default: str):
 
 
 def _masses_option(default: int):
-    return click.option(
+    return number_option(
         "--masses",
         "n_masses",
-        type=click_type(GRID_POINTS),
+        allowed=GRID_POINTS,
         default=default,
-        show_default=True,
         help="number of masses in the grid",
     )
 
 
 def _couplings_option(default: int):
-    return click.option(
+    return number_option(
         "--couplings",
         "n_couplings",
-        type=click_type(GRID_POINTS),
+        allowed=GRID_POINTS,
         default=default,
-        show_default=True,
         help="number of couplings in the grid",
     )
 
 
 def _scan_options(f):
-    """Monte Carlo and execution options shared by the three commands."""
+    """Monte Carlo and execution options shared by the three commands; the command receives
+    them as ``scan_options`` (keywords of :func:`mcsim.scan.runner.scan_set`)."""
     options = [
-        click.option(
+        number_option(
             "--events",
             "n_events",
-            type=click_type(SCAN_EVENTS),
+            allowed=SCAN_EVENTS,
             default=FIRST_PASS_EVENTS,
-            show_default=True,
             help="Monte Carlo events per mass and production channel",
         ),
-        click.option(
+        number_option(
             "--seed",
-            type=click_type(SEED),
+            allowed=SEED,
             default=1,
-            show_default=True,
             help="master seed; the same seed gives the same grids",
         ),
-        click.option(
+        number_option(
             "--workers",
-            type=click_type(WORKERS),
+            allowed=WORKERS,
             default=2,
-            show_default=True,
             help="local worker processes (1: run in this process)",
         ),
         click.option(
@@ -118,26 +116,23 @@ def _scan_options(f):
             show_default=True,
             help="progress bar on the terminal",
         ),
-        click.option(
+        number_option(
             "--target-error",
-            type=click_type(REFINE_TARGET),
+            allowed=REFINE_TARGET,
             default=0.05,
-            show_default=True,
             help="refine the cells that decide a contour until their relative Monte "
             "Carlo error is below this (0: no refinement)",
         ),
-        click.option(
+        number_option(
             "--refine-budget",
-            type=click_type(REFINE_EVENTS),
+            allowed=REFINE_EVENTS,
             default=REFINE_BUDGET,
-            show_default=True,
             help="events the refinement may add, as a multiple of the first pass",
         ),
-        click.option(
+        choice_option(
             "--sampling",
-            type=click.Choice(SAMPLINGS),
+            choices=SAMPLINGS,
             default=SCAN_SAMPLING,
-            show_default=True,
             help="plain: mesons, LLPs and photons as produced; directed: drawn towards the "
             "detectors and the photon-energy window with exact importance weights (about "
             "1.6x the CPU of plain per event, far smaller contour errors for the same time; "
@@ -145,9 +140,17 @@ def _scan_options(f):
         ),
         tables_option,
     ]
+
+    @functools.wraps(f)
+    def wrapper(**kwargs):
+        refinement = _refinement(kwargs.pop("target_error"), kwargs.pop("refine_budget"))
+        names = ("n_events", "seed", "workers", "scheduler", "progress", "sampling")
+        kwargs["scan_options"] = {n: kwargs.pop(n) for n in names} | {"refinement": refinement}
+        return f(**kwargs)
+
     for option in reversed(options):
-        f = option(f)
-    return f
+        wrapper = option(wrapper)
+    return wrapper
 
 
 def _family_options(func: Callable) -> Callable:
@@ -163,9 +166,8 @@ def _family_options(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(**kwargs):
-        from mcsim.scan.family import (
-            Family,
-        )  # the scan: loaded when the command runs, not for --help
+        # the scan: loaded when the command runs, not for --help
+        from mcsim.scan.family import Family
 
         model = kwargs.pop("model")
         given = {k: v for k in fixed_params if (v := kwargs.pop(k)) is not None}
@@ -215,42 +217,39 @@ def _family_options(func: Callable) -> Callable:
     help="detector card name (na62, na62:1e17, ship, ...; see `mcsim detectors "
     "list`) or path; repeat for several",
 )
-@click.option(
+@number_option(
     "--mass-range",
+    allowed=MASS,
     nargs=2,
-    type=click_type(MASS),
     default=(0.01, 5.0),
-    show_default=True,
     help="mass range [GeV] of the family's mass parameter (M1, M_N, a card's LLP mass), log-spaced",
 )
 @_masses_option(40)
-@click.option(
+@number_option(
     "--d-range",
+    allowed=COUPLING,
     nargs=2,
-    type=click_type(COUPLING),
     default=None,
     help="coupling range [GeV^-1, or the card's unit], log-spaced  [default: the "
     "model's: 1e-8 1e-2 (dark), 1e-9 1e-3 (neutrino), a card's coupling_range]",
 )
 @_couplings_option(100)
-@click.option(
+@number_option(
     "--threshold",
-    type=click_type(ENERGY),
+    allowed=ENERGY,
     default=None,
     help="minimum photon energy [GeV]  [default: each card's]",
 )
-@click.option(
+@choice_option(
     "--mode",
-    type=click.Choice(["full", "cone"]),
+    choices=["full", "cone"],
     default="full",
-    show_default=True,
     help="full: 3-D geometry; cone: the paper's cone approximation",
 )
-@click.option(
+@number_option(
     "--level",
-    type=click_type(LEVEL),
+    allowed=LEVEL,
     default=DISCOVERY_LEVEL,
-    show_default=True,
     help="expected signal events N of the contour (cards with a [recast] table "
     "keep their 95% CL N_up)",
 )
@@ -267,31 +266,27 @@ def reach(
     mode,
     level,
     out_dir,
-    n_events,
-    seed,
-    workers,
-    scheduler,
-    progress,
-    target_error,
-    refine_budget,
-    sampling,
+    scan_options,
 ):
     """Expected signal events over a (mass, d) grid and the N = --level contours (N_up for a
     recast card, 10 events for BaBar): writes grid.{csv,json}, contours.{csv,json} and reach.png
     to --out, and for the dark dipole the thermal-relic line (relic.{csv,json}, dashed in the
     plot)."""
-    from mcsim.runtime.executor import (
-        Helper,
-    )  # process pools: loaded when the command runs, not for --help
+    # process pools: loaded when the command runs, not for --help
+    from mcsim.runtime.executor import Helper
+
+    # the scan: loaded when the command runs, not for --help
     from mcsim.scan.reach import (
         log_grid,
         write_contours,
         write_grids,
-    )  # the scan: loaded when the command runs, not for --help
+    )
+
+    # matplotlib: loaded in the plotting helper, not for --help
     from mcsim.scan.reach_plot import (
         reach_png,
         warm_up,
-    )  # matplotlib: loaded in the plotting helper, not for --help
+    )
 
     check_directory(out_dir, "--out", _REACH_FILES)
     kind = family.kind
@@ -302,27 +297,14 @@ def reach(
     # the plotting process starts before the scan is imported: matplotlib's imports and first
     # figure run beside this process's own start-up, not beside the scan's workers
     with Helper(warm_up) as plotter:
-        from mcsim.scan.runner import (
-            scan,
-        )  # numba and the scan: loaded when the command runs, not for --help
-        from mcsim.scan.sums import (
-            Target,
-        )  # numba and the scan: loaded when the command runs, not for --help
+        # numba and the scan: loaded when the command runs, not for --help
+        from mcsim.scan.runner import scan
+
+        # numba and the scan: loaded when the command runs, not for --help
+        from mcsim.scan.sums import Target
 
         targets = [Target(d, d, mode, threshold, level) for d in detectors]
-        grids = scan(
-            family,
-            masses,
-            couplings,
-            targets,
-            n_events=n_events,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
-            progress=progress,
-            refinement=_refinement(target_error, refine_budget),
-            sampling=sampling,
-        )
+        grids = scan(family, masses, couplings, targets, **scan_options)
         # the thermal-relic line (the dark dipole's), plotted while the grids are written
         relic = None if kind.relic is None else kind.relic(masses, family.fixed)
         drawn = plotter.submit(reach_png, grids, family, relic)
@@ -331,9 +313,8 @@ def reach(
                 files = write_grids(grids, out_dir / "grid")
                 files += write_contours(grids, out_dir / "contours")
                 if relic is not None:
-                    from mcsim.models.relic import (
-                        write_relic_lines,
-                    )  # scipy and numba: only for the relic line
+                    # scipy and numba: only for the relic line
+                    from mcsim.models.relic import write_relic_lines
 
                     files += write_relic_lines({family.tag: relic}, out_dir / "relic")
                 png = out_dir / "reach.png"
@@ -368,9 +349,8 @@ def reach(
 
 def _refinement(target_error: float, budget: float) -> Refinement:
     """The --target-error and --refine-budget options (target 0: no refinement)."""
-    from mcsim.scan.refinement import (
-        Refinement,
-    )  # numba and the scan: loaded when the command runs, not for --help
+    # numba and the scan: loaded when the command runs, not for --help
+    from mcsim.scan.refinement import Refinement
 
     if target_error == 0:
         return Refinement(rounds=0)
@@ -388,32 +368,14 @@ def figure(
     out_dir,
     n_masses,
     n_couplings,
-    n_events,
-    seed,
-    workers,
-    scheduler,
-    progress,
-    target_error,
-    refine_budget,
-    sampling,
+    scan_options,
 ):
     """The paper's Figure NUMBER (2, 3 or 4): scan, plot, and write the grids and contours."""
-    from mcsim.scan.figures import (
-        make_figure,
-    )  # numba and the scan: loaded when the command runs, not for --help
+    # numba and the scan: loaded when the command runs, not for --help
+    from mcsim.scan.figures import make_figure
 
     result = make_figure(
-        number,
-        out_dir,
-        n_masses=n_masses,
-        n_couplings=n_couplings,
-        n_events=n_events,
-        seed=seed,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        sampling=sampling,
-        refinement=_refinement(target_error, refine_budget),
+        number, out_dir, n_masses=n_masses, n_couplings=n_couplings, **scan_options
     )
     for note in result["notes"]:
         click.echo(f"note: {note}", err=True)
@@ -424,12 +386,8 @@ def figure(
 
 
 @click.command("validate-cone")
-@click.option(
-    "--delta",
-    type=click_type(DELTA),
-    default=0.1,
-    show_default=True,
-    help="dark dipole: relative splitting (M2 - M1) / M1",
+@number_option(
+    "--delta", allowed=DELTA, default=0.1, help="dark dipole: relative splitting (M2 - M1) / M1"
 )
 @_out_option("figures")
 @_masses_option(30)
@@ -440,33 +398,15 @@ def validate_cone_command(
     out_dir,
     n_masses,
     n_couplings,
-    n_events,
-    seed,
-    workers,
-    scheduler,
-    progress,
-    target_error,
-    refine_budget,
-    sampling,
+    scan_options,
 ):
     """Full geometry vs the paper's cone approximation: yield ratio over the (M1, d) plane and
     both N = 3 contours per experiment (validate_cone.png) and a table (.csv, .md)."""
-    from mcsim.scan.figures import (
-        validate_cone,
-    )  # numba and the scan: loaded when the command runs, not for --help
+    # numba and the scan: loaded when the command runs, not for --help
+    from mcsim.scan.figures import validate_cone
 
     result = validate_cone(
-        out_dir,
-        delta=delta,
-        n_masses=n_masses,
-        n_couplings=n_couplings,
-        n_events=n_events,
-        seed=seed,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        sampling=sampling,
-        refinement=_refinement(target_error, refine_budget),
+        out_dir, delta=delta, n_masses=n_masses, n_couplings=n_couplings, **scan_options
     )
     if result["skipped"]:
         click.echo(

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from mcsim.runtime.defaults import BEAMS, TABLES_ENV, user_tables_directory
-from mcsim.runtime.validate import CHUNK, EVENTS, SEED, WORKERS, click_type
+from mcsim.runtime.validate import (
+    CHUNK,
+    EVENTS,
+    SEED,
+    WORKERS,
+    choice_option,
+    number_option,
+)
 
 __all__ = ["spectra", "tables_option"]
 
@@ -46,42 +53,26 @@ def spectra() -> None:
     help=f"table directory; tables go to DIR/<beam>/<meson>.npz  [default: "
     f"{user_tables_directory()}; never the installed package]",
 )
-@click.option(
-    "--events", type=click_type(EVENTS), help="number of PYTHIA8 events  [default: the card's]"
+@number_option("--events", allowed=EVENTS, help="number of PYTHIA8 events  [default: the card's]")
+@number_option("--seed", allowed=SEED, help="master seed  [default: the card's]")
+@number_option(
+    "--chunk-events", allowed=CHUNK, help="PYTHIA8 events per chunk  [default: the card's]"
 )
-@click.option("--seed", type=click_type(SEED), help="master seed  [default: the card's]")
-@click.option(
-    "--chunk-events", type=click_type(CHUNK), help="PYTHIA8 events per chunk  [default: the card's]"
-)
-@click.option(
-    "--workers",
-    type=click_type(WORKERS),
-    default=1,
-    show_default=True,
-    help="local processes (1: run in this process)",
+@number_option(
+    "--workers", allowed=WORKERS, default=1, help="local processes (1: run in this process)"
 )
 @click.option(
     "--scheduler",
     metavar="ADDRESS",
     help="run the chunks on the Dask scheduler at ADDRESS (tcp://HOST:8786)",
 )
-def generate_tables_command(card, out_dir, events, seed, chunk_events, workers, scheduler) -> None:
+def generate_tables_command(card, **options) -> None:
     """Run PYTHIA8 on generator CARD (a path or a shipped name such as sps400_softqcd) and
     write one table per meson; use them with --tables DIR on the other commands."""
-    from mcsim.sources.pythia import (
-        generate_tables as run,
-    )  # PYTHIA8 (optional extra): only to generate tables
+    # PYTHIA8 (optional extra): only to generate tables
+    from mcsim.sources.pythia import generate_tables as run
 
-    paths = run(
-        card,
-        out_dir=out_dir,
-        events=events,
-        seed=seed,
-        chunk_events=chunk_events,
-        workers=workers,
-        scheduler=scheduler,
-        progress=True,
-    )
+    paths = run(card, progress=True, **options)
     for path in paths:
         click.echo(f"wrote {path}")
     if paths:
@@ -94,11 +85,12 @@ def list_tables() -> None:
     """List the tables (shipped, and those of --tables) with their multiplicity per
     collision."""
     click.echo(f"{'beam':8s} {'meson':8s} {'pdgid':>6s} {'per coll.':>10s} {'events':>8s}  kind")
+    # numba kernels: loaded when the command runs, not for --help
     from mcsim.sources.spectra import (
         available_tables,
         load_table,
         table_name,
-    )  # numba kernels: loaded when the command runs, not for --help
+    )
 
     for beam, pdgid in available_tables():
         t = load_table(pdgid, beam)
@@ -110,8 +102,8 @@ def list_tables() -> None:
 
 @spectra.command()
 @click.argument("meson")
-@click.option(
-    "--beam", required=True, type=click.Choice(list(BEAMS)), help="beam the table was generated for"
+@choice_option(
+    "--beam", choices=list(BEAMS), required=True, help="beam the table was generated for"
 )
 @click.option(
     "--png", type=click.Path(dir_okay=False), help="output figure  [default: <beam>_<meson>.png]"
@@ -122,10 +114,11 @@ def show(meson, beam, png) -> None:
     import matplotlib.pyplot as plt  # matplotlib: only to draw
     import numpy as np  # numpy: loaded when the command runs, not for --help
 
+    # numba kernels: loaded when the command runs, not for --help
     from mcsim.sources.spectra import (
         load_table,
         table_key,
-    )  # numba kernels: loaded when the command runs, not for --help
+    )
 
     t = load_table(table_key(meson), beam)
     click.echo(

@@ -143,25 +143,20 @@ def _metadata(
     chans: list,
     counts: list[int],
     exposures: list[float],
-    *,
-    seed: int,
-    mode: str,
-    threshold: float,
-    chunk_size: int,
-    compression: str,
-    keep: str,
-    float32: bool,
-    sampling: str,
-    allocation: str,
+    settings: dict,
     n_kept: list[int],
     expected: list[float],
     sum_w2: list[float],
 ) -> dict:
+    """The events file's metadata: the run (``settings``: the options of
+    :func:`write_events` that made it), the source and detector, the channels and the yields."""
     e_max = detector.photon_energy_max
     out = {
         "format": FORMAT_VERSION,
         "mcsim_version": __version__,
-        **run_metadata(model, detector, source, mode, threshold, sampling),
+        **run_metadata(
+            model, detector, source, settings["mode"], settings["threshold"], settings["sampling"]
+        ),
         "beam": detector.beam,
         "n_pot": detector.n_pot,
         "sigma_inel_mb": detector.sigma_inel_mb,
@@ -169,14 +164,10 @@ def _metadata(
         "n_collisions": detector.n_collisions,
         "calorimeter_half_size_m": detector.calorimeter.half_size,
         "photon_energy_max": e_max if math.isfinite(e_max) else None,
-        "seed": seed,
         "n_events": sum(counts),
         "n_kept": sum(n_kept),
-        "keep": keep,
-        "float32": float32,
-        "chunk_size": chunk_size,
-        "compression": compression,
-        "allocation": allocation,
+        **{k: settings[k] for k in ("seed", "keep", "float32", "chunk_size", "compression")},
+        "allocation": settings["allocation"],
         **channel_metadata(chans, exposures, counts),
         "n_kept_by_channel": n_kept,
         "expected_by_channel": expected,
@@ -269,26 +260,13 @@ def write_events(
         counts = from_pilots(n_events, [p["weight"] for p in pilots.values()], BLOCK_SIZE)
     used = "neyman" if pilots else "equal"
 
+    settings = {"seed": seed, "mode": mode, "threshold": e_min, "sampling": sampling}
+    settings |= {"keep": keep, "float32": float32, "chunk_size": chunk_size}
+    settings |= {"compression": compression, "allocation": used}
+
     def metadata_with(n_kept, expected, sum_w2):
         return _metadata(
-            model,
-            detector,
-            source,
-            chans,
-            counts,
-            exposures,
-            seed=int(seed),
-            mode=mode,
-            threshold=e_min,
-            chunk_size=chunk_size,
-            compression=compression,
-            keep=keep,
-            float32=float32,
-            sampling=sampling,
-            allocation=used,
-            n_kept=n_kept,
-            expected=expected,
-            sum_w2=sum_w2,
+            model, detector, source, chans, counts, exposures, settings, n_kept, expected, sum_w2
         )
 
     writer: HepMCWriter | NtupleWriter

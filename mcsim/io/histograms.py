@@ -200,11 +200,12 @@ def to_root(name: str, h) -> Any:
     match its bins, e.g. after ``h1 + h2``, from the bins: bin centres for x, the sum of the
     variances for sum w^2, the effective entries as entries), the title and axis titles of
     :data:`ROOT_TITLES` (or the histogram's and axes' labels)."""
+    # uproot: only when a histogram is written
     from uproot.writing.identify import (
         to_TAxis,
         to_TH1x,
         to_TH2x,
-    )  # uproot: only when a histogram is written
+    )
 
     ndim = len(h.axes)
     if ndim not in (1, 2):

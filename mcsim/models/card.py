@@ -202,9 +202,8 @@ class CardModel:
     def channels(self) -> list:
         """The card's production channels (:class:`mcsim.models.channels.Channel`), open or closed
         by the masses, with their BR at d."""
-        from mcsim.models.channels import (
-            Channel,
-        )  # numba kernels (Dalitz widths): loaded when channels are asked
+        # numba kernels (Dalitz widths): loaded when channels are asked
+        from mcsim.models.channels import Channel
 
         out = []
         m_inv, m_llp = self.invisible_mass, self.llp_mass

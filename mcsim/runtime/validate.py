@@ -148,6 +148,25 @@ def card_range(key: str) -> Range | None:
     return CARD_RANGES.get(key)
 
 
+def number_option(*decls: str, allowed: Range, **options):
+    """A click option taking a number in ``allowed`` (:func:`click_type`); its default, if it
+    has one, is shown in the help."""
+    import click  # click: only for command-line types
+
+    return click.option(
+        *decls, type=click_type(allowed), show_default="default" in options, **options
+    )
+
+
+def choice_option(*decls: str, choices, **options):
+    """A click option taking one of ``choices``; its default, if it has one, is shown."""
+    import click  # click: only for command-line types
+
+    return click.option(
+        *decls, type=click.Choice(tuple(choices)), show_default="default" in options, **options
+    )
+
+
 def click_type(allowed: Range):
     """A click parameter type that converts with ``allowed.check`` (usage error otherwise)."""
     import click  # click: only for command-line types

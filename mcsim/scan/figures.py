@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from mcsim.models.relic import write_relic_lines
-from mcsim.runtime.defaults import FIRST_PASS_EVENTS, SCAN_SAMPLING
+from mcsim.runtime.defaults import FIRST_PASS_EVENTS
 from mcsim.scan.family import Family
 from mcsim.scan.reach import ReachGrid, log_grid, write_contours, write_grids
 from mcsim.scan.reach_plot import draw_uncertainty, finish_reach_axes, plot_relic
@@ -29,11 +29,12 @@ from mcsim.scan.refinement import Refinement
 from mcsim.scan.runner import scan_set
 from mcsim.scan.sums import Target
 
-#: The default adaptive statistics of the paper's figures (see ``scan.Refinement``).
-_REFINEMENT = Refinement()
+#: The scan options of the paper's figures unless given (:func:`mcsim.scan.runner.scan_set`).
+SCAN_DEFAULTS = {"n_events": FIRST_PASS_EVENTS, "seed": 1, "refinement": Refinement()}
 
 __all__ = [
     "CONE_EXPERIMENTS",
+    "SCAN_DEFAULTS",
     "FigureSpec",
     "dark_targets",
     "figure_spec",
@@ -215,40 +216,20 @@ def _panel_grids(spec: FigureSpec, results: list[list[ReachGrid]]) -> list[Reach
 
 
 def make_figure(
-    number: int,
-    out_dir: str | Path,
-    *,
-    n_masses: int = 40,
-    n_couplings: int = 100,
-    n_events: int = FIRST_PASS_EVENTS,
-    seed: int = 1,
-    workers: int = 2,
-    scheduler: str | None = None,
-    progress: bool = True,
-    refinement: Refinement = _REFINEMENT,
-    sampling: str = SCAN_SAMPLING,
+    number: int, out_dir: str | Path, *, n_masses: int = 40, n_couplings: int = 100, **scan_options
 ) -> dict:
     """Scan and draw the paper's Figure ``number`` (2, 3 or 4) into ``out_dir``:
-    figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}.  Returns the paths and
-    the notes (grids not shown)."""
+    figure<N>.png, figure<N>_grids.json, figure<N>_contours.{csv,json}; ``scan_options`` go to
+    :func:`mcsim.scan.runner.scan_set` (defaults: :data:`SCAN_DEFAULTS`).  Returns the paths
+    and the notes (grids not shown)."""
     import matplotlib.pyplot as plt  # matplotlib: only to draw
 
     spec = figure_spec(number)
     masses = log_grid(*spec.mass_range, n_masses, name="mass")
     couplings = log_grid(*spec.coupling_range, n_couplings, name="coupling")
     jobs = [(family, list(targets)) for _, family, targets in spec.panels]
-    results = scan_set(
-        jobs,
-        masses,
-        couplings,
-        n_events=n_events,
-        seed=seed,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        refinement=refinement,
-        sampling=sampling,
-    )
+    options = {**SCAN_DEFAULTS, **scan_options}
+    results = scan_set(jobs, masses, couplings, **options)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(
@@ -267,8 +248,8 @@ def make_figure(
         ]
     fig.suptitle(
         f"mcsim: Figure {number} of the paper (N = 3 contours with 1-sigma MC bands; "
-        f"{n_events:.0e} MC events per mass and channel, contour cells refined to "
-        f"{refinement.target:.0%})",
+        f"{options['n_events']:.0e} MC events per mass and channel, contour cells refined to "
+        f"{options['refinement'].target:.0%})",
         fontsize=10,
     )
     png = out_dir / f"figure{number}.png"
@@ -300,14 +281,8 @@ def validate_cone(
     delta: float = 0.1,
     n_masses: int = 30,
     n_couplings: int = 80,
-    n_events: int = FIRST_PASS_EVENTS,
-    seed: int = 1,
-    workers: int = 2,
-    scheduler: str | None = None,
-    progress: bool = True,
-    refinement: Refinement = _REFINEMENT,
-    sampling: str = SCAN_SAMPLING,
     experiments: dict[str, str] | None = None,
+    **scan_options,
 ) -> dict:
     """Full geometry vs the paper's cone (the family of ``paper_figures.toml``'s
     ``validate_cone``, the dark dipole, at ``delta``): for each experiment the ratio of yields
@@ -325,18 +300,7 @@ def validate_cone(
         targets += [Target(f"{label} full", card, "full"), Target(f"{label} cone", card, "cone")]
     spec = _paper_figures()["validate_cone"]
     family = Family.of(spec["model"], {spec["parameter"]: delta})
-    grids = scan_set(
-        [(family, targets)],
-        masses,
-        couplings,
-        n_events=n_events,
-        seed=seed,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        refinement=refinement,
-        sampling=sampling,
-    )[0]
+    grids = scan_set([(family, targets)], masses, couplings, **{**SCAN_DEFAULTS, **scan_options})[0]
     pairs = [(label, grids[2 * i], grids[2 * i + 1]) for i, label in enumerate(experiments)]
     pairs = [p for p in pairs if not (_is_empty(p[1]) and _is_empty(p[2]))]
     skipped = [label for label in experiments if label not in {p[0] for p in pairs}]

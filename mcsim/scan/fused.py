@@ -226,10 +226,11 @@ def select_block(
     :meth:`mcsim.sources.mesons.SpectraSource.sampling`), the LLP directed into ``window`` [rad] and its
     photon into the energy window (0: both isotropic).  Raises RuntimeError if a Dalitz weight
     exceeds its sampling bound."""
+    # numba kernels (Dalitz widths): loaded when channels are asked
     from mcsim.models.channels import (
         KINDS,
         _envelope,
-    )  # numba kernels (Dalitz widths): loaded when channels are asked
+    )
 
     table, prob, alias, bin_weight = sampling
     kind = KINDS[channel.kind]

@@ -94,30 +94,7 @@ def scan_set(
     return grids
 
 
-def scan(
-    family: Family,
-    masses,
-    couplings,
-    targets: list[Target],
-    *,
-    n_events: int,
-    seed: int,
-    workers: int = 2,
-    scheduler: str | None = None,
-    progress: bool = True,
-    refinement: Refinement = Refinement(),
-    sampling: str = SCAN_SAMPLING,
-) -> list[ReachGrid]:
-    """Reach grids of ``targets`` for ``family`` (see :func:`scan_set`)."""
-    return scan_set(
-        [(family, targets)],
-        masses,
-        couplings,
-        n_events=n_events,
-        seed=seed,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        refinement=refinement,
-        sampling=sampling,
-    )[0]
+def scan(family: Family, masses, couplings, targets: list[Target], **options) -> list[ReachGrid]:
+    """Reach grids of ``targets`` for ``family`` (see :func:`scan_set`, which takes
+    ``options``)."""
+    return scan_set([(family, targets)], masses, couplings, **options)[0]

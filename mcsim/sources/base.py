@@ -74,14 +74,7 @@ class EventSource(Protocol):
         """What the channel's rate multiplies: mesons produced, luminosity [fb^-1], ..."""
         ...
 
-    def produce(
-        self,
-        channel,
-        n: int,
-        rng: np.random.Generator,
-        rng_charge: np.random.Generator,
-        window: float = 0.0,
-    ) -> dict[str, np.ndarray]:
+    def produce(self, channel, n: int, rng, rng_charge, window: float = 0.0) -> dict:
         """n events of the channel: mother_pdgid, is_antiparticle, p4_meson (the produced
         system), p4_llp, p4_invisible, p4_prompt_photon, p4_lepton [GeV, lab] and w_sampling;
         ``window`` [rad] > 0 asks for LLPs directed within it of the beam axis (a source that

@@ -157,14 +157,7 @@ class Collisions:
     def exposure(self, channel: CollisionChannel) -> float:
         return self.detector.luminosity_inv_fb
 
-    def produce(
-        self,
-        channel: CollisionChannel,
-        n: int,
-        rng: np.random.Generator,
-        rng_charge: np.random.Generator,
-        window: float = 0.0,
-    ) -> dict[str, np.ndarray]:
+    def produce(self, channel, n: int, rng, rng_charge, window: float = 0.0) -> dict:
         from mcsim.physics.monophoton import envelope_bound, sample_cm  # scipy: e+ e- only
 
         model, det = self.model, self.detector

@@ -183,14 +183,7 @@ class MesonDecays:
     def exposure(self, channel: Channel) -> float:
         return self.mesons.n_mesons(channel.mother)
 
-    def produce(
-        self,
-        channel: Channel,
-        n: int,
-        rng: np.random.Generator,
-        rng_charge: np.random.Generator,
-        window: float = 0.0,
-    ) -> dict[str, np.ndarray]:
+    def produce(self, channel, n: int, rng, rng_charge, window: float = 0.0) -> dict:
         mothers, products = produce(channel, self.mesons, n, rng, window)
         anti = _charges(self.model, channel, n, self.mesons, rng_charge)
         sign = np.where(anti & (channel.kind == "charged"), -1, 1)
