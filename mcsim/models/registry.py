@@ -12,6 +12,7 @@ Built-in kinds register themselves in :mod:`mcsim.models.dipoles`; 'card:PATH' i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -217,8 +218,9 @@ def register(kind: ModelKind) -> ModelKind:
     return kind
 
 
+@functools.cache
 def _discover() -> None:
-    """Load the kinds declared in the :data:`KIND_GROUP` entry points and not yet registered."""
+    """Register the kinds declared in the :data:`KIND_GROUP` entry points (once per process)."""
     for ep in entry_points(group=KIND_GROUP):
         if ep.name not in _KINDS:
             kind = ep.load()
@@ -227,6 +229,14 @@ def _discover() -> None:
                     f"entry point {ep.name} = {ep.value}: not the ModelKind {ep.name!r}"
                 )
             register(kind)
+
+
+@functools.cache
+def _loader(prefix: str) -> Callable | None:
+    """The loader of ``--model PREFIX:ARGUMENT`` (:data:`LOADER_GROUP`), if one is declared."""
+    for ep in entry_points(group=LOADER_GROUP, name=prefix):
+        return ep.load()
+    return None
 
 
 def kinds() -> tuple[ModelKind, ...]:
@@ -244,13 +254,15 @@ def get(name: str) -> ModelKind:
     """The kind of ``name``: a registered name or 'PREFIX:ARGUMENT' of a loader
     (:data:`LOADER_GROUP`; 'card:PATH' reads a model card, checked once per path); ValueError
     otherwise."""
+    if name in _KINDS:
+        return _KINDS[name]
     known = names()
     if name in _KINDS:
         return _KINDS[name]
     prefix, colon, argument = name.partition(":") if isinstance(name, str) else ("", "", "")
-    if colon:
-        for ep in entry_points(group=LOADER_GROUP, name=prefix):
-            return ep.load()(argument)
+    loader = _loader(prefix) if colon else None
+    if loader is not None:
+        return loader(argument)
     listed = " or ".join(repr(n) for n in known)
     raise ValueError(
         f"model must be {listed} (or {CARD_PREFIX}PATH for a model card), got {name!r}"
