@@ -23,7 +23,7 @@ def test_every_shipped_card_loads():
 
 
 #: Proton interactions of each card from the paper (N_POT; FASER 2: 79.5 mb x 3 ab^-1); for BaBar
-#: the number is its luminosity in fb^-1 (60, the paper), the collider's yields being in fb.
+#: the number is its luminosity in fb^-1 (60, the paper), the e+ e- source's rates being in fb.
 N_COLLISIONS = {
     "na62": 1e18,
     "na62:1e18": 1e18,

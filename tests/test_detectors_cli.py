@@ -59,7 +59,7 @@ def test_unknown_detector_is_one_line():
 
 
 def test_every_shipped_card_is_described_and_drawn(tmp_path):
-    """Every card, fixed-target or collider, prints and draws (the docs page is built from
+    """Every card, fixed-target or e+ e-, prints and draws (the docs page is built from
     this)."""
     for name in available_detectors():
         res = CliRunner().invoke(
