@@ -166,7 +166,7 @@ def _base(command: str, tmp: Path, events_file: Path, card: str) -> list[str]:
     if command == "generate":
         return generate_argv(events=700, seed=1, detector=card, o=tmp / "out.root", quiet=True)
     if command == "cutflow":
-        return ["cutflow", str(events_file), "--no-plots"]
+        return ["cutflow", str(events_file)]
     return [
         "reach",
         "--detector",
@@ -466,14 +466,16 @@ def _damaged(tmp: Path, value: float) -> Path:
 @pytest.mark.parametrize("value", [math.nan, 0.5, 1e3])
 def test_cutflow_refuses_a_damaged_weight_branch(tmp_path, value):
     bad = _damaged(tmp_path, value)
-    result = CliRunner().invoke(main, ["cutflow", str(bad), "--no-plots"])
+    result = CliRunner().invoke(main, ["cutflow", str(bad)])
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"mcsim: error: {bad}: branch 'weight' of the events tree differs")
 
 
-def test_cutflow_next_to_a_read_only_directory_warns_and_prints_the_table(tmp_path, events_file):
+def test_cutflow_in_a_read_only_directory_prints_the_table_and_refuses_plots_there(
+    tmp_path, events_file
+):
     ro = tmp_path / "ro"
     ro.mkdir()
     shutil.copy(events_file, ro / "ev.root")
@@ -485,6 +487,7 @@ def test_cutflow_next_to_a_read_only_directory_warns_and_prints_the_table(tmp_pa
             pytest.skip("cannot make a directory read-only for root here")
     try:
         res = CliRunner().invoke(main, ["cutflow", str(ro / "ev.root")])
+        beside = CliRunner().invoke(main, ["cutflow", str(ro / "ev.root"), "--plots"])
         named = CliRunner().invoke(
             main, ["cutflow", str(ro / "ev.root"), "--plots", str(ro / "plots")]
         )
@@ -492,13 +495,10 @@ def test_cutflow_next_to_a_read_only_directory_warns_and_prints_the_table(tmp_pa
         if immutable:
             subprocess.run(["chattr", "-i", str(ro)])
         ro.chmod(0o755)
-    assert res.exit_code == 0 and "expected signal events" in res.stdout
-    assert (
-        res.stderr.startswith("mcsim: warning: no control plots")
-        and len(res.stderr.splitlines()) == 1
-    )
-    assert named.exit_code == 2 and named.stdout == ""
-    assert named.stderr.startswith("mcsim: error: --plots: cannot write to")
+    assert res.exit_code == 0 and "expected signal events" in res.stdout and res.stderr == ""
+    for refused in (beside, named):
+        assert refused.exit_code == 2 and refused.stdout == ""
+        assert refused.stderr.startswith("mcsim: error: --plots: cannot write to")
     assert sorted(p.name for p in ro.iterdir()) == ["ev.root"]
 
 

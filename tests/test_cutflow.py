@@ -4,6 +4,7 @@ generated directly at another d or threshold, to the hand-written analysis, and 
 import importlib.util
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -285,7 +286,7 @@ def test_cli_table_json_markdown_and_plots(files, tmp_path):
         "base_photon_energy.png",
         "base_vertex_z.png",
     ]
-    res = runner.invoke(main, ["cutflow", path, "--json", "--no-plots", "--d", str(D2)])
+    res = runner.invoke(main, ["cutflow", path, "--json", "--d", str(D2)])
     out = json.loads(res.output)
     flow = cutflow(files["base"], d=D2, histograms=False)
     assert out["expected_events"] == pytest.approx(flow.expected_events, rel=1e-15)
@@ -293,12 +294,24 @@ def test_cli_table_json_markdown_and_plots(files, tmp_path):
         [c.stat_error for c in flow.cuts], rel=1e-15
     )
     assert out["cuts"][0]["name"] == "LLPs produced (exposure x rate)" and out["n_pot"] == 1e18
-    res = runner.invoke(main, ["cutflow", path, "--markdown", "--no-plots"])
+    res = runner.invoke(main, ["cutflow", path, "--markdown"])
     assert "| 4 | E_gamma > 1 GeV |" in res.output
-    res = runner.invoke(main, ["cutflow", path, "--d", "-1", "--no-plots"])
+    res = runner.invoke(main, ["cutflow", path, "--d", "-1"])
     assert (
         res.exit_code == 2 and "Invalid value for '--d': must be a number in [1e-15" in res.output
     )
+
+
+def test_cli_draws_plots_only_when_asked(files, tmp_path):
+    path = tmp_path / "copy.root"
+    shutil.copy(files["base"], path)
+    runner = CliRunner()
+    res = runner.invoke(main, ["cutflow", str(path)])
+    assert res.exit_code == 0 and "control plots" not in res.output, res.output
+    assert not list(tmp_path.glob("*.png"))
+    res = runner.invoke(main, ["cutflow", str(path), "--plots"])
+    assert res.exit_code == 0 and "control plots: " in res.output, res.output
+    assert len(list(tmp_path.glob("copy_*.png"))) == 4
 
 
 def test_root_reads_the_file_and_rdataframe_gives_the_cutflow(files):

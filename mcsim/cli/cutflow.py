@@ -1,4 +1,4 @@
-"""``mcsim cutflow``: the paper's selection over an events file, with control plots."""
+"""``mcsim cutflow``: the paper's selection over an events file, control plots on request."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
-from mcsim.io.partfiles import check_directory, unwritable
+from mcsim.io.partfiles import check_directory
 from mcsim.runtime.validate import COUPLING, ENERGY, number_option
 
 __all__ = ["cutflow"]
+
+_NEXT_TO_FILE = ""  # --plots without a directory
 
 
 @click.command()
@@ -37,15 +39,19 @@ __all__ = ["cutflow"]
 @click.option(
     "--plots",
     "plots_dir",
+    is_flag=False,
+    flag_value=_NEXT_TO_FILE,
     type=click.Path(file_okay=False),
-    help="directory of the PNG control plots (default: next to FILE, skipped with "
-    "a warning if that directory is not writable)",
+    metavar="[DIR]",
+    help="also draw PNG control plots, into DIR (--plots DIR) or next to FILE (--plots "
+    "alone, after FILE)",
 )
-@click.option("--no-plots", is_flag=True, help="do not draw control plots")
+@click.option("--no-plots", is_flag=True, hidden=True, help="no control plots (the default)")
 def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plots):
     """Cutflow of FILE (written by `mcsim generate`): per cut, the Monte Carlo events passing
     (raw) and the expected events they carry (weighted) with its Monte Carlo error, relative
-    and cumulative efficiency; control plots of the selected events with error bars."""
+    and cumulative efficiency; with --plots, control plots of the selected events with error
+    bars (PNG)."""
     # numba kernels: loaded when the command runs, not for --help
     from mcsim.generation.cutflow import cutflow as run
     from mcsim.io.histograms import HISTOGRAMS  # hist (0.3 s): only when histograms are filled
@@ -53,24 +59,16 @@ def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plo
     if as_json and markdown:
         raise ValueError("choose one of --json and --markdown")
     path = Path(file)
-    plots = [f"{path.stem}_{name}.png" for name in HISTOGRAMS]
-    if plots_dir is not None and not no_plots:
-        check_directory(plots_dir, "--plots", plots)
-    elif not no_plots and (problem := unwritable(path.parent.absolute())):
-        click.echo(
-            f"mcsim: warning: no control plots ({problem}); choose a directory with "
-            f"--plots DIR, or --no-plots",
-            err=True,
-        )
-        no_plots = True
-    elif not no_plots:
-        check_directory(path.parent, "control plots", plots)
-    flow = run(file, d=d, threshold=threshold, histograms=not no_plots)
+    draw = plots_dir is not None and not no_plots
+    if draw:
+        plots_dir = path.parent if plots_dir == _NEXT_TO_FILE else Path(plots_dir)
+        check_directory(plots_dir, "--plots", [f"{path.stem}_{name}.png" for name in HISTOGRAMS])
+    flow = run(file, d=d, threshold=threshold, histograms=draw)
     click.echo(flow.json() if as_json else flow.markdown() if markdown else flow.table())
     if by_channel and not as_json:
         click.echo("\n" + flow.channel_table())
-    if not no_plots:
+    if draw:
         from mcsim.io.plotting import control_plots  # matplotlib: only with --plots
 
-        paths = control_plots(flow, plots_dir or path.parent, stem=path.stem)
+        paths = control_plots(flow, plots_dir, stem=path.stem)
         click.echo(f"control plots: {', '.join(str(p) for p in paths)}", err=as_json or markdown)
