@@ -1,6 +1,10 @@
 """mcsim generate: the command, and output safety (no partial file, checks before generating)."""
 
 import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import uproot
@@ -9,7 +13,9 @@ from conftest import generate_argv
 
 import mcsim.generation.write as ntuple
 from mcsim import DarkDipole
+from mcsim.cli.generate import timing
 from mcsim.cli.main import main
+from mcsim.runtime.jit_cache import COMPILE_NOTICE
 
 
 def _run(*args):
@@ -205,3 +211,34 @@ def test_generate_leaves_out_mesons_the_beam_does_not_make(tmp_path):
     with uproot.open(out) as f:
         mothers = set(f["events"]["mother_pdgid"].array(library="np").tolist())
     assert 553 not in mothers and {113, 443} <= mothers
+
+
+def test_the_rate_leaves_out_the_compile_time():
+    assert timing(1000, 2.0, 0.0) == "2.0 s (500 events/s)"
+    assert timing(1000, 10.0, 9.0) == (
+        "10.0 s, 9.0 s of it compiling numerical kernels (1e+03 events/s without them)"
+    )
+
+
+@pytest.mark.slow
+def test_a_first_run_says_once_on_stderr_that_it_compiles(tmp_path):
+    """With an empty numba cache (NUMBA_CACHE_DIR): the notice once on stderr, not a terminal,
+    and the rate without the compile time; the next run neither compiles nor says so."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    mcsim = Path(sys.executable).with_name("mcsim")
+    argv = [str(mcsim), *generate_argv(events=2000, seed=1, o=tmp_path / "x.root", quiet=True)]
+    rate = r"^wrote .+ \(--keep selected\), [0-9.]+ s"
+    runs = []
+    for _ in range(2):
+        runs.append(subprocess.run([*argv, "--overwrite"], env=env, capture_output=True, text=True))
+        assert runs[-1].returncode == 0, runs[-1].stderr
+    first, second = runs
+    assert first.stderr.count(COMPILE_NOTICE) == 1 and COMPILE_NOTICE not in first.stdout
+    assert re.search(
+        rate
+        + r", [0-9.]+ s of it compiling numerical kernels \([0-9.e+]+ events/s without them\)$",
+        first.stdout,
+        re.M,
+    )
+    assert second.stderr == ""
+    assert re.search(rate + r" \([0-9.e+]+ events/s\)$", second.stdout, re.M)

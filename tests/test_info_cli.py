@@ -5,10 +5,13 @@ import math
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from mcsim.cli.main import main
+from mcsim.models import registry
+from mcsim.models.card import coupling_name, load_card
 from mcsim.models.dipoles import DarkDipole
 
 HBARC_GEV_M = 1.973269804e-16  # hbar c [GeV m], CODATA 2018 (exact in SI)
@@ -159,3 +162,40 @@ def test_command_list_loads_nothing_and_matches_the_commands():
         help_text = " ".join(main.get_command(None, name).help.split())
         head = line.split(":")[0].rstrip(".")
         assert help_text.startswith(head), (name, line)
+
+
+def _helps(group=main, path=()):
+    """(command path, --help text) of every command and sub-command."""
+    ctx = click.Context(group, info_name="mcsim")
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        res = CliRunner().invoke(main, [*path, name, "--help"])
+        assert res.exit_code == 0, res.output
+        yield (*path, name), res.output
+        if isinstance(command, click.Group):
+            yield from _helps(command, (*path, name))
+
+
+def test_help_points_to_docs_cards_and_integers_take_1e6():
+    helps = dict(_helps())
+    assert not [name for name, text in helps.items() if "see README" in text]
+    generate = " ".join(helps[("generate",)].split())
+    assert "keys in docs/cards.md" in generate and "--events NUMBER" in generate
+    assert "--events INTEGER" not in generate and "e.g. 1e6" in generate
+
+
+@pytest.mark.parametrize("card, d", [("dark_dipole_delta0.1", "1e-5"), ("hnl_dipole_tau", "1e-6")])
+def test_info_names_the_cards_coupling(card, d):
+    spec = load_card(card)
+    res = _info("--model", f"card:{card}", "--d", d)
+    assert res.exit_code == 0, res.output
+    first = res.output.splitlines()[0]
+    assert f"{spec.coupling_name} = {float(d)}" in first
+    assert f"coupling_unit = {spec.coupling_unit}" in first
+
+
+def test_coupling_name_of_the_metadata_model():
+    """What generate's summary and the cutflow's header name the coupling by."""
+    card = registry.model_from_options("card:hnl_dipole_tau", d=1e-6)
+    assert coupling_name(card.describe()) == ("d_tau", "GeV^-1")
+    assert coupling_name(DarkDipole(0.1, 0.1, 1e-4).describe()) == ("d", "GeV^-1")

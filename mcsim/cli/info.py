@@ -17,14 +17,15 @@ def warn_branching_ratios(point) -> None:
     """One warning line on stderr per open channel whose branching ratio exceeds 1: the
     effective dipole theory is not valid at such a coupling."""
     # numba kernels (Dalitz widths): loaded when channels are asked
+    from mcsim.models.card import coupling_name
     from mcsim.models.channels import channels
 
+    name, unit = coupling_name(point.describe())
     for c in channels(point):
         if c.is_open and c.br > 1.0:
             click.echo(
-                f"mcsim: warning: BR({c.name}) = {c.br:.3g} > 1 at d = {point.d:g} "
-                f"{getattr(point, 'coupling_unit', 'GeV^-1')}: the effective theory is not valid "
-                f"there",
+                f"mcsim: warning: BR({c.name}) = {c.br:.3g} > 1 at {name} = {point.d:g} "
+                f"{unit}: the effective theory is not valid there",
                 err=True,
             )
 
@@ -80,7 +81,7 @@ def model_options(func):
             "model",
             required=True,
             type=ModelName(),
-            help=f"{kinds}, or card:PATH: a model card (TOML, see README)",
+            help=f"{kinds}, or card:PATH: a model card (TOML; keys in docs/cards.md)",
         ),
         *_parameter_options(),
         number_option(

@@ -129,12 +129,16 @@ class Cutflow:
 
     def header(self) -> list[str]:
         """The run: model point, detector and exposure, selection, Monte Carlo sample."""
+        from mcsim.models.card import coupling_name
+
         m = self.metadata
-        params = ", ".join(f"{k} = {v}" for k, v in m["model"].items() if k not in ("model", "d"))
+        name, unit = coupling_name(m["model"])
+        skip = ("model", name, "coupling_unit")
+        params = ", ".join(f"{k} = {v}" for k, v in m["model"].items() if k not in skip)
         kept = m.get("n_kept", m["n_events"])
         return [
             f"{self.path}",
-            f"model:    {m['model']['model']} ({params}), d = {self.d:.4g} GeV^-1 "
+            f"model:    {m['model']['model']} ({params}), {name} = {self.d:.4g} {unit} "
             f"(c*tau = {self.ctau:.4g} m)",
             f"detector: {m['detector']} ({m['mode']} geometry), {exposure(m)}",
             f"photon:   {_window(m, self.threshold)}, efficiency {m['efficiency']:g}",

@@ -58,6 +58,7 @@ __all__ = [
     "CardModel",
     "CardSpec",
     "ChannelSpec",
+    "coupling_name",
     "load_card",
     "load_card_kind",
     "shipped_cards",
@@ -256,6 +257,19 @@ class CardModel:
             "llp_mass": self.llp_mass,
             "invisible_mass": self.invisible_mass,
         }
+
+
+#: The keys of a card model's :meth:`describe` other than its coupling's name.
+_DESCRIBE_KEYS = ("model", "card", "coupling_unit", "llp_mass", "invisible_mass")
+
+
+def coupling_name(described: dict) -> tuple[str, str]:
+    """(name, unit) of the coupling of a model point's :meth:`describe` (metadata 'model'):
+    a model card's own, else ('d', 'GeV^-1'), the dipole coefficient."""
+    if "card" not in described:
+        return "d", "GeV^-1"
+    name = next(k for k in described if k not in _DESCRIBE_KEYS)
+    return name, described.get("coupling_unit", "")
 
 
 class _Checker:

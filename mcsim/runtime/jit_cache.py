@@ -15,6 +15,7 @@ imports (a command, a new model) keeps every compiled kernel.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import os
 import re
@@ -28,6 +29,7 @@ from mcsim.runtime.defaults import SIMULATING
 from mcsim.runtime.signals import is_command
 
 __all__ = [
+    "compile_timer",
     "dependencies",
     "ensure_fresh",
     "kernel",
@@ -242,9 +244,9 @@ def ufunc(signatures: list[str]):
 
 def ensure_fresh(module: str) -> None:
     """:func:`refresh` for the kernel module ``module`` (its ``__name__``) once per process
-    (:func:`kernel` calls it as each kernel is defined).  In the ``mcsim`` command the first call also trims numba's
-    start-up (:func:`trim_numba_startup`) and, at a terminal, says so when the kernels are about
-    to be compiled."""
+    (:func:`kernel` calls it as each kernel is defined).  In the ``mcsim`` command the first call
+    also trims numba's start-up (:func:`trim_numba_startup`) and, for a simulating sub-command,
+    prints :data:`COMPILE_NOTICE` on stderr when the kernels are about to be compiled."""
     if module in _checked:
         return
     first = not _checked
@@ -254,13 +256,23 @@ def ensure_fresh(module: str) -> None:
         return
     if is_command():
         trim_numba_startup()
-        if _simulating() and sys.stderr.isatty() and not kernels_cached():  # people, not logs
-            print(
-                "mcsim: compiling the numba kernels (first run after installing or updating; "
-                "about a minute, once)...",
-                file=sys.stderr,
-                flush=True,
-            )
+        if _simulating() and not kernels_cached():
+            print(COMPILE_NOTICE, file=sys.stderr, flush=True)
+
+
+#: The one line ``mcsim`` prints on stderr before a simulating command compiles its kernels.
+COMPILE_NOTICE = "mcsim: compiling numerical kernels (first run only, about a minute)..."
+
+
+@contextlib.contextmanager
+def compile_timer():
+    """Measure the time numba spends compiling kernels (not loading them from its cache) within
+    the block: yields a function returning the seconds so far [s]."""
+    from numba.core import event  # numba internals: only for this measurement
+
+    listener = event.TimingListener()
+    with event.install_listener("numba:compile", listener):
+        yield lambda: listener.duration if listener.done else 0.0
 
 
 def _simulating() -> bool:

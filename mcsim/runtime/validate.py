@@ -150,9 +150,11 @@ def card_range(key: str) -> Range | None:
 
 def number_option(*decls: str, allowed: Range, **options):
     """A click option taking a number in ``allowed`` (:func:`click_type`); its default, if it
-    has one, is shown in the help."""
+    has one, is shown in the help, as is "[integer]" for an integer range (1e6 is one)."""
     import click  # click: only for command-line types
 
+    if allowed.integer and "help" in options:
+        options["help"] += "  [integer]"
     return click.option(
         *decls, type=click_type(allowed), show_default="default" in options, **options
     )
@@ -172,7 +174,7 @@ def click_type(allowed: Range):
     import click  # click: only for command-line types
 
     class _Checked(click.ParamType):
-        name = "INTEGER" if allowed.integer else "NUMBER"
+        name = "NUMBER"  # integers too: 1e6 is accepted
 
         def convert(self, value, param, ctx):
             try:
