@@ -5,10 +5,12 @@ import json
 import matplotlib.pyplot as plt
 import numpy as np
 from click.testing import CliRunner
+from matplotlib.colors import to_hex
 
 from mcsim.cli.main import main
+from mcsim.scan.family import Family
 from mcsim.scan.reach import ReachGrid
-from mcsim.scan.reach_plot import plot_detectors
+from mcsim.scan.reach_plot import plot_detectors, reach_png
 
 
 def _grid(label, exposure, scale):
@@ -34,6 +36,30 @@ def test_three_detectors_three_distinct_lines_and_legend():
         "na62:1e17: 1e+17 POT, N = 3",
         "ship: 6e+20 POT, N = 3",
     ]
+    plt.close(fig)
+
+
+def test_the_relic_line_looks_like_no_detector_line(monkeypatch):
+    """In the figure of `mcsim reach` (five detectors and the relic line), the relic line's
+    (colour, line style) is none of the detectors' lines'."""
+    grids = [_grid(f"det{i}", "1e+18 POT", 10.0**i) for i in range(-2, 3)]
+    relic = np.stack([np.geomspace(0.01, 1, 6), np.geomspace(1e-7, 1e-5, 6)], 1)
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    reach_png(grids, Family("dark-dipole", delta=0.1), relic)
+    (fig,) = figures
+    lines = [line for line in fig.axes[0].lines if len(line.get_xdata())]
+    relic_lines = [line for line in lines if line.get_label() == r"$\Omega h^2 = 0.12$"]
+    assert len(relic_lines) == 1
+
+    def style(line):
+        return (to_hex(line.get_color()), line.get_linestyle())
+
+    detectors = {style(line) for line in lines if line not in relic_lines}
+    assert len(detectors) == len(grids)
+    assert style(relic_lines[0]) not in detectors
+    assert relic_lines[0].get_linestyle() not in {ls for _, ls in detectors}
+    monkeypatch.undo()
     plt.close(fig)
 
 

@@ -122,3 +122,14 @@ def test_cli_list_show_and_errors(tmp_path):
     assert png.read_bytes().startswith(b"\x89PNG")
     bad = runner.invoke(main, ["spectra", "show", "kaon", "--beam", "sps400"])
     assert bad.exit_code == 2 and "unknown meson 'kaon'" in bad.output
+
+
+def test_list_says_shape_for_hard_process_tables_and_explains_the_column():
+    res = CliRunner().invoke(main, ["spectra", "list"])
+    assert res.exit_code == 0, res.output
+    rows = [line.split() for line in res.output.splitlines()[1:] if line.startswith("sps400")]
+    kinds = {words[1]: (words[3], words[-1]) for words in rows}
+    assert kinds["jpsi"] == ("shape", "shape") and kinds["psi2S"] == ("shape", "shape")
+    assert kinds["pi0"][1] == "physical" and float(kinds["pi0"][0]) > 1
+    assert all(per == "shape" for per, kind in kinds.values() if kind == "shape")
+    assert res.output.splitlines()[-1].startswith("per coll.: mesons per collision")

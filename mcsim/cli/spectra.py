@@ -82,9 +82,10 @@ def generate_tables_command(card, **options) -> None:
 @spectra.command("list")
 @tables_option
 def list_tables() -> None:
-    """List the tables (shipped, and those of --tables) with their multiplicity per
-    collision."""
-    click.echo(f"{'beam':8s} {'meson':8s} {'pdgid':>6s} {'per coll.':>10s} {'events':>8s}  kind")
+    """List the tables (shipped, and those of --tables).  per coll.: mesons per collision of a
+    physical (SoftQCD) table; a shape table (hard process) gives the (p, theta) shape alone
+    and says "shape", its meson counts come from generators/normalisation.toml."""
+    click.echo(f"{'beam':8s} {'meson':10s} {'pdgid':>6s} {'per coll.':>10s} {'events':>8s}  kind")
     # numba kernels: loaded when the command runs, not for --help
     from mcsim.sources.spectra import (
         available_tables,
@@ -94,10 +95,16 @@ def list_tables() -> None:
 
     for beam, pdgid in available_tables():
         t = load_table(pdgid, beam)
+        kind = t.meta["kind"]
+        per_collision = f"{t.multiplicity:.4g}" if kind == "physical" else "shape"
         click.echo(
-            f"{beam:8s} {table_name(pdgid):8s} {pdgid:6d} {t.multiplicity:10.4g} "
-            f"{t.meta['events']:8d}  {t.meta['kind']}"
+            f"{beam:8s} {table_name(pdgid):10s} {pdgid:6d} {per_collision:>10s} "
+            f"{t.meta['events']:8d}  {kind}"
         )
+    click.echo(
+        "per coll.: mesons per collision (physical: PYTHIA8 SoftQCD); shape: a hard-process "
+        "table, used for its (p, theta) shape only (meson counts: generators/normalisation.toml)"
+    )
 
 
 @spectra.command()

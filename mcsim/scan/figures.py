@@ -240,7 +240,7 @@ def make_figure(
     for k, (ax, (title, family, _), grids) in enumerate(zip(axes, spec.panels, results)):
         if spec.relic and family.kind.relic is not None:
             relic[family.tag] = line = family.kind.relic(masses, family.fixed)
-            plot_relic(ax, line)
+            plot_relic(ax, line, ls="--")  # dashed, as in the paper
         # notes go to the terminal: the family's plain-text name, not the LaTeX panel title
         notes += [
             f"{family.name}: {n}"

@@ -7,6 +7,7 @@ matplotlib is imported only when plotting."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +23,9 @@ __all__ = [
     "warm_up",
 ]
 
-#: Style of the thermal-relic line (dashed black, as in the paper).
-_RELIC_STYLE = {"color": "k", "ls": "--", "lw": 1.4}
+#: Style of the thermal-relic line of `mcsim reach`: black dash-dot, a style no detector line
+#: has (:data:`_COLOURS`, :data:`_STYLES`).
+_RELIC_STYLE: dict[str, Any] = {"color": "k", "ls": "-.", "lw": 1.4}
 
 
 def draw_uncertainty(ax, g: ReachGrid, colour) -> bool:
@@ -72,15 +74,17 @@ def finish_reach_axes(
     ax.grid(True, which="major", alpha=0.3)
 
 
-def plot_relic(ax, line: np.ndarray) -> None:
+def plot_relic(ax, line: np.ndarray, ls: str = "-.") -> None:
     """Draw a thermal-relic line (n, 2) of (M1 [GeV], d [GeV^-1]) with Omega h^2 = 0.12
-    (:func:`mcsim.models.relic.relic_line`) on ``ax``, dashed black as in the paper."""
-    ax.plot(line[:, 0], line[:, 1], label=r"$\Omega h^2 = 0.12$", **_RELIC_STYLE)
+    (:func:`mcsim.models.relic.relic_line`) on ``ax``, black, dash-dot unless ``ls`` says
+    otherwise."""
+    ax.plot(line[:, 0], line[:, 1], label=r"$\Omega h^2 = 0.12$", **{**_RELIC_STYLE, "ls": ls})
 
 
-#: Colours and line styles of the detectors of one `mcsim reach` plot, in order.
+#: Colours and line styles of the detectors of one `mcsim reach` plot, in order (30 distinct
+#: pairs; none black or dash-dot, the relic line's).
 _COLOURS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9")
-_STYLES = ("-", "--", ":", "-.")
+_STYLES = ("-", "--", ":")
 
 
 def plot_detectors(ax, grids, *, xlabel: str, ylabel: str = "d [GeV^-1]") -> None:
