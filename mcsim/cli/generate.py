@@ -135,7 +135,7 @@ def generate_command(point, detector, output, channels, fmt, quiet, **options):
     HepMC3 file (for detector simulation)."""
     # numba kernels: loaded when the command runs, not for --help
     from mcsim.generation.write import write_events as run
-    from mcsim.runtime.jit_cache import compile_timer
+    from mcsim.runtime.jit_cache import compile_timer  # numba: as the line above
 
     warn_branching_ratios(point)
     start = time.perf_counter()
@@ -178,7 +178,7 @@ def summary(meta: dict) -> str:
     """Expected signal events with their Monte Carlo error, in total and per channel."""
     # numba kernels: loaded when the command runs, not for --help
     from mcsim.detector.cards import exposure
-    from mcsim.models.card import coupling_name
+    from mcsim.models.card import coupling_name  # numba kernels: as the line above
 
     name, unit = coupling_name(meta["model"])
     width = max(len(c) for c in meta["channels"])

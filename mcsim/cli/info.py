@@ -17,8 +17,8 @@ def warn_branching_ratios(point) -> None:
     """One warning line on stderr per open channel whose branching ratio exceeds 1: the
     effective dipole theory is not valid at such a coupling."""
     # numba kernels (Dalitz widths): loaded when channels are asked
-    from mcsim.models.card import coupling_name
-    from mcsim.models.channels import channels
+    from mcsim.models.card import coupling_name  # model cards: loaded with the channels
+    from mcsim.models.channels import channels  # numba kernels (Dalitz widths)
 
     name, unit = coupling_name(point.describe())
     for c in channels(point):

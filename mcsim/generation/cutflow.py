@@ -41,6 +41,7 @@ from mcsim.detector.cards import exposure
 from mcsim.detector.propagate import in_energy_window
 from mcsim.io import jsonio
 from mcsim.io.rootio import iterate, iterate_crossing, read_metadata
+from mcsim.models.card import coupling_name
 from mcsim.weights import coupling_ratio, event_weight, rescaled, reweighted
 
 __all__ = ["ROWS", "Cut", "Cutflow", "cutflow", "rows_of"]
@@ -129,8 +130,6 @@ class Cutflow:
 
     def header(self) -> list[str]:
         """The run: model point, detector and exposure, selection, Monte Carlo sample."""
-        from mcsim.models.card import coupling_name
-
         m = self.metadata
         name, unit = coupling_name(m["model"])
         skip = ("model", name, "coupling_unit")
