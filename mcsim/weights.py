@@ -189,10 +189,13 @@ def channel_normalisation(n_mesons: float, br: float, n_generated: int) -> float
     return n_mesons * br / n_generated
 
 
-def normalise(arrays: dict, w_norm: float, efficiency: float) -> dict:
-    """Give a channel's events the normalisation ``w_norm`` = N_M x BR / N_generated(channel)
-    (times each event's importance weight w_sampling) and the weight that follows from it."""
-    arrays["w_norm"] = w_norm * arrays["w_sampling"]
+def normalise(
+    arrays: dict, exposure: float, rate: float, n_generated: int, efficiency: float
+) -> dict:
+    """Give a channel's events its normalisation w_norm = exposure x rate / N_generated
+    (:func:`channel_normalisation`) times each event's importance weight w_sampling, and the
+    weight that follows from it."""
+    arrays["w_norm"] = channel_normalisation(exposure, rate, n_generated) * arrays["w_sampling"]
     arrays["weight"] = event_weight(arrays, efficiency)
     return arrays
 

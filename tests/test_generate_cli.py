@@ -11,7 +11,7 @@ import uproot
 from click.testing import CliRunner
 from conftest import generate_argv
 
-import mcsim.generation.write as ntuple
+import mcsim.generation.write as write
 from mcsim import DarkDipole
 from mcsim.cli.generate import timing
 from mcsim.cli.main import main
@@ -92,7 +92,7 @@ def no_generation(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("an event was generated")
 
-    monkeypatch.setattr(ntuple, "channel_events", forbidden)
+    monkeypatch.setattr(write, "channel_events", forbidden)
 
 
 def test_existing_file_fails_before_generating(tmp_path, no_generation):
@@ -129,7 +129,7 @@ def test_read_only_directory_fails_before_generating(tmp_path, no_generation):
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_interrupted_generation_leaves_no_file(tmp_path, monkeypatch, error):
     calls = []
-    real = ntuple.channel_events
+    real = write.channel_events
 
     def failing(*args, **kwargs):
         calls.append(1)
@@ -137,10 +137,10 @@ def test_interrupted_generation_leaves_no_file(tmp_path, monkeypatch, error):
             raise error
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ntuple, "channel_events", failing)
+    monkeypatch.setattr(write, "channel_events", failing)
     out = tmp_path / "x.root"
     with pytest.raises(type(error)):
-        ntuple.write_events(
+        write.write_events(
             DarkDipole(m1=0.1, delta=0.1, d=1e-6),
             "na62",
             out,
@@ -150,7 +150,7 @@ def test_interrupted_generation_leaves_no_file(tmp_path, monkeypatch, error):
         )
     # it stops at the failing chunk: of the 10 chunks only those already in flight in the
     # generating threads (at most threads + 1) were started
-    assert 3 <= len(calls) <= 3 + ntuple.GENERATE_THREADS + 1 < 10
+    assert 3 <= len(calls) <= 3 + write.GENERATE_THREADS + 1 < 10
     assert not out.exists() and _no_leftovers(tmp_path)
 
 
@@ -161,7 +161,7 @@ def test_interrupt_keeps_an_existing_file_when_overwriting(tmp_path, monkeypatch
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ntuple, "channel_events", interrupted)
+    monkeypatch.setattr(write, "channel_events", interrupted)
     res = _run("--events", "1000", "--seed", "1", "-o", str(out), "--overwrite")
     assert res.exit_code != 0
     assert out.read_text() == "old" and _no_leftovers(tmp_path)

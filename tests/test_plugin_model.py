@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 from mcsim.models.channels import Channel
 from mcsim.models.registry import ModelKind, Parameter, Particles
+from mcsim.physics.constants import HBARC_GEV_M
 from mcsim.physics.particles import sm
 from mcsim.runtime.validate import MASS
 
@@ -54,7 +55,7 @@ class Inelastic:
 
     @property
     def ctau(self):
-        return 1.973269804e-16 / self.width
+        return HBARC_GEV_M / self.width
 
     @property
     def particles(self):

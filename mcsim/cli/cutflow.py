@@ -46,8 +46,7 @@ _NEXT_TO_FILE = ""  # --plots without a directory
     help="also draw PNG control plots, into DIR (--plots DIR) or next to FILE (--plots "
     "alone, after FILE)",
 )
-@click.option("--no-plots", is_flag=True, hidden=True, help="no control plots (the default)")
-def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plots):
+def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir):
     """Cutflow of FILE (written by `mcsim generate`): per cut, the Monte Carlo events passing
     (raw) and the expected events they carry (weighted) with its Monte Carlo error, relative
     and cumulative efficiency; with --plots, control plots of the selected events with error
@@ -59,7 +58,7 @@ def cutflow(file, d, threshold, by_channel, as_json, markdown, plots_dir, no_plo
     if as_json and markdown:
         raise ValueError("choose one of --json and --markdown")
     path = Path(file)
-    draw = plots_dir is not None and not no_plots
+    draw = plots_dir is not None
     if draw:
         plots_dir = path.parent if plots_dir == _NEXT_TO_FILE else Path(plots_dir)
         check_directory(plots_dir, "--plots", [f"{path.stem}_{name}.png" for name in HISTOGRAMS])

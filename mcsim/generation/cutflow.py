@@ -36,13 +36,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mcsim import weights as yields
 from mcsim.detector.cards import exposure
 from mcsim.detector.propagate import in_energy_window
 from mcsim.io import jsonio
 from mcsim.io.rootio import iterate, iterate_crossing, read_metadata
 from mcsim.models.card import coupling_name
-from mcsim.weights import coupling_ratio, event_weight, rescaled, reweighted
+from mcsim.weights import coupling_ratio, event_weight, rescaled, reweighted, stat_error
 
 __all__ = ["ROWS", "Cut", "Cutflow", "cutflow", "rows_of"]
 
@@ -359,7 +358,7 @@ def cutflow(
     names[-1] = _window(meta, thr) + (f" (x efficiency {eff:g})" if eff != 1.0 else "")
     flags = ["(all generated)"] + [ROWS[k][2] for k in keys]
     wnames = ["w_norm"] + [ROWS[k][3] for k in keys]
-    errors = [yields.stat_error(sums.w[i], sums.w2[i], n_gen) for i in range(len(names))]
+    errors = [stat_error(sums.w[i], sums.w2[i], n_gen) for i in range(len(names))]
     cuts = _cuts(names, flags, wnames, sums.raw.sum(1), sums.w.sum(1), errors)
     by_channel = {
         "rows": [
@@ -369,8 +368,7 @@ def cutflow(
                 "raw": sums.raw[:, c].tolist(),
                 "weighted": sums.w[:, c].tolist(),
                 "stat_error": [
-                    yields.stat_error(sums.w[i, c], sums.w2[i, c], n_gen[c])
-                    for i in range(len(names))
+                    stat_error(sums.w[i, c], sums.w2[i, c], n_gen[c]) for i in range(len(names))
                 ],
             }
             for c in range(n_ch)

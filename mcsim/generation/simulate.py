@@ -23,7 +23,7 @@ from mcsim.models.registry import Model
 from mcsim.runtime.defaults import BLOCK_SIZE
 from mcsim.sources.base import EventSource, block_rngs, block_sizes, master_seed, window
 from mcsim.sources.registry import source_for
-from mcsim.weights import channel_normalisation, normalise, run_metadata
+from mcsim.weights import normalise, run_metadata
 
 __all__ = ["channel_events", "simulate"]
 
@@ -124,16 +124,14 @@ def simulate(
     counts = [n_events] * len(chans)
     if allocation == "neyman" and source.allocatable and n_events > BLOCK_SIZE:
         for index, chan in enumerate(chans):  # the pilots' own normalisation
-            w_norm = channel_normalisation(exposures[index], chan.rate, BLOCK_SIZE)
-            normalise(parts[index], w_norm, detector.efficiency)
+            normalise(parts[index], exposures[index], chan.rate, BLOCK_SIZE, detector.efficiency)
         counts = from_pilots(n_events * len(chans), [p["weight"] for p in parts], BLOCK_SIZE)
     for index, (chan, n) in enumerate(zip(chans, counts)):
         if n > BLOCK_SIZE:  # the events after the first block
             rest = run(index, n - BLOCK_SIZE, first_block + 1)
             parts[index] = concatenate([parts[index], rest], list(rest))
         parts[index]["channel"] = np.full(n, index, dtype=np.int32)
-        w_norm = channel_normalisation(exposures[index], chan.rate, n)
-        normalise(parts[index], w_norm, detector.efficiency)
+        normalise(parts[index], exposures[index], chan.rate, n, detector.efficiency)
     merged = concatenate(parts, ARRAYS) if parts else _empty()
     metadata = {
         **run_metadata(model, detector, source, mode, threshold, sampling),

@@ -48,7 +48,7 @@ from mcsim.runtime.executor import in_threads
 from mcsim.runtime.validate import CHUNK, ENERGY, EVENTS, SEED
 from mcsim.sources.base import EventSource, window
 from mcsim.sources.registry import source_for
-from mcsim.weights import channel_normalisation, normalise, run_metadata, stat_error
+from mcsim.weights import normalise, run_metadata, stat_error
 
 if TYPE_CHECKING:
     from mcsim.io.hepmc import HepMCWriter
@@ -126,14 +126,6 @@ def keep_mask(arrays: dict, keep: str) -> np.ndarray:
     if keep == "selected":
         return arrays["in_volume"] & arrays["photon_hits_calo"] & arrays["above_threshold"]
     raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
-
-
-def _renormalise(arrays: dict, index: int, w_norm: float, efficiency: float) -> dict:
-    """Give a one-channel chunk its place in the file: channel index, the normalisation of the
-    whole channel (``w_norm`` = N_M x BR / N_generated(channel), times each event's importance
-    weight w_sampling), and the weight that follows from it."""
-    arrays["channel"] = np.full(len(arrays["w_sampling"]), index, dtype=np.int32)
-    return normalise(arrays, w_norm, efficiency)
 
 
 def _metadata(
@@ -255,8 +247,7 @@ def write_events(
         pilot = functools.partial(sample, size=BLOCK_SIZE, first_block=0)
         pilots = dict(enumerate(in_threads(pilot, chans, GENERATE_THREADS)))
         for index, arrays in pilots.items():  # each pilot normalised on its own
-            w_norm = channel_normalisation(exposures[index], chans[index].rate, BLOCK_SIZE)
-            normalise(arrays, w_norm, detector.efficiency)
+            normalise(arrays, exposures[index], chans[index].rate, BLOCK_SIZE, detector.efficiency)
         counts = from_pilots(n_events, [p["weight"] for p in pilots.values()], BLOCK_SIZE)
     used = "neyman" if pilots else "equal"
 
@@ -305,8 +296,8 @@ def write_events(
             arrays = concatenate(parts, list(parts[-1]))
         else:
             arrays = sample(chan, size, first_block)
-        w_norm = channel_normalisation(exposures[index], chan.rate, counts[index])
-        return _renormalise(arrays, index, w_norm, detector.efficiency)
+        arrays["channel"] = np.full(len(arrays["w_sampling"]), index, dtype=np.int32)
+        return normalise(arrays, exposures[index], chan.rate, counts[index], detector.efficiency)
 
     sums = np.zeros((len(chans), 3))  # per channel: kept, sum of weights, sum of squares
     first = 0  # number of the chunk's first event among all generated

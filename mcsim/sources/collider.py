@@ -20,6 +20,7 @@ event is lost.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -33,10 +34,13 @@ __all__ = [
     "CollisionChannel",
     "Collisions",
     "check_threshold",
-    "collider_channels",
     "cross_section_fb",
     "generation_cuts",
 ]
+
+
+#: mother_pdgid and channel key (random streams) of e+ e- events.
+COLLISION_KEY = 0
 
 
 @dataclass(frozen=True)
@@ -106,29 +110,6 @@ def cross_section_fb(model, detector: InteractionPointDetector) -> float:
     )
 
 
-def collider_channels(
-    model, detector: InteractionPointDetector, mothers=None
-) -> list[CollisionChannel]:
-    """The collider's one channel (``mothers``, if given, must be [0])."""
-    if mothers is not None and {abs(int(m)) for m in mothers} != {COLLISION_KEY}:
-        raise ValueError(
-            f"channels: a collider card has the one channel {COLLISION_KEY} "
-            f"(e+ e- -> gamma chi1 chi2), got {list(mothers)}"
-        )
-    return [
-        CollisionChannel(
-            COLLISION_KEY, "e+ e- -> gamma chi1 chi2", cross_section_fb(model, detector)
-        )
-    ]
-
-
-# --------------------------------------------------------------------------------- yields
-
-
-#: mother_pdgid and channel key (random streams) of e+ e- events.
-COLLISION_KEY = 0
-
-
 @dataclass(frozen=True)
 class Collisions:
     """The :class:`mcsim.sources.base.EventSource` of e+ e- -> gamma chi1 chi2 in the beams of
@@ -147,25 +128,49 @@ class Collisions:
     fused_scan = False
 
     def channels(self, mothers: list[int] | None = None) -> list[CollisionChannel]:
-        """The one channel; none below threshold (unless asked for by ``mothers``: then the
-        threshold's one-line error)."""
-        cuts = generation_cuts(self.model, self.detector)
-        if mothers is None and cuts["x_min"] >= cuts["x_max"]:
-            return []
-        return collider_channels(self.model, self.detector, mothers)
+        """The one channel; none below threshold (unless asked for by ``mothers``, which must
+        be [0]: then the threshold's one-line error)."""
+        if mothers is None:
+            cuts = self._cuts
+            if cuts["x_min"] >= cuts["x_max"]:
+                return []
+        elif {abs(int(m)) for m in mothers} != {COLLISION_KEY}:
+            raise ValueError(
+                f"channels: e+ e- beams have the one channel {COLLISION_KEY} "
+                f"(e+ e- -> gamma chi1 chi2), got {list(mothers)}"
+            )
+        sigma = cross_section_fb(self.model, self.detector)
+        return [CollisionChannel(COLLISION_KEY, "e+ e- -> gamma chi1 chi2", sigma)]
+
+    @functools.cached_property
+    def _cuts(self) -> dict:
+        return generation_cuts(self.model, self.detector)
+
+    @functools.cached_property
+    def _envelope(self) -> float:
+        """The matrix element's bound over the generation cuts, once per source (not per
+        block of events)."""
+        from mcsim.physics.monophoton import envelope_bound  # scipy: e+ e- only
+
+        cuts, det = self._cuts, self.detector
+        return envelope_bound(
+            det.sqrt_s**2,
+            self.model.invisible_mass,
+            self.model.llp_mass,
+            cuts["x_min"],
+            cuts["x_max"],
+        )
 
     def exposure(self, channel: CollisionChannel) -> float:
         return self.detector.luminosity_inv_fb
 
     def produce(self, channel, n: int, rng, rng_charge, window: float = 0.0) -> dict:
-        from mcsim.physics.monophoton import envelope_bound, sample_cm  # scipy: e+ e- only
+        from mcsim.physics.monophoton import sample_cm  # scipy: e+ e- only
 
-        model, det = self.model, self.detector
-        cuts = generation_cuts(model, det)
+        model, det, cuts = self.model, self.detector, self._cuts
         rs, m1, m2 = det.sqrt_s, model.invisible_mass, model.llp_mass
-        bound = envelope_bound(rs * rs, m1, m2, cuts["x_min"], cuts["x_max"])
         k, q1, q2, _, violations = sample_cm(
-            n, rs, m1, m2, cuts["x_min"], cuts["x_max"], *cuts["cos_range"], bound, rng
+            n, rs, m1, m2, cuts["x_min"], cuts["x_max"], *cuts["cos_range"], self._envelope, rng
         )
         if violations:
             raise RuntimeError(
